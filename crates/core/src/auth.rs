@@ -1,0 +1,128 @@
+//! actix extractors that authenticate (and for [`Guard`], authorize) before a handler runs, so
+//! no REST handler can forget the check.
+
+use std::{future::Future, marker::PhantomData, pin::Pin};
+
+use actix_web::{
+    FromRequest, HttpRequest, HttpResponse, ResponseError, dev::Payload, http::StatusCode,
+    http::header, web,
+};
+
+use crate::{
+    error::HttpError,
+    security::{AuthError, Permission, Subject},
+    state::Arca,
+};
+
+/// The realm clients see in Basic challenges.
+pub const REALM: &str = "Arca";
+
+/// An [`AuthError`] as a response: 401 with a Basic challenge, or 403.
+#[derive(Debug)]
+pub struct Denied(pub AuthError);
+
+impl std::fmt::Display for Denied {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl ResponseError for Denied {
+    fn status_code(&self) -> StatusCode {
+        self.0.status()
+    }
+    fn error_response(&self) -> HttpResponse {
+        crate::error::log_if_server_error(&self.0);
+        let mut b = HttpResponse::build(self.status_code());
+        if self.status_code() == StatusCode::UNAUTHORIZED {
+            b.insert_header((header::WWW_AUTHENTICATE, format!("Basic realm=\"{REALM}\"")));
+        }
+        b.content_type("text/plain; charset=utf-8")
+            .body(self.0.to_string())
+    }
+}
+
+fn arca(req: &HttpRequest) -> Result<web::Data<Arca>, Denied> {
+    req.app_data::<web::Data<Arca>>().cloned().ok_or_else(|| {
+        Denied(AuthError::Meta(crate::meta::MetaError::Invalid(
+            "no application state".into(),
+        )))
+    })
+}
+
+/// Authenticates a request (anonymous when it carries no credentials).
+pub async fn subject_of(req: &HttpRequest) -> Result<Subject, Denied> {
+    let arca = arca(req)?;
+    let authz = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    arca.security.authenticate(authz).await.map_err(Denied)
+}
+
+/// The authenticated caller; anonymous when the request has no credentials.
+pub struct Caller(pub Subject);
+
+impl FromRequest for Caller {
+    type Error = Denied;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Denied>>>>;
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move { subject_of(&req).await.map(Caller) })
+    }
+}
+
+/// The permission a route needs.
+pub trait Policy {
+    fn permission() -> Permission<'static>;
+}
+
+/// The caller, known to hold `P`'s privilege.
+pub struct Guard<P: Policy> {
+    pub subject: Subject,
+    _p: PhantomData<P>,
+}
+
+impl<P: Policy + 'static> FromRequest for Guard<P> {
+    type Error = Denied;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Denied>>>>;
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let subject = subject_of(&req).await?;
+            let arca = arca(&req)?;
+            arca.security
+                .authorize(&subject, &P::permission())
+                .map_err(Denied)?;
+            Ok(Self {
+                subject,
+                _p: PhantomData,
+            })
+        })
+    }
+}
+
+/// Declares policy types:
+/// `policy!(BlobstoresRead = app("blobstores", "read"); ReposAdd = repo_admin(Add););`
+#[macro_export]
+macro_rules! policy {
+    ($($name:ident = $kind:ident ($($arg:tt)*);)*) => {$(
+        pub struct $name;
+        impl $crate::auth::Policy for $name {
+            fn permission() -> $crate::security::Permission<'static> {
+                $crate::policy!(@perm $kind ($($arg)*))
+            }
+        }
+    )*};
+    (@perm app ($domain:literal, $action:literal)) => {
+        $crate::security::Permission::App { domain: $domain, action: $action }
+    };
+    // Repository administration across all formats and repositories.
+    (@perm repo_admin ($action:ident)) => {
+        $crate::security::Permission::RepoAdmin {
+            format: "*",
+            repo: "*",
+            action: $crate::security::Action::$action,
+        }
+    };
+}

@@ -1,0 +1,103 @@
+//! Content-addressed blob storage. Stores know bytes only; reference counts live in `meta`.
+
+mod file;
+mod hashing;
+mod range;
+
+use std::{io, path::PathBuf};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures_util::stream::BoxStream;
+use thiserror::Error;
+
+pub use file::FileBlobStore;
+pub use hashing::MultiHasher;
+pub use range::ByteRange;
+
+use crate::model::{Checksums, Digest};
+
+/// A request or upstream body. `Send`, so spawned tasks can consume it.
+pub type ByteStream = BoxStream<'static, io::Result<Bytes>>;
+
+#[derive(Debug, Error)]
+pub enum BlobError {
+    #[error("digest mismatch: expected {expected}, got {actual}")]
+    DigestMismatch { expected: Digest, actual: Digest },
+    #[error("body larger than the limit of {max} bytes")]
+    TooLarge { max: u64 },
+    #[error("blob {0} not found")]
+    NotFound(Digest),
+    #[error("range not satisfiable for a blob of {size} bytes")]
+    RangeNotSatisfiable { size: u64 },
+    /// The body could not be read to its end (client went away, truncated upload).
+    #[error("reading the body failed: {0}")]
+    Body(io::Error),
+    #[error("blob storage I/O: {0}")]
+    Io(#[from] io::Error),
+}
+
+/// What a `put` must check and compute besides SHA-256.
+#[derive(Clone, Debug, Default)]
+pub struct PutOptions {
+    /// Reject the write (and keep nothing) unless the content has this digest.
+    pub expect: Option<Digest>,
+    /// Reject bodies longer than this.
+    pub max_size: Option<u64>,
+    /// Also compute SHA-1, MD5 and SHA-512 (Maven, PyPI and yum clients ask for them).
+    pub all_checksums: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct BlobRef {
+    pub digest: Digest,
+    pub size: u64,
+    /// `sha256` always; the others when `all_checksums` was asked for.
+    pub checksums: Checksums,
+    /// False when identical content was already stored (the write was deduplicated).
+    pub created: bool,
+}
+
+/// A blob being read: the total size, the served range and its bytes.
+pub struct BlobBody {
+    pub size: u64,
+    /// `(first, last)` inclusive when a range was asked for.
+    pub range: Option<(u64, u64)>,
+    pub stream: ByteStream,
+}
+
+impl BlobBody {
+    /// Bytes in `stream`.
+    pub fn len(&self) -> u64 {
+        match self.range {
+            Some((a, b)) => b - a + 1,
+            None => self.size,
+        }
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[async_trait]
+pub trait BlobStore: Send + Sync {
+    /// `file` or `s3`, as Nexus names blob store types.
+    fn kind(&self) -> &'static str;
+    /// Streams `body` through the hashers into a temporary object and commits it atomically under
+    /// its SHA-256. A mismatch with `opts.expect`, an oversized or truncated body leaves nothing.
+    async fn put(&self, body: ByteStream, opts: PutOptions) -> Result<BlobRef, BlobError>;
+    async fn get(&self, digest: &Digest, range: Option<ByteRange>) -> Result<BlobBody, BlobError>;
+    /// The stored size, or `None` when absent.
+    async fn stat(&self, digest: &Digest) -> Result<Option<u64>, BlobError>;
+    /// Returns whether something was deleted.
+    async fn delete(&self, digest: &Digest) -> Result<bool, BlobError>;
+    /// Where the blob lies on local disk, for zero-copy serving.
+    fn local_path(&self, digest: &Digest) -> Option<PathBuf>;
+    /// Bytes free for new blobs, when the store can tell.
+    async fn available_space(&self) -> Option<u64> {
+        None
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod conformance;

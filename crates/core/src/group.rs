@@ -1,0 +1,54 @@
+//! Group repositories: ordered member resolution shared by every format.
+
+use std::collections::HashSet;
+
+use crate::{
+    meta::{Db, MetaError},
+    model::{RepoKind, Repository},
+};
+
+/// The leaf (hosted and proxy) members of a group in resolution order: depth first, each
+/// repository once, nested groups expanded in place. Offline members are skipped.
+pub async fn leaf_members(db: &Db, group: &Repository) -> Result<Vec<Repository>, MetaError> {
+    let mut out = Vec::new();
+    let mut seen = HashSet::from([group.name.to_string()]);
+    let mut stack: Vec<String> = group.members.iter().rev().cloned().collect();
+    while let Some(name) = stack.pop() {
+        if !seen.insert(name.clone()) {
+            continue;
+        }
+        let repo = match db.get_repository(&name).await {
+            Ok(r) => r,
+            Err(MetaError::NotFound) => continue,
+            Err(e) => return Err(e),
+        };
+        if !repo.online || repo.format != group.format {
+            continue;
+        }
+        match repo.kind {
+            RepoKind::Group => stack.extend(repo.members.iter().rev().cloned()),
+            _ => out.push(repo),
+        }
+    }
+    Ok(out)
+}
+
+/// Whether making `group` hold `members` would make a group contain itself.
+pub async fn would_cycle(db: &Db, group: &str, members: &[String]) -> Result<bool, MetaError> {
+    let mut seen = HashSet::new();
+    let mut stack: Vec<String> = members.to_vec();
+    while let Some(name) = stack.pop() {
+        if name == group {
+            return Ok(true);
+        }
+        if !seen.insert(name.clone()) {
+            continue;
+        }
+        match db.get_repository(&name).await {
+            Ok(r) if r.kind == RepoKind::Group => stack.extend(r.members),
+            Ok(_) | Err(MetaError::NotFound) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(false)
+}

@@ -1,0 +1,17 @@
+//! Arca's core: everything that is not specific to one repository format.
+
+pub mod auth;
+pub mod blob;
+pub mod error;
+pub mod format;
+pub mod group;
+pub mod http;
+pub mod meta;
+pub mod metrics;
+pub mod model;
+pub mod security;
+pub mod state;
+pub mod storage;
+
+pub use format::{Format, FormatRegistry, RepoContext};
+pub use state::{Arca, CoreSettings};

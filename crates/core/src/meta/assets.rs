@@ -1,0 +1,382 @@
+//! Components, assets and the blob reference counts they hold.
+
+use super::{Db, MetaError, Result, in_tx, json_text, on_db, parse_json};
+use crate::model::{Asset, Checksums, Component, now_ms};
+
+/// A component an asset belongs to, created on first use.
+#[derive(Clone, Debug)]
+pub struct NewComponent {
+    pub namespace: String,
+    pub name: String,
+    pub version: String,
+    pub attrs: serde_json::Value,
+}
+
+/// An asset to record after its blob was stored.
+#[derive(Clone, Debug)]
+pub struct NewAsset {
+    pub repository_id: i64,
+    pub path: String,
+    pub blob_store: String,
+    pub blob_digest: String,
+    pub size: i64,
+    pub content_type: String,
+    pub checksums: Checksums,
+    pub uploader: Option<String>,
+    pub uploader_ip: Option<String>,
+    pub attrs: serde_json::Value,
+    pub component: Option<NewComponent>,
+}
+
+/// A blob whose last reference went away: the garbage collector may free it.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct ReleasedBlob {
+    pub store: String,
+    pub digest: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct AssetRow {
+    id: i64,
+    repository: String,
+    component_id: Option<i64>,
+    path: String,
+    blob_store: String,
+    blob_digest: String,
+    size: i64,
+    content_type: String,
+    sha256: String,
+    sha1: String,
+    md5: String,
+    sha512: String,
+    created_ms: i64,
+    last_modified_ms: i64,
+    last_downloaded_ms: Option<i64>,
+    uploader: Option<String>,
+    uploader_ip: Option<String>,
+    attributes: String,
+}
+
+impl AssetRow {
+    fn into_asset(self) -> Result<Asset> {
+        Ok(Asset {
+            id: self.id,
+            repository: self.repository,
+            component_id: self.component_id,
+            path: self.path,
+            blob_store: self.blob_store,
+            blob_digest: self.blob_digest,
+            size: self.size,
+            content_type: self.content_type,
+            checksums: Checksums {
+                sha256: self.sha256,
+                sha1: self.sha1,
+                md5: self.md5,
+                sha512: self.sha512,
+            },
+            created_ms: self.created_ms,
+            last_modified_ms: self.last_modified_ms,
+            last_downloaded_ms: self.last_downloaded_ms,
+            uploader: self.uploader,
+            uploader_ip: self.uploader_ip,
+            attrs: parse_json(&self.attributes)?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct ComponentRow {
+    id: i64,
+    repository: String,
+    namespace: String,
+    name: String,
+    version: String,
+    attributes: String,
+    created_ms: i64,
+}
+
+const ASSET_SELECT: &str = "SELECT a.id, r.name AS repository, a.component_id, a.path, a.blob_store, \
+     a.blob_digest, a.size, a.content_type, a.sha256, a.sha1, a.md5, a.sha512, a.created_ms, \
+     a.last_modified_ms, a.last_downloaded_ms, a.uploader, a.uploader_ip, a.attributes \
+     FROM assets a JOIN repositories r ON r.id = a.repository_id";
+
+impl Db {
+    /// Records an asset (replacing any at the same path) and takes a reference on its blob, in
+    /// one transaction. Returns the asset and the blob the replaced asset released, if any.
+    pub async fn put_asset(&self, a: &NewAsset) -> Result<(Asset, Option<ReleasedBlob>)> {
+        const BLOB: &str = "INSERT INTO blobs (digest, store, size, refcount, created_ms) VALUES ($1, $2, $3, 1, $4) \
+             ON CONFLICT (store, digest) DO UPDATE SET refcount = blobs.refcount + 1, zero_since_ms = NULL";
+        const COMP: &str = "INSERT INTO components (repository_id, namespace, name, version, attributes, created_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (repository_id, namespace, name, version) \
+             DO UPDATE SET attributes = excluded.attributes RETURNING id";
+        const OLD: &str =
+            "SELECT id, blob_store, blob_digest FROM assets WHERE repository_id = $1 AND path = $2";
+        const INS: &str = "INSERT INTO assets (repository_id, component_id, path, blob_store, blob_digest, size, \
+             content_type, sha256, sha1, md5, sha512, created_ms, last_modified_ms, uploader, uploader_ip, attributes) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14, $15) RETURNING id";
+        const UPD: &str = "UPDATE assets SET component_id = $2, blob_store = $3, blob_digest = $4, size = $5, \
+             content_type = $6, sha256 = $7, sha1 = $8, md5 = $9, sha512 = $10, last_modified_ms = $11, \
+             uploader = $12, uploader_ip = $13, attributes = $14 WHERE id = $1";
+        const DEC: &str = "UPDATE blobs SET refcount = refcount - 1, \
+             zero_since_ms = CASE WHEN refcount = 1 THEN $3 ELSE NULL END \
+             WHERE store = $1 AND digest = $2 RETURNING refcount";
+        let now = now_ms();
+        let attrs = json_text(&a.attrs);
+        let c = &a.checksums;
+        let (id, released) = in_tx!(self, |tx| {
+            sqlx::query(BLOB)
+                .bind(&a.blob_digest)
+                .bind(&a.blob_store)
+                .bind(a.size)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            let component_id: Option<i64> = match &a.component {
+                Some(nc) => {
+                    let (cid,): (i64,) = sqlx::query_as(COMP)
+                        .bind(a.repository_id)
+                        .bind(&nc.namespace)
+                        .bind(&nc.name)
+                        .bind(&nc.version)
+                        .bind(json_text(&nc.attrs))
+                        .bind(now)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    Some(cid)
+                }
+                None => None,
+            };
+            let old: Option<(i64, String, String)> = sqlx::query_as(OLD)
+                .bind(a.repository_id)
+                .bind(&a.path)
+                .fetch_optional(&mut *tx)
+                .await?;
+            match old {
+                None => {
+                    let (id,): (i64,) = sqlx::query_as(INS)
+                        .bind(a.repository_id)
+                        .bind(component_id)
+                        .bind(&a.path)
+                        .bind(&a.blob_store)
+                        .bind(&a.blob_digest)
+                        .bind(a.size)
+                        .bind(&a.content_type)
+                        .bind(&c.sha256)
+                        .bind(&c.sha1)
+                        .bind(&c.md5)
+                        .bind(&c.sha512)
+                        .bind(now)
+                        .bind(&a.uploader)
+                        .bind(&a.uploader_ip)
+                        .bind(&attrs)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    (id, None)
+                }
+                Some((id, old_store, old_digest)) => {
+                    sqlx::query(UPD)
+                        .bind(id)
+                        .bind(component_id)
+                        .bind(&a.blob_store)
+                        .bind(&a.blob_digest)
+                        .bind(a.size)
+                        .bind(&a.content_type)
+                        .bind(&c.sha256)
+                        .bind(&c.sha1)
+                        .bind(&c.md5)
+                        .bind(&c.sha512)
+                        .bind(now)
+                        .bind(&a.uploader)
+                        .bind(&a.uploader_ip)
+                        .bind(&attrs)
+                        .execute(&mut *tx)
+                        .await?;
+                    let (left,): (i64,) = sqlx::query_as(DEC)
+                        .bind(&old_store)
+                        .bind(&old_digest)
+                        .bind(now)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    let released = (left <= 0).then_some(ReleasedBlob {
+                        store: old_store,
+                        digest: old_digest,
+                    });
+                    (id, released)
+                }
+            }
+        });
+        Ok((self.get_asset_by_id(id).await?, released))
+    }
+
+    pub async fn get_asset_by_id(&self, id: i64) -> Result<Asset> {
+        const Q: &str = "WHERE a.id = $1";
+        let sql = asset_query(Q);
+        let row: AssetRow = on_db!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_one(p)
+            .await?);
+        row.into_asset()
+    }
+
+    pub async fn find_asset(&self, repository_id: i64, path: &str) -> Result<Option<Asset>> {
+        let sql = asset_query("WHERE a.repository_id = $1 AND a.path = $2");
+        let row: Option<AssetRow> = on_db!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(repository_id)
+            .bind(path)
+            .fetch_optional(p)
+            .await?);
+        row.map(AssetRow::into_asset).transpose()
+    }
+
+    /// Assets of a repository whose path starts with `prefix`, ordered by path, `limit` after
+    /// `after` (keyset pagination).
+    pub async fn list_assets(
+        &self,
+        repository_id: i64,
+        prefix: &str,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<Asset>> {
+        let sql = asset_query(
+            "WHERE a.repository_id = $1 AND substr(a.path, 1, length($2)) = $2 AND a.path > $3 ORDER BY a.path LIMIT $4",
+        );
+        let rows: Vec<AssetRow> = on_db!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(repository_id)
+            .bind(prefix)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(p)
+            .await?);
+        rows.into_iter().map(AssetRow::into_asset).collect()
+    }
+
+    pub async fn touch_asset_downloaded(&self, id: i64) -> Result<()> {
+        const Q: &str = "UPDATE assets SET last_downloaded_ms = $2 WHERE id = $1";
+        on_db!(self, |p| sqlx::query(Q)
+            .bind(id)
+            .bind(now_ms())
+            .execute(p)
+            .await?
+            .rows_affected());
+        Ok(())
+    }
+
+    /// Deletes an asset, its component when it was the last asset, and releases its blob.
+    pub async fn delete_asset(
+        &self,
+        repository_id: i64,
+        path: &str,
+    ) -> Result<Option<ReleasedBlob>> {
+        const DEL: &str = "DELETE FROM assets WHERE repository_id = $1 AND path = $2 \
+             RETURNING blob_store, blob_digest, component_id";
+        const DEC: &str = "UPDATE blobs SET refcount = refcount - 1, \
+             zero_since_ms = CASE WHEN refcount = 1 THEN $3 ELSE NULL END \
+             WHERE store = $1 AND digest = $2 RETURNING refcount";
+        const ORPHAN: &str = "DELETE FROM components WHERE id = $1 \
+             AND NOT EXISTS (SELECT 1 FROM assets WHERE component_id = $1)";
+        let now = now_ms();
+        Ok(in_tx!(self, |tx| {
+            let (store, digest, component): (String, String, Option<i64>) = sqlx::query_as(DEL)
+                .bind(repository_id)
+                .bind(path)
+                .fetch_one(&mut *tx)
+                .await?;
+            if let Some(cid) = component {
+                sqlx::query(ORPHAN).bind(cid).execute(&mut *tx).await?;
+            }
+            let (left,): (i64,) = sqlx::query_as(DEC)
+                .bind(&store)
+                .bind(&digest)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+            (left <= 0).then_some(ReleasedBlob { store, digest })
+        }))
+    }
+
+    /// Blobs with no reference since before `older_than_ms`.
+    pub async fn unreferenced_blobs(
+        &self,
+        older_than_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<ReleasedBlob>> {
+        const Q: &str = "SELECT store, digest FROM blobs WHERE refcount <= 0 AND zero_since_ms <= $1 \
+             ORDER BY zero_since_ms LIMIT $2";
+        Ok(on_db!(self, |p| sqlx::query_as(Q)
+            .bind(older_than_ms)
+            .bind(limit)
+            .fetch_all(p)
+            .await?))
+    }
+
+    /// Forgets a blob if it is still unreferenced; true when the caller should free its bytes.
+    pub async fn forget_blob(&self, b: &ReleasedBlob) -> Result<bool> {
+        const Q: &str = "DELETE FROM blobs WHERE store = $1 AND digest = $2 AND refcount <= 0";
+        let n = on_db!(self, |p| sqlx::query(Q)
+            .bind(&b.store)
+            .bind(&b.digest)
+            .execute(p)
+            .await?
+            .rows_affected());
+        Ok(n > 0)
+    }
+
+    /// The stored reference count of a blob, `None` when unknown.
+    pub async fn blob_refcount(&self, store: &str, digest: &str) -> Result<Option<i64>> {
+        const Q: &str = "SELECT refcount FROM blobs WHERE store = $1 AND digest = $2";
+        let r: Option<(i64,)> = on_db!(self, |p| sqlx::query_as(Q)
+            .bind(store)
+            .bind(digest)
+            .fetch_optional(p)
+            .await?);
+        Ok(r.map(|r| r.0))
+    }
+
+    /// Bytes and blob count held in a store.
+    pub async fn blob_store_usage(&self, store: &str) -> Result<(i64, i64)> {
+        const Q: &str = "SELECT COALESCE(SUM(size), 0), COUNT(*) FROM blobs WHERE store = $1";
+        let (bytes, count): (i64, i64) =
+            match self {
+                Db::Sqlite(p) => sqlx::query_as(Q).bind(store).fetch_one(p).await?,
+                // SUM of BIGINT is NUMERIC on PostgreSQL.
+                Db::Pg(p) => sqlx::query_as(
+                    "SELECT COALESCE(SUM(size), 0)::BIGINT, COUNT(*) FROM blobs WHERE store = $1",
+                )
+                .bind(store)
+                .fetch_one(p)
+                .await?,
+            };
+        Ok((bytes, count))
+    }
+
+    pub async fn get_component(&self, id: i64) -> Result<Component> {
+        const Q: &str = "SELECT c.id, r.name AS repository, c.namespace, c.name, c.version, c.attributes, c.created_ms \
+             FROM components c JOIN repositories r ON r.id = c.repository_id WHERE c.id = $1";
+        let row: ComponentRow = on_db!(self, |p| sqlx::query_as(Q).bind(id).fetch_one(p).await?);
+        Ok(Component {
+            id: row.id,
+            repository: row.repository,
+            namespace: row.namespace,
+            name: row.name,
+            version: row.version,
+            attrs: parse_json(&row.attributes)?,
+            created_ms: row.created_ms,
+        })
+    }
+
+    pub async fn count_components(&self, repository_id: i64) -> Result<i64> {
+        const Q: &str = "SELECT COUNT(*) FROM components WHERE repository_id = $1";
+        let (n,): (i64,) = on_db!(self, |p| sqlx::query_as(Q)
+            .bind(repository_id)
+            .fetch_one(p)
+            .await?);
+        Ok(n)
+    }
+}
+
+fn asset_query(filter: &str) -> String {
+    format!("{ASSET_SELECT} {filter}")
+}
+
+#[allow(dead_code)]
+fn _unused(_: MetaError) {}

@@ -1,0 +1,52 @@
+//! The services every handler reaches: one `Arca` per process, shared as `web::Data<Arca>`.
+
+use std::time::{Duration, Instant};
+
+use crate::{
+    format::FormatRegistry, http::PublicUrl, meta::Db, metrics::Metrics, security::Security,
+    storage::Storage,
+};
+
+/// Settings the core needs at run time (the server's `Config` feeds them).
+#[derive(Clone, Debug)]
+pub struct CoreSettings {
+    pub public: PublicUrl,
+    /// Upload limit for one request body; `None` = unlimited (large layers must pass).
+    pub max_upload_bytes: Option<u64>,
+    /// How long an unreferenced blob is kept before the sweeper frees it.
+    pub gc_grace: Duration,
+}
+
+impl Default for CoreSettings {
+    fn default() -> Self {
+        Self {
+            public: PublicUrl::default(),
+            max_upload_bytes: None,
+            gc_grace: Duration::from_secs(60),
+        }
+    }
+}
+
+pub struct Arca {
+    pub db: Db,
+    pub security: Security,
+    pub storage: Storage,
+    pub formats: FormatRegistry,
+    pub settings: CoreSettings,
+    pub metrics: Metrics,
+    pub started: Instant,
+}
+
+impl Arca {
+    pub fn new(db: Db, formats: FormatRegistry, settings: CoreSettings) -> Self {
+        Self {
+            security: Security::new(db.clone()),
+            storage: Storage::new(db.clone()),
+            db,
+            formats,
+            settings,
+            metrics: Metrics::default(),
+            started: Instant::now(),
+        }
+    }
+}

@@ -1,0 +1,216 @@
+//! Joins blob stores (bytes) and the metadata store (references): ingest, delete, open, GC.
+
+use std::{
+    collections::HashMap,
+    hash::{Hash, Hasher},
+    sync::{Arc, RwLock},
+    time::Duration,
+};
+
+use thiserror::Error;
+
+use crate::{
+    blob::{BlobBody, BlobError, BlobStore, ByteRange, ByteStream, PutOptions},
+    meta::{Db, MetaError, NewAsset, NewComponent, ReleasedBlob},
+    model::{Asset, AssetPath, Digest, Repository, WritePolicy, now_ms},
+};
+
+#[derive(Debug, Error)]
+pub enum StorageError {
+    #[error(transparent)]
+    Blob(#[from] BlobError),
+    #[error(transparent)]
+    Meta(#[from] MetaError),
+    #[error("blob store {0:?} is not configured")]
+    UnknownStore(String),
+    #[error("repository {0} does not allow writes")]
+    WriteDenied(String),
+    #[error("{0} already exists and repository {1} does not allow redeploying")]
+    AlreadyExists(String, String),
+    #[error("the blob was removed while being stored; retry the upload")]
+    Raced,
+}
+
+/// What a format knows about an asset besides its bytes.
+#[derive(Clone, Debug, Default)]
+pub struct AssetMeta {
+    pub content_type: String,
+    pub uploader: Option<String>,
+    pub uploader_ip: Option<String>,
+    pub attrs: serde_json::Value,
+    pub component: Option<NewComponent>,
+}
+
+const LOCK_STRIPES: usize = 64;
+
+pub struct Storage {
+    db: Db,
+    stores: RwLock<HashMap<String, Arc<dyn BlobStore>>>,
+    /// Serialises, per digest, recording a reference and freeing a blob, so the GC never frees
+    /// bytes that an upload has just deduplicated against.
+    locks: Vec<tokio::sync::Mutex<()>>,
+}
+
+impl Storage {
+    pub fn new(db: Db) -> Self {
+        Self {
+            db,
+            stores: RwLock::new(HashMap::new()),
+            locks: (0..LOCK_STRIPES)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
+        }
+    }
+
+    pub fn add_store(&self, name: &str, store: Arc<dyn BlobStore>) {
+        if let Ok(mut s) = self.stores.write() {
+            s.insert(name.to_owned(), store);
+        }
+    }
+
+    pub fn store(&self, name: &str) -> Result<Arc<dyn BlobStore>, StorageError> {
+        self.stores
+            .read()
+            .ok()
+            .and_then(|s| s.get(name).cloned())
+            .ok_or_else(|| StorageError::UnknownStore(name.to_owned()))
+    }
+
+    pub fn store_names(&self) -> Vec<String> {
+        self.stores
+            .read()
+            .map(|s| s.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    fn lock_for(&self, digest: &str) -> &tokio::sync::Mutex<()> {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        digest.hash(&mut h);
+        &self.locks[(h.finish() as usize) % LOCK_STRIPES]
+    }
+
+    /// Refuses a write that the repository's write policy forbids.
+    pub async fn check_write_policy(
+        &self,
+        repo: &Repository,
+        path: &AssetPath,
+    ) -> Result<(), StorageError> {
+        match repo.write_policy.unwrap_or(WritePolicy::Allow) {
+            WritePolicy::Allow => Ok(()),
+            WritePolicy::Deny => Err(StorageError::WriteDenied(repo.name.to_string())),
+            WritePolicy::AllowOnce => match self.db.find_asset(repo.id, path.as_str()).await? {
+                Some(_) => Err(StorageError::AlreadyExists(
+                    path.to_string(),
+                    repo.name.to_string(),
+                )),
+                None => Ok(()),
+            },
+        }
+    }
+
+    /// Streams `body` into the repository's blob store and records the asset in one transaction.
+    /// Nothing is recorded unless the bytes were stored and verified.
+    pub async fn ingest(
+        &self,
+        repo: &Repository,
+        path: &AssetPath,
+        body: ByteStream,
+        opts: PutOptions,
+        meta: AssetMeta,
+    ) -> Result<Asset, StorageError> {
+        let store = self.store(&repo.blob_store)?;
+        let blob = store.put(body, opts).await?;
+        let digest_hex = blob.digest.hex();
+        let new = NewAsset {
+            repository_id: repo.id,
+            path: path.to_string(),
+            blob_store: repo.blob_store.clone(),
+            blob_digest: digest_hex.clone(),
+            size: blob.size as i64,
+            content_type: meta.content_type,
+            checksums: blob.checksums,
+            uploader: meta.uploader,
+            uploader_ip: meta.uploader_ip,
+            attrs: meta.attrs,
+            component: meta.component,
+        };
+        let (asset, released) = {
+            let _g = self.lock_for(&digest_hex).lock().await;
+            if store.stat(&blob.digest).await?.is_none() {
+                return Err(StorageError::Raced);
+            }
+            self.db.put_asset(&new).await?
+        };
+        if let Some(r) = released {
+            self.free(&r).await;
+        }
+        Ok(asset)
+    }
+
+    /// Deletes an asset; its blob is freed at once when nothing else references it.
+    pub async fn delete_asset(&self, repo: &Repository, path: &str) -> Result<(), StorageError> {
+        if let Some(r) = self.db.delete_asset(repo.id, path).await? {
+            self.free(&r).await;
+        }
+        Ok(())
+    }
+
+    /// Opens an asset's bytes and records the download.
+    pub async fn open(
+        &self,
+        asset: &Asset,
+        range: Option<ByteRange>,
+    ) -> Result<BlobBody, StorageError> {
+        let store = self.store(&asset.blob_store)?;
+        let digest =
+            Digest::parse(&asset.blob_digest).map_err(|e| MetaError::Invalid(e.to_string()))?;
+        let body = store.get(&digest, range).await?;
+        // Last-downloaded is advisory: write it at most once a minute per asset.
+        if asset
+            .last_downloaded_ms
+            .is_none_or(|t| now_ms() - t > 60_000)
+        {
+            let _ = self.db.touch_asset_downloaded(asset.id).await;
+        }
+        Ok(body)
+    }
+
+    /// Frees a blob's bytes if it is still unreferenced.
+    async fn free(&self, b: &ReleasedBlob) {
+        let _g = self.lock_for(&b.digest).lock().await;
+        match self.db.forget_blob(b).await {
+            Ok(true) => {
+                let deleted = match (self.store(&b.store), Digest::parse(&b.digest)) {
+                    (Ok(s), Ok(d)) => s.delete(&d).await.map_err(|e| e.to_string()),
+                    (Err(e), _) => Err(e.to_string()),
+                    (_, Err(e)) => Err(e.to_string()),
+                };
+                if let Err(e) = deleted {
+                    tracing::warn!(digest = %b.digest, store = %b.store, error = %e, "freeing blob failed");
+                }
+            }
+            Ok(false) => {}
+            Err(e) => tracing::warn!(digest = %b.digest, error = %e, "forgetting blob failed"),
+        }
+    }
+
+    /// Frees blobs unreferenced for longer than `grace` (left by repository deletion or a crash
+    /// between commit and free). Returns how many were freed.
+    pub async fn collect_garbage(&self, grace: Duration) -> Result<usize, StorageError> {
+        let cutoff = now_ms() - grace.as_millis() as i64;
+        let mut freed = 0;
+        loop {
+            let batch = self.db.unreferenced_blobs(cutoff, 500).await?;
+            if batch.is_empty() {
+                return Ok(freed);
+            }
+            for b in &batch {
+                self.free(b).await;
+                freed += 1;
+            }
+            if batch.len() < 500 {
+                return Ok(freed);
+            }
+        }
+    }
+}

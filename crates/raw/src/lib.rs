@@ -1,0 +1,179 @@
+//! Nexus's `raw` format: any file at any path. Hosted and group repositories; it is also the
+//! smallest example of a [`Format`].
+
+mod listing;
+
+use actix_web::{HttpRequest, HttpResponse, http::Method, http::StatusCode, web};
+use arca_core::{
+    Format, RepoContext,
+    blob::PutOptions,
+    error::{HttpError, log_if_server_error},
+    group::leaf_members,
+    http::{
+        blob_response, not_modified, payload_stream, range_not_satisfiable, remote_ip,
+        requested_range,
+    },
+    meta::NewComponent,
+    model::{AssetPath, RepoKind, Repository, RepositorySpec},
+    storage::{AssetMeta, StorageError},
+};
+use async_trait::async_trait;
+
+pub struct RawFormat;
+
+fn text(status: StatusCode, msg: impl Into<String>) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("text/plain; charset=utf-8")
+        .body(msg.into())
+}
+
+fn error(e: StorageError) -> HttpResponse {
+    log_if_server_error(&e);
+    match e {
+        StorageError::Blob(arca_core::blob::BlobError::RangeNotSatisfiable { size }) => {
+            range_not_satisfiable(size)
+        }
+        e => text(e.status(), e.to_string()),
+    }
+}
+
+#[async_trait(?Send)]
+impl Format for RawFormat {
+    fn id(&self) -> &'static str {
+        "raw"
+    }
+
+    fn kinds(&self) -> &'static [RepoKind] {
+        &[RepoKind::Hosted, RepoKind::Group]
+    }
+
+    fn validate(&self, spec: &RepositorySpec) -> Result<(), String> {
+        if let Some(cd) = spec
+            .attrs
+            .pointer("/raw/contentDisposition")
+            .and_then(|v| v.as_str())
+            && !matches!(cd, "INLINE" | "ATTACHMENT")
+        {
+            return Err(format!(
+                "raw.contentDisposition must be INLINE or ATTACHMENT, not {cd:?}"
+            ));
+        }
+        Ok(())
+    }
+
+    async fn handle(&self, cx: RepoContext, req: HttpRequest, body: web::Payload) -> HttpResponse {
+        let is_dir = cx.path.is_empty() || cx.path.ends_with('/');
+        let path = if is_dir {
+            None
+        } else {
+            match AssetPath::parse(&cx.path) {
+                Ok(p) => Some(p),
+                Err(e) => return text(StatusCode::BAD_REQUEST, e.to_string()),
+            }
+        };
+        match (req.method().clone(), path) {
+            (Method::GET | Method::HEAD, None) => listing::browse(&cx).await,
+            (Method::GET | Method::HEAD, Some(p)) => read(&cx, &req, &p).await,
+            (Method::PUT, Some(p)) if cx.repo.kind == RepoKind::Hosted => {
+                write(&cx, &req, &p, body).await
+            }
+            (Method::DELETE, Some(p)) if cx.repo.kind == RepoKind::Hosted => {
+                match cx.arca.db.find_asset(cx.repo.id, p.as_str()).await {
+                    Ok(Some(_)) => match cx.arca.storage.delete_asset(&cx.repo, p.as_str()).await {
+                        Ok(()) => HttpResponse::NoContent().finish(),
+                        Err(e) => error(e),
+                    },
+                    Ok(None) => text(StatusCode::NOT_FOUND, format!("{p} not found")),
+                    Err(e) => error(e.into()),
+                }
+            }
+            (Method::PUT | Method::DELETE, _) if cx.repo.kind != RepoKind::Hosted => text(
+                StatusCode::METHOD_NOT_ALLOWED,
+                format!(
+                    "repository {} is a {} repository: deploy to a hosted one",
+                    cx.repo.name,
+                    cx.repo.kind.as_str()
+                ),
+            ),
+            _ => text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed here"),
+        }
+    }
+}
+
+/// The repositories to look in for a read: the repository itself, or a group's members in order.
+async fn sources(cx: &RepoContext) -> Result<Vec<Repository>, StorageError> {
+    Ok(match cx.repo.kind {
+        RepoKind::Group => leaf_members(&cx.arca.db, &cx.repo).await?,
+        _ => vec![cx.repo.clone()],
+    })
+}
+
+async fn read(cx: &RepoContext, req: &HttpRequest, path: &AssetPath) -> HttpResponse {
+    let repos = match sources(cx).await {
+        Ok(r) => r,
+        Err(e) => return error(e),
+    };
+    for repo in repos {
+        let asset = match cx.arca.db.find_asset(repo.id, path.as_str()).await {
+            Ok(Some(a)) => a,
+            Ok(None) => continue,
+            Err(e) => return error(e.into()),
+        };
+        if let Some(r) = not_modified(req, &asset) {
+            return r;
+        }
+        return match cx.arca.storage.open(&asset, requested_range(req)).await {
+            Ok(body) => blob_response(req, &asset, body),
+            Err(e) => error(e),
+        };
+    }
+    text(
+        StatusCode::NOT_FOUND,
+        format!("{path} not found in {}", cx.repo.name),
+    )
+}
+
+async fn write(
+    cx: &RepoContext,
+    req: &HttpRequest,
+    path: &AssetPath,
+    body: web::Payload,
+) -> HttpResponse {
+    if let Err(e) = cx.arca.storage.check_write_policy(&cx.repo, path).await {
+        return error(e);
+    }
+    let content_type = mime_guess::from_path(path.file_name())
+        .first_raw()
+        .unwrap_or("application/octet-stream")
+        .to_owned();
+    let dir = path.as_str().rsplit_once('/').map_or("/", |(d, _)| d);
+    let meta = AssetMeta {
+        content_type,
+        uploader: cx.uploader(),
+        uploader_ip: remote_ip(req, &cx.arca.settings.public),
+        attrs: serde_json::json!({}),
+        component: Some(NewComponent {
+            namespace: format!("/{}", dir.trim_start_matches('/')),
+            name: path.to_string(),
+            version: String::new(),
+            attrs: serde_json::json!({}),
+        }),
+    };
+    let opts = PutOptions {
+        expect: None,
+        max_size: cx.arca.settings.max_upload_bytes,
+        all_checksums: true,
+    };
+    match cx
+        .arca
+        .storage
+        .ingest(&cx.repo, path, payload_stream(body), opts, meta)
+        .await
+    {
+        Ok(asset) => {
+            tracing::info!(repo = %cx.repo.name, path = %path, size = asset.size, "stored");
+            HttpResponse::Created().finish()
+        }
+        Err(e) => error(e),
+    }
+}

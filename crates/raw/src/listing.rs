@@ -1,0 +1,71 @@
+//! The HTML directory listing Nexus shows for `GET /repository/{name}/some/dir/`.
+
+use std::collections::BTreeMap;
+
+use actix_web::{HttpResponse, http::StatusCode};
+use arca_core::RepoContext;
+
+use crate::{error, sources, text};
+
+const MAX_ENTRIES: i64 = 10_000;
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+pub async fn browse(cx: &RepoContext) -> HttpResponse {
+    let prefix = cx.path.as_str();
+    let repos = match sources(cx).await {
+        Ok(r) => r,
+        Err(e) => return error(e),
+    };
+    // name → Some(size) for files, None for directories; first member wins.
+    let mut entries: BTreeMap<String, Option<i64>> = BTreeMap::new();
+    for repo in repos {
+        let assets = match cx
+            .arca
+            .db
+            .list_assets(repo.id, prefix, "", MAX_ENTRIES)
+            .await
+        {
+            Ok(a) => a,
+            Err(e) => return error(e.into()),
+        };
+        for a in assets {
+            let rest = &a.path[prefix.len()..];
+            match rest.split_once('/') {
+                Some((dir, _)) => entries.entry(format!("{dir}/")).or_insert(None),
+                None => entries.entry(rest.to_owned()).or_insert(Some(a.size)),
+            };
+        }
+    }
+    if entries.is_empty() && !prefix.is_empty() {
+        return text(
+            StatusCode::NOT_FOUND,
+            format!("{prefix} not found in {}", cx.repo.name),
+        );
+    }
+    let title = format!("Index of /{prefix}");
+    let mut html = format!(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{t}</title></head><body>\n<h1>{t}</h1>\n<table>\n<tr><th>Name</th><th>Size</th></tr>\n",
+        t = escape(&title)
+    );
+    if !prefix.is_empty() {
+        html.push_str("<tr><td><a href=\"../\">Parent Directory</a></td><td></td></tr>\n");
+    }
+    for (name, size) in entries {
+        let size = size.map(|s| s.to_string()).unwrap_or_default();
+        html.push_str(&format!(
+            "<tr><td><a href=\"{u}\">{n}</a></td><td>{size}</td></tr>\n",
+            u = escape(&cx.repo_url()) + &escape(prefix) + &escape(&name),
+            n = escape(&name)
+        ));
+    }
+    html.push_str("</table>\n</body></html>\n");
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(html)
+}

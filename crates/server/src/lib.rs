@@ -1,0 +1,195 @@
+//! The `arca` server: configuration, start-up and wiring of core, formats and web.
+
+pub mod config;
+mod telemetry;
+mod tls;
+
+use std::{net::TcpListener, sync::Arc, time::Instant};
+
+use actix_web::{App, HttpResponse, HttpServer, dev::ServerHandle, middleware, web};
+use anyhow::Context;
+use arca_core::{
+    Arca, CoreSettings, Format, FormatRegistry, blob::FileBlobStore, format::repository_route,
+    http::PublicUrl, meta::Db,
+};
+
+pub use config::{Config, ConfigError, Settings};
+pub use telemetry::init as init_logging;
+
+/// Every format this build serves: adding one is one line here.
+pub fn formats() -> FormatRegistry {
+    let all: Vec<Arc<dyn Format>> = vec![Arc::new(arca_raw::RawFormat)];
+    FormatRegistry::new(all)
+}
+
+/// A started server.
+pub struct Running {
+    pub server: actix_web::dev::Server,
+    pub handle: ServerHandle,
+    pub arca: web::Data<Arca>,
+    /// The generated admin password, when this start created the admin user.
+    pub admin_password: Option<String>,
+}
+
+/// Opens storage and database, bootstraps security and starts serving on `listener`.
+pub async fn start(settings: Settings, listener: TcpListener) -> anyhow::Result<Running> {
+    let t0 = Instant::now();
+    std::fs::create_dir_all(&settings.data_dir)
+        .with_context(|| format!("data_dir: cannot create {}", settings.data_dir.display()))?;
+    let db = Db::connect(&settings.database_url)
+        .await
+        .context("database_url: cannot open the metadata database")?;
+    db.migrate().await.context("database migration failed")?;
+
+    let blob_dir = std::path::absolute(&settings.blob_dir).unwrap_or(settings.blob_dir.clone());
+    let default_store = db
+        .ensure_blob_store("default", "file", &blob_dir.to_string_lossy())
+        .await?;
+    if default_store.path != blob_dir.to_string_lossy() {
+        db.set_blob_store_path("default", &blob_dir.to_string_lossy())
+            .await?;
+    }
+    let core = CoreSettings {
+        public: PublicUrl {
+            base_url: settings.base_url.clone(),
+            trusted_proxies: settings.trusted_proxies.clone(),
+            tls: settings.tls.is_some(),
+        },
+        max_upload_bytes: settings.max_upload_bytes,
+        gc_grace: settings.gc_grace,
+    };
+    let arca = web::Data::new(Arca::new(db.clone(), formats(), core));
+    for s in db.list_blob_stores().await? {
+        if s.kind == "file" {
+            let path = if s.name == "default" {
+                blob_dir.clone()
+            } else {
+                s.path.clone().into()
+            };
+            let store = FileBlobStore::open(&path).with_context(|| {
+                format!("blob store {}: cannot open {}", s.name, path.display())
+            })?;
+            arca.storage.add_store(&s.name, Arc::new(store));
+        }
+    }
+
+    let generated = arca
+        .security
+        .bootstrap(
+            settings.admin_password.as_deref(),
+            settings.anonymous_access,
+        )
+        .await?;
+    if let Some(pw) = &generated {
+        write_admin_password(&settings.data_dir, pw)?;
+        tracing::info!(file = %settings.data_dir.join("admin.password").display(), "admin password generated");
+    }
+
+    let listen_addr = listener.local_addr()?;
+    let app_arca = arca.clone();
+    let mut server = HttpServer::new(move || build_app(app_arca.clone()))
+        .shutdown_timeout(settings.shutdown_timeout.as_secs());
+    if let Some(n) = settings.workers {
+        server = server.workers(n);
+    }
+    let server = match &settings.tls {
+        Some((cert, key)) => server.listen_rustls_0_23(listener, tls::server_config(cert, key)?)?,
+        None => server.listen(listener)?,
+    }
+    .run();
+    let handle = server.handle();
+
+    spawn_gc(arca.clone());
+    tracing::info!(
+        listen = %listen_addr,
+        tls = settings.tls.is_some(),
+        database = db.kind(),
+        ready_ms = t0.elapsed().as_millis() as u64,
+        "arca ready"
+    );
+    Ok(Running {
+        server,
+        handle,
+        arca,
+        admin_password: generated,
+    })
+}
+
+fn write_admin_password(dir: &std::path::Path, pw: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let path = dir.join("admin.password");
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts
+        .open(&path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    f.write_all(pw.as_bytes())?;
+    Ok(())
+}
+
+/// Frees blobs left unreferenced (repository deletion, crashes) every minute.
+fn spawn_gc(arca: web::Data<Arca>) {
+    actix_web::rt::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            match arca.storage.collect_garbage(arca.settings.gc_grace).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(freed = n, "blob garbage collected"),
+                Err(e) => tracing::warn!(error = %e, "blob garbage collection failed"),
+            }
+        }
+    });
+}
+
+/// The whole application: formats' routes, `/repository/...`, the REST API and the UI.
+pub fn build_app(
+    arca: web::Data<Arca>,
+) -> App<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let formats = arca.formats.clone();
+    App::new()
+        .app_data(arca)
+        .app_data(json_config())
+        .wrap(middleware::from_fn(telemetry::request_span))
+        .configure(|cfg| {
+            for f in formats.all() {
+                f.configure(cfg);
+            }
+        })
+        .route("/repository/{name}", web::route().to(repo_root_redirect))
+        .route(
+            "/repository/{name}/{path:.*}",
+            web::route().to(repository_route),
+        )
+        .configure(arca_web::configure)
+}
+
+/// `/repository/x` → `x/`, relative as RFC 9110 allows, so it is right behind any proxy.
+async fn repo_root_redirect(name: web::Path<String>) -> HttpResponse {
+    HttpResponse::MovedPermanently()
+        .insert_header(("Location", format!("{name}/")))
+        .finish()
+}
+
+fn json_config() -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(4 * 1024 * 1024)
+        .error_handler(|err, _req| {
+            let msg = err.to_string();
+            actix_web::error::InternalError::from_response(
+                err,
+                HttpResponse::BadRequest().json(serde_json::json!([{ "id": "*", "message": format!("invalid JSON body: {msg}") }])),
+            )
+            .into()
+        })
+}

@@ -1,0 +1,44 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+
+#[actix_web::main]
+async fn main() -> ExitCode {
+    let settings = match arca_server::Config::parse()
+        .with_file()
+        .and_then(|c| c.resolve())
+    {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("arca: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    arca_server::init_logging(settings.log_format, &settings.log);
+    let listener = match std::net::TcpListener::bind(settings.listen) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("arca: listen: cannot bind {}: {e}", settings.listen);
+            return ExitCode::from(2);
+        }
+    };
+    let running = match arca_server::start(settings, listener).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("arca: {e:#}");
+            return ExitCode::from(1);
+        }
+    };
+    // actix stops on SIGTERM/SIGINT, letting in-flight requests finish within the timeout.
+    match running.server.await {
+        Ok(()) => {
+            running.arca.db.close().await;
+            tracing::info!("arca stopped");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("arca: {e}");
+            ExitCode::from(1)
+        }
+    }
+}

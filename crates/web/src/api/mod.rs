@@ -1,0 +1,53 @@
+//! `/service/rest/v1/...` with Nexus 3's paths, field names and status codes.
+
+mod blobstores;
+mod metrics;
+mod repositories;
+mod security;
+mod status;
+
+use actix_web::{HttpRequest, web};
+use arca_core::{Arca, http::remote_ip, security::Subject};
+
+arca_core::policy! {
+    ReposRead = repo_admin(Read);
+    ReposAdd = repo_admin(Add);
+    ReposEdit = repo_admin(Edit);
+    ReposDelete = repo_admin(Delete);
+    BlobstoresRead = app("blobstores", "read");
+    SettingsRead = app("settings", "read");
+    SettingsUpdate = app("settings", "update");
+    HealthRead = app("healthcheck", "read");
+    MetricsRead = app("metrics", "read");
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/metrics", web::get().to(metrics::metrics))
+        .service(
+            web::scope("/service/rest/v1")
+                .configure(status::configure)
+                .configure(repositories::configure)
+                .configure(blobstores::configure)
+                .configure(security::configure),
+        );
+}
+
+/// Records a change in the audit log; a failure to record is logged, not fatal.
+async fn audit(
+    arca: &Arca,
+    req: &HttpRequest,
+    who: &Subject,
+    domain: &str,
+    kind: &str,
+    context: &str,
+    attrs: serde_json::Value,
+) {
+    let ip = remote_ip(req, &arca.settings.public);
+    if let Err(e) = arca
+        .db
+        .audit(&who.user_id, ip.as_deref(), domain, kind, context, &attrs)
+        .await
+    {
+        tracing::warn!(error = %e, "audit event not recorded");
+    }
+}

@@ -1,0 +1,559 @@
+//! Repository endpoints: the generic list/get/delete and the per-format create/update/get
+//! (`/repositories/{format}/{hosted|proxy|group}[/{name}]`) with Nexus's JSON bodies.
+//!
+//! Core settings (`name`, `online`, `storage`, `group`) become columns; every other block of the
+//! body (`maven`, `proxy`, `negativeCache`, `httpClient`, `cleanup`, ...) is kept as the format's
+//! attributes, so the API echoes back what tools sent and a format reads its own block.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use arca_core::{
+    Arca, Format,
+    auth::{Caller, Guard},
+    group::would_cycle,
+    meta::MetaError,
+    model::{RepoKind, RepoName, Repository, RepositorySpec, WritePolicy},
+    security::{Action, Permission},
+};
+use serde_json::{Map, Value, json};
+
+use super::{ReposAdd, ReposDelete, ReposEdit, ReposRead, audit};
+use crate::ApiError;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/repositories", web::get().to(list))
+        .route("/repositorySettings", web::get().to(settings))
+        .route("/repositories/{name}", web::get().to(get_one))
+        .route("/repositories/{name}", web::delete().to(delete))
+        .route("/repositories/{format}/{kind}", web::post().to(create))
+        .route(
+            "/repositories/{format}/{kind}/{name}",
+            web::get().to(get_typed),
+        )
+        .route(
+            "/repositories/{format}/{kind}/{name}",
+            web::put().to(update),
+        );
+}
+
+/// Formats Nexus has that Arca does not serve: a clear 400 instead of a bare 404.
+const NEXUS_ONLY: &[&str] = &[
+    "alpine",
+    "ansiblegalaxy",
+    "apt",
+    "bower",
+    "cargo",
+    "cocoapods",
+    "composer",
+    "conan",
+    "conda",
+    "gitlfs",
+    "go",
+    "helm",
+    "huggingface",
+    "npm",
+    "nuget",
+    "p2",
+    "pub",
+    "r",
+    "rubygems",
+    "swift",
+    "terraform",
+];
+/// Formats Arca will serve, each with its own crate, not all in every build yet.
+const PLANNED: &[&str] = &["maven", "pypi", "docker", "yum", "raw"];
+
+fn repo_url(base: &str, name: &RepoName) -> String {
+    format!("{base}/repository/{name}")
+}
+
+/// Nexus's `RepositoryXO`.
+fn summary(r: &Repository, base: &str, size: Option<i64>) -> Value {
+    let mut attributes = Map::new();
+    if let Some(remote) = r.attrs.pointer("/proxy/remoteUrl") {
+        attributes.insert("proxy".into(), json!({ "remoteUrl": remote }));
+    }
+    json!({
+        "name": r.name,
+        "format": r.format,
+        "type": r.kind.as_str(),
+        "url": repo_url(base, &r.name),
+        "online": r.online,
+        "size": size.unwrap_or(0),
+        "attributes": attributes,
+    })
+}
+
+/// Removes write-only secrets (`password`, `bearerToken`, `secretAccessKey`) before echoing.
+fn redact(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            m.retain(|k, _| !matches!(k.as_str(), "password" | "bearerToken" | "secretAccessKey"));
+            m.values_mut().for_each(redact);
+        }
+        Value::Array(a) => a.iter_mut().for_each(redact),
+        _ => {}
+    }
+}
+
+/// The full Nexus `*ApiRepository` shape.
+fn detail(r: &Repository, base: &str) -> Value {
+    let mut out = match &r.attrs {
+        Value::Object(m) => m.clone(),
+        _ => Map::new(),
+    };
+    out.insert("name".into(), json!(r.name));
+    out.insert("format".into(), json!(r.format));
+    out.insert("type".into(), json!(r.kind.as_str()));
+    out.insert("url".into(), json!(repo_url(base, &r.name)));
+    out.insert("online".into(), json!(r.online));
+    let mut storage = json!({
+        "blobStoreName": r.blob_store,
+        "strictContentTypeValidation": r.strict_content_type_validation,
+    });
+    if let Some(wp) = r.write_policy {
+        storage["writePolicy"] = json!(wp.as_str());
+    }
+    out.insert("storage".into(), storage);
+    if r.kind == RepoKind::Group {
+        let mut group = out.get("group").cloned().unwrap_or_else(|| json!({}));
+        group["memberNames"] = json!(r.members);
+        out.insert("group".into(), group);
+    }
+    let mut v = Value::Object(out);
+    redact(&mut v);
+    v
+}
+
+fn can_browse(arca: &Arca, caller: &Caller, r: &Repository) -> bool {
+    caller.0.can(&Permission::RepoView {
+        format: &r.format,
+        repo: r.name.as_str(),
+        action: Action::Browse,
+    }) || caller.0.can(&Permission::RepoAdmin {
+        format: &r.format,
+        repo: r.name.as_str(),
+        action: Action::Read,
+    }) || arca.formats.get(&r.format).is_none() && caller.0.is_admin()
+}
+
+/// The repositories the caller may browse.
+async fn list(
+    req: HttpRequest,
+    arca: web::Data<Arca>,
+    caller: Caller,
+) -> Result<HttpResponse, ApiError> {
+    let base = arca.settings.public.for_request(&req);
+    let repos = arca.db.list_repositories().await?;
+    let out: Vec<Value> = repos
+        .iter()
+        .filter(|r| can_browse(&arca, &caller, r))
+        .map(|r| summary(r, &base, None))
+        .collect();
+    Ok(HttpResponse::Ok().json(out))
+}
+
+async fn get_one(
+    req: HttpRequest,
+    arca: web::Data<Arca>,
+    caller: Caller,
+    name: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let base = arca.settings.public.for_request(&req);
+    match arca.db.get_repository(&name).await {
+        Ok(r) if can_browse(&arca, &caller, &r) => {
+            Ok(HttpResponse::Ok().json(summary(&r, &base, None)))
+        }
+        Ok(_) | Err(MetaError::NotFound) => {
+            Err(ApiError::NotFound(format!("Repository {name} not found")))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn settings(
+    req: HttpRequest,
+    arca: web::Data<Arca>,
+    _g: Guard<ReposRead>,
+) -> Result<HttpResponse, ApiError> {
+    let base = arca.settings.public.for_request(&req);
+    let repos = arca.db.list_repositories().await?;
+    Ok(HttpResponse::Ok().json(repos.iter().map(|r| detail(r, &base)).collect::<Vec<_>>()))
+}
+
+async fn delete(
+    req: HttpRequest,
+    arca: web::Data<Arca>,
+    g: Guard<ReposDelete>,
+    name: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    match arca.db.delete_repository(&name).await {
+        Ok(()) => {}
+        Err(MetaError::NotFound) => {
+            return Err(ApiError::NotFound(format!("Repository {name} not found")));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    // Blobs only this repository held are freed now rather than at the next sweep.
+    let freed = arca
+        .storage
+        .collect_garbage(std::time::Duration::ZERO)
+        .await?;
+    tracing::info!(repo = %name, freed, "repository deleted");
+    audit(
+        &arca,
+        &req,
+        &g.subject,
+        "repository",
+        "deleted",
+        &name,
+        json!({ "freedBlobs": freed }),
+    )
+    .await;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Finds the format for a path segment, or says clearly why there is none.
+fn format_for<'a>(
+    arca: &'a Arca,
+    segment: &str,
+    kind: &str,
+) -> Result<(&'a std::sync::Arc<dyn Format>, RepoKind), ApiError> {
+    let Some(kind) = RepoKind::parse(kind) else {
+        return Err(ApiError::NotFound(format!(
+            "unknown repository type {kind:?}: use hosted, proxy or group"
+        )));
+    };
+    let Some(format) = arca.formats.by_api_name(segment) else {
+        let why = if PLANNED.contains(&segment) {
+            format!("the {segment} format is not available in this build of Arca yet")
+        } else if NEXUS_ONLY.contains(&segment) {
+            format!("Arca does not support the {segment} format")
+        } else {
+            format!("unknown repository format {segment:?}")
+        };
+        return Err(ApiError::invalid("format", why));
+    };
+    if !format.kinds().contains(&kind) {
+        return Err(ApiError::invalid(
+            "type",
+            format!(
+                "{} {} repositories are not supported yet",
+                segment,
+                kind.as_str()
+            ),
+        ));
+    }
+    Ok((format, kind))
+}
+
+fn field<'a>(body: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
+    let mut parts = path.split('.');
+    let mut v = body.get(parts.next()?)?;
+    for p in parts {
+        v = v.get(p)?;
+    }
+    Some(v)
+}
+
+/// Turns a Nexus request body into a spec, checking every core field.
+async fn parse_spec(
+    arca: &Arca,
+    format: &dyn Format,
+    kind: RepoKind,
+    body: Value,
+) -> Result<RepositorySpec, ApiError> {
+    let Value::Object(mut body) = body else {
+        return Err(ApiError::invalid(
+            "*",
+            "the request body must be a JSON object",
+        ));
+    };
+    let name = match field(&body, "name") {
+        Some(Value::String(s)) => {
+            RepoName::parse(s).map_err(|e| ApiError::invalid("PARAMETER name", e.to_string()))?
+        }
+        Some(_) => return Err(ApiError::invalid("PARAMETER name", "name must be a string")),
+        None => return Err(ApiError::invalid("PARAMETER name", "name is required")),
+    };
+    let online = match field(&body, "online") {
+        None | Some(Value::Null) => true,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "PARAMETER online",
+                "online must be true or false",
+            ));
+        }
+    };
+    let blob_store = match field(&body, "storage.blobStoreName") {
+        Some(Value::String(s)) if !s.is_empty() => s.clone(),
+        _ => {
+            return Err(ApiError::invalid(
+                "PARAMETER storage.blobStoreName",
+                "storage.blobStoreName is required",
+            ));
+        }
+    };
+    if !arca
+        .db
+        .list_blob_stores()
+        .await?
+        .iter()
+        .any(|s| s.name == blob_store)
+    {
+        return Err(ApiError::invalid(
+            "PARAMETER storage.blobStoreName",
+            format!("blob store {blob_store:?} does not exist"),
+        ));
+    }
+    let strict = match field(&body, "storage.strictContentTypeValidation") {
+        None | Some(Value::Null) => true,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "PARAMETER storage.strictContentTypeValidation",
+                "storage.strictContentTypeValidation must be true or false",
+            ));
+        }
+    };
+    let write_policy = match (kind, field(&body, "storage.writePolicy")) {
+        (RepoKind::Hosted, None | Some(Value::Null)) => Some(WritePolicy::Allow),
+        (RepoKind::Hosted, Some(Value::String(s))) => {
+            Some(WritePolicy::parse(s).ok_or_else(|| {
+                ApiError::invalid(
+                    "PARAMETER storage.writePolicy",
+                    format!("storage.writePolicy must be ALLOW, ALLOW_ONCE or DENY, not {s:?}"),
+                )
+            })?)
+        }
+        (RepoKind::Hosted, Some(_)) => {
+            return Err(ApiError::invalid(
+                "PARAMETER storage.writePolicy",
+                "storage.writePolicy must be a string",
+            ));
+        }
+        _ => None,
+    };
+    let members = if kind == RepoKind::Group {
+        let names = match field(&body, "group.memberNames") {
+            Some(Value::Array(a)) => a
+                .iter()
+                .map(|v| v.as_str().map(str::to_owned))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| {
+                    ApiError::invalid(
+                        "PARAMETER group.memberNames",
+                        "group.memberNames must hold names",
+                    )
+                })?,
+            _ => {
+                return Err(ApiError::invalid(
+                    "PARAMETER group.memberNames",
+                    "group.memberNames is required",
+                ));
+            }
+        };
+        for (i, m) in names.iter().enumerate() {
+            if names[..i].contains(m) {
+                return Err(ApiError::invalid(
+                    "PARAMETER group.memberNames",
+                    format!("member {m} is listed twice"),
+                ));
+            }
+            if *m == name.as_str() {
+                return Err(ApiError::invalid(
+                    "PARAMETER group.memberNames",
+                    "a group cannot contain itself",
+                ));
+            }
+            match arca.db.get_repository(m).await {
+                Ok(r) if r.format != format.id() => {
+                    return Err(ApiError::invalid(
+                        "PARAMETER group.memberNames",
+                        format!(
+                            "member {m} is a {} repository, not {}",
+                            r.format,
+                            format.id()
+                        ),
+                    ));
+                }
+                Ok(_) => {}
+                Err(MetaError::NotFound) => {
+                    return Err(ApiError::invalid(
+                        "PARAMETER group.memberNames",
+                        format!("member repository {m} does not exist"),
+                    ));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if would_cycle(&arca.db, name.as_str(), &names).await? {
+            return Err(ApiError::invalid(
+                "PARAMETER group.memberNames",
+                format!("these members would make group {name} contain itself"),
+            ));
+        }
+        names
+    } else {
+        vec![]
+    };
+    if kind == RepoKind::Proxy {
+        match field(&body, "proxy.remoteUrl") {
+            Some(Value::String(u)) if u.starts_with("http://") || u.starts_with("https://") => {}
+            Some(Value::String(u)) if u.starts_with("file:") || !u.contains("://") => {
+                return Err(ApiError::invalid(
+                    "PARAMETER proxy.remoteUrl",
+                    format!("proxy.remoteUrl must be an http:// or https:// URL, not {u:?}"),
+                ));
+            }
+            Some(Value::String(u)) => {
+                return Err(ApiError::invalid(
+                    "PARAMETER proxy.remoteUrl",
+                    format!("proxy.remoteUrl scheme not supported: {u:?}"),
+                ));
+            }
+            _ => {
+                return Err(ApiError::invalid(
+                    "PARAMETER proxy.remoteUrl",
+                    "proxy.remoteUrl is required",
+                ));
+            }
+        }
+        for f in ["contentMaxAge", "metadataMaxAge"] {
+            if let Some(v) = body.get("proxy").and_then(|p| p.get(f))
+                && !(v.is_i64() || v.is_null())
+            {
+                return Err(ApiError::invalid(
+                    &format!("PARAMETER proxy.{f}"),
+                    format!("proxy.{f} must be a number of minutes"),
+                ));
+            }
+        }
+    }
+    // What is left is the format's own settings.
+    for k in ["name", "online", "storage", "format", "type", "url"] {
+        body.remove(k);
+    }
+    if let Some(Value::Object(g)) = body.get_mut("group") {
+        g.remove("memberNames");
+    }
+    let spec = RepositorySpec {
+        name,
+        format: format.id().to_owned(),
+        kind,
+        online,
+        blob_store,
+        write_policy,
+        strict_content_type_validation: strict,
+        members,
+        attrs: Value::Object(body),
+    };
+    format
+        .validate(&spec)
+        .map_err(|m| ApiError::invalid("*", m))?;
+    Ok(spec)
+}
+
+async fn create(
+    req: HttpRequest,
+    arca: web::Data<Arca>,
+    g: Guard<ReposAdd>,
+    path: web::Path<(String, String)>,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, ApiError> {
+    let (segment, kind) = path.into_inner();
+    let (format, kind) = format_for(&arca, &segment, &kind)?;
+    let spec = parse_spec(&arca, format.as_ref(), kind, body.into_inner()).await?;
+    let repo = arca
+        .db
+        .create_repository(&spec)
+        .await
+        .map_err(|e| match e {
+            MetaError::Conflict(m) => ApiError::Conflict(m),
+            e => e.into(),
+        })?;
+    audit(
+        &arca,
+        &req,
+        &g.subject,
+        "repository",
+        "created",
+        repo.name.as_str(),
+        json!({ "format": repo.format, "type": repo.kind.as_str() }),
+    )
+    .await;
+    Ok(HttpResponse::Created().finish())
+}
+
+/// Finds a repository that must have the format and kind of the URL.
+async fn typed(
+    arca: &Arca,
+    segment: &str,
+    kind: &str,
+    name: &str,
+) -> Result<(Repository, RepoKind, std::sync::Arc<dyn Format>), ApiError> {
+    let (format, kind) = format_for(arca, segment, kind)?;
+    let format = format.clone();
+    match arca.db.get_repository(name).await {
+        Ok(r) if r.format == format.id() && r.kind == kind => Ok((r, kind, format)),
+        Ok(r) => Err(ApiError::NotFound(format!(
+            "Repository {name} is a {} {} repository, not {} {}",
+            r.format,
+            r.kind.as_str(),
+            format.id(),
+            kind.as_str()
+        ))),
+        Err(MetaError::NotFound) => Err(ApiError::NotFound(format!("Repository {name} not found"))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn get_typed(
+    req: HttpRequest,
+    arca: web::Data<Arca>,
+    _g: Guard<ReposRead>,
+    path: web::Path<(String, String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (segment, kind, name) = path.into_inner();
+    let (repo, _, _) = typed(&arca, &segment, &kind, &name).await?;
+    Ok(HttpResponse::Ok().json(detail(&repo, &arca.settings.public.for_request(&req))))
+}
+
+async fn update(
+    req: HttpRequest,
+    arca: web::Data<Arca>,
+    g: Guard<ReposEdit>,
+    path: web::Path<(String, String, String)>,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, ApiError> {
+    let (segment, kind, name) = path.into_inner();
+    let (existing, kind, format) = typed(&arca, &segment, &kind, &name).await?;
+    let spec = parse_spec(&arca, format.as_ref(), kind, body.into_inner()).await?;
+    if spec.name != existing.name {
+        return Err(ApiError::invalid(
+            "PARAMETER name",
+            format!(
+                "the body names {}, the URL {name}: repositories cannot be renamed",
+                spec.name
+            ),
+        ));
+    }
+    if spec.blob_store != existing.blob_store {
+        return Err(ApiError::invalid(
+            "PARAMETER storage.blobStoreName",
+            "the blob store of a repository cannot be changed",
+        ));
+    }
+    arca.db.update_repository(&spec).await?;
+    audit(
+        &arca,
+        &req,
+        &g.subject,
+        "repository",
+        "updated",
+        &name,
+        json!({}),
+    )
+    .await;
+    Ok(HttpResponse::NoContent().finish())
+}

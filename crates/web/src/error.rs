@@ -1,0 +1,82 @@
+//! REST API errors, rendered once: validation failures as Nexus's `[{"id", "message"}]` list,
+//! everything else as a plain message with its status.
+
+use actix_web::{HttpResponse, ResponseError, http::StatusCode};
+use arca_core::{
+    error::{HttpError, log_if_server_error},
+    meta::MetaError,
+    security::AuthError,
+    storage::StorageError,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// A request field is wrong; `id` names it as Nexus does (`PARAMETER name`, `*`).
+    #[error("{message}")]
+    Invalid { id: String, message: String },
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Meta(#[from] MetaError),
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+impl ApiError {
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            id: field.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+impl HttpError for ApiError {
+    fn status(&self) -> StatusCode {
+        match self {
+            Self::Invalid { .. } => StatusCode::BAD_REQUEST,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Meta(e) => e.status(),
+            Self::Auth(e) => e.status(),
+            Self::Storage(e) => e.status(),
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status()
+    }
+    fn error_response(&self) -> HttpResponse {
+        log_if_server_error(self);
+        let status = self.status();
+        let message = if status.is_server_error() {
+            "internal error; see the server log".to_owned()
+        } else {
+            self.to_string()
+        };
+        let id = match self {
+            Self::Invalid { id, .. } => id.as_str(),
+            _ => "*",
+        };
+        match status {
+            StatusCode::BAD_REQUEST | StatusCode::CONFLICT => HttpResponse::build(status)
+                .json(serde_json::json!([{ "id": id, "message": message }])),
+            StatusCode::UNAUTHORIZED => HttpResponse::build(status)
+                .insert_header((
+                    "WWW-Authenticate",
+                    format!("Basic realm=\"{}\"", arca_core::auth::REALM),
+                ))
+                .content_type("text/plain; charset=utf-8")
+                .body(message),
+            _ => HttpResponse::build(status)
+                .content_type("text/plain; charset=utf-8")
+                .body(message),
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! Arca's REST admin API (Nexus 3 shapes under `/service/rest/v1`) and web UI.
+
+pub mod api;
+mod error;
+mod ui;
+
+pub use error::ApiError;
+
+/// Registers the REST API and UI routes.
+pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
+    api::configure(cfg);
+    ui::configure(cfg);
+}
