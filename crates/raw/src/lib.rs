@@ -14,7 +14,7 @@ use arca_core::{
         requested_range,
     },
     meta::NewComponent,
-    model::{AssetPath, RepoKind, Repository, RepositorySpec},
+    model::{AssetPath, Digest, RepoKind, Repository, RepositorySpec},
     storage::{AssetMeta, StorageError},
 };
 use async_trait::async_trait;
@@ -159,8 +159,23 @@ async fn write(
             attrs: serde_json::json!({}),
         }),
     };
+    // Artifactory's checksum deploy header: the upload is refused unless the content matches.
+    let expect = match req
+        .headers()
+        .get("x-checksum-sha256")
+        .map(|v| v.to_str().map(Digest::parse))
+    {
+        None => None,
+        Some(Ok(Ok(d))) => Some(d),
+        Some(_) => {
+            return text(
+                StatusCode::BAD_REQUEST,
+                "X-Checksum-Sha256 must be 64 lowercase hex digits",
+            );
+        }
+    };
     let opts = PutOptions {
-        expect: None,
+        expect,
         max_size: cx.arca.settings.max_upload_bytes,
         all_checksums: true,
     };

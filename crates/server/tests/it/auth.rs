@@ -1,0 +1,301 @@
+//! Authentication and authorization: none, wrong, right, tokens, anonymous on and off.
+
+use arca_testkit::{Backend, TestServer, both_backends};
+use serde_json::json;
+
+use crate::{DELETE, GET, POST, PUT, json};
+
+async fn basic_and_anonymous(b: Backend) {
+    let s = TestServer::start(b).await;
+    let c = s.client();
+    let repos = s.at("/service/rest/v1/repositorySettings");
+
+    // No credentials on an admin endpoint: 401 with a Basic challenge.
+    let r = c.get(&repos).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(
+        r.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Basic realm=")
+    );
+    // Wrong password, unknown user, garbage header: 401.
+    assert_eq!(
+        c.get(&repos)
+            .basic_auth("admin", Some("wrong"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    assert_eq!(
+        c.get(&repos)
+            .basic_auth("nobody", Some("x"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    assert_eq!(
+        c.get(&repos)
+            .header("authorization", "Basic !!!")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    assert_eq!(
+        c.get(&repos)
+            .header("authorization", "Digest x")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    // Right password.
+    assert_eq!(
+        s.admin(GET, "/service/rest/v1/repositorySettings")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    // The generated password is in the data directory, as Nexus does it.
+    let file = std::fs::read_to_string(s.data_dir().join("admin.password")).unwrap();
+    assert_eq!(file, s.admin_password);
+    assert!(file.len() >= 20);
+
+    s.create_raw_hosted("files", "ALLOW").await;
+    assert_eq!(
+        s.admin(PUT, "/repository/files/a.txt")
+            .body("hello")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        201
+    );
+    let file_url = s.at("/repository/files/a.txt");
+
+    // Anonymous access is off by default: reads need credentials.
+    let anon = json(
+        s.admin(GET, "/service/rest/v1/security/anonymous")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(anon["enabled"], false);
+    assert_eq!(c.get(&file_url).send().await.unwrap().status(), 401);
+    let visible = json(
+        c.get(s.at("/service/rest/v1/repositories"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(visible, json!([]));
+
+    // Turned on: anonymous may browse and read, not write or administer.
+    let r = s
+        .admin(PUT, "/service/rest/v1/security/anonymous")
+        .json(
+            &json!({"enabled": true, "userId": "anonymous", "realmName": "NexusAuthorizingRealm"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = c.get(&file_url).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.unwrap(), "hello");
+    let visible = json(
+        c.get(s.at("/service/rest/v1/repositories"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(visible[0]["name"], "files");
+    assert_eq!(
+        c.put(s.at("/repository/files/b.txt"))
+            .body("x")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    assert_eq!(c.delete(&file_url).send().await.unwrap().status(), 401);
+    assert_eq!(c.get(&repos).send().await.unwrap().status(), 401);
+    assert_eq!(
+        c.put(s.at("/service/rest/v1/security/anonymous"))
+            .json(&json!({"enabled": false}))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    // Wrong credentials are refused even where anonymous would be allowed.
+    assert_eq!(
+        c.get(&file_url)
+            .basic_auth("admin", Some("wrong"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+
+    // And off again.
+    s.admin(PUT, "/service/rest/v1/security/anonymous")
+        .json(&json!({"enabled": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(c.get(&file_url).send().await.unwrap().status(), 401);
+}
+
+async fn tokens(b: Backend) {
+    let s = TestServer::start(b).await;
+    let c = s.client();
+    // Anonymous cannot make tokens.
+    let r = c
+        .post(s.at("/service/rest/v1/security/tokens"))
+        .json(&json!({"name": "ci"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = s
+        .admin(POST, "/service/rest/v1/security/tokens")
+        .json(&json!({"name": "ci"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let t = json(r).await;
+    let token = t["token"].as_str().unwrap().to_owned();
+    assert!(token.starts_with("arca_"));
+    let id = t["id"].as_i64().unwrap();
+
+    let repos = s.at("/service/rest/v1/repositorySettings");
+    // As a Basic password (any user name, as docker/mvn/pip send one) and as a Bearer token.
+    assert_eq!(
+        c.get(&repos)
+            .basic_auth("admin", Some(&token))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        c.get(&repos)
+            .basic_auth("ci-bot", Some(&token))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        c.get(&repos)
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        c.get(&repos)
+            .bearer_auth(format!("{token}x"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    // Listed without the secret.
+    let list = json(
+        s.admin(GET, "/service/rest/v1/security/tokens")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(list[0]["name"], "ci");
+    assert!(list[0].get("token").is_none());
+    assert!(list[0]["lastUsed"].is_i64());
+    // Stored hashed: the plain token is nowhere in the database file.
+    if b == Backend::Sqlite {
+        let db = std::fs::read(s.data_dir().join("arca.db")).unwrap();
+        let wal = std::fs::read(s.data_dir().join("arca.db-wal")).unwrap_or_default();
+        for bytes in [db, wal] {
+            assert!(!bytes.windows(token.len()).any(|w| w == token.as_bytes()));
+        }
+    }
+    // Revoked: refused at once (the login cache is dropped too).
+    assert_eq!(
+        s.admin(DELETE, &format!("/service/rest/v1/security/tokens/{id}"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    assert_eq!(
+        c.get(&repos)
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    assert_eq!(
+        c.get(&repos)
+            .basic_auth("admin", Some(&token))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    assert_eq!(
+        s.admin(DELETE, &format!("/service/rest/v1/security/tokens/{id}"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+
+    // An expired token is refused.
+    let r = s
+        .admin(POST, "/service/rest/v1/security/tokens")
+        .json(&json!({"name": "old", "expiresInDays": 0}))
+        .send()
+        .await
+        .unwrap();
+    let old = json(r).await["token"].as_str().unwrap().to_owned();
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    assert_eq!(
+        c.get(&repos)
+            .bearer_auth(&old)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+}
+
+both_backends!(basic_and_anonymous, tokens);

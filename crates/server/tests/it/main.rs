@@ -1,0 +1,51 @@
+//! Integration tests against a real server (SQLite and PostgreSQL): one binary, many modules.
+
+mod auth;
+mod blobs;
+mod config;
+mod deploy;
+mod repositories;
+mod restart;
+mod schema;
+mod status;
+
+use arca_testkit::reqwest::{Method, Response};
+use serde_json::Value;
+
+pub async fn json(r: Response) -> Value {
+    let status = r.status();
+    let text = r.text().await.expect("body");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{status}: not JSON ({e}): {text}"))
+}
+
+pub const GET: Method = Method::GET;
+pub const PUT: Method = Method::PUT;
+pub const POST: Method = Method::POST;
+pub const DELETE: Method = Method::DELETE;
+
+/// Sends `head` (request line and headers, each ending in CRLF; Host and admin credentials are
+/// added) and `body` exactly as given, half-closes, and returns the status (0 if none came).
+pub async fn raw_request(s: &arca_testkit::TestServer, head: &str, body: &[u8]) -> u16 {
+    use base64::Engine;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = s.url.trim_start_matches("http://").to_owned();
+    let mut sock = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let auth =
+        base64::engine::general_purpose::STANDARD.encode(format!("admin:{}", s.admin_password));
+    let req =
+        format!("{head}Host: {addr}\r\nAuthorization: Basic {auth}\r\nConnection: close\r\n\r\n");
+    sock.write_all(req.as_bytes()).await.unwrap();
+    sock.write_all(body).await.unwrap();
+    sock.shutdown().await.unwrap();
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        sock.read_to_end(&mut buf),
+    )
+    .await;
+    let text = String::from_utf8_lossy(&buf);
+    text.split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}

