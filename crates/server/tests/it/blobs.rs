@@ -256,8 +256,10 @@ async fn concurrent_same_content(b: Backend) {
 }
 
 async fn bad_uploads_leave_nothing(b: Backend) {
-    let mut cfg = arca_server::Config::default();
-    cfg.max_upload_bytes = Some(1000);
+    let cfg = arca_server::Config {
+        max_upload_bytes: Some(1000),
+        ..Default::default()
+    };
     let s = TestServer::with_config(b, cfg).await;
     s.create_raw_hosted("d", "ALLOW").await;
 

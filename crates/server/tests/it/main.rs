@@ -1,4 +1,5 @@
 //! Integration tests against a real server (SQLite and PostgreSQL): one binary, many modules.
+#![allow(clippy::unwrap_used)]
 
 mod auth;
 mod blobs;

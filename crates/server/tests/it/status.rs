@@ -82,8 +82,10 @@ async fn base_url_and_forwarded_headers(b: Backend) {
     drop(s);
 
     // A trusted proxy's headers are honoured.
-    let mut cfg = arca_server::Config::default();
-    cfg.trusted_proxies = Some(vec!["127.0.0.0/8".into()]);
+    let cfg = arca_server::Config {
+        trusted_proxies: Some(vec!["127.0.0.0/8".into()]),
+        ..Default::default()
+    };
     let s = TestServer::with_config(b, cfg).await;
     s.create_raw_hosted("r", "ALLOW").await;
     let repos = json(
@@ -99,9 +101,11 @@ async fn base_url_and_forwarded_headers(b: Backend) {
     drop(s);
 
     // The configured base URL wins over everything.
-    let mut cfg = arca_server::Config::default();
-    cfg.base_url = Some("https://nexus.example.com/".into());
-    cfg.trusted_proxies = Some(vec!["127.0.0.1".into()]);
+    let cfg = arca_server::Config {
+        base_url: Some("https://nexus.example.com/".into()),
+        trusted_proxies: Some(vec!["127.0.0.1".into()]),
+        ..Default::default()
+    };
     let s = TestServer::with_config(b, cfg).await;
     s.create_raw_hosted("r", "ALLOW").await;
     let repos = json(
@@ -162,9 +166,11 @@ async fn tls_listener() {
         .status()
         .unwrap();
     assert!(ok.success(), "openssl makes a certificate");
-    let mut cfg = arca_server::Config::default();
-    cfg.tls_cert = Some(cert.clone());
-    cfg.tls_key = Some(key);
+    let cfg = arca_server::Config {
+        tls_cert: Some(cert.clone()),
+        tls_key: Some(key),
+        ..Default::default()
+    };
     let s = TestServer::with_config(Backend::Sqlite, cfg).await;
     assert!(s.url.starts_with("https://"));
     let ca = arca_testkit::reqwest::Certificate::from_pem(&std::fs::read(&cert).unwrap()).unwrap();
