@@ -72,6 +72,8 @@ CREATE TABLE assets (
     sha512        TEXT NOT NULL,
     created_ms    BIGINT NOT NULL,
     last_modified_ms   BIGINT NOT NULL,
+    -- When a proxy last confirmed this copy with its remote (= last_modified_ms when hosted).
+    last_verified_ms   BIGINT NOT NULL,
     last_downloaded_ms BIGINT,
     uploader      TEXT,
     uploader_ip   TEXT,

@@ -3,7 +3,9 @@
 
 use actix_web::http::StatusCode;
 
-use crate::{blob::BlobError, meta::MetaError, security::AuthError, storage::StorageError};
+use crate::{
+    blob::BlobError, meta::MetaError, proxy::ProxyError, security::AuthError, storage::StorageError,
+};
 
 pub trait HttpError: std::error::Error {
     fn status(&self) -> StatusCode;
@@ -51,6 +53,18 @@ impl HttpError for StorageError {
             Self::UnknownStore(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::WriteDenied(_) | Self::AlreadyExists(..) => StatusCode::BAD_REQUEST,
             Self::Raced => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+}
+
+impl HttpError for ProxyError {
+    fn status(&self) -> StatusCode {
+        match self {
+            Self::Unreachable { .. } | Self::Status { .. } | Self::Blocked(_) => {
+                StatusCode::BAD_GATEWAY
+            }
+            Self::Config(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Storage(e) => e.status(),
         }
     }
 }

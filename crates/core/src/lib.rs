@@ -9,6 +9,7 @@ pub mod http;
 pub mod meta;
 pub mod metrics;
 pub mod model;
+pub mod proxy;
 pub mod security;
 pub mod state;
 pub mod storage;

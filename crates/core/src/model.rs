@@ -250,6 +250,7 @@ pub struct Asset {
     pub checksums: Checksums,
     pub created_ms: i64,
     pub last_modified_ms: i64,
+    pub last_verified_ms: i64,
     pub last_downloaded_ms: Option<i64>,
     pub uploader: Option<String>,
     pub uploader_ip: Option<String>,

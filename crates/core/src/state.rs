@@ -3,8 +3,8 @@
 use std::time::{Duration, Instant};
 
 use crate::{
-    format::FormatRegistry, http::PublicUrl, meta::Db, metrics::Metrics, security::Security,
-    storage::Storage,
+    format::FormatRegistry, http::PublicUrl, meta::Db, metrics::Metrics, proxy::Proxy,
+    security::Security, storage::Storage,
 };
 
 /// Settings the core needs at run time (the server's `Config` feeds them).
@@ -29,6 +29,7 @@ impl Default for CoreSettings {
 
 pub struct Arca {
     pub db: Db,
+    pub proxy: Proxy,
     pub security: Security,
     pub storage: Storage,
     pub formats: FormatRegistry,
@@ -42,6 +43,7 @@ impl Arca {
         Self {
             security: Security::new(db.clone()),
             storage: Storage::new(db.clone()),
+            proxy: Proxy::new(),
             db,
             formats,
             settings,

@@ -15,6 +15,7 @@ use arca_core::{
     },
     meta::NewComponent,
     model::{AssetPath, Digest, RepoKind, Repository, RepositorySpec},
+    proxy::{Freshness, ProxyError, ProxySettings},
     storage::{AssetMeta, StorageError},
 };
 use async_trait::async_trait;
@@ -44,7 +45,7 @@ impl Format for RawFormat {
     }
 
     fn kinds(&self) -> &'static [RepoKind] {
-        &[RepoKind::Hosted, RepoKind::Group]
+        &[RepoKind::Hosted, RepoKind::Proxy, RepoKind::Group]
     }
 
     fn validate(&self, spec: &RepositorySpec) -> Result<(), String> {
@@ -57,6 +58,9 @@ impl Format for RawFormat {
             return Err(format!(
                 "raw.contentDisposition must be INLINE or ATTACHMENT, not {cd:?}"
             ));
+        }
+        if spec.kind == RepoKind::Proxy {
+            ProxySettings::from_attrs(&spec.attrs)?;
         }
         Ok(())
     }
@@ -113,11 +117,38 @@ async fn read(cx: &RepoContext, req: &HttpRequest, path: &AssetPath) -> HttpResp
         Ok(r) => r,
         Err(e) => return error(e),
     };
+    let mut failure = None;
     for repo in repos {
-        let asset = match cx.arca.db.find_asset(repo.id, path.as_str()).await {
+        let found = match repo.kind {
+            RepoKind::Proxy => {
+                let meta = asset_meta(cx, req, path, String::new());
+                let arca = &cx.arca;
+                arca.proxy
+                    .fetch(
+                        &arca.storage,
+                        &arca.db,
+                        &repo,
+                        path,
+                        Freshness::Content,
+                        meta,
+                    )
+                    .await
+            }
+            _ => cx
+                .arca
+                .db
+                .find_asset(repo.id, path.as_str())
+                .await
+                .map_err(|e| ProxyError::Storage(e.into())),
+        };
+        let asset = match found {
             Ok(Some(a)) => a,
             Ok(None) => continue,
-            Err(e) => return error(e.into()),
+            // A failing member does not hide the others.
+            Err(e) => {
+                failure = Some(e);
+                continue;
+            }
         };
         if let Some(r) = not_modified(req, &asset) {
             return r;
@@ -127,10 +158,38 @@ async fn read(cx: &RepoContext, req: &HttpRequest, path: &AssetPath) -> HttpResp
             Err(e) => error(e),
         };
     }
-    text(
-        StatusCode::NOT_FOUND,
-        format!("{path} not found in {}", cx.repo.name),
-    )
+    match failure {
+        Some(e) => {
+            log_if_server_error(&e);
+            text(e.status(), e.to_string())
+        }
+        None => text(
+            StatusCode::NOT_FOUND,
+            format!("{path} not found in {}", cx.repo.name),
+        ),
+    }
+}
+
+/// What a raw asset records besides its bytes: one component per file, as Nexus does.
+fn asset_meta(
+    cx: &RepoContext,
+    req: &HttpRequest,
+    path: &AssetPath,
+    content_type: String,
+) -> AssetMeta {
+    let dir = path.as_str().rsplit_once('/').map_or("/", |(d, _)| d);
+    AssetMeta {
+        content_type,
+        uploader: cx.uploader(),
+        uploader_ip: remote_ip(req, &cx.arca.settings.public),
+        attrs: serde_json::json!({}),
+        component: Some(NewComponent {
+            namespace: format!("/{}", dir.trim_start_matches('/')),
+            name: path.to_string(),
+            version: String::new(),
+            attrs: serde_json::json!({}),
+        }),
+    }
 }
 
 async fn write(
@@ -146,19 +205,7 @@ async fn write(
         .first_raw()
         .unwrap_or("application/octet-stream")
         .to_owned();
-    let dir = path.as_str().rsplit_once('/').map_or("/", |(d, _)| d);
-    let meta = AssetMeta {
-        content_type,
-        uploader: cx.uploader(),
-        uploader_ip: remote_ip(req, &cx.arca.settings.public),
-        attrs: serde_json::json!({}),
-        component: Some(NewComponent {
-            namespace: format!("/{}", dir.trim_start_matches('/')),
-            name: path.to_string(),
-            version: String::new(),
-            attrs: serde_json::json!({}),
-        }),
-    };
+    let meta = asset_meta(cx, req, path, content_type);
     // Artifactory's checksum deploy header: the upload is refused unless the content matches.
     let expect = match req
         .headers()

@@ -12,6 +12,7 @@ use arca_core::{
     Arca, CoreSettings, Format, FormatRegistry, blob::FileBlobStore, format::repository_route,
     http::PublicUrl, meta::Db,
 };
+use tracing_futures::Instrument;
 
 pub use config::{Config, ConfigError, Settings};
 pub use telemetry::init as init_logging;
@@ -129,16 +130,55 @@ fn write_admin_password(dir: &std::path::Path, pw: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Frees blobs left unreferenced (repository deletion, crashes) every minute.
+/// Frees blobs left unreferenced (repository deletion, crashes) every minute, on one node at a
+/// time: the run is guarded by the task's lease in the database.
 fn spawn_gc(arca: web::Data<Arca>) {
+    const TASK: &str = "blob-gc";
+    let node = format!(
+        "{}-{}",
+        std::process::id(),
+        arca_core::security::random_secret(8)
+    );
     actix_web::rt::spawn(async move {
+        if let Err(e) = arca
+            .db
+            .ensure_task(
+                TASK,
+                "blobstore.gc",
+                "Free unreferenced blobs",
+                "every 60 seconds",
+            )
+            .await
+        {
+            tracing::warn!(error = %e, "cannot register the blob GC task");
+        }
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
         loop {
             tick.tick().await;
-            match arca.storage.collect_garbage(arca.settings.gc_grace).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(freed = n, "blob garbage collected"),
-                Err(e) => tracing::warn!(error = %e, "blob garbage collection failed"),
+            match arca.db.claim_task(TASK, &node, 300_000).await {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(e) => {
+                    tracing::warn!(error = %e, "blob GC lease");
+                    continue;
+                }
+            }
+            let run = arca.storage.collect_garbage(arca.settings.gc_grace);
+            let result = match run.instrument(tracing::info_span!("task", id = TASK)).await {
+                Ok(n) => {
+                    if n > 0 {
+                        tracing::info!(freed = n, "blob garbage collected");
+                    }
+                    format!("freed {n} blobs")
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "blob garbage collection failed");
+                    format!("failed: {e}")
+                }
+            };
+            let next = arca_core::model::now_ms() + 60_000;
+            if let Err(e) = arca.db.finish_task(TASK, &node, &result, Some(next)).await {
+                tracing::warn!(error = %e, "recording the blob GC run");
             }
         }
     });

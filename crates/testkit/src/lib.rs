@@ -12,7 +12,10 @@ use actix_web::dev::ServerHandle;
 use arca_server::{Config, Settings};
 use sqlx::{Connection, Executor, PgConnection};
 
+mod upstream;
+
 pub use reqwest;
+pub use upstream::Upstream;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {

@@ -51,6 +51,7 @@ struct AssetRow {
     sha512: String,
     created_ms: i64,
     last_modified_ms: i64,
+    last_verified_ms: i64,
     last_downloaded_ms: Option<i64>,
     uploader: Option<String>,
     uploader_ip: Option<String>,
@@ -76,6 +77,7 @@ impl AssetRow {
             },
             created_ms: self.created_ms,
             last_modified_ms: self.last_modified_ms,
+            last_verified_ms: self.last_verified_ms,
             last_downloaded_ms: self.last_downloaded_ms,
             uploader: self.uploader,
             uploader_ip: self.uploader_ip,
@@ -97,7 +99,7 @@ struct ComponentRow {
 
 const ASSET_SELECT: &str = "SELECT a.id, r.name AS repository, a.component_id, a.path, a.blob_store, \
      a.blob_digest, a.size, a.content_type, a.sha256, a.sha1, a.md5, a.sha512, a.created_ms, \
-     a.last_modified_ms, a.last_downloaded_ms, a.uploader, a.uploader_ip, a.attributes \
+     a.last_modified_ms, a.last_verified_ms, a.last_downloaded_ms, a.uploader, a.uploader_ip, a.attributes \
      FROM assets a JOIN repositories r ON r.id = a.repository_id";
 
 impl Db {
@@ -112,10 +114,10 @@ impl Db {
         const OLD: &str =
             "SELECT id, blob_store, blob_digest FROM assets WHERE repository_id = $1 AND path = $2";
         const INS: &str = "INSERT INTO assets (repository_id, component_id, path, blob_store, blob_digest, size, \
-             content_type, sha256, sha1, md5, sha512, created_ms, last_modified_ms, uploader, uploader_ip, attributes) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14, $15) RETURNING id";
+             content_type, sha256, sha1, md5, sha512, created_ms, last_modified_ms, last_verified_ms, uploader, uploader_ip, \
+             attributes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $12, $13, $14, $15) RETURNING id";
         const UPD: &str = "UPDATE assets SET component_id = $2, blob_store = $3, blob_digest = $4, size = $5, \
-             content_type = $6, sha256 = $7, sha1 = $8, md5 = $9, sha512 = $10, last_modified_ms = $11, \
+             content_type = $6, sha256 = $7, sha1 = $8, md5 = $9, sha512 = $10, last_modified_ms = $11, last_verified_ms = $11, \
              uploader = $12, uploader_ip = $13, attributes = $14 WHERE id = $1";
         const DEC: &str = "UPDATE blobs SET refcount = refcount - 1, \
              zero_since_ms = CASE WHEN refcount = 1 THEN $3 ELSE NULL END \
@@ -248,6 +250,18 @@ impl Db {
             .fetch_all(p)
             .await?);
         rows.into_iter().map(AssetRow::into_asset).collect()
+    }
+
+    /// Records that a proxy's remote confirmed the cached copy (HTTP 304).
+    pub async fn mark_asset_verified(&self, id: i64) -> Result<()> {
+        const Q: &str = "UPDATE assets SET last_verified_ms = $2 WHERE id = $1";
+        on_db!(self, |p| sqlx::query(Q)
+            .bind(id)
+            .bind(now_ms())
+            .execute(p)
+            .await?
+            .rows_affected());
+        Ok(())
     }
 
     pub async fn touch_asset_downloaded(&self, id: i64) -> Result<()> {

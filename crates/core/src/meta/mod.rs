@@ -9,6 +9,7 @@ mod audit;
 mod blobstores;
 mod repos;
 mod settings;
+mod tasks;
 mod users;
 
 use std::{str::FromStr, time::Duration};
@@ -25,6 +26,7 @@ use thiserror::Error;
 pub use assets::{NewAsset, NewComponent, ReleasedBlob};
 pub use audit::AuditEvent;
 pub use blobstores::BlobStoreRow;
+pub use tasks::TaskRow;
 pub use users::{ApiToken, Role, User};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../../migrations/sqlite");

@@ -12,6 +12,7 @@ use arca_core::{
     group::would_cycle,
     meta::MetaError,
     model::{RepoKind, RepoName, Repository, RepositorySpec, WritePolicy},
+    proxy::ProxySettings,
     security::{Action, Permission},
 };
 use serde_json::{Map, Value, json};
@@ -398,27 +399,8 @@ async fn parse_spec(
         vec![]
     };
     if kind == RepoKind::Proxy {
-        match field(&body, "proxy.remoteUrl") {
-            Some(Value::String(u)) if u.starts_with("http://") || u.starts_with("https://") => {}
-            Some(Value::String(u)) if u.starts_with("file:") || !u.contains("://") => {
-                return Err(ApiError::invalid(
-                    "PARAMETER proxy.remoteUrl",
-                    format!("proxy.remoteUrl must be an http:// or https:// URL, not {u:?}"),
-                ));
-            }
-            Some(Value::String(u)) => {
-                return Err(ApiError::invalid(
-                    "PARAMETER proxy.remoteUrl",
-                    format!("proxy.remoteUrl scheme not supported: {u:?}"),
-                ));
-            }
-            _ => {
-                return Err(ApiError::invalid(
-                    "PARAMETER proxy.remoteUrl",
-                    "proxy.remoteUrl is required",
-                ));
-            }
-        }
+        ProxySettings::from_attrs(&Value::Object(body.clone()))
+            .map_err(|m| ApiError::invalid("PARAMETER proxy", m))?;
         for f in ["contentMaxAge", "metadataMaxAge"] {
             if let Some(v) = body.get("proxy").and_then(|p| p.get(f))
                 && !(v.is_i64() || v.is_null())

@@ -1,0 +1,425 @@
+//! Proxy repositories: fetch on miss from the remote, cache, serve from cache after.
+//!
+//! Shared by every format; a format says only whether a path is metadata (refreshed after
+//! `metadataMaxAge`) or content (kept for `contentMaxAge`, forever by default), and what an
+//! asset's component is. Here: max ages, the negative cache for upstream 404s, single flight (N
+//! concurrent misses of one path cause one upstream request), conditional revalidation, stale
+//! content served when the remote is down, and upstream basic auth.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use futures_util::{StreamExt, TryStreamExt};
+use serde_json::Value;
+use thiserror::Error;
+
+use crate::{
+    blob::{BlobError, PutOptions},
+    meta::Db,
+    model::{Asset, AssetPath, Repository, now_ms},
+    storage::{AssetMeta, Storage, StorageError},
+};
+
+/// A proxy repository's settings, read from its Nexus-shaped attributes.
+#[derive(Clone, Debug)]
+pub struct ProxySettings {
+    /// The remote base URL, ending in `/`.
+    pub remote: String,
+    /// `None` = never refetch.
+    pub content_max_age: Option<Duration>,
+    pub metadata_max_age: Option<Duration>,
+    /// `None` = no negative cache.
+    pub negative_ttl: Option<Duration>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// Time allowed for the remote to start answering.
+    pub timeout: Duration,
+    /// `httpClient.blocked`: never contact the remote.
+    pub blocked: bool,
+}
+
+/// Minutes as Nexus counts them: negative means forever.
+fn minutes(v: Option<&Value>, default: i64) -> Option<Duration> {
+    let m = v.and_then(Value::as_i64).unwrap_or(default);
+    (m >= 0).then(|| Duration::from_secs(m as u64 * 60))
+}
+
+impl ProxySettings {
+    /// Reads `proxy`, `negativeCache` and `httpClient` from a repository's attributes. The
+    /// message names the field at fault.
+    pub fn from_attrs(attrs: &Value) -> Result<Self, String> {
+        let remote = attrs
+            .pointer("/proxy/remoteUrl")
+            .and_then(Value::as_str)
+            .ok_or("proxy.remoteUrl is required")?;
+        if !(remote.starts_with("http://") || remote.starts_with("https://")) {
+            return Err(format!(
+                "proxy.remoteUrl must be an http:// or https:// URL, not {remote:?}"
+            ));
+        }
+        let remote = if remote.ends_with('/') {
+            remote.to_owned()
+        } else {
+            format!("{remote}/")
+        };
+        let negative_enabled = attrs
+            .pointer("/negativeCache/enabled")
+            .and_then(Value::as_bool)
+            .unwrap_or(true);
+        let auth = attrs.pointer("/httpClient/authentication");
+        let auth_field = |f: &str| {
+            auth.and_then(|a| a.get(f))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        if let Some(t) = auth_field("type")
+            && t != "username"
+        {
+            return Err(format!(
+                "httpClient.authentication.type {t:?} is not supported: use \"username\""
+            ));
+        }
+        let timeout = attrs
+            .pointer("/httpClient/connection/timeout")
+            .and_then(Value::as_u64)
+            .unwrap_or(60);
+        if !(1..=3600).contains(&timeout) {
+            return Err("httpClient.connection.timeout must be 1 to 3600 seconds".into());
+        }
+        Ok(Self {
+            remote,
+            content_max_age: minutes(attrs.pointer("/proxy/contentMaxAge"), -1),
+            metadata_max_age: minutes(attrs.pointer("/proxy/metadataMaxAge"), 1440),
+            negative_ttl: if negative_enabled {
+                minutes(attrs.pointer("/negativeCache/timeToLive"), 1440)
+            } else {
+                None
+            },
+            username: auth_field("username"),
+            password: auth_field("password"),
+            timeout: Duration::from_secs(timeout),
+            blocked: attrs
+                .pointer("/httpClient/blocked")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+        })
+    }
+}
+
+/// How long a cached path stays fresh.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Freshness {
+    /// Index and metadata files: `metadataMaxAge`.
+    Metadata,
+    /// Artifacts: `contentMaxAge`.
+    Content,
+}
+
+#[derive(Debug, Error)]
+pub enum ProxyError {
+    #[error("remote {url} could not be reached: {reason}")]
+    Unreachable { url: String, reason: String },
+    #[error("remote {url} answered HTTP {status}")]
+    Status { url: String, status: u16 },
+    #[error("remote access is blocked for repository {0}")]
+    Blocked(String),
+    #[error("repository settings: {0}")]
+    Config(String),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+type FlightKey = (i64, String);
+
+/// The proxy engine, one per process.
+pub struct Proxy {
+    client: reqwest::Client,
+    /// (repository id, path) → when the remote's 404 stops counting.
+    negative: Mutex<HashMap<FlightKey, Instant>>,
+    flights: Mutex<HashMap<FlightKey, Arc<tokio::sync::Mutex<()>>>>,
+    /// Requests sent to remotes, for tests and metrics.
+    pub upstream_requests: AtomicU64,
+}
+
+impl Proxy {
+    /// The HTTP client trusts the system's certificate store (an intercepting proxy's CA included)
+    /// and honours `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY`.
+    pub fn new() -> Self {
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("Arca/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(10))
+            .read_timeout(Duration::from_secs(120))
+            .build()
+            .unwrap_or_default();
+        Self {
+            client,
+            negative: Mutex::new(HashMap::new()),
+            flights: Mutex::new(HashMap::new()),
+            upstream_requests: AtomicU64::new(0),
+        }
+    }
+
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    fn negative_hit(&self, key: &FlightKey) -> bool {
+        let Ok(mut n) = self.negative.lock() else {
+            return false;
+        };
+        match n.get(key) {
+            Some(until) if *until > Instant::now() => true,
+            Some(_) => {
+                n.remove(key);
+                false
+            }
+            None => false,
+        }
+    }
+
+    fn flight(&self, key: &FlightKey) -> Arc<tokio::sync::Mutex<()>> {
+        let mut f = self.flights.lock().unwrap_or_else(|e| e.into_inner());
+        f.entry(key.clone()).or_default().clone()
+    }
+
+    fn land(&self, key: &FlightKey, lock: Arc<tokio::sync::Mutex<()>>) {
+        let mut f = self.flights.lock().unwrap_or_else(|e| e.into_inner());
+        // Ours and the map's: nobody else is waiting.
+        if Arc::strong_count(&lock) <= 2 {
+            f.remove(key);
+        }
+    }
+
+    /// The cached asset for `path`, fetching or revalidating it from the remote when it is
+    /// missing or stale. `Ok(None)` when the remote has no such file.
+    pub async fn fetch(
+        &self,
+        storage: &Storage,
+        db: &Db,
+        repo: &Repository,
+        path: &AssetPath,
+        freshness: Freshness,
+        meta: AssetMeta,
+    ) -> Result<Option<Asset>, ProxyError> {
+        let settings = ProxySettings::from_attrs(&repo.attrs).map_err(ProxyError::Config)?;
+        let max_age = match freshness {
+            Freshness::Metadata => settings.metadata_max_age,
+            Freshness::Content => settings.content_max_age,
+        };
+        let fresh = |a: &Asset| {
+            max_age.is_none_or(|age| now_ms() - a.last_verified_ms < age.as_millis() as i64)
+        };
+        let key: FlightKey = (repo.id, path.to_string());
+        let cached = db
+            .find_asset(repo.id, path.as_str())
+            .await
+            .map_err(StorageError::from)?;
+        if let Some(a) = &cached
+            && fresh(a)
+        {
+            return Ok(cached);
+        }
+        if cached.is_none() && self.negative_hit(&key) {
+            return Ok(None);
+        }
+        let lock = self.flight(&key);
+        let result = {
+            let _guard = lock.lock().await;
+            // Someone else may have fetched it while we waited.
+            let cached = db
+                .find_asset(repo.id, path.as_str())
+                .await
+                .map_err(StorageError::from)?;
+            match &cached {
+                Some(a) if fresh(a) => Ok(cached),
+                _ if cached.is_none() && self.negative_hit(&key) => Ok(None),
+                _ => {
+                    self.refresh(storage, db, repo, path, &settings, cached, meta)
+                        .await
+                }
+            }
+        };
+        self.land(&key, lock);
+        result
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn refresh(
+        &self,
+        storage: &Storage,
+        db: &Db,
+        repo: &Repository,
+        path: &AssetPath,
+        settings: &ProxySettings,
+        cached: Option<Asset>,
+        mut meta: AssetMeta,
+    ) -> Result<Option<Asset>, ProxyError> {
+        let key: FlightKey = (repo.id, path.to_string());
+        if settings.blocked {
+            return match cached {
+                Some(a) => Ok(Some(a)),
+                None => Err(ProxyError::Blocked(repo.name.to_string())),
+            };
+        }
+        let url = format!("{}{}", settings.remote, path);
+        let mut req = self.client.get(&url);
+        if let Some(u) = &settings.username {
+            req = req.basic_auth(u, settings.password.as_deref());
+        }
+        if let Some(a) = &cached {
+            if let Some(etag) = a.attrs.pointer("/remote/etag").and_then(Value::as_str) {
+                req = req.header(reqwest::header::IF_NONE_MATCH, etag);
+            }
+            if let Some(lm) = a
+                .attrs
+                .pointer("/remote/lastModified")
+                .and_then(Value::as_str)
+            {
+                req = req.header(reqwest::header::IF_MODIFIED_SINCE, lm);
+            }
+        }
+        self.upstream_requests.fetch_add(1, Ordering::Relaxed);
+        let unreachable = |reason: String| ProxyError::Unreachable {
+            url: url.clone(),
+            reason,
+        };
+        let sent = tokio::time::timeout(settings.timeout, req.send()).await;
+        let resp = match sent {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => return stale_or(cached, unreachable(e.to_string()), repo),
+            Err(_) => {
+                return stale_or(
+                    cached,
+                    unreachable(format!("no answer within {:?}", settings.timeout)),
+                    repo,
+                );
+            }
+        };
+        let status = resp.status();
+        if status == reqwest::StatusCode::NOT_MODIFIED {
+            if let Some(a) = &cached {
+                db.mark_asset_verified(a.id)
+                    .await
+                    .map_err(StorageError::from)?;
+            }
+            return Ok(cached);
+        }
+        if status == reqwest::StatusCode::NOT_FOUND || status == reqwest::StatusCode::GONE {
+            if let Some(ttl) = settings.negative_ttl
+                && let Ok(mut n) = self.negative.lock()
+            {
+                n.insert(key, Instant::now() + ttl);
+            }
+            // The remote dropped it: the cached copy stays servable until someone deletes it.
+            return Ok(cached);
+        }
+        if !status.is_success() {
+            return stale_or(
+                cached,
+                ProxyError::Status {
+                    url,
+                    status: status.as_u16(),
+                },
+                repo,
+            );
+        }
+        let header = |h: reqwest::header::HeaderName| {
+            resp.headers()
+                .get(h)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        if meta.content_type.is_empty() {
+            meta.content_type = header(reqwest::header::CONTENT_TYPE)
+                .unwrap_or_else(|| "application/octet-stream".into());
+        }
+        let mut attrs = match meta.attrs.take() {
+            Value::Object(m) => m,
+            _ => serde_json::Map::new(),
+        };
+        attrs.insert(
+            "remote".into(),
+            serde_json::json!({
+                "url": url,
+                "etag": header(reqwest::header::ETAG),
+                "lastModified": header(reqwest::header::LAST_MODIFIED),
+            }),
+        );
+        meta.attrs = Value::Object(attrs);
+        let body = resp.bytes_stream().map_err(std::io::Error::other).boxed();
+        let opts = PutOptions {
+            all_checksums: true,
+            ..Default::default()
+        };
+        match storage.ingest(repo, path, body, opts, meta).await {
+            Ok(asset) => {
+                tracing::info!(repo = %repo.name, path = %path, size = asset.size, "cached from remote");
+                Ok(Some(asset))
+            }
+            // The remote broke off mid-body: nothing was stored.
+            Err(StorageError::Blob(BlobError::Body(e))) => {
+                stale_or(cached, unreachable(e.to_string()), repo)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+impl Default for Proxy {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// When the remote fails, a cached copy, however old, beats an error.
+fn stale_or(
+    cached: Option<Asset>,
+    err: ProxyError,
+    repo: &Repository,
+) -> Result<Option<Asset>, ProxyError> {
+    match cached {
+        Some(a) => {
+            tracing::warn!(repo = %repo.name, path = %a.path, error = %err, "remote failed; serving the cached copy");
+            Ok(Some(a))
+        }
+        None => Err(err),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_from_nexus_attrs() {
+        let s = ProxySettings::from_attrs(&serde_json::json!({
+            "proxy": {"remoteUrl": "https://example.org/m2", "contentMaxAge": -1, "metadataMaxAge": 30},
+            "negativeCache": {"enabled": true, "timeToLive": 5},
+            "httpClient": {"authentication": {"type": "username", "username": "u", "password": "p"}, "connection": {"timeout": 20}},
+        }))
+        .unwrap();
+        assert_eq!(s.remote, "https://example.org/m2/");
+        assert_eq!(s.content_max_age, None);
+        assert_eq!(s.metadata_max_age, Some(Duration::from_secs(1800)));
+        assert_eq!(s.negative_ttl, Some(Duration::from_secs(300)));
+        assert_eq!(s.username.as_deref(), Some("u"));
+        assert_eq!(s.timeout, Duration::from_secs(20));
+        let off = ProxySettings::from_attrs(&serde_json::json!({
+            "proxy": {"remoteUrl": "http://h/"}, "negativeCache": {"enabled": false}}))
+        .unwrap();
+        assert_eq!(off.negative_ttl, None);
+        assert!(
+            ProxySettings::from_attrs(&serde_json::json!({"proxy": {"remoteUrl": "ftp://h/"}}))
+                .is_err()
+        );
+        assert!(ProxySettings::from_attrs(&serde_json::json!({})).is_err());
+        assert!(ProxySettings::from_attrs(&serde_json::json!({
+            "proxy": {"remoteUrl": "http://h/"}, "httpClient": {"authentication": {"type": "ntlm"}}})).is_err());
+    }
+}
