@@ -173,6 +173,23 @@ impl BlobStore for FileBlobStore {
     fn local_path(&self, digest: &Digest) -> Option<PathBuf> {
         Some(self.path_of(digest))
     }
+
+    async fn available_space(&self) -> Option<u64> {
+        let root = self.root.clone();
+        tokio::task::spawn_blocking(move || {
+            let s = nix::sys::statvfs::statvfs(&root).ok()?;
+            Some(u64::from(s.blocks_available()) * u64::from(s.fragment_size()))
+        })
+        .await
+        .ok()
+        .flatten()
+    }
+
+    async fn healthy(&self) -> bool {
+        tokio::fs::metadata(self.root.join("tmp"))
+            .await
+            .is_ok_and(|m| m.is_dir())
+    }
 }
 
 #[cfg(test)]
@@ -184,6 +201,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = FileBlobStore::open(dir.path().join("blobs")).unwrap();
         crate::blob::conformance::run(&store).await;
+        assert!(store.available_space().await.is_some_and(|n| n > 0));
+        assert!(store.healthy().await);
         // Nothing is left in tmp after all the failure cases.
         let left: Vec<_> = std::fs::read_dir(dir.path().join("blobs/tmp"))
             .unwrap()

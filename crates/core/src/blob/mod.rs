@@ -97,6 +97,10 @@ pub trait BlobStore: Send + Sync {
     async fn available_space(&self) -> Option<u64> {
         None
     }
+    /// Whether the store can take writes now (for `/status/check`).
+    async fn healthy(&self) -> bool {
+        true
+    }
 }
 
 #[cfg(test)]

@@ -208,3 +208,35 @@ async fn tls_listener() {
             .is_err()
     );
 }
+
+/// A blob store whose directory disappears is reported, and the node says it cannot write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unwritable_blob_store_is_reported() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    let stores = json(
+        s.admin(GET, "/service/rest/v1/blobstores")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(stores[0]["availableSpaceInBytes"].as_u64().unwrap() > 0);
+    std::fs::remove_dir_all(s.data_dir().join("blobs")).unwrap();
+    assert_eq!(
+        s.client()
+            .get(s.at("/service/rest/v1/status/writable"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        503
+    );
+    let check = json(
+        s.admin(GET, "/service/rest/v1/status/check")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(check["Blob Stores Ready"]["healthy"], false);
+}

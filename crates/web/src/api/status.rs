@@ -22,11 +22,13 @@ async fn status(arca: web::Data<Arca>) -> HttpResponse {
 /// 200 when the node can also take writes.
 async fn writable(arca: web::Data<Arca>) -> HttpResponse {
     let db_ok = arca.db.ping().await.is_ok();
-    let stores_ok = arca
-        .storage
-        .store_names()
-        .iter()
-        .all(|n| arca.storage.store(n).is_ok());
+    let mut stores_ok = true;
+    for name in arca.storage.store_names() {
+        stores_ok &= match arca.storage.store(&name) {
+            Ok(s) => s.healthy().await,
+            Err(_) => false,
+        };
+    }
     if db_ok && stores_ok {
         HttpResponse::Ok().finish()
     } else {
@@ -56,12 +58,9 @@ async fn check(arca: web::Data<Arca>, _g: Guard<HealthRead>) -> HttpResponse {
     let t = std::time::Instant::now();
     let mut unavailable = vec![];
     for name in arca.storage.store_names() {
-        if let Ok(store) = arca.storage.store(&name)
-            && let Some(path) = store.local_path(&arca_core::model::Digest::of(b""))
-            && let Some(root) = path.ancestors().nth(4)
-            && !root.exists()
-        {
-            unavailable.push(name);
+        match arca.storage.store(&name) {
+            Ok(store) if store.healthy().await => {}
+            _ => unavailable.push(name),
         }
     }
     let stores = if unavailable.is_empty() {
