@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod blob;
+pub mod browse;
 pub mod error;
 pub mod format;
 pub mod group;

@@ -371,6 +371,38 @@ impl Proxy {
     }
 }
 
+impl Proxy {
+    /// A small text file from a proxy's remote (a checksum side file), not cached; `None` when the
+    /// remote has none.
+    pub async fn remote_text(&self, repo: &Repository, path: &str, limit: usize) -> Result<Option<String>, ProxyError> {
+        let settings = ProxySettings::from_attrs(&repo.attrs).map_err(ProxyError::Config)?;
+        let url = format!("{}{}", settings.remote, path);
+        let mut req = self.client.get(&url);
+        if let Some(u) = &settings.username {
+            req = req.basic_auth(u, settings.password.as_deref());
+        }
+        self.upstream_requests.fetch_add(1, Ordering::Relaxed);
+        let unreachable = |reason: String| ProxyError::Unreachable { url: url.clone(), reason };
+        let resp = match tokio::time::timeout(settings.timeout, req.send()).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => return Err(unreachable(e.to_string())),
+            Err(_) => return Err(unreachable("timed out".into())),
+        };
+        if !resp.status().is_success() {
+            return Ok(None);
+        }
+        let mut body = resp.bytes_stream();
+        let mut out = Vec::new();
+        while let Some(chunk) = body.next().await {
+            out.extend_from_slice(&chunk.map_err(|e| unreachable(e.to_string()))?);
+            if out.len() > limit {
+                return Ok(None);
+            }
+        }
+        Ok(Some(String::from_utf8_lossy(&out).into_owned()))
+    }
+}
+
 impl Default for Proxy {
     fn default() -> Self {
         Self::new()

@@ -175,6 +175,35 @@ impl Storage {
         Ok(body)
     }
 
+    /// Reads a small asset (metadata, an index page) into memory; `None` past `limit` bytes.
+    pub async fn read_small(&self, asset: &Asset, limit: u64) -> Result<Option<Vec<u8>>, StorageError> {
+        if asset.size as u64 > limit {
+            return Ok(None);
+        }
+        let mut body = self.open(asset, None).await?;
+        let mut out = Vec::with_capacity(asset.size as usize);
+        while let Some(chunk) = futures_util::StreamExt::next(&mut body.stream).await {
+            out.extend_from_slice(&chunk.map_err(BlobError::Io)?);
+        }
+        Ok(Some(out))
+    }
+
+    /// Stores bytes made by the server (generated metadata) as an asset.
+    pub async fn put_bytes(
+        &self,
+        repo: &Repository,
+        path: &AssetPath,
+        bytes: bytes::Bytes,
+        meta: AssetMeta,
+    ) -> Result<Asset, StorageError> {
+        let body = futures_util::StreamExt::boxed(futures_util::stream::once(async move { Ok(bytes) }));
+        let opts = PutOptions {
+            all_checksums: true,
+            ..Default::default()
+        };
+        self.ingest(repo, path, body, opts, meta).await
+    }
+
     /// Frees a blob's bytes if it is still unreferenced.
     async fn free(&self, b: &ReleasedBlob) {
         let _g = self.lock_for(&b.digest).lock().await;

@@ -1,8 +1,6 @@
 //! Nexus's `raw` format: any file at any path. Hosted and group repositories; it is also the
 //! smallest example of a [`Format`].
 
-mod listing;
-
 use actix_web::{HttpRequest, HttpResponse, http::Method, http::StatusCode, web};
 use arca_core::{
     Format, RepoContext,
@@ -76,7 +74,10 @@ impl Format for RawFormat {
             }
         };
         match (req.method().clone(), path) {
-            (Method::GET | Method::HEAD, None) => listing::browse(&cx).await,
+            (Method::GET | Method::HEAD, None) => match sources(&cx).await {
+                Ok(repos) => arca_core::browse::listing(&cx, &repos).await,
+                Err(e) => error(e),
+            },
             (Method::GET | Method::HEAD, Some(p)) => read(&cx, &req, &p).await,
             (Method::PUT, Some(p)) if cx.repo.kind == RepoKind::Hosted => {
                 write(&cx, &req, &p, body).await

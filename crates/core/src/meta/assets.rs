@@ -378,6 +378,19 @@ impl Db {
         })
     }
 
+    /// Versions of the components `namespace:name` that still have assets in a repository.
+    pub async fn component_versions(&self, repository_id: i64, namespace: &str, name: &str) -> Result<Vec<String>> {
+        const Q: &str = "SELECT c.version FROM components c WHERE c.repository_id = $1 AND c.namespace = $2 \
+             AND c.name = $3 AND EXISTS (SELECT 1 FROM assets a WHERE a.component_id = c.id)";
+        let rows: Vec<(String,)> = on_db!(self, |p| sqlx::query_as(Q)
+            .bind(repository_id)
+            .bind(namespace)
+            .bind(name)
+            .fetch_all(p)
+            .await?);
+        Ok(rows.into_iter().map(|r| r.0).collect())
+    }
+
     pub async fn count_components(&self, repository_id: i64) -> Result<i64> {
         const Q: &str = "SELECT COUNT(*) FROM components WHERE repository_id = $1";
         let (n,): (i64,) = on_db!(self, |p| sqlx::query_as(Q)

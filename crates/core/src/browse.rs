@@ -1,11 +1,15 @@
-//! The HTML directory listing Nexus shows for `GET /repository/{name}/some/dir/`.
+//! The HTML directory listing Nexus shows for `GET /repository/{name}/some/dir/`, for every
+//! format: the merged view of the given repositories (a group's members), first one wins.
 
 use std::collections::BTreeMap;
 
 use actix_web::{HttpResponse, http::StatusCode};
-use arca_core::RepoContext;
 
-use crate::{error, sources, text};
+use crate::{RepoContext, error::HttpError, model::Repository};
+
+fn text(status: StatusCode, msg: String) -> HttpResponse {
+    HttpResponse::build(status).content_type("text/plain; charset=utf-8").body(msg)
+}
 
 const MAX_ENTRIES: i64 = 10_000;
 
@@ -16,12 +20,8 @@ fn escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-pub async fn browse(cx: &RepoContext) -> HttpResponse {
+pub async fn listing(cx: &RepoContext, repos: &[Repository]) -> HttpResponse {
     let prefix = cx.path.as_str();
-    let repos = match sources(cx).await {
-        Ok(r) => r,
-        Err(e) => return error(e),
-    };
     // name → Some(size) for files, None for directories; first member wins.
     let mut entries: BTreeMap<String, Option<i64>> = BTreeMap::new();
     for repo in repos {
@@ -32,7 +32,10 @@ pub async fn browse(cx: &RepoContext) -> HttpResponse {
             .await
         {
             Ok(a) => a,
-            Err(e) => return error(e.into()),
+            Err(e) => {
+                crate::error::log_if_server_error(&e);
+                return text(e.status(), e.to_string());
+            }
         };
         for a in assets {
             let rest = &a.path[prefix.len()..];

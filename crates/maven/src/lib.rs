@@ -1,0 +1,576 @@
+//! Maven 2 repositories (Nexus format `maven2`): hosted (deploy with version, layout and write
+//! policies; server-generated `maven-metadata.xml` and checksums), proxy (through core's proxy
+//! engine, with upstream checksum verification) and group (first member wins; artifact-level
+//! metadata merged).
+
+mod metadata;
+mod path;
+mod version;
+
+use std::sync::LazyLock;
+
+use actix_web::{HttpRequest, HttpResponse, http::Method, http::StatusCode, web};
+use arca_core::{
+    Format, RepoContext,
+    blob::{MultiHasher, PutOptions},
+    error::{HttpError, log_if_server_error},
+    group::leaf_members,
+    http::{blob_response, not_modified, payload_stream, range_not_satisfiable, remote_ip, requested_range},
+    meta::NewComponent,
+    model::{Asset, AssetPath, Checksums, RepoKind, Repository, RepositorySpec, WritePolicy, now_ms},
+    proxy::{Freshness, ProxyError, ProxySettings},
+    storage::{AssetMeta, StorageError},
+};
+use async_trait::async_trait;
+use futures_util::StreamExt;
+use serde_json::json;
+
+pub use metadata::Metadata;
+use path::{Algo, Coords, METADATA, MavenPath};
+
+pub struct MavenFormat;
+
+/// Metadata files are read whole; anything bigger is not metadata.
+const METADATA_LIMIT: u64 = 4 * 1024 * 1024;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum VersionPolicy {
+    Release,
+    Snapshot,
+    Mixed,
+}
+
+struct Policy {
+    version: VersionPolicy,
+    strict: bool,
+}
+
+fn policy(repo: &Repository) -> Policy {
+    let m = |f: &str| repo.attrs.pointer(&format!("/maven/{f}")).and_then(|v| v.as_str()).map(str::to_ascii_uppercase);
+    Policy {
+        version: match m("versionPolicy").as_deref() {
+            Some("RELEASE") => VersionPolicy::Release,
+            Some("SNAPSHOT") => VersionPolicy::Snapshot,
+            _ => VersionPolicy::Mixed,
+        },
+        strict: m("layoutPolicy").as_deref() != Some("PERMISSIVE"),
+    }
+}
+
+fn text(status: StatusCode, msg: impl Into<String>) -> HttpResponse {
+    HttpResponse::build(status).content_type("text/plain; charset=utf-8").body(msg.into())
+}
+
+fn fail(e: &dyn HttpError) -> HttpResponse {
+    log_if_server_error(e);
+    text(e.status(), e.to_string())
+}
+
+fn storage_fail(e: StorageError) -> HttpResponse {
+    match e {
+        StorageError::Blob(arca_core::blob::BlobError::RangeNotSatisfiable { size }) => range_not_satisfiable(size),
+        e => fail(&e),
+    }
+}
+
+fn checksum_of(c: &Checksums, algo: Algo) -> &str {
+    match algo {
+        Algo::Md5 => &c.md5,
+        Algo::Sha1 => &c.sha1,
+        Algo::Sha256 => &c.sha256,
+        Algo::Sha512 => &c.sha512,
+    }
+}
+
+fn content_type(path: &str) -> String {
+    if path.ends_with(".pom") || path.ends_with(".xml") {
+        return "application/xml".into();
+    }
+    if path.ends_with(".jar") || path.ends_with(".war") || path.ends_with(".ear") {
+        return "application/java-archive".into();
+    }
+    mime_guess::from_path(path).first_raw().unwrap_or("application/octet-stream").into()
+}
+
+/// Serialises metadata rebuilds per (repository, group, artifact) on this node.
+static LOCKS: LazyLock<Vec<tokio::sync::Mutex<()>>> = LazyLock::new(|| (0..64).map(|_| tokio::sync::Mutex::new(())).collect());
+
+fn lock_for(repo: &Repository, g: &str, a: &str) -> &'static tokio::sync::Mutex<()> {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (repo.id, g, a).hash(&mut h);
+    &LOCKS[(h.finish() % 64) as usize]
+}
+
+fn group_path(g: &str) -> String {
+    g.replace('.', "/")
+}
+
+#[async_trait(?Send)]
+impl Format for MavenFormat {
+    fn id(&self) -> &'static str {
+        "maven2"
+    }
+
+    fn api_name(&self) -> &'static str {
+        "maven"
+    }
+
+    fn kinds(&self) -> &'static [RepoKind] {
+        &[RepoKind::Hosted, RepoKind::Proxy, RepoKind::Group]
+    }
+
+    fn validate(&self, spec: &RepositorySpec) -> Result<(), String> {
+        let m = spec.attrs.get("maven");
+        if m.is_none() && spec.kind != RepoKind::Group {
+            return Err("maven.versionPolicy and maven.layoutPolicy are required".into());
+        }
+        let field = |f: &str| m.and_then(|m| m.get(f)).and_then(|v| v.as_str());
+        let check = |f: &str, allowed: &[&str], required: bool| match field(f) {
+            Some(v) if allowed.contains(&v.to_ascii_uppercase().as_str()) => Ok(()),
+            None if !required => Ok(()),
+            Some(v) => Err(format!("maven.{f} must be one of {}, not {v:?}", allowed.join(", "))),
+            None => Err(format!("maven.{f} is required")),
+        };
+        let required = spec.kind != RepoKind::Group;
+        check("versionPolicy", &["RELEASE", "SNAPSHOT", "MIXED"], required)?;
+        check("layoutPolicy", &["STRICT", "PERMISSIVE"], required)?;
+        check("contentDisposition", &["INLINE", "ATTACHMENT"], false)?;
+        if spec.kind == RepoKind::Proxy {
+            ProxySettings::from_attrs(&spec.attrs)?;
+        }
+        Ok(())
+    }
+
+    async fn handle(&self, cx: RepoContext, req: HttpRequest, body: web::Payload) -> HttpResponse {
+        let method = req.method().clone();
+        if cx.path.is_empty() || cx.path.ends_with('/') {
+            if !matches!(method, Method::GET | Method::HEAD) {
+                return text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed on a directory");
+            }
+            return match sources(&cx).await {
+                Ok(repos) => arca_core::browse::listing(&cx, &repos).await,
+                Err(e) => storage_fail(e),
+            };
+        }
+        let p = match AssetPath::parse(&cx.path) {
+            Ok(p) => p,
+            Err(e) => return text(StatusCode::BAD_REQUEST, e.to_string()),
+        };
+        let mp = path::parse(p.as_str());
+        match method {
+            Method::GET | Method::HEAD => read(&cx, &req, &p, mp).await,
+            Method::PUT if cx.repo.kind == RepoKind::Hosted => deploy(&cx, &req, &p, mp, body).await,
+            Method::DELETE if cx.repo.kind == RepoKind::Hosted => remove(&cx, &p, mp).await,
+            Method::PUT | Method::DELETE => text(
+                StatusCode::METHOD_NOT_ALLOWED,
+                format!("repository {} is a {} repository: deploy to a hosted one", cx.repo.name, cx.repo.kind.as_str()),
+            ),
+            _ => text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed"),
+        }
+    }
+}
+
+async fn sources(cx: &RepoContext) -> Result<Vec<Repository>, StorageError> {
+    Ok(match cx.repo.kind {
+        RepoKind::Group => leaf_members(&cx.arca.db, &cx.repo).await?,
+        _ => vec![cx.repo.clone()],
+    })
+}
+
+// ---------------------------------------------------------------- reading
+
+/// Finds `path` in one leaf repository: stored for hosted, fetched through the proxy engine.
+async fn locate(cx: &RepoContext, repo: &Repository, path: &AssetPath, mp: &Option<MavenPath>) -> Result<Option<Asset>, ProxyError> {
+    if repo.kind != RepoKind::Proxy {
+        return Ok(cx.arca.db.find_asset(repo.id, path.as_str()).await.map_err(StorageError::from)?);
+    }
+    let freshness = match mp {
+        Some(m) if m.is_metadata() => Freshness::Metadata,
+        _ => Freshness::Content,
+    };
+    let meta = AssetMeta {
+        content_type: content_type(path.as_str()),
+        component: match mp {
+            Some(MavenPath::Artifact(c)) => Some(component(c)),
+            _ => None,
+        },
+        attrs: match mp {
+            Some(MavenPath::Artifact(c)) => coords_json(c),
+            _ => json!({}),
+        },
+        ..Default::default()
+    };
+    let (arca, t0) = (&cx.arca, now_ms());
+    let asset = arca.proxy.fetch(&arca.storage, &arca.db, repo, path, freshness, meta).await?;
+    // A freshly fetched artifact is checked against the remote's own SHA-1, when it has one.
+    if let (Some(a), Some(MavenPath::Artifact(_))) = (&asset, mp)
+        && a.last_modified_ms >= t0
+        && let Some(remote) = arca.proxy.remote_text(repo, &format!("{path}.sha1"), 1024).await?
+    {
+        let want = remote.split_whitespace().next().unwrap_or("").to_ascii_lowercase();
+        if want.len() == 40 && want != a.checksums.sha1 {
+            arca.storage.delete_asset(repo, path.as_str()).await?;
+            return Err(ProxyError::Unreachable {
+                url: path.to_string(),
+                reason: format!("the remote's SHA-1 {want} does not match the content's {}", a.checksums.sha1),
+            });
+        }
+    }
+    Ok(asset)
+}
+
+/// The first member holding `path`; failures of one member do not hide the others.
+async fn first_hit(cx: &RepoContext, path: &AssetPath, mp: &Option<MavenPath>) -> Result<Option<Asset>, HttpResponse> {
+    let repos = sources(cx).await.map_err(storage_fail)?;
+    let mut failure = None;
+    for repo in &repos {
+        match locate(cx, repo, path, mp).await {
+            Ok(Some(a)) => return Ok(Some(a)),
+            Ok(None) => {}
+            Err(e) => failure = Some(e),
+        }
+    }
+    match failure {
+        Some(e) => Err(fail(&e)),
+        None => Ok(None),
+    }
+}
+
+/// What a read resolves to: a stored asset, or bytes made on the fly (a group's merged metadata).
+enum Found {
+    Asset(Asset),
+    Bytes(Vec<u8>),
+}
+
+async fn resolve(cx: &RepoContext, path: &AssetPath, mp: &Option<MavenPath>) -> Result<Option<Found>, HttpResponse> {
+    if cx.repo.kind == RepoKind::Group && matches!(mp, Some(MavenPath::ArtifactMetadata { .. })) {
+        return merged_metadata(cx, path, mp).await.map(|b| b.map(Found::Bytes));
+    }
+    Ok(first_hit(cx, path, mp).await?.map(Found::Asset))
+}
+
+async fn merged_metadata(cx: &RepoContext, path: &AssetPath, mp: &Option<MavenPath>) -> Result<Option<Vec<u8>>, HttpResponse> {
+    let repos = sources(cx).await.map_err(storage_fail)?;
+    let mut all = Vec::new();
+    let mut raw_first = None;
+    for repo in &repos {
+        let asset = match locate(cx, repo, path, mp).await {
+            Ok(Some(a)) => a,
+            Ok(None) => continue,
+            Err(e) => {
+                tracing::warn!(repo = %repo.name, error = %e, "member metadata unavailable");
+                continue;
+            }
+        };
+        let Some(bytes) = cx.arca.storage.read_small(&asset, METADATA_LIMIT).await.map_err(storage_fail)? else {
+            continue;
+        };
+        match metadata::parse(&bytes) {
+            Ok(m) if m.plugins => return Ok(Some(bytes)),
+            Ok(m) => all.push(m),
+            Err(e) => tracing::warn!(repo = %repo.name, error = %e.0, "member metadata unreadable"),
+        }
+        raw_first.get_or_insert(bytes);
+    }
+    Ok(match all.len() {
+        0 => raw_first,
+        // One member: its bytes as they are, so checksums match what that member serves.
+        1 => raw_first,
+        _ => Metadata::merge(&all).map(|m| m.to_xml().into_bytes()),
+    })
+}
+
+fn hash_bytes(b: &[u8]) -> Checksums {
+    let mut h = MultiHasher::new(true);
+    h.update(b);
+    h.finish().1
+}
+
+async fn read(cx: &RepoContext, req: &HttpRequest, path: &AssetPath, mp: Option<MavenPath>) -> HttpResponse {
+    if let Some(MavenPath::Checksum { of, algo }) = &mp {
+        // Checksums are answered from the content, whether or not a client uploaded them.
+        let Ok(of_path) = AssetPath::parse(of) else {
+            return text(StatusCode::BAD_REQUEST, "bad path");
+        };
+        let of_mp = path::parse(of);
+        return match resolve(cx, &of_path, &of_mp).await {
+            Ok(Some(Found::Asset(a))) => text(StatusCode::OK, checksum_of(&a.checksums, *algo).to_owned()),
+            Ok(Some(Found::Bytes(b))) => text(StatusCode::OK, checksum_of(&hash_bytes(&b), *algo).to_owned()),
+            Ok(None) => text(StatusCode::NOT_FOUND, format!("{path} not found in {}", cx.repo.name)),
+            Err(r) => r,
+        };
+    }
+    match resolve(cx, path, &mp).await {
+        Ok(Some(Found::Asset(asset))) => {
+            if let Some(r) = not_modified(req, &asset) {
+                return r;
+            }
+            match cx.arca.storage.open(&asset, requested_range(req)).await {
+                Ok(body) => blob_response(req, &asset, body),
+                Err(e) => storage_fail(e),
+            }
+        }
+        Ok(Some(Found::Bytes(b))) => HttpResponse::Ok().content_type("application/xml").body(b),
+        Ok(None) => text(StatusCode::NOT_FOUND, format!("{path} not found in {}", cx.repo.name)),
+        Err(r) => r,
+    }
+}
+
+// ---------------------------------------------------------------- deploying
+
+async fn read_body(body: web::Payload, limit: usize) -> Result<Vec<u8>, HttpResponse> {
+    let mut body = body;
+    let mut out = Vec::new();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| text(StatusCode::BAD_REQUEST, format!("reading the body: {e}")))?;
+        out.extend_from_slice(&chunk);
+        if out.len() > limit {
+            return Err(text(StatusCode::PAYLOAD_TOO_LARGE, format!("larger than {limit} bytes")));
+        }
+    }
+    Ok(out)
+}
+
+fn component(c: &Coords) -> NewComponent {
+    NewComponent {
+        namespace: c.group_id.clone(),
+        name: c.artifact_id.clone(),
+        version: c.base_version.clone(),
+        attrs: json!({ "groupId": c.group_id, "artifactId": c.artifact_id, "baseVersion": c.base_version }),
+    }
+}
+
+fn coords_json(c: &Coords) -> serde_json::Value {
+    json!({ "maven2": {
+        "groupId": c.group_id, "artifactId": c.artifact_id, "version": c.version,
+        "baseVersion": c.base_version, "classifier": c.classifier, "extension": c.extension,
+    }})
+}
+
+async fn deploy(cx: &RepoContext, req: &HttpRequest, path: &AssetPath, mp: Option<MavenPath>, body: web::Payload) -> HttpResponse {
+    let pol = policy(&cx.repo);
+    if cx.repo.write_policy == Some(WritePolicy::Deny) {
+        return text(StatusCode::BAD_REQUEST, format!("repository {} is read-only (write policy DENY)", cx.repo.name));
+    }
+    let coords = match mp {
+        None if pol.strict => {
+            return text(
+                StatusCode::BAD_REQUEST,
+                format!("{path} is not a Maven 2 path (groupId/artifactId/version/artifactId-version[-classifier].ext) and the layout policy is STRICT"),
+            );
+        }
+        None => None,
+        Some(MavenPath::Checksum { of, algo }) => return checksum_upload(cx, &of, algo, body).await,
+        Some(MavenPath::ArtifactMetadata { group_id, artifact_id }) => {
+            let bytes = match read_body(body, METADATA_LIMIT as usize).await {
+                Ok(b) => b,
+                Err(r) => return r,
+            };
+            return match metadata::parse(&bytes) {
+                Err(e) => text(StatusCode::BAD_REQUEST, format!("maven-metadata.xml: {}", e.0)),
+                // Plugin-group metadata is stored as written; artifact metadata is ours to make.
+                Ok(m) if m.plugins => store_plain(cx, req, path, bytes).await,
+                Ok(_) => match rebuild_artifact_metadata(cx, &cx.repo, &group_id, &artifact_id).await {
+                    Ok(()) => HttpResponse::Created().finish(),
+                    Err(e) => storage_fail(e),
+                },
+            };
+        }
+        Some(MavenPath::VersionMetadata { group_id, artifact_id, version }) => {
+            if pol.version == VersionPolicy::Release {
+                return text(StatusCode::BAD_REQUEST, format!("repository {} takes releases only, not {version}", cx.repo.name));
+            }
+            let bytes = match read_body(body, METADATA_LIMIT as usize).await {
+                Ok(b) => b,
+                Err(r) => return r,
+            };
+            if let Err(e) = metadata::parse(&bytes) {
+                return text(StatusCode::BAD_REQUEST, format!("maven-metadata.xml: {}", e.0));
+            }
+            return match rebuild_version_metadata(cx, &cx.repo, &group_id, &artifact_id, &version).await {
+                Ok(()) => HttpResponse::Created().finish(),
+                Err(e) => storage_fail(e),
+            };
+        }
+        Some(MavenPath::Artifact(c)) => Some(c),
+    };
+    if let Some(c) = &coords {
+        match (pol.version, c.is_snapshot()) {
+            (VersionPolicy::Release, true) => {
+                return text(StatusCode::BAD_REQUEST, format!("repository {} takes releases only, not {}", cx.repo.name, c.base_version));
+            }
+            (VersionPolicy::Snapshot, false) => {
+                return text(StatusCode::BAD_REQUEST, format!("repository {} takes SNAPSHOTs only, not {}", cx.repo.name, c.base_version));
+            }
+            _ => {}
+        }
+        // ALLOW_ONCE guards releases; SNAPSHOT builds are new files each time.
+        if cx.repo.write_policy == Some(WritePolicy::AllowOnce) && !c.is_snapshot() {
+            match cx.arca.db.find_asset(cx.repo.id, path.as_str()).await {
+                Ok(Some(_)) => {
+                    return text(
+                        StatusCode::BAD_REQUEST,
+                        format!("{path} already exists and repository {} does not allow redeploying releases", cx.repo.name),
+                    );
+                }
+                Ok(None) => {}
+                Err(e) => return fail(&e),
+            }
+        }
+    }
+    let meta = AssetMeta {
+        content_type: content_type(path.as_str()),
+        uploader: cx.uploader(),
+        uploader_ip: remote_ip(req, &cx.arca.settings.public),
+        attrs: coords.as_ref().map(coords_json).unwrap_or_else(|| json!({})),
+        component: coords.as_ref().map(component),
+    };
+    let opts = PutOptions {
+        expect: None,
+        max_size: cx.arca.settings.max_upload_bytes,
+        all_checksums: true,
+    };
+    if let Err(e) = cx.arca.storage.ingest(&cx.repo, path, payload_stream(body), opts, meta).await {
+        return storage_fail(e);
+    }
+    if let Some(c) = &coords {
+        let rebuilt = match rebuild_artifact_metadata(cx, &cx.repo, &c.group_id, &c.artifact_id).await {
+            Ok(()) if c.is_snapshot() => rebuild_version_metadata(cx, &cx.repo, &c.group_id, &c.artifact_id, &c.base_version).await,
+            other => other,
+        };
+        if let Err(e) = rebuilt {
+            return storage_fail(e);
+        }
+    }
+    HttpResponse::Created().finish()
+}
+
+async fn store_plain(cx: &RepoContext, req: &HttpRequest, path: &AssetPath, bytes: Vec<u8>) -> HttpResponse {
+    let meta = AssetMeta {
+        content_type: content_type(path.as_str()),
+        uploader: cx.uploader(),
+        uploader_ip: remote_ip(req, &cx.arca.settings.public),
+        ..Default::default()
+    };
+    match cx.arca.storage.put_bytes(&cx.repo, path, bytes.into(), meta).await {
+        Ok(_) => HttpResponse::Created().finish(),
+        Err(e) => storage_fail(e),
+    }
+}
+
+/// A client's checksum file: checked against the stored content, never stored itself.
+async fn checksum_upload(cx: &RepoContext, of: &str, algo: Algo, body: web::Payload) -> HttpResponse {
+    let bytes = match read_body(body, 4096).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let sent = String::from_utf8_lossy(&bytes).split_whitespace().next().unwrap_or("").to_ascii_lowercase();
+    // Metadata is regenerated by the server, so the client's checksum of its own copy is moot.
+    if of.ends_with(METADATA) {
+        return HttpResponse::Created().finish();
+    }
+    match cx.arca.db.find_asset(cx.repo.id, of).await {
+        Ok(Some(a)) => {
+            let have = checksum_of(&a.checksums, algo);
+            if sent == have {
+                HttpResponse::Created().finish()
+            } else {
+                text(
+                    StatusCode::BAD_REQUEST,
+                    format!("checksum mismatch for {of}: uploaded {sent:?}, the stored content has {have}"),
+                )
+            }
+        }
+        Ok(None) => text(StatusCode::BAD_REQUEST, format!("upload {of} before its checksum")),
+        Err(e) => fail(&e),
+    }
+}
+
+async fn remove(cx: &RepoContext, path: &AssetPath, mp: Option<MavenPath>) -> HttpResponse {
+    match cx.arca.db.find_asset(cx.repo.id, path.as_str()).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return text(StatusCode::NOT_FOUND, format!("{path} not found")),
+        Err(e) => return fail(&e),
+    }
+    if let Err(e) = cx.arca.storage.delete_asset(&cx.repo, path.as_str()).await {
+        return storage_fail(e);
+    }
+    if let Some(MavenPath::Artifact(c)) = mp {
+        let rebuilt = match rebuild_artifact_metadata(cx, &cx.repo, &c.group_id, &c.artifact_id).await {
+            Ok(()) if c.is_snapshot() => rebuild_version_metadata(cx, &cx.repo, &c.group_id, &c.artifact_id, &c.base_version).await,
+            other => other,
+        };
+        if let Err(e) = rebuilt {
+            return storage_fail(e);
+        }
+    }
+    HttpResponse::NoContent().finish()
+}
+
+// ---------------------------------------------------------------- metadata upkeep
+
+fn generated() -> AssetMeta {
+    AssetMeta {
+        content_type: "application/xml".into(),
+        attrs: json!({ "generated": true }),
+        ..Default::default()
+    }
+}
+
+async fn write_or_drop(cx: &RepoContext, repo: &Repository, path: &str, m: Option<Metadata>) -> Result<(), StorageError> {
+    let path = AssetPath::parse(path).map_err(|e| arca_core::meta::MetaError::Invalid(e.to_string()))?;
+    match m {
+        Some(m) => cx.arca.storage.put_bytes(repo, &path, m.to_xml().into_bytes().into(), generated()).await.map(|_| ()),
+        None => match cx.arca.db.find_asset(repo.id, path.as_str()).await? {
+            Some(_) => cx.arca.storage.delete_asset(repo, path.as_str()).await,
+            None => Ok(()),
+        },
+    }
+}
+
+/// `{g}/{a}/maven-metadata.xml` from the versions the repository holds.
+async fn rebuild_artifact_metadata(cx: &RepoContext, repo: &Repository, g: &str, a: &str) -> Result<(), StorageError> {
+    let _guard = lock_for(repo, g, a).lock().await;
+    let versions = cx.arca.db.component_versions(repo.id, g, a).await?;
+    let m = (!versions.is_empty()).then(|| Metadata::for_versions(g, a, versions, metadata::timestamp(now_ms())));
+    write_or_drop(cx, repo, &format!("{}/{a}/{METADATA}", group_path(g)), m).await
+}
+
+/// `{g}/{a}/{v}-SNAPSHOT/maven-metadata.xml` from the timestamped files in the version directory.
+async fn rebuild_version_metadata(cx: &RepoContext, repo: &Repository, g: &str, a: &str, v: &str) -> Result<(), StorageError> {
+    let _guard = lock_for(repo, g, v).lock().await;
+    let dir = format!("{}/{a}/{v}/", group_path(g));
+    let assets = cx.arca.db.list_assets(repo.id, &dir, "", 100_000).await?;
+    let mut newest: Option<(String, u32)> = None;
+    let mut by_kind: std::collections::BTreeMap<(Option<String>, String), ((String, u32), String)> = Default::default();
+    for asset in &assets {
+        let Some(MavenPath::Artifact(c)) = path::parse(&asset.path) else { continue };
+        let Some(ts) = c.timestamp() else { continue };
+        if newest.as_ref().is_none_or(|n| ts > *n) {
+            newest = Some(ts.clone());
+        }
+        let key = (c.classifier.clone(), c.extension.clone());
+        if by_kind.get(&key).is_none_or(|(t, _)| ts > *t) {
+            by_kind.insert(key, (ts, c.version.clone()));
+        }
+    }
+    let m = newest.map(|snapshot| Metadata {
+        group_id: g.into(),
+        artifact_id: a.into(),
+        version: Some(v.into()),
+        last_updated: Some(snapshot.0.replace('.', "")),
+        snapshot_versions: by_kind
+            .into_iter()
+            .map(|((classifier, extension), ((ts, _), value))| metadata::SnapshotVersion {
+                classifier,
+                extension,
+                value,
+                updated: ts.replace('.', ""),
+            })
+            .collect(),
+        snapshot: Some(snapshot),
+        ..Default::default()
+    });
+    write_or_drop(cx, repo, &format!("{dir}{METADATA}"), m).await
+}
