@@ -15,7 +15,9 @@ step() { printf '\n== %s (%ss)\n' "$*" $(( $(date +%s) - started )); }
 
 step "installing test dependencies"
 pkgs=()
-for p in postgresql openssl curl docker-compose procps; do
+for p in postgresql openssl curl docker-compose procps python3 \
+         maven libmaven-deploy-plugin-java libmaven-install-plugin-java libmaven-resources-plugin-java \
+         libmaven-compiler-plugin-java libmaven-jar-plugin-java libsurefire-java; do
   dpkg -s "$p" >/dev/null 2>&1 || pkgs+=("$p")
 done
 if [ ${#pkgs[@]} -gt 0 ]; then
@@ -61,6 +63,9 @@ cargo test --workspace --no-fail-fast 2>&1 | tee "$T/cargo-test.log"
 step "end-to-end checks of the arca binary"
 cargo build --quiet --bin arca
 ARCA_BIN="$CARGO_TARGET_DIR/debug/arca" bash scripts/e2e.sh
+
+step "Maven: real mvn deploys and resolves through Arca"
+ARCA_BIN="$CARGO_TARGET_DIR/debug/arca" bash scripts/e2e-maven.sh
 
 step "deployment files"
 docker-compose -f docker-compose.yml config -q
