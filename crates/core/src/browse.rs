@@ -8,7 +8,9 @@ use actix_web::{HttpResponse, http::StatusCode};
 use crate::{RepoContext, error::HttpError, model::Repository};
 
 fn text(status: StatusCode, msg: String) -> HttpResponse {
-    HttpResponse::build(status).content_type("text/plain; charset=utf-8").body(msg)
+    HttpResponse::build(status)
+        .content_type("text/plain; charset=utf-8")
+        .body(msg)
 }
 
 const MAX_ENTRIES: i64 = 10_000;

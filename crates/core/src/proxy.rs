@@ -374,7 +374,12 @@ impl Proxy {
 impl Proxy {
     /// A small text file from a proxy's remote (a checksum side file), not cached; `None` when the
     /// remote has none.
-    pub async fn remote_text(&self, repo: &Repository, path: &str, limit: usize) -> Result<Option<String>, ProxyError> {
+    pub async fn remote_text(
+        &self,
+        repo: &Repository,
+        path: &str,
+        limit: usize,
+    ) -> Result<Option<String>, ProxyError> {
         let settings = ProxySettings::from_attrs(&repo.attrs).map_err(ProxyError::Config)?;
         let url = format!("{}{}", settings.remote, path);
         let mut req = self.client.get(&url);
@@ -382,7 +387,10 @@ impl Proxy {
             req = req.basic_auth(u, settings.password.as_deref());
         }
         self.upstream_requests.fetch_add(1, Ordering::Relaxed);
-        let unreachable = |reason: String| ProxyError::Unreachable { url: url.clone(), reason };
+        let unreachable = |reason: String| ProxyError::Unreachable {
+            url: url.clone(),
+            reason,
+        };
         let resp = match tokio::time::timeout(settings.timeout, req.send()).await {
             Ok(Ok(r)) => r,
             Ok(Err(e)) => return Err(unreachable(e.to_string())),

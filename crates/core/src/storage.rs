@@ -176,7 +176,11 @@ impl Storage {
     }
 
     /// Reads a small asset (metadata, an index page) into memory; `None` past `limit` bytes.
-    pub async fn read_small(&self, asset: &Asset, limit: u64) -> Result<Option<Vec<u8>>, StorageError> {
+    pub async fn read_small(
+        &self,
+        asset: &Asset,
+        limit: u64,
+    ) -> Result<Option<Vec<u8>>, StorageError> {
         if asset.size as u64 > limit {
             return Ok(None);
         }
@@ -196,7 +200,8 @@ impl Storage {
         bytes: bytes::Bytes,
         meta: AssetMeta,
     ) -> Result<Asset, StorageError> {
-        let body = futures_util::StreamExt::boxed(futures_util::stream::once(async move { Ok(bytes) }));
+        let body =
+            futures_util::StreamExt::boxed(futures_util::stream::once(async move { Ok(bytes) }));
         let opts = PutOptions {
             all_checksums: true,
             ..Default::default()

@@ -7,7 +7,7 @@ mod metadata;
 mod path;
 mod version;
 
-use std::sync::LazyLock;
+use std::{collections::BTreeMap, sync::LazyLock};
 
 use actix_web::{HttpRequest, HttpResponse, http::Method, http::StatusCode, web};
 use arca_core::{
@@ -15,9 +15,14 @@ use arca_core::{
     blob::{MultiHasher, PutOptions},
     error::{HttpError, log_if_server_error},
     group::leaf_members,
-    http::{blob_response, not_modified, payload_stream, range_not_satisfiable, remote_ip, requested_range},
+    http::{
+        blob_response, not_modified, payload_stream, range_not_satisfiable, remote_ip,
+        requested_range,
+    },
     meta::NewComponent,
-    model::{Asset, AssetPath, Checksums, RepoKind, Repository, RepositorySpec, WritePolicy, now_ms},
+    model::{
+        Asset, AssetPath, Checksums, RepoKind, Repository, RepositorySpec, WritePolicy, now_ms,
+    },
     proxy::{Freshness, ProxyError, ProxySettings},
     storage::{AssetMeta, StorageError},
 };
@@ -46,7 +51,12 @@ struct Policy {
 }
 
 fn policy(repo: &Repository) -> Policy {
-    let m = |f: &str| repo.attrs.pointer(&format!("/maven/{f}")).and_then(|v| v.as_str()).map(str::to_ascii_uppercase);
+    let m = |f: &str| {
+        repo.attrs
+            .pointer(&format!("/maven/{f}"))
+            .and_then(|v| v.as_str())
+            .map(str::to_ascii_uppercase)
+    };
     Policy {
         version: match m("versionPolicy").as_deref() {
             Some("RELEASE") => VersionPolicy::Release,
@@ -58,7 +68,9 @@ fn policy(repo: &Repository) -> Policy {
 }
 
 fn text(status: StatusCode, msg: impl Into<String>) -> HttpResponse {
-    HttpResponse::build(status).content_type("text/plain; charset=utf-8").body(msg.into())
+    HttpResponse::build(status)
+        .content_type("text/plain; charset=utf-8")
+        .body(msg.into())
 }
 
 fn fail(e: &dyn HttpError) -> HttpResponse {
@@ -68,7 +80,9 @@ fn fail(e: &dyn HttpError) -> HttpResponse {
 
 fn storage_fail(e: StorageError) -> HttpResponse {
     match e {
-        StorageError::Blob(arca_core::blob::BlobError::RangeNotSatisfiable { size }) => range_not_satisfiable(size),
+        StorageError::Blob(arca_core::blob::BlobError::RangeNotSatisfiable { size }) => {
+            range_not_satisfiable(size)
+        }
         e => fail(&e),
     }
 }
@@ -89,11 +103,15 @@ fn content_type(path: &str) -> String {
     if path.ends_with(".jar") || path.ends_with(".war") || path.ends_with(".ear") {
         return "application/java-archive".into();
     }
-    mime_guess::from_path(path).first_raw().unwrap_or("application/octet-stream").into()
+    mime_guess::from_path(path)
+        .first_raw()
+        .unwrap_or("application/octet-stream")
+        .into()
 }
 
 /// Serialises metadata rebuilds per (repository, group, artifact) on this node.
-static LOCKS: LazyLock<Vec<tokio::sync::Mutex<()>>> = LazyLock::new(|| (0..64).map(|_| tokio::sync::Mutex::new(())).collect());
+static LOCKS: LazyLock<Vec<tokio::sync::Mutex<()>>> =
+    LazyLock::new(|| (0..64).map(|_| tokio::sync::Mutex::new(())).collect());
 
 fn lock_for(repo: &Repository, g: &str, a: &str) -> &'static tokio::sync::Mutex<()> {
     use std::hash::{Hash, Hasher};
@@ -129,7 +147,10 @@ impl Format for MavenFormat {
         let check = |f: &str, allowed: &[&str], required: bool| match field(f) {
             Some(v) if allowed.contains(&v.to_ascii_uppercase().as_str()) => Ok(()),
             None if !required => Ok(()),
-            Some(v) => Err(format!("maven.{f} must be one of {}, not {v:?}", allowed.join(", "))),
+            Some(v) => Err(format!(
+                "maven.{f} must be one of {}, not {v:?}",
+                allowed.join(", ")
+            )),
             None => Err(format!("maven.{f} is required")),
         };
         let required = spec.kind != RepoKind::Group;
@@ -146,7 +167,10 @@ impl Format for MavenFormat {
         let method = req.method().clone();
         if cx.path.is_empty() || cx.path.ends_with('/') {
             if !matches!(method, Method::GET | Method::HEAD) {
-                return text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed on a directory");
+                return text(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "method not allowed on a directory",
+                );
             }
             return match sources(&cx).await {
                 Ok(repos) => arca_core::browse::listing(&cx, &repos).await,
@@ -160,11 +184,17 @@ impl Format for MavenFormat {
         let mp = path::parse(p.as_str());
         match method {
             Method::GET | Method::HEAD => read(&cx, &req, &p, mp).await,
-            Method::PUT if cx.repo.kind == RepoKind::Hosted => deploy(&cx, &req, &p, mp, body).await,
+            Method::PUT if cx.repo.kind == RepoKind::Hosted => {
+                deploy(&cx, &req, &p, mp, body).await
+            }
             Method::DELETE if cx.repo.kind == RepoKind::Hosted => remove(&cx, &p, mp).await,
             Method::PUT | Method::DELETE => text(
                 StatusCode::METHOD_NOT_ALLOWED,
-                format!("repository {} is a {} repository: deploy to a hosted one", cx.repo.name, cx.repo.kind.as_str()),
+                format!(
+                    "repository {} is a {} repository: deploy to a hosted one",
+                    cx.repo.name,
+                    cx.repo.kind.as_str()
+                ),
             ),
             _ => text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed"),
         }
@@ -181,9 +211,19 @@ async fn sources(cx: &RepoContext) -> Result<Vec<Repository>, StorageError> {
 // ---------------------------------------------------------------- reading
 
 /// Finds `path` in one leaf repository: stored for hosted, fetched through the proxy engine.
-async fn locate(cx: &RepoContext, repo: &Repository, path: &AssetPath, mp: &Option<MavenPath>) -> Result<Option<Asset>, ProxyError> {
+async fn locate(
+    cx: &RepoContext,
+    repo: &Repository,
+    path: &AssetPath,
+    mp: &Option<MavenPath>,
+) -> Result<Option<Asset>, ProxyError> {
     if repo.kind != RepoKind::Proxy {
-        return Ok(cx.arca.db.find_asset(repo.id, path.as_str()).await.map_err(StorageError::from)?);
+        return Ok(cx
+            .arca
+            .db
+            .find_asset(repo.id, path.as_str())
+            .await
+            .map_err(StorageError::from)?);
     }
     let freshness = match mp {
         Some(m) if m.is_metadata() => Freshness::Metadata,
@@ -202,18 +242,31 @@ async fn locate(cx: &RepoContext, repo: &Repository, path: &AssetPath, mp: &Opti
         ..Default::default()
     };
     let (arca, t0) = (&cx.arca, now_ms());
-    let asset = arca.proxy.fetch(&arca.storage, &arca.db, repo, path, freshness, meta).await?;
+    let asset = arca
+        .proxy
+        .fetch(&arca.storage, &arca.db, repo, path, freshness, meta)
+        .await?;
     // A freshly fetched artifact is checked against the remote's own SHA-1, when it has one.
     if let (Some(a), Some(MavenPath::Artifact(_))) = (&asset, mp)
         && a.last_modified_ms >= t0
-        && let Some(remote) = arca.proxy.remote_text(repo, &format!("{path}.sha1"), 1024).await?
+        && let Some(remote) = arca
+            .proxy
+            .remote_text(repo, &format!("{path}.sha1"), 1024)
+            .await?
     {
-        let want = remote.split_whitespace().next().unwrap_or("").to_ascii_lowercase();
+        let want = remote
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase();
         if want.len() == 40 && want != a.checksums.sha1 {
             arca.storage.delete_asset(repo, path.as_str()).await?;
             return Err(ProxyError::Unreachable {
                 url: path.to_string(),
-                reason: format!("the remote's SHA-1 {want} does not match the content's {}", a.checksums.sha1),
+                reason: format!(
+                    "the remote's SHA-1 {want} does not match the content's {}",
+                    a.checksums.sha1
+                ),
             });
         }
     }
@@ -221,7 +274,11 @@ async fn locate(cx: &RepoContext, repo: &Repository, path: &AssetPath, mp: &Opti
 }
 
 /// The first member holding `path`; failures of one member do not hide the others.
-async fn first_hit(cx: &RepoContext, path: &AssetPath, mp: &Option<MavenPath>) -> Result<Option<Asset>, HttpResponse> {
+async fn first_hit(
+    cx: &RepoContext,
+    path: &AssetPath,
+    mp: &Option<MavenPath>,
+) -> Result<Option<Asset>, HttpResponse> {
     let repos = sources(cx).await.map_err(storage_fail)?;
     let mut failure = None;
     for repo in &repos {
@@ -239,18 +296,30 @@ async fn first_hit(cx: &RepoContext, path: &AssetPath, mp: &Option<MavenPath>) -
 
 /// What a read resolves to: a stored asset, or bytes made on the fly (a group's merged metadata).
 enum Found {
-    Asset(Asset),
+    Asset(Box<Asset>),
     Bytes(Vec<u8>),
 }
 
-async fn resolve(cx: &RepoContext, path: &AssetPath, mp: &Option<MavenPath>) -> Result<Option<Found>, HttpResponse> {
+async fn resolve(
+    cx: &RepoContext,
+    path: &AssetPath,
+    mp: &Option<MavenPath>,
+) -> Result<Option<Found>, HttpResponse> {
     if cx.repo.kind == RepoKind::Group && matches!(mp, Some(MavenPath::ArtifactMetadata { .. })) {
-        return merged_metadata(cx, path, mp).await.map(|b| b.map(Found::Bytes));
+        return merged_metadata(cx, path, mp)
+            .await
+            .map(|b| b.map(Found::Bytes));
     }
-    Ok(first_hit(cx, path, mp).await?.map(Found::Asset))
+    Ok(first_hit(cx, path, mp)
+        .await?
+        .map(|a| Found::Asset(Box::new(a))))
 }
 
-async fn merged_metadata(cx: &RepoContext, path: &AssetPath, mp: &Option<MavenPath>) -> Result<Option<Vec<u8>>, HttpResponse> {
+async fn merged_metadata(
+    cx: &RepoContext,
+    path: &AssetPath,
+    mp: &Option<MavenPath>,
+) -> Result<Option<Vec<u8>>, HttpResponse> {
     let repos = sources(cx).await.map_err(storage_fail)?;
     let mut all = Vec::new();
     let mut raw_first = None;
@@ -263,7 +332,13 @@ async fn merged_metadata(cx: &RepoContext, path: &AssetPath, mp: &Option<MavenPa
                 continue;
             }
         };
-        let Some(bytes) = cx.arca.storage.read_small(&asset, METADATA_LIMIT).await.map_err(storage_fail)? else {
+        let Some(bytes) = cx
+            .arca
+            .storage
+            .read_small(&asset, METADATA_LIMIT)
+            .await
+            .map_err(storage_fail)?
+        else {
             continue;
         };
         match metadata::parse(&bytes) {
@@ -287,7 +362,12 @@ fn hash_bytes(b: &[u8]) -> Checksums {
     h.finish().1
 }
 
-async fn read(cx: &RepoContext, req: &HttpRequest, path: &AssetPath, mp: Option<MavenPath>) -> HttpResponse {
+async fn read(
+    cx: &RepoContext,
+    req: &HttpRequest,
+    path: &AssetPath,
+    mp: Option<MavenPath>,
+) -> HttpResponse {
     if let Some(MavenPath::Checksum { of, algo }) = &mp {
         // Checksums are answered from the content, whether or not a client uploaded them.
         let Ok(of_path) = AssetPath::parse(of) else {
@@ -295,9 +375,17 @@ async fn read(cx: &RepoContext, req: &HttpRequest, path: &AssetPath, mp: Option<
         };
         let of_mp = path::parse(of);
         return match resolve(cx, &of_path, &of_mp).await {
-            Ok(Some(Found::Asset(a))) => text(StatusCode::OK, checksum_of(&a.checksums, *algo).to_owned()),
-            Ok(Some(Found::Bytes(b))) => text(StatusCode::OK, checksum_of(&hash_bytes(&b), *algo).to_owned()),
-            Ok(None) => text(StatusCode::NOT_FOUND, format!("{path} not found in {}", cx.repo.name)),
+            Ok(Some(Found::Asset(a))) => {
+                text(StatusCode::OK, checksum_of(&a.checksums, *algo).to_owned())
+            }
+            Ok(Some(Found::Bytes(b))) => text(
+                StatusCode::OK,
+                checksum_of(&hash_bytes(&b), *algo).to_owned(),
+            ),
+            Ok(None) => text(
+                StatusCode::NOT_FOUND,
+                format!("{path} not found in {}", cx.repo.name),
+            ),
             Err(r) => r,
         };
     }
@@ -312,7 +400,10 @@ async fn read(cx: &RepoContext, req: &HttpRequest, path: &AssetPath, mp: Option<
             }
         }
         Ok(Some(Found::Bytes(b))) => HttpResponse::Ok().content_type("application/xml").body(b),
-        Ok(None) => text(StatusCode::NOT_FOUND, format!("{path} not found in {}", cx.repo.name)),
+        Ok(None) => text(
+            StatusCode::NOT_FOUND,
+            format!("{path} not found in {}", cx.repo.name),
+        ),
         Err(r) => r,
     }
 }
@@ -323,10 +414,14 @@ async fn read_body(body: web::Payload, limit: usize) -> Result<Vec<u8>, HttpResp
     let mut body = body;
     let mut out = Vec::new();
     while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|e| text(StatusCode::BAD_REQUEST, format!("reading the body: {e}")))?;
+        let chunk =
+            chunk.map_err(|e| text(StatusCode::BAD_REQUEST, format!("reading the body: {e}")))?;
         out.extend_from_slice(&chunk);
         if out.len() > limit {
-            return Err(text(StatusCode::PAYLOAD_TOO_LARGE, format!("larger than {limit} bytes")));
+            return Err(text(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("larger than {limit} bytes"),
+            ));
         }
     }
     Ok(out)
@@ -348,47 +443,86 @@ fn coords_json(c: &Coords) -> serde_json::Value {
     }})
 }
 
-async fn deploy(cx: &RepoContext, req: &HttpRequest, path: &AssetPath, mp: Option<MavenPath>, body: web::Payload) -> HttpResponse {
+async fn deploy(
+    cx: &RepoContext,
+    req: &HttpRequest,
+    path: &AssetPath,
+    mp: Option<MavenPath>,
+    body: web::Payload,
+) -> HttpResponse {
     let pol = policy(&cx.repo);
     if cx.repo.write_policy == Some(WritePolicy::Deny) {
-        return text(StatusCode::BAD_REQUEST, format!("repository {} is read-only (write policy DENY)", cx.repo.name));
+        return text(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "repository {} is read-only (write policy DENY)",
+                cx.repo.name
+            ),
+        );
     }
     let coords = match mp {
         None if pol.strict => {
             return text(
                 StatusCode::BAD_REQUEST,
-                format!("{path} is not a Maven 2 path (groupId/artifactId/version/artifactId-version[-classifier].ext) and the layout policy is STRICT"),
+                format!(
+                    "{path} is not a Maven 2 path (groupId/artifactId/version/artifactId-version[-classifier].ext) and the layout policy is STRICT"
+                ),
             );
         }
         None => None,
-        Some(MavenPath::Checksum { of, algo }) => return checksum_upload(cx, &of, algo, body).await,
-        Some(MavenPath::ArtifactMetadata { group_id, artifact_id }) => {
+        Some(MavenPath::Checksum { of, algo }) => {
+            return checksum_upload(cx, &of, algo, body).await;
+        }
+        Some(MavenPath::ArtifactMetadata {
+            group_id,
+            artifact_id,
+        }) => {
             let bytes = match read_body(body, METADATA_LIMIT as usize).await {
                 Ok(b) => b,
                 Err(r) => return r,
             };
             return match metadata::parse(&bytes) {
-                Err(e) => text(StatusCode::BAD_REQUEST, format!("maven-metadata.xml: {}", e.0)),
+                Err(e) => text(
+                    StatusCode::BAD_REQUEST,
+                    format!("maven-metadata.xml: {}", e.0),
+                ),
                 // Plugin-group metadata is stored as written; artifact metadata is ours to make.
                 Ok(m) if m.plugins => store_plain(cx, req, path, bytes).await,
-                Ok(_) => match rebuild_artifact_metadata(cx, &cx.repo, &group_id, &artifact_id).await {
-                    Ok(()) => HttpResponse::Created().finish(),
-                    Err(e) => storage_fail(e),
-                },
+                Ok(_) => {
+                    match rebuild_artifact_metadata(cx, &cx.repo, &group_id, &artifact_id).await {
+                        Ok(()) => HttpResponse::Created().finish(),
+                        Err(e) => storage_fail(e),
+                    }
+                }
             };
         }
-        Some(MavenPath::VersionMetadata { group_id, artifact_id, version }) => {
+        Some(MavenPath::VersionMetadata {
+            group_id,
+            artifact_id,
+            version,
+        }) => {
             if pol.version == VersionPolicy::Release {
-                return text(StatusCode::BAD_REQUEST, format!("repository {} takes releases only, not {version}", cx.repo.name));
+                return text(
+                    StatusCode::BAD_REQUEST,
+                    format!(
+                        "repository {} takes releases only, not {version}",
+                        cx.repo.name
+                    ),
+                );
             }
             let bytes = match read_body(body, METADATA_LIMIT as usize).await {
                 Ok(b) => b,
                 Err(r) => return r,
             };
             if let Err(e) = metadata::parse(&bytes) {
-                return text(StatusCode::BAD_REQUEST, format!("maven-metadata.xml: {}", e.0));
+                return text(
+                    StatusCode::BAD_REQUEST,
+                    format!("maven-metadata.xml: {}", e.0),
+                );
             }
-            return match rebuild_version_metadata(cx, &cx.repo, &group_id, &artifact_id, &version).await {
+            return match rebuild_version_metadata(cx, &cx.repo, &group_id, &artifact_id, &version)
+                .await
+            {
                 Ok(()) => HttpResponse::Created().finish(),
                 Err(e) => storage_fail(e),
             };
@@ -398,10 +532,22 @@ async fn deploy(cx: &RepoContext, req: &HttpRequest, path: &AssetPath, mp: Optio
     if let Some(c) = &coords {
         match (pol.version, c.is_snapshot()) {
             (VersionPolicy::Release, true) => {
-                return text(StatusCode::BAD_REQUEST, format!("repository {} takes releases only, not {}", cx.repo.name, c.base_version));
+                return text(
+                    StatusCode::BAD_REQUEST,
+                    format!(
+                        "repository {} takes releases only, not {}",
+                        cx.repo.name, c.base_version
+                    ),
+                );
             }
             (VersionPolicy::Snapshot, false) => {
-                return text(StatusCode::BAD_REQUEST, format!("repository {} takes SNAPSHOTs only, not {}", cx.repo.name, c.base_version));
+                return text(
+                    StatusCode::BAD_REQUEST,
+                    format!(
+                        "repository {} takes SNAPSHOTs only, not {}",
+                        cx.repo.name, c.base_version
+                    ),
+                );
             }
             _ => {}
         }
@@ -411,7 +557,10 @@ async fn deploy(cx: &RepoContext, req: &HttpRequest, path: &AssetPath, mp: Optio
                 Ok(Some(_)) => {
                     return text(
                         StatusCode::BAD_REQUEST,
-                        format!("{path} already exists and repository {} does not allow redeploying releases", cx.repo.name),
+                        format!(
+                            "{path} already exists and repository {} does not allow redeploying releases",
+                            cx.repo.name
+                        ),
                     );
                 }
                 Ok(None) => {}
@@ -423,7 +572,10 @@ async fn deploy(cx: &RepoContext, req: &HttpRequest, path: &AssetPath, mp: Optio
         content_type: content_type(path.as_str()),
         uploader: cx.uploader(),
         uploader_ip: remote_ip(req, &cx.arca.settings.public),
-        attrs: coords.as_ref().map(coords_json).unwrap_or_else(|| json!({})),
+        attrs: coords
+            .as_ref()
+            .map(coords_json)
+            .unwrap_or_else(|| json!({})),
         component: coords.as_ref().map(component),
     };
     let opts = PutOptions {
@@ -431,12 +583,22 @@ async fn deploy(cx: &RepoContext, req: &HttpRequest, path: &AssetPath, mp: Optio
         max_size: cx.arca.settings.max_upload_bytes,
         all_checksums: true,
     };
-    if let Err(e) = cx.arca.storage.ingest(&cx.repo, path, payload_stream(body), opts, meta).await {
+    if let Err(e) = cx
+        .arca
+        .storage
+        .ingest(&cx.repo, path, payload_stream(body), opts, meta)
+        .await
+    {
         return storage_fail(e);
     }
     if let Some(c) = &coords {
-        let rebuilt = match rebuild_artifact_metadata(cx, &cx.repo, &c.group_id, &c.artifact_id).await {
-            Ok(()) if c.is_snapshot() => rebuild_version_metadata(cx, &cx.repo, &c.group_id, &c.artifact_id, &c.base_version).await,
+        let rebuilt = match rebuild_artifact_metadata(cx, &cx.repo, &c.group_id, &c.artifact_id)
+            .await
+        {
+            Ok(()) if c.is_snapshot() => {
+                rebuild_version_metadata(cx, &cx.repo, &c.group_id, &c.artifact_id, &c.base_version)
+                    .await
+            }
             other => other,
         };
         if let Err(e) = rebuilt {
@@ -446,26 +608,45 @@ async fn deploy(cx: &RepoContext, req: &HttpRequest, path: &AssetPath, mp: Optio
     HttpResponse::Created().finish()
 }
 
-async fn store_plain(cx: &RepoContext, req: &HttpRequest, path: &AssetPath, bytes: Vec<u8>) -> HttpResponse {
+async fn store_plain(
+    cx: &RepoContext,
+    req: &HttpRequest,
+    path: &AssetPath,
+    bytes: Vec<u8>,
+) -> HttpResponse {
     let meta = AssetMeta {
         content_type: content_type(path.as_str()),
         uploader: cx.uploader(),
         uploader_ip: remote_ip(req, &cx.arca.settings.public),
         ..Default::default()
     };
-    match cx.arca.storage.put_bytes(&cx.repo, path, bytes.into(), meta).await {
+    match cx
+        .arca
+        .storage
+        .put_bytes(&cx.repo, path, bytes.into(), meta)
+        .await
+    {
         Ok(_) => HttpResponse::Created().finish(),
         Err(e) => storage_fail(e),
     }
 }
 
 /// A client's checksum file: checked against the stored content, never stored itself.
-async fn checksum_upload(cx: &RepoContext, of: &str, algo: Algo, body: web::Payload) -> HttpResponse {
+async fn checksum_upload(
+    cx: &RepoContext,
+    of: &str,
+    algo: Algo,
+    body: web::Payload,
+) -> HttpResponse {
     let bytes = match read_body(body, 4096).await {
         Ok(b) => b,
         Err(r) => return r,
     };
-    let sent = String::from_utf8_lossy(&bytes).split_whitespace().next().unwrap_or("").to_ascii_lowercase();
+    let sent = String::from_utf8_lossy(&bytes)
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase();
     // Metadata is regenerated by the server, so the client's checksum of its own copy is moot.
     if of.ends_with(METADATA) {
         return HttpResponse::Created().finish();
@@ -478,11 +659,16 @@ async fn checksum_upload(cx: &RepoContext, of: &str, algo: Algo, body: web::Payl
             } else {
                 text(
                     StatusCode::BAD_REQUEST,
-                    format!("checksum mismatch for {of}: uploaded {sent:?}, the stored content has {have}"),
+                    format!(
+                        "checksum mismatch for {of}: uploaded {sent:?}, the stored content has {have}"
+                    ),
                 )
             }
         }
-        Ok(None) => text(StatusCode::BAD_REQUEST, format!("upload {of} before its checksum")),
+        Ok(None) => text(
+            StatusCode::BAD_REQUEST,
+            format!("upload {of} before its checksum"),
+        ),
         Err(e) => fail(&e),
     }
 }
@@ -497,8 +683,13 @@ async fn remove(cx: &RepoContext, path: &AssetPath, mp: Option<MavenPath>) -> Ht
         return storage_fail(e);
     }
     if let Some(MavenPath::Artifact(c)) = mp {
-        let rebuilt = match rebuild_artifact_metadata(cx, &cx.repo, &c.group_id, &c.artifact_id).await {
-            Ok(()) if c.is_snapshot() => rebuild_version_metadata(cx, &cx.repo, &c.group_id, &c.artifact_id, &c.base_version).await,
+        let rebuilt = match rebuild_artifact_metadata(cx, &cx.repo, &c.group_id, &c.artifact_id)
+            .await
+        {
+            Ok(()) if c.is_snapshot() => {
+                rebuild_version_metadata(cx, &cx.repo, &c.group_id, &c.artifact_id, &c.base_version)
+                    .await
+            }
             other => other,
         };
         if let Err(e) = rebuilt {
@@ -518,10 +709,21 @@ fn generated() -> AssetMeta {
     }
 }
 
-async fn write_or_drop(cx: &RepoContext, repo: &Repository, path: &str, m: Option<Metadata>) -> Result<(), StorageError> {
-    let path = AssetPath::parse(path).map_err(|e| arca_core::meta::MetaError::Invalid(e.to_string()))?;
+async fn write_or_drop(
+    cx: &RepoContext,
+    repo: &Repository,
+    path: &str,
+    m: Option<Metadata>,
+) -> Result<(), StorageError> {
+    let path =
+        AssetPath::parse(path).map_err(|e| arca_core::meta::MetaError::Invalid(e.to_string()))?;
     match m {
-        Some(m) => cx.arca.storage.put_bytes(repo, &path, m.to_xml().into_bytes().into(), generated()).await.map(|_| ()),
+        Some(m) => cx
+            .arca
+            .storage
+            .put_bytes(repo, &path, m.to_xml().into_bytes().into(), generated())
+            .await
+            .map(|_| ()),
         None => match cx.arca.db.find_asset(repo.id, path.as_str()).await? {
             Some(_) => cx.arca.storage.delete_asset(repo, path.as_str()).await,
             None => Ok(()),
@@ -530,22 +732,40 @@ async fn write_or_drop(cx: &RepoContext, repo: &Repository, path: &str, m: Optio
 }
 
 /// `{g}/{a}/maven-metadata.xml` from the versions the repository holds.
-async fn rebuild_artifact_metadata(cx: &RepoContext, repo: &Repository, g: &str, a: &str) -> Result<(), StorageError> {
+async fn rebuild_artifact_metadata(
+    cx: &RepoContext,
+    repo: &Repository,
+    g: &str,
+    a: &str,
+) -> Result<(), StorageError> {
     let _guard = lock_for(repo, g, a).lock().await;
     let versions = cx.arca.db.component_versions(repo.id, g, a).await?;
-    let m = (!versions.is_empty()).then(|| Metadata::for_versions(g, a, versions, metadata::timestamp(now_ms())));
+    let m = (!versions.is_empty())
+        .then(|| Metadata::for_versions(g, a, versions, metadata::timestamp(now_ms())));
     write_or_drop(cx, repo, &format!("{}/{a}/{METADATA}", group_path(g)), m).await
 }
 
+/// (classifier, extension) of a SNAPSHOT file, and (timestamp, buildNumber) of a build.
+type FileKind = (Option<String>, String);
+type Build = (String, u32);
+
 /// `{g}/{a}/{v}-SNAPSHOT/maven-metadata.xml` from the timestamped files in the version directory.
-async fn rebuild_version_metadata(cx: &RepoContext, repo: &Repository, g: &str, a: &str, v: &str) -> Result<(), StorageError> {
+async fn rebuild_version_metadata(
+    cx: &RepoContext,
+    repo: &Repository,
+    g: &str,
+    a: &str,
+    v: &str,
+) -> Result<(), StorageError> {
     let _guard = lock_for(repo, g, v).lock().await;
     let dir = format!("{}/{a}/{v}/", group_path(g));
     let assets = cx.arca.db.list_assets(repo.id, &dir, "", 100_000).await?;
     let mut newest: Option<(String, u32)> = None;
-    let mut by_kind: std::collections::BTreeMap<(Option<String>, String), ((String, u32), String)> = Default::default();
+    let mut by_kind: BTreeMap<FileKind, (Build, String)> = Default::default();
     for asset in &assets {
-        let Some(MavenPath::Artifact(c)) = path::parse(&asset.path) else { continue };
+        let Some(MavenPath::Artifact(c)) = path::parse(&asset.path) else {
+            continue;
+        };
         let Some(ts) = c.timestamp() else { continue };
         if newest.as_ref().is_none_or(|n| ts > *n) {
             newest = Some(ts.clone());
@@ -562,12 +782,14 @@ async fn rebuild_version_metadata(cx: &RepoContext, repo: &Repository, g: &str, 
         last_updated: Some(snapshot.0.replace('.', "")),
         snapshot_versions: by_kind
             .into_iter()
-            .map(|((classifier, extension), ((ts, _), value))| metadata::SnapshotVersion {
-                classifier,
-                extension,
-                value,
-                updated: ts.replace('.', ""),
-            })
+            .map(
+                |((classifier, extension), ((ts, _), value))| metadata::SnapshotVersion {
+                    classifier,
+                    extension,
+                    value,
+                    updated: ts.replace('.', ""),
+                },
+            )
             .collect(),
         snapshot: Some(snapshot),
         ..Default::default()

@@ -61,7 +61,9 @@ pub fn parse(xml: &[u8]) -> Result<Metadata, BadMetadata> {
                 let name = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
                 if stack.is_empty() {
                     if name != "metadata" {
-                        return Err(BadMetadata(format!("root element is <{name}>, not <metadata>")));
+                        return Err(BadMetadata(format!(
+                            "root element is <{name}>, not <metadata>"
+                        )));
                     }
                     saw_root = true;
                 }
@@ -75,9 +77,15 @@ pub fn parse(xml: &[u8]) -> Result<Metadata, BadMetadata> {
                 buf.clear();
             }
             Ok(Event::Empty(_)) => {}
-            Ok(Event::Text(t)) => buf.push_str(&t.decode().map_err(|e| BadMetadata(e.to_string()))?),
-            Ok(Event::GeneralRef(g)) => buf.push_str(&resolve_ref(&String::from_utf8_lossy(g.as_ref()))),
-            Ok(Event::CData(c)) => buf.push_str(&c.decode().map_err(|e| BadMetadata(e.to_string()))?),
+            Ok(Event::Text(t)) => {
+                buf.push_str(&t.decode().map_err(|e| BadMetadata(e.to_string()))?)
+            }
+            Ok(Event::GeneralRef(g)) => {
+                buf.push_str(&resolve_ref(&String::from_utf8_lossy(g.as_ref())))
+            }
+            Ok(Event::CData(c)) => {
+                buf.push_str(&c.decode().map_err(|e| BadMetadata(e.to_string()))?)
+            }
             Ok(Event::End(_)) => {
                 let path = stack.join("/");
                 let v = buf.trim().to_owned();
@@ -95,10 +103,16 @@ pub fn parse(xml: &[u8]) -> Result<Metadata, BadMetadata> {
                     "metadata/versioning/snapshot/buildNumber" => {
                         m.snapshot.get_or_insert_with(Default::default).1 = v.parse().unwrap_or(0);
                     }
-                    "metadata/versioning/snapshotVersions/snapshotVersion/classifier" => sv.classifier = Some(v),
-                    "metadata/versioning/snapshotVersions/snapshotVersion/extension" => sv.extension = v,
+                    "metadata/versioning/snapshotVersions/snapshotVersion/classifier" => {
+                        sv.classifier = Some(v)
+                    }
+                    "metadata/versioning/snapshotVersions/snapshotVersion/extension" => {
+                        sv.extension = v
+                    }
                     "metadata/versioning/snapshotVersions/snapshotVersion/value" => sv.value = v,
-                    "metadata/versioning/snapshotVersions/snapshotVersion/updated" => sv.updated = v,
+                    "metadata/versioning/snapshotVersions/snapshotVersion/updated" => {
+                        sv.updated = v
+                    }
                     "metadata/versioning/snapshotVersions/snapshotVersion" => {
                         m.snapshot_versions.push(std::mem::take(&mut sv));
                     }
@@ -109,7 +123,12 @@ pub fn parse(xml: &[u8]) -> Result<Metadata, BadMetadata> {
             }
             Ok(Event::Eof) => break,
             Ok(_) => {}
-            Err(e) => return Err(BadMetadata(format!("malformed XML at byte {}: {e}", r.buffer_position()))),
+            Err(e) => {
+                return Err(BadMetadata(format!(
+                    "malformed XML at byte {}: {e}",
+                    r.buffer_position()
+                )));
+            }
         }
     }
     if !saw_root || !stack.is_empty() {
@@ -124,7 +143,12 @@ fn newest<'a>(vs: impl Iterator<Item = &'a String>) -> Option<String> {
 
 impl Metadata {
     /// Artifact-level metadata for a set of versions.
-    pub fn for_versions(group_id: &str, artifact_id: &str, mut versions: Vec<String>, last_updated: String) -> Self {
+    pub fn for_versions(
+        group_id: &str,
+        artifact_id: &str,
+        mut versions: Vec<String>,
+        last_updated: String,
+    ) -> Self {
         versions.sort_by(|a, b| compare(a, b));
         versions.dedup();
         Self {
@@ -141,12 +165,18 @@ impl Metadata {
     /// The union of several repositories' artifact-level metadata, as a group serves it.
     pub fn merge(all: &[Metadata]) -> Option<Self> {
         let first = all.first()?;
-        let versions: Vec<String> = all.iter().flat_map(|m| m.versions.iter().cloned()).collect();
+        let versions: Vec<String> = all
+            .iter()
+            .flat_map(|m| m.versions.iter().cloned())
+            .collect();
         let mut m = Self::for_versions(
             &first.group_id,
             &first.artifact_id,
             versions,
-            all.iter().filter_map(|m| m.last_updated.clone()).max().unwrap_or_default(),
+            all.iter()
+                .filter_map(|m| m.last_updated.clone())
+                .max()
+                .unwrap_or_default(),
         );
         // Members may name a latest/release that they do not list.
         let better = |a: Option<String>, b: Option<&String>| match (a, b) {
@@ -163,9 +193,17 @@ impl Metadata {
 
     pub fn to_xml(&self) -> String {
         let mut s = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-        s.push_str(if self.version.is_some() { "<metadata modelVersion=\"1.1.0\">\n" } else { "<metadata>\n" });
+        s.push_str(if self.version.is_some() {
+            "<metadata modelVersion=\"1.1.0\">\n"
+        } else {
+            "<metadata>\n"
+        });
         let el = |s: &mut String, indent: usize, name: &str, v: &str| {
-            s.push_str(&format!("{}<{name}>{}</{name}>\n", "  ".repeat(indent), escape(v)));
+            s.push_str(&format!(
+                "{}<{name}>{}</{name}>\n",
+                "  ".repeat(indent),
+                escape(v)
+            ));
         };
         el(&mut s, 1, "groupId", &self.group_id);
         el(&mut s, 1, "artifactId", &self.artifact_id);
@@ -229,7 +267,12 @@ pub fn timestamp(ms: i64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}{m:02}{d:02}{:02}{:02}{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}{m:02}{d:02}{:02}{:02}{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 #[cfg(test)]
@@ -238,13 +281,23 @@ mod tests {
 
     #[test]
     fn round_trip_and_merge() {
-        let a = Metadata::for_versions("g", "a", vec!["1.0".into(), "1.1-SNAPSHOT".into(), "0.9".into()], "20260101000000".into());
+        let a = Metadata::for_versions(
+            "g",
+            "a",
+            vec!["1.0".into(), "1.1-SNAPSHOT".into(), "0.9".into()],
+            "20260101000000".into(),
+        );
         assert_eq!(a.latest.as_deref(), Some("1.1-SNAPSHOT"));
         assert_eq!(a.release.as_deref(), Some("1.0"));
         assert_eq!(a.versions, ["0.9", "1.0", "1.1-SNAPSHOT"]);
         let parsed = parse(a.to_xml().as_bytes()).unwrap();
         assert_eq!(parsed, a);
-        let b = Metadata::for_versions("g", "a", vec!["1.0".into(), "2.0".into()], "20260202000000".into());
+        let b = Metadata::for_versions(
+            "g",
+            "a",
+            vec!["1.0".into(), "2.0".into()],
+            "20260202000000".into(),
+        );
         let m = Metadata::merge(&[a, b]).unwrap();
         assert_eq!(m.versions, ["0.9", "1.0", "1.1-SNAPSHOT", "2.0"]);
         assert_eq!(m.latest.as_deref(), Some("2.0"));
@@ -273,7 +326,13 @@ mod tests {
 
     #[test]
     fn malformed_is_refused() {
-        for bad in ["", "<metadata>", "<project/>", "<metadata><groupId>x</metadata>", "not xml"] {
+        for bad in [
+            "",
+            "<metadata>",
+            "<project/>",
+            "<metadata><groupId>x</metadata>",
+            "not xml",
+        ] {
             assert!(parse(bad.as_bytes()).is_err(), "{bad}");
         }
     }

@@ -44,7 +44,9 @@ impl Coords {
         let prefix = self.base_version.strip_suffix("SNAPSHOT")?;
         let rest = self.version.strip_prefix(prefix)?;
         let (ts, build) = rest.rsplit_once('-')?;
-        let ok = ts.len() == 15 && ts.as_bytes()[8] == b'.' && ts.chars().filter(|c| c.is_ascii_digit()).count() == 14;
+        let ok = ts.len() == 15
+            && ts.as_bytes()[8] == b'.'
+            && ts.chars().filter(|c| c.is_ascii_digit()).count() == 14;
         Some((ts.to_owned(), build.parse().ok().filter(|_| ok)?))
     }
 }
@@ -53,23 +55,38 @@ impl Coords {
 pub enum MavenPath {
     Artifact(Coords),
     /// `{g}/{a}/maven-metadata.xml`
-    ArtifactMetadata { group_id: String, artifact_id: String },
+    ArtifactMetadata {
+        group_id: String,
+        artifact_id: String,
+    },
     /// `{g}/{a}/{v}-SNAPSHOT/maven-metadata.xml`
-    VersionMetadata { group_id: String, artifact_id: String, version: String },
+    VersionMetadata {
+        group_id: String,
+        artifact_id: String,
+        version: String,
+    },
     /// A checksum of the file at `of`.
-    Checksum { of: String, algo: Algo },
+    Checksum {
+        of: String,
+        algo: Algo,
+    },
 }
 
 impl MavenPath {
     pub fn is_metadata(&self) -> bool {
-        matches!(self, Self::ArtifactMetadata { .. } | Self::VersionMetadata { .. })
+        matches!(
+            self,
+            Self::ArtifactMetadata { .. } | Self::VersionMetadata { .. }
+        )
     }
 }
 
 pub const METADATA: &str = "maven-metadata.xml";
 
 fn valid_segment(s: &str) -> bool {
-    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '+' | '~'))
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '+' | '~'))
 }
 
 /// Parses a path; `None` when it is not a Maven 2 path (refused under the STRICT layout policy).
@@ -77,7 +94,10 @@ pub fn parse(path: &str) -> Option<MavenPath> {
     for algo in Algo::ALL {
         if let Some(of) = path.strip_suffix(algo.suffix()) {
             parse(of)?;
-            return Some(MavenPath::Checksum { of: of.to_owned(), algo });
+            return Some(MavenPath::Checksum {
+                of: of.to_owned(),
+                algo,
+            });
         }
     }
     let segs: Vec<&str> = path.split('/').collect();
@@ -87,11 +107,13 @@ pub fn parse(path: &str) -> Option<MavenPath> {
     }
     if *file == METADATA {
         return match dirs {
-            [group @ .., artifact, version] if is_snapshot(version) && !group.is_empty() => Some(MavenPath::VersionMetadata {
-                group_id: group.join("."),
-                artifact_id: (*artifact).to_owned(),
-                version: (*version).to_owned(),
-            }),
+            [group @ .., artifact, version] if is_snapshot(version) && !group.is_empty() => {
+                Some(MavenPath::VersionMetadata {
+                    group_id: group.join("."),
+                    artifact_id: (*artifact).to_owned(),
+                    version: (*version).to_owned(),
+                })
+            }
             // Group-level metadata (plugin prefixes) has the same shape; it is kept as written.
             [group @ .., artifact] if !group.is_empty() => Some(MavenPath::ArtifactMetadata {
                 group_id: group.join("."),
@@ -100,7 +122,9 @@ pub fn parse(path: &str) -> Option<MavenPath> {
             _ => None,
         };
     }
-    let [group @ .., artifact, base] = dirs else { return None };
+    let [group @ .., artifact, base] = dirs else {
+        return None;
+    };
     if group.is_empty() {
         return None;
     }
@@ -115,7 +139,9 @@ pub fn parse(path: &str) -> Option<MavenPath> {
         let ts_len = 15;
         let (ts, after) = (tail.get(..ts_len)?, &tail[ts_len..]);
         let after = after.strip_prefix('-')?;
-        let n_len = after.find(|c: char| !c.is_ascii_digit()).unwrap_or(after.len());
+        let n_len = after
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(after.len());
         if n_len == 0 || ts.as_bytes().get(8) != Some(&b'.') {
             return None;
         }
@@ -147,19 +173,47 @@ mod tests {
 
     #[test]
     fn artifacts() {
-        let Some(MavenPath::Artifact(c)) = parse("org/example/app/1.0/app-1.0.jar") else { panic!() };
-        assert_eq!((c.group_id.as_str(), c.artifact_id.as_str(), c.version.as_str()), ("org.example", "app", "1.0"));
+        let Some(MavenPath::Artifact(c)) = parse("org/example/app/1.0/app-1.0.jar") else {
+            panic!()
+        };
+        assert_eq!(
+            (
+                c.group_id.as_str(),
+                c.artifact_id.as_str(),
+                c.version.as_str()
+            ),
+            ("org.example", "app", "1.0")
+        );
         assert_eq!((c.classifier, c.extension.as_str()), (None, "jar"));
-        let Some(MavenPath::Artifact(c)) = parse("org/example/app/1.0/app-1.0-sources.tar.gz") else { panic!() };
-        assert_eq!((c.classifier.as_deref(), c.extension.as_str()), (Some("sources"), "tar.gz"));
-        let Some(MavenPath::Artifact(c)) = parse("g/app/1.1-SNAPSHOT/app-1.1-20260101.120000-3-tests.jar") else { panic!() };
+        let Some(MavenPath::Artifact(c)) = parse("org/example/app/1.0/app-1.0-sources.tar.gz")
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (c.classifier.as_deref(), c.extension.as_str()),
+            (Some("sources"), "tar.gz")
+        );
+        let Some(MavenPath::Artifact(c)) =
+            parse("g/app/1.1-SNAPSHOT/app-1.1-20260101.120000-3-tests.jar")
+        else {
+            panic!()
+        };
         assert_eq!(c.version, "1.1-20260101.120000-3");
         assert_eq!(c.timestamp(), Some(("20260101.120000".into(), 3)));
         assert_eq!(c.classifier.as_deref(), Some("tests"));
         assert!(c.is_snapshot());
-        let Some(MavenPath::Artifact(c)) = parse("g/app/1.1-SNAPSHOT/app-1.1-SNAPSHOT.pom") else { panic!() };
+        let Some(MavenPath::Artifact(c)) = parse("g/app/1.1-SNAPSHOT/app-1.1-SNAPSHOT.pom") else {
+            panic!()
+        };
         assert_eq!((c.version.as_str(), c.timestamp()), ("1.1-SNAPSHOT", None));
-        for bad in ["app-1.0.jar", "g/app/1.0/other-1.0.jar", "g/app/1.0/app-2.0.jar", "g/app/1.0/app-1.0", "g/app/1.0/app-1.0-.jar", "g/a b/1/x"] {
+        for bad in [
+            "app-1.0.jar",
+            "g/app/1.0/other-1.0.jar",
+            "g/app/1.0/app-2.0.jar",
+            "g/app/1.0/app-1.0",
+            "g/app/1.0/app-1.0-.jar",
+            "g/a b/1/x",
+        ] {
             assert_eq!(parse(bad), None, "{bad}");
         }
     }
@@ -168,17 +222,33 @@ mod tests {
     fn metadata_and_checksums() {
         assert_eq!(
             parse("org/example/app/maven-metadata.xml"),
-            Some(MavenPath::ArtifactMetadata { group_id: "org.example".into(), artifact_id: "app".into() })
+            Some(MavenPath::ArtifactMetadata {
+                group_id: "org.example".into(),
+                artifact_id: "app".into()
+            })
         );
         assert_eq!(
             parse("org/example/app/1.0-SNAPSHOT/maven-metadata.xml"),
-            Some(MavenPath::VersionMetadata { group_id: "org.example".into(), artifact_id: "app".into(), version: "1.0-SNAPSHOT".into() })
+            Some(MavenPath::VersionMetadata {
+                group_id: "org.example".into(),
+                artifact_id: "app".into(),
+                version: "1.0-SNAPSHOT".into()
+            })
         );
         assert_eq!(
             parse("org/example/app/1.0/app-1.0.jar.sha1"),
-            Some(MavenPath::Checksum { of: "org/example/app/1.0/app-1.0.jar".into(), algo: Algo::Sha1 })
+            Some(MavenPath::Checksum {
+                of: "org/example/app/1.0/app-1.0.jar".into(),
+                algo: Algo::Sha1
+            })
         );
-        assert!(matches!(parse("org/example/app/maven-metadata.xml.sha512"), Some(MavenPath::Checksum { algo: Algo::Sha512, .. })));
+        assert!(matches!(
+            parse("org/example/app/maven-metadata.xml.sha512"),
+            Some(MavenPath::Checksum {
+                algo: Algo::Sha512,
+                ..
+            })
+        ));
         assert_eq!(parse("maven-metadata.xml"), None);
     }
 }

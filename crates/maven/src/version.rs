@@ -51,7 +51,9 @@ fn items(v: &str) -> Vec<Item> {
     }
     flush(&mut cur, digits, &mut out);
     // Trailing zeros and release qualifiers do not count: 1.0 == 1 == 1.0.0 == 1-ga.
-    while matches!(out.last(), Some(Item::Num(0))) || matches!(out.last(), Some(Item::Qual(q)) if qualifier_rank(q).0 == 5) {
+    while matches!(out.last(), Some(Item::Num(0)))
+        || matches!(out.last(), Some(Item::Qual(q)) if qualifier_rank(q).0 == 5)
+    {
         out.pop();
     }
     out
@@ -93,7 +95,17 @@ mod tests {
     #[test]
     fn maven_order() {
         let ordered = [
-            "1.0-alpha1", "1.0-beta", "1.0-rc1", "1.0-SNAPSHOT", "1.0", "1.0-sp1", "1.0.1", "1.1", "1.10", "2.0-M1", "2.0",
+            "1.0-alpha1",
+            "1.0-beta",
+            "1.0-rc1",
+            "1.0-SNAPSHOT",
+            "1.0",
+            "1.0-sp1",
+            "1.0.1",
+            "1.1",
+            "1.10",
+            "2.0-M1",
+            "2.0",
         ];
         for w in ordered.windows(2) {
             assert_eq!(compare(w[0], w[1]), Ordering::Less, "{} < {}", w[0], w[1]);

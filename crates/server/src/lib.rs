@@ -19,7 +19,10 @@ pub use telemetry::init as init_logging;
 
 /// Every format this build serves: adding one is one line here.
 pub fn formats() -> FormatRegistry {
-    let all: Vec<Arc<dyn Format>> = vec![Arc::new(arca_raw::RawFormat), Arc::new(arca_maven::MavenFormat)];
+    let all: Vec<Arc<dyn Format>> = vec![
+        Arc::new(arca_raw::RawFormat),
+        Arc::new(arca_maven::MavenFormat),
+    ];
     FormatRegistry::new(all)
 }
 

@@ -178,7 +178,7 @@ impl BlobStore for FileBlobStore {
         let root = self.root.clone();
         tokio::task::spawn_blocking(move || {
             let s = nix::sys::statvfs::statvfs(&root).ok()?;
-            Some(u64::from(s.blocks_available()) * u64::from(s.fragment_size()))
+            Some(s.blocks_available() * s.fragment_size())
         })
         .await
         .ok()

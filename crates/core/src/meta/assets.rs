@@ -379,7 +379,12 @@ impl Db {
     }
 
     /// Versions of the components `namespace:name` that still have assets in a repository.
-    pub async fn component_versions(&self, repository_id: i64, namespace: &str, name: &str) -> Result<Vec<String>> {
+    pub async fn component_versions(
+        &self,
+        repository_id: i64,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Vec<String>> {
         const Q: &str = "SELECT c.version FROM components c WHERE c.repository_id = $1 AND c.namespace = $2 \
              AND c.name = $3 AND EXISTS (SELECT 1 FROM assets a WHERE a.component_id = c.id)";
         let rows: Vec<(String,)> = on_db!(self, |p| sqlx::query_as(Q)
