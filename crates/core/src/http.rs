@@ -71,12 +71,20 @@ pub fn remote_ip(req: &HttpRequest, public: &PublicUrl) -> Option<String> {
 
 /// actix's `Payload` is `!Send`; forward it through a channel so blob stores (and spawned tasks)
 /// get a `Send` stream. The channel is small, so memory stays flat and backpressure holds.
-pub fn payload_stream(mut payload: web::Payload) -> ByteStream {
+pub fn payload_stream(payload: web::Payload) -> ByteStream {
+    local_stream(payload)
+}
+
+/// The same for any body stream living on this worker (a multipart field, say).
+pub fn local_stream<S, E>(mut body: S) -> ByteStream
+where
+    S: futures_util::Stream<Item = Result<bytes::Bytes, E>> + Unpin + 'static,
+    E: std::fmt::Display,
+{
     let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(4);
     actix_web::rt::spawn(async move {
-        while let Some(chunk) = payload.next().await {
-            let item = chunk
-                .map_err(|e| std::io::Error::new(std::io::ErrorKind::UnexpectedEof, e.to_string()));
+        while let Some(chunk) = body.next().await {
+            let item = chunk.map_err(|e| std::io::Error::new(std::io::ErrorKind::UnexpectedEof, e.to_string()));
             let stop = item.is_err();
             if tx.send(item).await.is_err() || stop {
                 break;

@@ -121,6 +121,25 @@ pub enum Freshness {
     Content,
 }
 
+/// What to fetch and how: by default `remote + path`, unverified.
+#[derive(Clone, Debug)]
+pub struct FetchSpec {
+    pub freshness: Freshness,
+    /// Fetch from this absolute URL instead of `remote + path` (an index that links elsewhere).
+    /// Upstream credentials are only sent when it lies under the remote URL.
+    pub url: Option<String>,
+    /// The `Accept` header to send.
+    pub accept: Option<&'static str>,
+    /// Refuse (and keep nothing) unless the content has this SHA-256.
+    pub expect: Option<crate::model::Digest>,
+}
+
+impl FetchSpec {
+    pub fn new(freshness: Freshness) -> Self {
+        Self { freshness, url: None, accept: None, expect: None }
+    }
+}
+
 #[derive(Debug, Error)]
 pub enum ProxyError {
     #[error("remote {url} could not be reached: {reason}")]
@@ -204,11 +223,11 @@ impl Proxy {
         db: &Db,
         repo: &Repository,
         path: &AssetPath,
-        freshness: Freshness,
+        spec: FetchSpec,
         meta: AssetMeta,
     ) -> Result<Option<Asset>, ProxyError> {
         let settings = ProxySettings::from_attrs(&repo.attrs).map_err(ProxyError::Config)?;
-        let max_age = match freshness {
+        let max_age = match spec.freshness {
             Freshness::Metadata => settings.metadata_max_age,
             Freshness::Content => settings.content_max_age,
         };
@@ -240,7 +259,7 @@ impl Proxy {
                 Some(a) if fresh(a) => Ok(cached),
                 _ if cached.is_none() && self.negative_hit(&key) => Ok(None),
                 _ => {
-                    self.refresh(storage, db, repo, path, &settings, cached, meta)
+                    self.refresh(storage, db, repo, path, &settings, &spec, cached, meta)
                         .await
                 }
             }
@@ -257,6 +276,7 @@ impl Proxy {
         repo: &Repository,
         path: &AssetPath,
         settings: &ProxySettings,
+        spec: &FetchSpec,
         cached: Option<Asset>,
         mut meta: AssetMeta,
     ) -> Result<Option<Asset>, ProxyError> {
@@ -267,10 +287,15 @@ impl Proxy {
                 None => Err(ProxyError::Blocked(repo.name.to_string())),
             };
         }
-        let url = format!("{}{}", settings.remote, path);
+        let url = spec.url.clone().unwrap_or_else(|| format!("{}{}", settings.remote, path));
         let mut req = self.client.get(&url);
-        if let Some(u) = &settings.username {
+        if let Some(u) = &settings.username
+            && url.starts_with(&settings.remote)
+        {
             req = req.basic_auth(u, settings.password.as_deref());
+        }
+        if let Some(a) = spec.accept {
+            req = req.header(reqwest::header::ACCEPT, a);
         }
         if let Some(a) = &cached {
             if let Some(etag) = a.attrs.pointer("/remote/etag").and_then(Value::as_str) {
@@ -355,6 +380,7 @@ impl Proxy {
         let body = resp.bytes_stream().map_err(std::io::Error::other).boxed();
         let opts = PutOptions {
             all_checksums: true,
+            expect: spec.expect.clone(),
             ..Default::default()
         };
         match storage.ingest(repo, path, body, opts, meta).await {
@@ -365,6 +391,10 @@ impl Proxy {
             // The remote broke off mid-body: nothing was stored.
             Err(StorageError::Blob(BlobError::Body(e))) => {
                 stale_or(cached, unreachable(e.to_string()), repo)
+            }
+            // The remote sent other bytes than its index promised: nothing was stored.
+            Err(StorageError::Blob(e @ BlobError::DigestMismatch { .. })) => {
+                stale_or(cached, unreachable(format!("content check failed: {e}")), repo)
             }
             Err(e) => Err(e.into()),
         }

@@ -23,7 +23,7 @@ use arca_core::{
     model::{
         Asset, AssetPath, Checksums, RepoKind, Repository, RepositorySpec, WritePolicy, now_ms,
     },
-    proxy::{Freshness, ProxyError, ProxySettings},
+    proxy::{FetchSpec, Freshness, ProxyError, ProxySettings},
     storage::{AssetMeta, StorageError},
 };
 use async_trait::async_trait;
@@ -244,7 +244,7 @@ async fn locate(
     let (arca, t0) = (&cx.arca, now_ms());
     let asset = arca
         .proxy
-        .fetch(&arca.storage, &arca.db, repo, path, freshness, meta)
+        .fetch(&arca.storage, &arca.db, repo, path, FetchSpec::new(freshness), meta)
         .await?;
     // A freshly fetched artifact is checked against the remote's own SHA-1, when it has one.
     if let (Some(a), Some(MavenPath::Artifact(_))) = (&asset, mp)

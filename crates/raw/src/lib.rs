@@ -13,7 +13,7 @@ use arca_core::{
     },
     meta::NewComponent,
     model::{AssetPath, Digest, RepoKind, Repository, RepositorySpec},
-    proxy::{Freshness, ProxyError, ProxySettings},
+    proxy::{FetchSpec, Freshness, ProxyError, ProxySettings},
     storage::{AssetMeta, StorageError},
 };
 use async_trait::async_trait;
@@ -130,7 +130,7 @@ async fn read(cx: &RepoContext, req: &HttpRequest, path: &AssetPath) -> HttpResp
                         &arca.db,
                         &repo,
                         path,
-                        Freshness::Content,
+                        FetchSpec::new(Freshness::Content),
                         meta,
                     )
                     .await

@@ -22,6 +22,7 @@ pub fn formats() -> FormatRegistry {
     let all: Vec<Arc<dyn Format>> = vec![
         Arc::new(arca_raw::RawFormat),
         Arc::new(arca_maven::MavenFormat),
+        Arc::new(arca_pypi::PypiFormat),
     ];
     FormatRegistry::new(all)
 }

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Benchmarks, each beside a reference server in the same run, printing ratios:
+#   - GET of a cached 1 MiB Maven jar: Arca (maven hosted, Basic auth) vs nginx (static file)
+#   - start-to-ready time and idle RSS of the release binary
+# Usage: bench/run.sh [seconds per wrk run, default 10]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DUR=${1:-10}
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/arca-target}"
+for p in wrk nginx-light curl python3; do
+  dpkg -s "$p" >/dev/null 2>&1 || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$p" >/dev/null; }
+done
+cargo build --release --quiet --bin arca
+BIN="$CARGO_TARGET_DIR/release/arca"
+W=$(mktemp -d /tmp/arca-bench.XXXXXX)
+PIDS=()
+trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$W"' EXIT
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+rps() { wrk -t2 -c16 -d"${DUR}s" "$@" | awk '/Requests\/sec/ {print $2}'; }
+
+# Arca, release build, request logging at warn (nginx runs with access_log off).
+PORT=$(port); URL="http://127.0.0.1:$PORT"; PW=bench-pass-1
+mkdir -p "$W/arca"
+t0=$(date +%s%N)
+(cd "$W/arca" && exec env ARCA_LISTEN="127.0.0.1:$PORT" ARCA_ADMIN_PASSWORD=$PW ARCA_LOG=warn "$BIN" >"$W/arca.log" 2>&1) &
+APID=$!; PIDS+=($APID)
+until curl -sf "$URL/service/rest/v1/status" >/dev/null; do sleep 0.005; done
+READY_MS=$(( ($(date +%s%N) - t0) / 1000000 ))
+sleep 1
+IDLE_KB=$(awk '/VmRSS/ {print $2}' /proc/$APID/status)
+
+head -c 1048576 /dev/urandom >"$W/lib-1.0.jar"
+curl -sf -u "admin:$PW" -H 'content-type: application/json' "$URL/service/rest/v1/repositories/maven/hosted" \
+  -d '{"name":"releases","online":true,"storage":{"blobStoreName":"default","strictContentTypeValidation":true,"writePolicy":"ALLOW_ONCE"},"maven":{"versionPolicy":"RELEASE","layoutPolicy":"STRICT"}}'
+curl -sf -u "admin:$PW" -T "$W/lib-1.0.jar" "$URL/repository/releases/org/bench/lib/1.0/lib-1.0.jar"
+AUTH="Authorization: Basic $(printf 'admin:%s' "$PW" | base64)"
+JAR="$URL/repository/releases/org/bench/lib/1.0/lib-1.0.jar"
+cmp <(curl -s -H "$AUTH" "$JAR") "$W/lib-1.0.jar"
+
+# nginx serving the same file.
+NPORT=$(port)
+mkdir -p "$W/www/org/bench/lib/1.0" "$W/nginx"
+cp "$W/lib-1.0.jar" "$W/www/org/bench/lib/1.0/"
+cat >"$W/nginx/nginx.conf" <<CONF
+worker_processes 2;
+pid $W/nginx/nginx.pid;
+error_log $W/nginx/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  client_body_temp_path $W/nginx/body;
+  proxy_temp_path $W/nginx/proxy;
+  fastcgi_temp_path $W/nginx/fastcgi;
+  uwsgi_temp_path $W/nginx/uwsgi;
+  scgi_temp_path $W/nginx/scgi;
+  server { listen 127.0.0.1:$NPORT; root $W/www; }
+}
+CONF
+nginx -c "$W/nginx/nginx.conf" -g 'daemon off;' &
+PIDS+=($!)
+until curl -sf "http://127.0.0.1:$NPORT/org/bench/lib/1.0/lib-1.0.jar" -o /dev/null; do sleep 0.01; done
+
+ARCA_RPS=$(rps -H "$AUTH" "$JAR")
+NGINX_RPS=$(rps "http://127.0.0.1:$NPORT/org/bench/lib/1.0/lib-1.0.jar")
+ratio=$(python3 -c "print(f'{$ARCA_RPS/$NGINX_RPS:.2f}')")
+size=$(stat -c %s "$BIN")
+
+echo
+echo "| benchmark | Arca | reference | Arca / reference |"
+echo "|---|---|---|---|"
+echo "| GET cached 1 MiB jar, wrk -t2 -c16 (req/s) | $ARCA_RPS | nginx $NGINX_RPS | $ratio |"
+echo "| start to ready, release (ms) | $READY_MS | | |"
+echo "| idle RSS, release (MiB) | $(python3 -c "print(f'{$IDLE_KB/1024:.1f}')") | | |"
+echo "| binary size (MiB) | $(python3 -c "print(f'{$size/1048576:.1f}')") | | |"
