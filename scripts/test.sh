@@ -15,7 +15,7 @@ step() { printf '\n== %s (%ss)\n' "$*" $(( $(date +%s) - started )); }
 
 step "installing test dependencies"
 pkgs=()
-for p in postgresql openssl curl docker-compose procps python3 \
+for p in postgresql openssl curl docker-compose procps python3 python3-venv \
          maven libmaven-deploy-plugin-java libmaven-install-plugin-java libmaven-resources-plugin-java \
          libmaven-compiler-plugin-java libmaven-jar-plugin-java libsurefire-java; do
   dpkg -s "$p" >/dev/null 2>&1 || pkgs+=("$p")
@@ -66,6 +66,9 @@ ARCA_BIN="$CARGO_TARGET_DIR/debug/arca" bash scripts/e2e.sh
 
 step "Maven: real mvn deploys and resolves through Arca"
 ARCA_BIN="$CARGO_TARGET_DIR/debug/arca" bash scripts/e2e-maven.sh
+
+step "PyPI: real twine, pip and uv through Arca"
+PY_VENV="$CACHE/pyvenv" ARCA_BIN="$CARGO_TARGET_DIR/debug/arca" bash scripts/e2e-pypi.sh
 
 step "deployment files"
 docker-compose -f docker-compose.yml config -q
