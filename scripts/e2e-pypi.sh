@@ -13,7 +13,7 @@ PID=""
 pass=0; fail=0
 ok()  { pass=$((pass+1)); echo "ok   $*"; }
 bad() { fail=$((fail+1)); echo "FAIL $*"; }
-check() { local what=$1; shift; if "$@" >>"$W/cmd.log" 2>&1; then ok "$what"; else bad "$what"; tail -5 "$W/cmd.log"; fi; }
+check() { local what=$1; shift; if "$@" >"$W/cmd.log" 2>&1; then ok "$what"; else bad "$what"; tail -15 "$W/cmd.log"; fi; }
 trap '[ -n "$PID" ] && { kill "$PID"; wait "$PID"; } 2>/dev/null; rm -rf "$W"' EXIT
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
@@ -50,7 +50,7 @@ check "pip install from hosted" bash -c "python3 -m venv $W/v1 && $W/v1/bin/pip 
 check "uv pip install from hosted" bash -c "python3 -m venv $W/v2 && $VENV/bin/uv pip install -q --no-cache --python $W/v2/bin/python --index-url $AUTHURL/repository/pypi-hosted/simple arca-demo && $W/v2/bin/python -c 'import arca_demo'"
 check "uv pip install from the group" bash -c "python3 -m venv $W/v3 && $VENV/bin/uv pip install -q --no-cache --python $W/v3/bin/python --index-url $AUTHURL/repository/pypi-all/simple arca-demo && $W/v3/bin/python -c 'import arca_demo'"
 # The sdist's build backend (setuptools) comes through the group's proxy member.
-check "pip download --no-binary (sdist)" bash -c "$VENV/bin/pip download -q --no-cache-dir --no-deps --no-binary arca-demo -d $W/dl --index-url $AUTHURL/repository/pypi-all/simple arca-demo && ls $W/dl/arca_demo-1.0.0.tar.gz"
+check "pip download --no-binary (sdist)" bash -c "$VENV/bin/pip download -q --no-cache-dir --no-deps --no-binary arca-demo -d $W/dl --index-url $AUTHURL/repository/pypi-all/simple arca-demo && ls $W/dl/*1.0.0.tar.gz"
 echo "arca-demo==1.0.0 --hash=sha256:$(sha256sum "$WHEEL" | cut -d' ' -f1)" >"$W/req.txt"
 check "pip --require-hashes" bash -c "python3 -m venv $W/v4 && $W/v4/bin/pip install -q --no-cache-dir --require-hashes -r $W/req.txt --index-url $AUTHURL/repository/pypi-hosted/simple"
 
