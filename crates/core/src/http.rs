@@ -84,7 +84,8 @@ where
     let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(4);
     actix_web::rt::spawn(async move {
         while let Some(chunk) = body.next().await {
-            let item = chunk.map_err(|e| std::io::Error::new(std::io::ErrorKind::UnexpectedEof, e.to_string()));
+            let item = chunk
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::UnexpectedEof, e.to_string()));
             let stop = item.is_err();
             if tx.send(item).await.is_err() || stop {
                 break;

@@ -136,7 +136,12 @@ pub struct FetchSpec {
 
 impl FetchSpec {
     pub fn new(freshness: Freshness) -> Self {
-        Self { freshness, url: None, accept: None, expect: None }
+        Self {
+            freshness,
+            url: None,
+            accept: None,
+            expect: None,
+        }
     }
 }
 
@@ -287,7 +292,10 @@ impl Proxy {
                 None => Err(ProxyError::Blocked(repo.name.to_string())),
             };
         }
-        let url = spec.url.clone().unwrap_or_else(|| format!("{}{}", settings.remote, path));
+        let url = spec
+            .url
+            .clone()
+            .unwrap_or_else(|| format!("{}{}", settings.remote, path));
         let mut req = self.client.get(&url);
         if let Some(u) = &settings.username
             && url.starts_with(&settings.remote)
@@ -393,9 +401,11 @@ impl Proxy {
                 stale_or(cached, unreachable(e.to_string()), repo)
             }
             // The remote sent other bytes than its index promised: nothing was stored.
-            Err(StorageError::Blob(e @ BlobError::DigestMismatch { .. })) => {
-                stale_or(cached, unreachable(format!("content check failed: {e}")), repo)
-            }
+            Err(StorageError::Blob(e @ BlobError::DigestMismatch { .. })) => stale_or(
+                cached,
+                unreachable(format!("content check failed: {e}")),
+                repo,
+            ),
             Err(e) => Err(e.into()),
         }
     }

@@ -244,7 +244,14 @@ async fn locate(
     let (arca, t0) = (&cx.arca, now_ms());
     let asset = arca
         .proxy
-        .fetch(&arca.storage, &arca.db, repo, path, FetchSpec::new(freshness), meta)
+        .fetch(
+            &arca.storage,
+            &arca.db,
+            repo,
+            path,
+            FetchSpec::new(freshness),
+            meta,
+        )
         .await?;
     // A freshly fetched artifact is checked against the remote's own SHA-1, when it has one.
     if let (Some(a), Some(MavenPath::Artifact(_))) = (&asset, mp)

@@ -31,7 +31,9 @@ pub struct PypiFormat;
 const PAGE_LIMIT: u64 = 64 * 1024 * 1024;
 
 fn text(status: StatusCode, msg: impl Into<String>) -> HttpResponse {
-    HttpResponse::build(status).content_type("text/plain; charset=utf-8").body(msg.into())
+    HttpResponse::build(status)
+        .content_type("text/plain; charset=utf-8")
+        .body(msg.into())
 }
 
 fn fail(e: &dyn HttpError) -> HttpResponse {
@@ -41,7 +43,9 @@ fn fail(e: &dyn HttpError) -> HttpResponse {
 
 fn storage_fail(e: StorageError) -> HttpResponse {
     match e {
-        StorageError::Blob(arca_core::blob::BlobError::RangeNotSatisfiable { size }) => range_not_satisfiable(size),
+        StorageError::Blob(arca_core::blob::BlobError::RangeNotSatisfiable { size }) => {
+            range_not_satisfiable(size)
+        }
         e => fail(&e),
     }
 }
@@ -69,7 +73,10 @@ impl Format for PypiFormat {
         if method == Method::POST && (path.is_empty() || path == "legacy/" || path == "legacy") {
             return match cx.repo.kind {
                 RepoKind::Hosted => upload::upload(&cx, &req, body).await,
-                _ => text(StatusCode::METHOD_NOT_ALLOWED, format!("repository {} is not a hosted repository", cx.repo.name)),
+                _ => text(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    format!("repository {} is not a hosted repository", cx.repo.name),
+                ),
             };
         }
         if !matches!(method, Method::GET | Method::HEAD | Method::DELETE) {
@@ -90,7 +97,10 @@ impl Format for PypiFormat {
             // PEP 503: non-normalised names redirect to the normalised URL.
             if norm != project || !rest.ends_with('/') {
                 return HttpResponse::MovedPermanently()
-                    .insert_header(("Location", format!("{}/repository/{}/simple/{norm}/", cx.base_url, cx.repo.name)))
+                    .insert_header((
+                        "Location",
+                        format!("{}/repository/{}/simple/{norm}/", cx.base_url, cx.repo.name),
+                    ))
                     .finish();
             }
             return project_page(&cx, &req, &norm).await;
@@ -108,8 +118,14 @@ impl Format for PypiFormat {
     }
 
     fn configure(&self, cfg: &mut web::ServiceConfig) {
-        cfg.route("/service/rest/v1/pypi/{repository}/{project}/{version}/yank", web::post().to(yank))
-            .route("/service/rest/v1/pypi/{repository}/{project}/{version}/yank", web::delete().to(yank));
+        cfg.route(
+            "/service/rest/v1/pypi/{repository}/{project}/{version}/yank",
+            web::post().to(yank),
+        )
+        .route(
+            "/service/rest/v1/pypi/{repository}/{project}/{version}/yank",
+            web::delete().to(yank),
+        );
     }
 }
 
@@ -139,7 +155,12 @@ fn iso8601(ms: i64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 /// A file as listed by one repository: `entry.url` is the repository-relative path, and
@@ -150,11 +171,24 @@ struct Listed {
     upstream: Option<String>,
 }
 
-async fn hosted_page(cx: &RepoContext, repo: &Repository, norm: &str) -> Result<Vec<Listed>, StorageError> {
-    let assets = cx.arca.db.list_assets(repo.id, &format!("packages/{norm}/"), "", 100_000).await?;
+async fn hosted_page(
+    cx: &RepoContext,
+    repo: &Repository,
+    norm: &str,
+) -> Result<Vec<Listed>, StorageError> {
+    let assets = cx
+        .arca
+        .db
+        .list_assets(repo.id, &format!("packages/{norm}/"), "", 100_000)
+        .await?;
     let metadata: HashMap<&str, &str> = assets
         .iter()
-        .filter_map(|a| Some((a.path.strip_suffix(".metadata")?, a.checksums.sha256.as_str())))
+        .filter_map(|a| {
+            Some((
+                a.path.strip_suffix(".metadata")?,
+                a.checksums.sha256.as_str(),
+            ))
+        })
         .collect();
     Ok(assets
         .iter()
@@ -164,9 +198,17 @@ async fn hosted_page(cx: &RepoContext, repo: &Repository, norm: &str) -> Result<
                 filename: a.path.rsplit('/').next().unwrap_or(&a.path).to_owned(),
                 url: a.path.clone(),
                 sha256: Some(a.checksums.sha256.clone()),
-                requires_python: a.attrs.pointer("/pypi/requires_python").and_then(|v| v.as_str()).map(str::to_owned),
+                requires_python: a
+                    .attrs
+                    .pointer("/pypi/requires_python")
+                    .and_then(|v| v.as_str())
+                    .map(str::to_owned),
                 core_metadata: metadata.get(a.path.as_str()).map(|s| s.to_string()),
-                yanked: a.attrs.pointer("/pypi/yanked").and_then(|v| v.as_str()).map(str::to_owned),
+                yanked: a
+                    .attrs
+                    .pointer("/pypi/yanked")
+                    .and_then(|v| v.as_str())
+                    .map(str::to_owned),
                 size: Some(a.size as u64),
                 upload_time: Some(iso8601(a.created_ms)),
             },
@@ -176,19 +218,41 @@ async fn hosted_page(cx: &RepoContext, repo: &Repository, norm: &str) -> Result<
 }
 
 /// The remote's project page, cached as metadata and rewritten to local paths.
-async fn proxy_page(cx: &RepoContext, repo: &Repository, norm: &str) -> Result<Vec<Listed>, ProxyError> {
+async fn proxy_page(
+    cx: &RepoContext,
+    repo: &Repository,
+    norm: &str,
+) -> Result<Vec<Listed>, ProxyError> {
     let settings = ProxySettings::from_attrs(&repo.attrs).map_err(ProxyError::Config)?;
-    let index = repo.attrs.pointer("/pypi/indexPath").and_then(|v| v.as_str()).unwrap_or("simple");
+    let index = repo
+        .attrs
+        .pointer("/pypi/indexPath")
+        .and_then(|v| v.as_str())
+        .unwrap_or("simple");
     let page_url = format!("{}{}/{norm}/", settings.remote, index.trim_matches('/'));
-    let path = AssetPath::parse(&format!("simple/{norm}/")).map_err(|e| ProxyError::Config(e.to_string()))?;
+    let path = AssetPath::parse(&format!("simple/{norm}/"))
+        .map_err(|e| ProxyError::Config(e.to_string()))?;
     let spec = FetchSpec {
         freshness: Freshness::Metadata,
         url: Some(page_url.clone()),
-        accept: Some("application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1"),
+        accept: Some(
+            "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1",
+        ),
         expect: None,
     };
     let arca = &cx.arca;
-    let Some(asset) = arca.proxy.fetch(&arca.storage, &arca.db, repo, &path, spec, AssetMeta::default()).await? else {
+    let Some(asset) = arca
+        .proxy
+        .fetch(
+            &arca.storage,
+            &arca.db,
+            repo,
+            &path,
+            spec,
+            AssetMeta::default(),
+        )
+        .await?
+    else {
         return Ok(vec![]);
     };
     let Some(bytes) = arca.storage.read_small(&asset, PAGE_LIMIT).await? else {
@@ -205,13 +269,21 @@ async fn proxy_page(cx: &RepoContext, repo: &Repository, norm: &str) -> Result<V
         .into_iter()
         .filter_map(|mut e| {
             let d = parse_filename(&e.filename)?;
-            let upstream = std::mem::replace(&mut e.url, package_path(norm, &d.version, &e.filename));
-            Some(Listed { entry: e, upstream: Some(upstream) })
+            let upstream =
+                std::mem::replace(&mut e.url, package_path(norm, &d.version, &e.filename));
+            Some(Listed {
+                entry: e,
+                upstream: Some(upstream),
+            })
         })
         .collect())
 }
 
-async fn member_page(cx: &RepoContext, repo: &Repository, norm: &str) -> Result<Vec<Listed>, ProxyError> {
+async fn member_page(
+    cx: &RepoContext,
+    repo: &Repository,
+    norm: &str,
+) -> Result<Vec<Listed>, ProxyError> {
     match repo.kind {
         RepoKind::Proxy => proxy_page(cx, repo, norm).await,
         _ => Ok(hosted_page(cx, repo, norm).await?),
@@ -250,7 +322,10 @@ async fn project_page(cx: &RepoContext, req: &HttpRequest, norm: &str) -> HttpRe
     if files.is_empty() {
         return match failure {
             Some(e) => fail(&e),
-            None => text(StatusCode::NOT_FOUND, format!("project {norm} not found in {}", cx.repo.name)),
+            None => text(
+                StatusCode::NOT_FOUND,
+                format!("project {norm} not found in {}", cx.repo.name),
+            ),
         };
     }
     let prefix = format!("{}/repository/{}/", cx.base_url, cx.repo.name);
@@ -258,7 +333,10 @@ async fn project_page(cx: &RepoContext, req: &HttpRequest, norm: &str) -> HttpRe
         f.url = format!("{prefix}{}", f.url);
     }
     files.sort_by(|a, b| a.filename.cmp(&b.filename));
-    let page = Page { name: norm.to_owned(), files };
+    let page = Page {
+        name: norm.to_owned(),
+        files,
+    };
     respond_page(req, &page)
 }
 
@@ -302,7 +380,16 @@ async fn index(cx: &RepoContext, req: &HttpRequest) -> HttpResponse {
                 .db
                 .list_assets(repo.id, "simple/", "", 1_000_000)
                 .await
-                .map(|a| a.iter().filter_map(|a| a.path.strip_prefix("simple/")?.strip_suffix('/').map(str::to_owned)).collect()),
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|a| {
+                            a.path
+                                .strip_prefix("simple/")?
+                                .strip_suffix('/')
+                                .map(str::to_owned)
+                        })
+                        .collect()
+                }),
             _ => cx.arca.db.component_names(repo.id).await,
         };
         match found {
@@ -313,15 +400,29 @@ async fn index(cx: &RepoContext, req: &HttpRequest) -> HttpResponse {
     let names: Vec<String> = names.into_iter().collect();
     let accept = req.headers().get("accept").and_then(|v| v.to_str().ok());
     if simple::wants_json(accept, None) {
-        HttpResponse::Ok().content_type(simple::JSON_TYPE).body(simple::render_index_json(&names))
+        HttpResponse::Ok()
+            .content_type(simple::JSON_TYPE)
+            .body(simple::render_index_json(&names))
     } else {
-        HttpResponse::Ok().content_type("text/html; charset=utf-8").body(simple::render_index_html(&names))
+        HttpResponse::Ok()
+            .content_type("text/html; charset=utf-8")
+            .body(simple::render_index_html(&names))
     }
 }
 
 /// A file from one repository: stored, or fetched through a proxy by the URL its index gives.
-async fn locate(cx: &RepoContext, repo: &Repository, path: &AssetPath) -> Result<Option<Asset>, ProxyError> {
-    if let Some(a) = cx.arca.db.find_asset(repo.id, path.as_str()).await.map_err(StorageError::from)? {
+async fn locate(
+    cx: &RepoContext,
+    repo: &Repository,
+    path: &AssetPath,
+) -> Result<Option<Asset>, ProxyError> {
+    if let Some(a) = cx
+        .arca
+        .db
+        .find_asset(repo.id, path.as_str())
+        .await
+        .map_err(StorageError::from)?
+    {
         return Ok(Some(a));
     }
     if repo.kind != RepoKind::Proxy {
@@ -329,7 +430,9 @@ async fn locate(cx: &RepoContext, repo: &Repository, path: &AssetPath) -> Result
     }
     // packages/{project}/{version}/{filename}[.metadata]
     let mut segs = path.as_str().splitn(4, '/');
-    let (Some("packages"), Some(norm), Some(_), Some(file)) = (segs.next(), segs.next(), segs.next(), segs.next()) else {
+    let (Some("packages"), Some(norm), Some(_), Some(file)) =
+        (segs.next(), segs.next(), segs.next(), segs.next())
+    else {
         return Ok(None);
     };
     let (file, metadata) = match file.strip_suffix(".metadata") {
@@ -337,27 +440,51 @@ async fn locate(cx: &RepoContext, repo: &Repository, path: &AssetPath) -> Result
         None => (file, false),
     };
     let listed = proxy_page(cx, repo, norm).await?;
-    let Some(l) = listed.into_iter().find(|l| l.entry.filename == file && l.entry.url == path.as_str().trim_end_matches(".metadata")) else {
+    let Some(l) = listed.into_iter().find(|l| {
+        l.entry.filename == file && l.entry.url == path.as_str().trim_end_matches(".metadata")
+    }) else {
         return Ok(None);
     };
-    let Some(upstream) = l.upstream else { return Ok(None) };
+    let Some(upstream) = l.upstream else {
+        return Ok(None);
+    };
     let (url, expect) = if metadata {
         match &l.entry.core_metadata {
             Some(h) => (format!("{upstream}.metadata"), Digest::parse(h).ok()),
             None => return Ok(None),
         }
     } else {
-        (upstream, l.entry.sha256.as_deref().and_then(|h| Digest::parse(h).ok()))
+        (
+            upstream,
+            l.entry
+                .sha256
+                .as_deref()
+                .and_then(|h| Digest::parse(h).ok()),
+        )
     };
-    let spec = FetchSpec { freshness: Freshness::Content, url: Some(url), accept: None, expect };
+    let spec = FetchSpec {
+        freshness: Freshness::Content,
+        url: Some(url),
+        accept: None,
+        expect,
+    };
     let meta = AssetMeta {
-        content_type: if metadata { "text/plain; charset=utf-8".into() } else { String::new() },
-        component: (!metadata).then(|| parse_filename(file)).flatten().map(|d| upload::component(norm, &d.version)),
+        content_type: if metadata {
+            "text/plain; charset=utf-8".into()
+        } else {
+            String::new()
+        },
+        component: (!metadata)
+            .then(|| parse_filename(file))
+            .flatten()
+            .map(|d| upload::component(norm, &d.version)),
         attrs: json!({ "pypi": { "requires_python": l.entry.requires_python } }),
         ..Default::default()
     };
     let arca = &cx.arca;
-    arca.proxy.fetch(&arca.storage, &arca.db, repo, path, spec, meta).await
+    arca.proxy
+        .fetch(&arca.storage, &arca.db, repo, path, spec, meta)
+        .await
 }
 
 async fn download(cx: &RepoContext, req: &HttpRequest, path: &AssetPath) -> HttpResponse {
@@ -383,13 +510,19 @@ async fn download(cx: &RepoContext, req: &HttpRequest, path: &AssetPath) -> Http
     }
     match failure {
         Some(e) => fail(&e),
-        None => text(StatusCode::NOT_FOUND, format!("{path} not found in {}", cx.repo.name)),
+        None => text(
+            StatusCode::NOT_FOUND,
+            format!("{path} not found in {}", cx.repo.name),
+        ),
     }
 }
 
 async fn delete(cx: &RepoContext, path: &str) -> HttpResponse {
     if cx.repo.kind != RepoKind::Hosted {
-        return text(StatusCode::METHOD_NOT_ALLOWED, "delete from the hosted repository");
+        return text(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "delete from the hosted repository",
+        );
     }
     match cx.arca.db.find_asset(cx.repo.id, path).await {
         Ok(Some(_)) => {}
@@ -422,24 +555,52 @@ async fn yank(
     let (repo_name, project, version) = params.into_inner();
     let subject = arca_core::auth::subject_of(&req).await?;
     arca.security
-        .authorize(&subject, &Permission::RepoView { format: "pypi", repo: &repo_name, action: Action::Edit })
+        .authorize(
+            &subject,
+            &Permission::RepoView {
+                format: "pypi",
+                repo: &repo_name,
+                action: Action::Edit,
+            },
+        )
         .map_err(arca_core::auth::Denied)?;
     let repo = match arca.db.get_repository(&repo_name).await {
         Ok(r) if r.format == "pypi" && r.kind == RepoKind::Hosted => r,
-        Ok(_) => return Ok(text(StatusCode::BAD_REQUEST, format!("{repo_name} is not a hosted PyPI repository"))),
-        Err(arca_core::meta::MetaError::NotFound) => return Ok(text(StatusCode::NOT_FOUND, format!("repository {repo_name} not found"))),
+        Ok(_) => {
+            return Ok(text(
+                StatusCode::BAD_REQUEST,
+                format!("{repo_name} is not a hosted PyPI repository"),
+            ));
+        }
+        Err(arca_core::meta::MetaError::NotFound) => {
+            return Ok(text(
+                StatusCode::NOT_FOUND,
+                format!("repository {repo_name} not found"),
+            ));
+        }
         Err(e) => return Ok(fail(&e)),
     };
     let norm = normalize(&project);
-    let assets = match arca.db.list_assets(repo.id, &format!("packages/{norm}/{version}/"), "", 10_000).await {
+    let assets = match arca
+        .db
+        .list_assets(repo.id, &format!("packages/{norm}/{version}/"), "", 10_000)
+        .await
+    {
         Ok(a) => a,
         Err(e) => return Ok(fail(&e)),
     };
-    let files: Vec<&Asset> = assets.iter().filter(|a| !a.path.ends_with(".metadata")).collect();
+    let files: Vec<&Asset> = assets
+        .iter()
+        .filter(|a| !a.path.ends_with(".metadata"))
+        .collect();
     if files.is_empty() {
-        return Ok(text(StatusCode::NOT_FOUND, format!("{norm} {version} not found in {repo_name}")));
+        return Ok(text(
+            StatusCode::NOT_FOUND,
+            format!("{norm} {version} not found in {repo_name}"),
+        ));
     }
-    let yanked = (req.method() == Method::POST).then(|| body.and_then(|b| b.into_inner().reason).unwrap_or_default());
+    let yanked = (req.method() == Method::POST)
+        .then(|| body.and_then(|b| b.into_inner().reason).unwrap_or_default());
     for a in &files {
         let mut attrs = a.attrs.clone();
         if !attrs.is_object() {
@@ -455,7 +616,18 @@ async fn yank(
     }
     let _ = arca
         .db
-        .audit(&subject.user_id, None, "pypi", if yanked.is_some() { "yanked" } else { "unyanked" }, &format!("{repo_name}/{norm}/{version}"), &json!({}))
+        .audit(
+            &subject.user_id,
+            None,
+            "pypi",
+            if yanked.is_some() {
+                "yanked"
+            } else {
+                "unyanked"
+            },
+            &format!("{repo_name}/{norm}/{version}"),
+            &json!({}),
+        )
         .await;
     Ok(HttpResponse::Ok().json(json!({ "project": norm, "version": version, "yanked": yanked.is_some(), "files": files.len() })))
 }

@@ -25,13 +25,16 @@ pub fn valid_name(name: &str) -> bool {
         && b.len() <= 200
         && b[0].is_ascii_alphanumeric()
         && b[b.len() - 1].is_ascii_alphanumeric()
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
 }
 
 fn valid_version(v: &str) -> bool {
     !v.is_empty()
         && v.len() <= 100
-        && v.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '+' | '!' | '_' | '-'))
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '+' | '!' | '_' | '-'))
         && v.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
 }
 
@@ -67,13 +70,25 @@ pub fn parse_filename(f: &str) -> Option<DistFile> {
         if parts.len() == 6 && !parts[2].starts_with(|c: char| c.is_ascii_digit()) {
             return None;
         }
-        return Some(DistFile { project: parts[0].into(), version: parts[1].into(), kind: Kind::Wheel });
+        return Some(DistFile {
+            project: parts[0].into(),
+            version: parts[1].into(),
+            kind: Kind::Wheel,
+        });
     }
     let stem = SDIST_EXTS.iter().find_map(|e| f.strip_suffix(e))?;
     // The version starts after the last '-' followed by a digit (legacy names may hold '-').
-    let idx = stem.char_indices().filter(|(i, c)| *c == '-' && stem[i + 1..].starts_with(|d: char| d.is_ascii_digit())).map(|(i, _)| i).last()?;
+    let idx = stem
+        .char_indices()
+        .rev()
+        .find(|(i, c)| *c == '-' && stem[i + 1..].starts_with(|d: char| d.is_ascii_digit()))
+        .map(|(i, _)| i)?;
     let (name, version) = (&stem[..idx], &stem[idx + 1..]);
-    (valid_name(name) && valid_version(version)).then(|| DistFile { project: name.into(), version: version.into(), kind: Kind::Sdist })
+    (valid_name(name) && valid_version(version)).then(|| DistFile {
+        project: name.into(),
+        version: version.into(),
+        kind: Kind::Sdist,
+    })
 }
 
 #[cfg(test)]
@@ -90,13 +105,31 @@ mod tests {
     #[test]
     fn filenames() {
         let w = parse_filename("arca_demo-1.0.2-py3-none-any.whl").unwrap();
-        assert_eq!((w.project.as_str(), w.version.as_str(), w.kind), ("arca_demo", "1.0.2", Kind::Wheel));
+        assert_eq!(
+            (w.project.as_str(), w.version.as_str(), w.kind),
+            ("arca_demo", "1.0.2", Kind::Wheel)
+        );
         let w = parse_filename("numpy-2.0.0-1-cp311-cp311-manylinux_2_17_x86_64.whl").unwrap();
         assert_eq!(w.version, "2.0.0");
         let s = parse_filename("arca-demo-1.0.2.tar.gz").unwrap();
-        assert_eq!((s.project.as_str(), s.version.as_str(), s.kind), ("arca-demo", "1.0.2", Kind::Sdist));
-        assert_eq!(parse_filename("zope.interface-6.0.zip").unwrap().project, "zope.interface");
-        for bad in ["x.whl", "a-1.0.whl", "a-1.0-py3-none.whl", "a.tar.gz", "evil/../a-1.0.tar.gz", "-1.0.tar.gz", "a-1.0.exe", "a-b.tar.gz"] {
+        assert_eq!(
+            (s.project.as_str(), s.version.as_str(), s.kind),
+            ("arca-demo", "1.0.2", Kind::Sdist)
+        );
+        assert_eq!(
+            parse_filename("zope.interface-6.0.zip").unwrap().project,
+            "zope.interface"
+        );
+        for bad in [
+            "x.whl",
+            "a-1.0.whl",
+            "a-1.0-py3-none.whl",
+            "a.tar.gz",
+            "evil/../a-1.0.tar.gz",
+            "-1.0.tar.gz",
+            "a-1.0.exe",
+            "a-b.tar.gz",
+        ] {
             assert_eq!(parse_filename(bad), None, "{bad}");
         }
     }

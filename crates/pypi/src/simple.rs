@@ -28,7 +28,11 @@ pub struct Page {
 }
 
 pub fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
 }
 
 fn unescape(s: &str) -> String {
@@ -52,11 +56,17 @@ pub fn wants_json(accept: Option<&str>, format_param: Option<&str>) -> bool {
         let mut it = part.split(';');
         let ty = it.next().unwrap_or("").trim();
         let q = it
-            .find_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.parse::<f32>().ok()))
+            .find_map(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .and_then(|q| q.parse::<f32>().ok())
+            })
             .unwrap_or(1.0);
         match ty {
             JSON_TYPE | "application/vnd.pypi.latest+json" => best_json = best_json.max(q),
-            HTML_TYPE | "text/html" | "application/vnd.pypi.latest+html" | "*/*" => best_html = best_html.max(q),
+            HTML_TYPE | "text/html" | "application/vnd.pypi.latest+html" | "*/*" => {
+                best_html = best_html.max(q)
+            }
             _ => {}
         }
     }
@@ -64,7 +74,9 @@ pub fn wants_json(accept: Option<&str>, format_param: Option<&str>) -> bool {
 }
 
 pub fn render_index_html(projects: &[String]) -> String {
-    let mut s = String::from("<!DOCTYPE html>\n<html><head><meta name=\"pypi:repository-version\" content=\"1.1\"><title>Simple index</title></head><body>\n");
+    let mut s = String::from(
+        "<!DOCTYPE html>\n<html><head><meta name=\"pypi:repository-version\" content=\"1.1\"><title>Simple index</title></head><body>\n",
+    );
     for p in projects {
         s.push_str(&format!("<a href=\"{0}/\">{0}</a><br/>\n", escape(p)));
     }
@@ -95,8 +107,14 @@ pub fn render_html(page: &Page) -> String {
             s.push_str(&format!(" data-requires-python=\"{}\"", escape(rp)));
         }
         if let Some(m) = &f.core_metadata {
-            let v = if m.is_empty() { "true".to_owned() } else { format!("sha256={m}") };
-            s.push_str(&format!(" data-core-metadata=\"{v}\" data-dist-info-metadata=\"{v}\""));
+            let v = if m.is_empty() {
+                "true".to_owned()
+            } else {
+                format!("sha256={m}")
+            };
+            s.push_str(&format!(
+                " data-core-metadata=\"{v}\" data-dist-info-metadata=\"{v}\""
+            ));
         }
         if let Some(y) = &f.yanked {
             s.push_str(&format!(" data-yanked=\"{}\"", escape(y)));
@@ -137,12 +155,16 @@ pub fn render_json(page: &Page, versions: &[String]) -> String {
             o
         })
         .collect();
-    json!({"meta": {"api-version": "1.1"}, "name": page.name, "versions": versions, "files": files}).to_string()
+    json!({"meta": {"api-version": "1.1"}, "name": page.name, "versions": versions, "files": files})
+        .to_string()
 }
 
 fn split_fragment(href: &str) -> (String, Option<String>) {
     match href.split_once('#') {
-        Some((u, frag)) => (u.to_owned(), frag.strip_prefix("sha256=").map(str::to_owned)),
+        Some((u, frag)) => (
+            u.to_owned(),
+            frag.strip_prefix("sha256=").map(str::to_owned),
+        ),
         None => (href.to_owned(), None),
     }
 }
@@ -188,19 +210,39 @@ fn hash_attr(v: &str) -> Option<String> {
 pub fn parse_json(text: &str, page_url: &str) -> Option<Page> {
     let v: Value = serde_json::from_str(text).ok()?;
     let files = v.get("files")?.as_array()?;
-    let mut page = Page { name: v.get("name").and_then(Value::as_str).unwrap_or("").to_owned(), files: vec![] };
+    let mut page = Page {
+        name: v
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned(),
+        files: vec![],
+    };
     for f in files {
         let filename = f.get("filename")?.as_str()?.to_owned();
         let url = absolute(page_url, f.get("url")?.as_str()?);
-        let cm = f.get("core-metadata").or_else(|| f.get("dist-info-metadata"));
+        let cm = f
+            .get("core-metadata")
+            .or_else(|| f.get("dist-info-metadata"));
         page.files.push(FileEntry {
             filename,
             url: split_fragment(&url).0,
-            sha256: f.pointer("/hashes/sha256").and_then(Value::as_str).map(str::to_owned),
-            requires_python: f.get("requires-python").and_then(Value::as_str).map(str::to_owned),
+            sha256: f
+                .pointer("/hashes/sha256")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            requires_python: f
+                .get("requires-python")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
             core_metadata: match cm {
                 Some(Value::Bool(true)) => Some(String::new()),
-                Some(Value::Object(o)) => Some(o.get("sha256").and_then(Value::as_str).unwrap_or("").to_owned()),
+                Some(Value::Object(o)) => Some(
+                    o.get("sha256")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_owned(),
+                ),
                 _ => None,
             },
             yanked: match f.get("yanked") {
@@ -209,7 +251,10 @@ pub fn parse_json(text: &str, page_url: &str) -> Option<Page> {
                 _ => None,
             },
             size: f.get("size").and_then(Value::as_u64),
-            upload_time: f.get("upload-time").and_then(Value::as_str).map(str::to_owned),
+            upload_time: f
+                .get("upload-time")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
         });
     }
     Some(page)
@@ -221,12 +266,22 @@ pub fn parse_html(text: &str, page_url: &str) -> Page {
     let lower = text.to_ascii_lowercase();
     let mut pos = 0;
     while let Some(start) = lower[pos..].find("<a ").map(|i| i + pos) {
-        let Some(tag_end) = lower[start..].find('>').map(|i| i + start) else { break };
-        let Some(close) = lower[tag_end..].find("</a>").map(|i| i + tag_end) else { break };
+        let Some(tag_end) = lower[start..].find('>').map(|i| i + start) else {
+            break;
+        };
+        let Some(close) = lower[tag_end..].find("</a>").map(|i| i + tag_end) else {
+            break;
+        };
         let attrs = parse_attrs(&text[start + 3..tag_end]);
         let label = unescape(text[tag_end + 1..close].trim());
         pos = close + 4;
-        let Some(href) = attrs.iter().find(|(k, _)| k == "href").map(|(_, v)| v.clone()) else { continue };
+        let Some(href) = attrs
+            .iter()
+            .find(|(k, _)| k == "href")
+            .map(|(_, v)| v.clone())
+        else {
+            continue;
+        };
         let (url, sha256) = split_fragment(&absolute(page_url, &href));
         let get = |k: &str| attrs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
         page.files.push(FileEntry {
@@ -234,7 +289,9 @@ pub fn parse_html(text: &str, page_url: &str) -> Page {
             url,
             sha256,
             requires_python: get("data-requires-python"),
-            core_metadata: get("data-core-metadata").or_else(|| get("data-dist-info-metadata")).and_then(|v| hash_attr(&v)),
+            core_metadata: get("data-core-metadata")
+                .or_else(|| get("data-dist-info-metadata"))
+                .and_then(|v| hash_attr(&v)),
             yanked: get("data-yanked"),
             size: None,
             upload_time: None,
@@ -262,9 +319,18 @@ fn parse_attrs(s: &str) -> Vec<(String, String)> {
         }
         if i < b.len() && b[i] == b'=' {
             i += 1;
-            let (q, vs) = if i < b.len() && (b[i] == b'"' || b[i] == b'\'') { (Some(b[i]), i + 1) } else { (None, i) };
+            let (q, vs) = if i < b.len() && (b[i] == b'"' || b[i] == b'\'') {
+                (Some(b[i]), i + 1)
+            } else {
+                (None, i)
+            };
             let mut j = vs;
-            while j < b.len() && match q { Some(q) => b[j] != q, None => !(b[j] as char).is_whitespace() } {
+            while j < b.len()
+                && match q {
+                    Some(q) => b[j] != q,
+                    None => !(b[j] as char).is_whitespace(),
+                }
+            {
                 j += 1;
             }
             out.push((key, unescape(&s[vs..j])));
@@ -285,8 +351,14 @@ mod tests {
         assert!(!wants_json(None, None));
         assert!(wants_json(Some(JSON_TYPE), None));
         assert!(!wants_json(Some("text/html"), None));
-        assert!(wants_json(Some(&format!("{JSON_TYPE}, {HTML_TYPE};q=0.2, text/html;q=0.01")), None));
-        assert!(!wants_json(Some(&format!("{JSON_TYPE};q=0.1, text/html")), None));
+        assert!(wants_json(
+            Some(&format!("{JSON_TYPE}, {HTML_TYPE};q=0.2, text/html;q=0.01")),
+            None
+        ));
+        assert!(!wants_json(
+            Some(&format!("{JSON_TYPE};q=0.1, text/html")),
+            None
+        ));
         assert!(wants_json(Some("text/html"), Some(JSON_TYPE)));
     }
 
@@ -316,10 +388,19 @@ mod tests {
         // Relative links as PyPI-compatible servers write them.
         let html = "<html><body><A HREF='../../packages/x/demo-1.0.tar.gz#sha256=00' data-requires-python='&gt;=3'>demo-1.0.tar.gz</A></body></html>";
         let p = parse_html(html, "https://idx.example/simple/demo/");
-        assert_eq!(p.files[0].url, "https://idx.example/packages/x/demo-1.0.tar.gz");
+        assert_eq!(
+            p.files[0].url,
+            "https://idx.example/packages/x/demo-1.0.tar.gz"
+        );
         assert_eq!(p.files[0].sha256.as_deref(), Some("00"));
         assert_eq!(p.files[0].requires_python.as_deref(), Some(">=3"));
-        assert_eq!(absolute("https://a/simple/x/", "/f/y.whl"), "https://a/f/y.whl");
-        assert_eq!(absolute("https://a/simple/x/", "//cdn/y.whl"), "https://cdn/y.whl");
+        assert_eq!(
+            absolute("https://a/simple/x/", "/f/y.whl"),
+            "https://a/f/y.whl"
+        );
+        assert_eq!(
+            absolute("https://a/simple/x/", "//cdn/y.whl"),
+            "https://cdn/y.whl"
+        );
     }
 }

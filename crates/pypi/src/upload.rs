@@ -27,14 +27,22 @@ const FIELD_LIMIT: usize = 1024 * 1024;
 const METADATA_LIMIT: u64 = 8 * 1024 * 1024;
 
 pub fn component(norm: &str, version: &str) -> NewComponent {
-    NewComponent { namespace: String::new(), name: norm.to_owned(), version: version.to_owned(), attrs: json!({}) }
+    NewComponent {
+        namespace: String::new(),
+        name: norm.to_owned(),
+        version: version.to_owned(),
+        attrs: json!({}),
+    }
 }
 
 fn bad(msg: impl Into<String>) -> HttpResponse {
     text(StatusCode::BAD_REQUEST, msg)
 }
 
-async fn read_field(field: &mut actix_multipart::Field, budget: &mut usize) -> Result<String, HttpResponse> {
+async fn read_field(
+    field: &mut actix_multipart::Field,
+    budget: &mut usize,
+) -> Result<String, HttpResponse> {
     let mut out = Vec::new();
     while let Some(chunk) = field.next().await {
         let chunk = chunk.map_err(|e| bad(format!("reading the form: {e}")))?;
@@ -84,11 +92,19 @@ pub async fn upload(cx: &RepoContext, req: &HttpRequest, body: web::Payload) -> 
         return bad("no file: the form needs a `content` field");
     };
     // Digests sent after the file are checked now; a mismatch removes what was stored.
-    let sha_ok = fields.get("sha256_digest").is_none_or(|d| d.trim().eq_ignore_ascii_case(&asset.checksums.sha256));
-    let md5_ok = fields.get("md5_digest").is_none_or(|d| d.trim().eq_ignore_ascii_case(&asset.checksums.md5));
+    let sha_ok = fields
+        .get("sha256_digest")
+        .is_none_or(|d| d.trim().eq_ignore_ascii_case(&asset.checksums.sha256));
+    let md5_ok = fields
+        .get("md5_digest")
+        .is_none_or(|d| d.trim().eq_ignore_ascii_case(&asset.checksums.md5));
     if !sha_ok || !md5_ok {
         let _ = cx.arca.storage.delete_asset(&cx.repo, path.as_str()).await;
-        return bad(format!("digest mismatch: the uploaded {} has sha256 {}", path.file_name(), asset.checksums.sha256));
+        return bad(format!(
+            "digest mismatch: the uploaded {} has sha256 {}",
+            path.file_name(),
+            asset.checksums.sha256
+        ));
     }
     if path.as_str().ends_with(".whl")
         && let Err(r) = extract_metadata(cx, &path, &asset).await
@@ -97,7 +113,9 @@ pub async fn upload(cx: &RepoContext, req: &HttpRequest, body: web::Payload) -> 
         return r;
     }
     tracing::info!(repo = %cx.repo.name, file = %path, "uploaded");
-    HttpResponse::Ok().content_type("text/plain; charset=utf-8").body("OK")
+    HttpResponse::Ok()
+        .content_type("text/plain; charset=utf-8")
+        .body("OK")
 }
 
 /// Validates the upload against the fields seen so far and streams the file into storage.
@@ -111,7 +129,9 @@ async fn store_file(
     if let Some(a) = fields.get(":action")
         && a != "file_upload"
     {
-        return Err(bad(format!(":action {a:?} is not supported; use file_upload")));
+        return Err(bad(format!(
+            ":action {a:?} is not supported; use file_upload"
+        )));
     }
     let Some(dist) = parse_filename(filename) else {
         return Err(bad(format!(
@@ -143,16 +163,24 @@ async fn store_file(
         Some(Ok(d)) => Some(d),
         Some(Err(_)) => return Err(bad("sha256_digest must be 64 lowercase hex digits")),
     };
-    let path = AssetPath::parse(&package_path(&norm, &dist.version, filename)).map_err(|e| bad(e.to_string()))?;
+    let path = AssetPath::parse(&package_path(&norm, &dist.version, filename))
+        .map_err(|e| bad(e.to_string()))?;
     match cx.repo.write_policy {
-        Some(WritePolicy::Deny) => return Err(bad(format!("repository {} is read-only", cx.repo.name))),
-        Some(WritePolicy::AllowOnce) => match cx.arca.db.find_asset(cx.repo.id, path.as_str()).await {
-            Ok(Some(_)) => {
-                return Err(bad(format!("{filename} already exists in {}; uploads cannot replace files", cx.repo.name)));
+        Some(WritePolicy::Deny) => {
+            return Err(bad(format!("repository {} is read-only", cx.repo.name)));
+        }
+        Some(WritePolicy::AllowOnce) => {
+            match cx.arca.db.find_asset(cx.repo.id, path.as_str()).await {
+                Ok(Some(_)) => {
+                    return Err(bad(format!(
+                        "{filename} already exists in {}; uploads cannot replace files",
+                        cx.repo.name
+                    )));
+                }
+                Ok(None) => {}
+                Err(e) => return Err(fail(&e)),
             }
-            Ok(None) => {}
-            Err(e) => return Err(fail(&e)),
-        },
+        }
         _ => {}
     }
     let meta = AssetMeta {
@@ -170,18 +198,37 @@ async fn store_file(
         }}),
         component: Some(component(&norm, &dist.version)),
     };
-    let opts = PutOptions { expect, max_size: cx.arca.settings.max_upload_bytes, all_checksums: true };
+    let opts = PutOptions {
+        expect,
+        max_size: cx.arca.settings.max_upload_bytes,
+        all_checksums: true,
+    };
     let body = local_stream(field.map_err(|e| e.to_string()).into_stream().boxed_local());
-    match cx.arca.storage.ingest(&cx.repo, &path, body, opts, meta).await {
+    match cx
+        .arca
+        .storage
+        .ingest(&cx.repo, &path, body, opts, meta)
+        .await
+    {
         Ok(asset) => Ok((path, asset)),
-        Err(StorageError::Blob(e @ BlobError::DigestMismatch { .. })) => Err(bad(format!("sha256_digest does not match the file: {e}"))),
+        Err(StorageError::Blob(e @ BlobError::DigestMismatch { .. })) => {
+            Err(bad(format!("sha256_digest does not match the file: {e}")))
+        }
         Err(e) => Err(storage_fail(e)),
     }
 }
 
 /// PEP 658: serve the wheel's METADATA as `<file>.metadata`. A wheel without one is refused.
-async fn extract_metadata(cx: &RepoContext, path: &AssetPath, asset: &arca_core::model::Asset) -> Result<(), HttpResponse> {
-    let store = cx.arca.storage.store(&asset.blob_store).map_err(storage_fail)?;
+async fn extract_metadata(
+    cx: &RepoContext,
+    path: &AssetPath,
+    asset: &arca_core::model::Asset,
+) -> Result<(), HttpResponse> {
+    let store = cx
+        .arca
+        .storage
+        .store(&asset.blob_store)
+        .map_err(storage_fail)?;
     let digest = Digest::parse(&asset.blob_digest).map_err(|e| bad(e.to_string()))?;
     let Some(local) = store.local_path(&digest) else {
         return Ok(()); // stores without local files get their metadata lazily (later)
@@ -198,14 +245,23 @@ async fn extract_metadata(cx: &RepoContext, path: &AssetPath, asset: &arca_core:
             return Err("METADATA is too large".into());
         }
         let mut out = Vec::with_capacity(entry.size() as usize);
-        std::io::Read::read_to_end(&mut std::io::Read::take(entry, METADATA_LIMIT), &mut out).map_err(|e| e.to_string())?;
+        std::io::Read::read_to_end(&mut std::io::Read::take(entry, METADATA_LIMIT), &mut out)
+            .map_err(|e| e.to_string())?;
         Ok(out)
     })
     .await
     .map_err(|e| text(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
     .map_err(|e| bad(format!("{}: {e}", path.file_name())))?;
-    let meta_path = AssetPath::parse(&format!("{path}.metadata")).map_err(|e| bad(e.to_string()))?;
-    let meta = AssetMeta { content_type: "text/plain; charset=utf-8".into(), ..Default::default() };
-    cx.arca.storage.put_bytes(&cx.repo, &meta_path, read.into(), meta).await.map_err(storage_fail)?;
+    let meta_path =
+        AssetPath::parse(&format!("{path}.metadata")).map_err(|e| bad(e.to_string()))?;
+    let meta = AssetMeta {
+        content_type: "text/plain; charset=utf-8".into(),
+        ..Default::default()
+    };
+    cx.arca
+        .storage
+        .put_bytes(&cx.repo, &meta_path, read.into(), meta)
+        .await
+        .map_err(storage_fail)?;
     Ok(())
 }

@@ -398,15 +398,24 @@ impl Db {
 
     /// Distinct component names in a repository, sorted.
     pub async fn component_names(&self, repository_id: i64) -> Result<Vec<String>> {
-        const Q: &str = "SELECT DISTINCT name FROM components WHERE repository_id = $1 ORDER BY name";
-        let rows: Vec<(String,)> = on_db!(self, |p| sqlx::query_as(Q).bind(repository_id).fetch_all(p).await?);
+        const Q: &str =
+            "SELECT DISTINCT name FROM components WHERE repository_id = $1 ORDER BY name";
+        let rows: Vec<(String,)> = on_db!(self, |p| sqlx::query_as(Q)
+            .bind(repository_id)
+            .fetch_all(p)
+            .await?);
         Ok(rows.into_iter().map(|r| r.0).collect())
     }
 
     /// Replaces an asset's format attributes (e.g. a PyPI file's yanked state).
     pub async fn set_asset_attrs(&self, id: i64, attrs: &serde_json::Value) -> Result<()> {
         const Q: &str = "UPDATE assets SET attributes = $2 WHERE id = $1";
-        on_db!(self, |p| sqlx::query(Q).bind(id).bind(json_text(attrs)).execute(p).await?.rows_affected());
+        on_db!(self, |p| sqlx::query(Q)
+            .bind(id)
+            .bind(json_text(attrs))
+            .execute(p)
+            .await?
+            .rows_affected());
         Ok(())
     }
 

@@ -7,6 +7,7 @@ mod config;
 mod deploy;
 mod maven;
 mod proxy;
+mod pypi;
 mod repositories;
 mod restart;
 mod schema;

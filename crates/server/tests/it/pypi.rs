@@ -1,0 +1,432 @@
+//! The pypi format over HTTP: uploads, simple pages, proxy of a loopback index, group merge.
+
+use arca_testkit::{Backend, TestServer, Upstream, both_backends};
+use serde_json::{Value, json};
+
+use crate::{GET, POST, json};
+
+const BOUNDARY: &str = "arca-test-boundary";
+
+/// A twine-style multipart body; `fields` come in order, `content` where given.
+fn form(fields: &[(&str, &str)], file: Option<(&str, &[u8])>, file_first: bool) -> Vec<u8> {
+    let mut out = Vec::new();
+    let field = |out: &mut Vec<u8>, k: &str, v: &str| {
+        out.extend_from_slice(
+            format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
+                .as_bytes(),
+        );
+    };
+    let content = |out: &mut Vec<u8>| {
+        if let Some((name, data)) = file {
+            out.extend_from_slice(
+                format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"content\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes(),
+            );
+            out.extend_from_slice(data);
+            out.extend_from_slice(b"\r\n");
+        }
+    };
+    if file_first {
+        content(&mut out);
+    }
+    for (k, v) in fields {
+        field(&mut out, k, v);
+    }
+    if !file_first {
+        content(&mut out);
+    }
+    out.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
+    out
+}
+
+async fn upload(s: &TestServer, repo: &str, body: Vec<u8>) -> (u16, String) {
+    let r = s
+        .admin(POST, &format!("/repository/{repo}/"))
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={BOUNDARY}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+fn repo(name: &str, kind: &str, extra: Value) -> Value {
+    let mut b = json!({"name": name, "online": true,
+        "storage": {"blobStoreName": "default", "strictContentTypeValidation": true, "writePolicy": "ALLOW_ONCE"}});
+    if kind == "proxy" {
+        b["proxy"] =
+            json!({"remoteUrl": extra["remote"], "contentMaxAge": -1, "metadataMaxAge": 1440});
+        b["negativeCache"] = json!({"enabled": true, "timeToLive": 1440});
+        b["httpClient"] = json!({"blocked": false, "autoBlock": true});
+    }
+    if kind == "group" {
+        b["group"] = json!({"memberNames": extra["members"]});
+    }
+    b
+}
+
+async fn create(s: &TestServer, kind: &str, body: Value) {
+    let r = s
+        .admin(POST, &format!("/service/rest/v1/repositories/pypi/{kind}"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+}
+
+const SDIST: &[u8] = b"not really gzip, but the server does not unpack sdists";
+/// Not the sha256 of SDIST.
+const WRONG_SHA: &str = "6d1a3e4b3c1c0f1e0f3b1d3f4a9a8e6c2c4e8d0d7a1b7c4d9f5e2a3b1c0d9e8f";
+
+async fn hosted_uploads(b: Backend) {
+    let s = TestServer::start(b).await;
+    create(&s, "hosted", repo("py", "hosted", json!({}))).await;
+    let real_sha = {
+        // The digest sent after the file is checked after storing; a wrong one removes it.
+        let (st, msg) = upload(
+            &s,
+            "py",
+            form(
+                &[
+                    (":action", "file_upload"),
+                    ("name", "demo"),
+                    ("version", "1.0"),
+                    ("sha256_digest", WRONG_SHA),
+                ],
+                Some(("demo-1.0.tar.gz", SDIST)),
+                true,
+            ),
+        )
+        .await;
+        assert_eq!(st, 400, "{msg}");
+        assert!(msg.contains("digest mismatch"), "{msg}");
+        let page = s
+            .admin(GET, "/repository/py/simple/demo/")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 404, "nothing stored");
+        msg.rsplit(' ').next().unwrap().trim().to_owned()
+    };
+    assert_eq!(
+        real_sha, "da270d3c06ff46dae2546639ddb3515db0704460781dc9150d4afc8d798b95e2",
+        "sha256 of SDIST per python hashlib"
+    );
+    let fields = [
+        (":action", "file_upload"),
+        ("name", "Demo"),
+        ("version", "1.0"),
+        ("filetype", "sdist"),
+        ("requires_python", ">=3.9"),
+        ("sha256_digest", real_sha.as_str()),
+    ];
+    let (st, msg) = upload(
+        &s,
+        "py",
+        form(&fields, Some(("demo-1.0.tar.gz", SDIST)), false),
+    )
+    .await;
+    assert_eq!(st, 200, "{msg}");
+    // Same file again: refused under ALLOW_ONCE.
+    assert_eq!(
+        upload(
+            &s,
+            "py",
+            form(&fields, Some(("demo-1.0.tar.gz", SDIST)), false)
+        )
+        .await
+        .0,
+        400
+    );
+    // File name and form disagree; bad names; an :action we do not know; no file.
+    let (st, msg) = upload(
+        &s,
+        "py",
+        form(&[("name", "other")], Some(("demo-1.1.tar.gz", b"x")), false),
+    )
+    .await;
+    assert_eq!(st, 400, "{msg}");
+    assert_eq!(
+        upload(
+            &s,
+            "py",
+            form(
+                &[("name", "demo")],
+                Some(("../demo-1.1.tar.gz", b"x")),
+                false
+            )
+        )
+        .await
+        .0,
+        400
+    );
+    assert_eq!(
+        upload(
+            &s,
+            "py",
+            form(
+                &[(":action", "remove_pkg")],
+                Some(("demo-1.1.tar.gz", b"x")),
+                false
+            )
+        )
+        .await
+        .0,
+        400
+    );
+    assert_eq!(
+        upload(&s, "py", form(&[("name", "demo")], None, false))
+            .await
+            .0,
+        400
+    );
+    let r = s
+        .admin(POST, "/repository/py/")
+        .header("content-type", "multipart/form-data; boundary=x")
+        .body("garbage")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+
+    // The pages.
+    let html = s
+        .admin(GET, "/repository/py/simple/demo/")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains(&format!(
+            "{}/repository/py/packages/demo/1.0/demo-1.0.tar.gz#sha256={real_sha}",
+            s.url
+        )),
+        "{html}"
+    );
+    assert!(html.contains("data-requires-python=\"&gt;=3.9\""), "{html}");
+    let j = json(
+        s.admin(GET, "/repository/py/simple/demo/")
+            .header("accept", "application/vnd.pypi.simple.v1+json")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(j["files"][0]["hashes"]["sha256"], real_sha.as_str());
+    assert_eq!(j["files"][0]["requires-python"], ">=3.9");
+    assert_eq!(j["files"][0]["yanked"], false);
+    let idx = s
+        .admin(GET, "/repository/py/simple/")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(idx.contains("<a href=\"demo/\">demo</a>"), "{idx}");
+    let file = s
+        .admin(GET, "/repository/py/packages/demo/1.0/demo-1.0.tar.gz")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(file.bytes().await.unwrap().as_ref(), SDIST);
+    // Delete.
+    let r = s
+        .admin(
+            crate::DELETE,
+            "/repository/py/packages/demo/1.0/demo-1.0.tar.gz",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(
+        s.admin(GET, "/repository/py/simple/demo/")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+}
+
+async fn proxy_and_group(b: Backend) {
+    let mut up = Upstream::start();
+    up.put("files/ab/remote-2.0.tar.gz", "remote sdist");
+    up.put("files/ab/evil-1.0.tar.gz", "tampered");
+    // A PEP 503 page with relative links, a hash, requires-python and a yanked file.
+    let page = |sha: &str| {
+        format!(
+            "<!DOCTYPE html><html><body>\
+             <a href=\"../../files/ab/remote-2.0.tar.gz#sha256={sha}\" data-requires-python=\"&gt;=3\">remote-2.0.tar.gz</a>\
+             <a href=\"../../files/ab/remote-1.0.tar.gz\" data-yanked=\"old\">remote-1.0.tar.gz</a>\
+             </body></html>"
+        )
+    };
+    // sha256("remote sdist"), per python hashlib.
+    let sha = "3781d759a82378861b1986ccd9b0fac9e6d93e9c7a313d62cfa6ad865fa32151";
+    up.put("simple/remote/", page(sha));
+    up.put("simple/evil/", "<a href=\"../../files/ab/evil-1.0.tar.gz#sha256=0000000000000000000000000000000000000000000000000000000000000000\">evil-1.0.tar.gz</a>");
+
+    let s = TestServer::start(b).await;
+    create(&s, "proxy", repo("pp", "proxy", json!({"remote": up.url}))).await;
+    create(&s, "hosted", repo("ph", "hosted", json!({}))).await;
+    create(
+        &s,
+        "group",
+        repo("pg", "group", json!({"members": ["ph", "pp"]})),
+    )
+    .await;
+
+    let html = s
+        .admin(GET, "/repository/pp/simple/remote/")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let local = format!(
+        "{}/repository/pp/packages/remote/2.0/remote-2.0.tar.gz#sha256={sha}",
+        s.url
+    );
+    assert!(html.contains(&local), "{html}");
+    assert!(
+        html.contains("data-requires-python=\"&gt;=3\"") && html.contains("data-yanked=\"old\""),
+        "{html}"
+    );
+    assert!(
+        !html.contains(&up.url),
+        "every link goes through Arca: {html}"
+    );
+
+    // The file comes through the proxy, checked against the index's sha256 (the hard-coded
+    // value is checked by this very test: a wrong one would make the download fail).
+    let r = s
+        .admin(GET, "/repository/pp/packages/remote/2.0/remote-2.0.tar.gz")
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let body = r.text().await.unwrap();
+    assert_eq!((status, body.as_str()), (200, "remote sdist"));
+    // 20 concurrent requests of the page after it was cached: no new upstream request.
+    let gets = (0..20).map(|_| s.admin(GET, "/repository/pp/simple/remote/").send());
+    for r in futures_util::future::join_all(gets).await {
+        assert_eq!(r.unwrap().status(), 200);
+    }
+    assert_eq!(up.hits("simple/remote/"), 1);
+    assert_eq!(up.hits("files/ab/remote-2.0.tar.gz"), 1);
+    // A remote file that does not match its index hash: 502, nothing cached.
+    let r = s
+        .admin(GET, "/repository/pp/packages/evil/1.0/evil-1.0.tar.gz")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 502);
+
+    // Group: hosted and proxied files on one page, links through the group.
+    let fields = [
+        (":action", "file_upload"),
+        ("name", "remote"),
+        ("version", "3.0"),
+    ];
+    assert_eq!(
+        upload(
+            &s,
+            "ph",
+            form(&fields, Some(("remote-3.0.tar.gz", b"local three")), false)
+        )
+        .await
+        .0,
+        200
+    );
+    let j = json(
+        s.admin(
+            GET,
+            "/repository/pg/simple/remote/?format=application/vnd.pypi.simple.v1%2Bjson",
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    let names: Vec<&str> = j["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["filename"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "remote-1.0.tar.gz",
+            "remote-2.0.tar.gz",
+            "remote-3.0.tar.gz"
+        ]
+    );
+    assert_eq!(j["versions"], json!(["1.0", "2.0", "3.0"]));
+    for f in j["files"].as_array().unwrap() {
+        assert!(
+            f["url"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("{}/repository/pg/packages/remote/", s.url)),
+            "{f}"
+        );
+    }
+    assert_eq!(
+        s.admin(GET, "/repository/pg/packages/remote/3.0/remote-3.0.tar.gz")
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        "local three"
+    );
+    assert_eq!(
+        s.admin(GET, "/repository/pg/packages/remote/2.0/remote-2.0.tar.gz")
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        "remote sdist"
+    );
+
+    // Remote down: cached page and file still served.
+    up.stop().await;
+    assert_eq!(
+        s.admin(GET, "/repository/pg/simple/remote/")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        s.admin(GET, "/repository/pp/packages/remote/2.0/remote-2.0.tar.gz")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        s.admin(GET, "/repository/pp/simple/never-seen/")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        502
+    );
+}
+
+both_backends!(hosted_uploads, proxy_and_group);
