@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks, each beside a reference server in the same run, printing ratios:
 #   - GET of a cached 1 MiB Maven jar: Arca (maven hosted, Basic auth) vs nginx (static file)
+#   - GET of a cached /simple/<project>/ page, HTML and PEP 691 JSON: Arca vs devpi-server
 #   - start-to-ready time and idle RSS of the release binary
 # Usage: bench/run.sh [seconds per wrk run, default 10]
 set -euo pipefail
@@ -14,7 +15,7 @@ cargo build --release --quiet --bin arca
 BIN="$CARGO_TARGET_DIR/release/arca"
 W=$(mktemp -d /tmp/arca-bench.XXXXXX)
 PIDS=()
-trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$W"' EXIT
+trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null || true; done; rm -rf "$W"' EXIT
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 rps() { wrk -t2 -c16 -d"${DUR}s" "$@" | awk '/Requests\/sec/ {print $2}'; }
 
@@ -24,7 +25,7 @@ mkdir -p "$W/arca"
 t0=$(date +%s%N)
 (cd "$W/arca" && exec env ARCA_LISTEN="127.0.0.1:$PORT" ARCA_ADMIN_PASSWORD=$PW ARCA_LOG=warn "$BIN" >"$W/arca.log" 2>&1) &
 APID=$!; PIDS+=($APID)
-until curl -sf "$URL/service/rest/v1/status" >/dev/null; do sleep 0.005; done
+for _ in $(seq 1 2000); do curl -sf "$URL/service/rest/v1/status" >/dev/null && break; sleep 0.005; done
 READY_MS=$(( ($(date +%s%N) - t0) / 1000000 ))
 sleep 1
 IDLE_KB=$(awk '/VmRSS/ {print $2}' /proc/$APID/status)
@@ -40,6 +41,7 @@ cmp <(curl -s -H "$AUTH" "$JAR") "$W/lib-1.0.jar"
 # nginx serving the same file.
 NPORT=$(port)
 mkdir -p "$W/www/org/bench/lib/1.0" "$W/nginx"
+chmod 755 "$W"   # nginx workers run as nobody
 cp "$W/lib-1.0.jar" "$W/www/org/bench/lib/1.0/"
 cat >"$W/nginx/nginx.conf" <<CONF
 worker_processes 2;
@@ -60,7 +62,31 @@ http {
 CONF
 nginx -c "$W/nginx/nginx.conf" -g 'daemon off;' &
 PIDS+=($!)
-until curl -sf "http://127.0.0.1:$NPORT/org/bench/lib/1.0/lib-1.0.jar" -o /dev/null; do sleep 0.01; done
+for _ in $(seq 1 500); do curl -sf "http://127.0.0.1:$NPORT/org/bench/lib/1.0/lib-1.0.jar" -o /dev/null && break; sleep 0.01; done
+
+# devpi-server with the same project, from PyPI into a cached venv.
+VENV="${ARCA_TOOL_CACHE:-$HOME/.cache/arca-tools}/benchvenv"
+[ -x "$VENV/bin/devpi-server" ] && [ -x "$VENV/bin/twine" ] || { python3 -m venv "$VENV"; "$VENV/bin/pip" install -q devpi-server twine build setuptools wheel; }
+"$VENV/bin/python" -m build -q --no-isolation --outdir "$W/dist" tests/pypi >/dev/null 2>&1
+curl -sf -u "admin:$PW" -H 'content-type: application/json' "$URL/service/rest/v1/repositories/pypi/hosted" \
+  -d '{"name":"pypi-hosted","online":true,"storage":{"blobStoreName":"default","strictContentTypeValidation":true,"writePolicy":"ALLOW_ONCE"}}'
+"$VENV/bin/twine" upload --disable-progress-bar --non-interactive --repository-url "$URL/repository/pypi-hosted/" -u admin -p "$PW" "$W"/dist/* >/dev/null
+DPORT=$(port)
+"$VENV/bin/devpi-init" --serverdir "$W/devpi" --root-passwd rootpw --no-root-pypi >/dev/null 2>&1
+"$VENV/bin/devpi-server" --serverdir "$W/devpi" --host 127.0.0.1 --port "$DPORT" >"$W/devpi.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$DPORT/+api" >/dev/null && break; sleep 0.1; done
+# An index without a mirror base, as Arca's hosted repository.
+TOKEN=$(curl -s -X POST -H 'content-type: application/json' -d '{"user":"root","password":"rootpw"}' "http://127.0.0.1:$DPORT/+login" | python3 -c 'import json,sys; print(json.load(sys.stdin)["result"]["password"])')
+DAUTH="X-Devpi-Auth: $(printf 'root:%s' "$TOKEN" | base64 -w0)"
+curl -sf -X PUT -H "$DAUTH" -H 'content-type: application/json' -d '{"bases":[]}' "http://127.0.0.1:$DPORT/root/dev" >/dev/null
+"$VENV/bin/twine" upload --disable-progress-bar --non-interactive --repository-url "http://127.0.0.1:$DPORT/root/dev/" -u root -p rootpw "$W"/dist/* >/dev/null
+APAGE="$URL/repository/pypi-hosted/simple/arca-demo/"
+DPAGE="http://127.0.0.1:$DPORT/root/dev/+simple/arca-demo/"
+curl -sf -H "$AUTH" "$APAGE" | grep -q arca && curl -sf "$DPAGE" | grep -q arca
+JSON_ACCEPT="Accept: application/vnd.pypi.simple.v1+json"
+A_HTML=$(rps -H "$AUTH" "$APAGE"); D_HTML=$(rps "$DPAGE")
+A_JSON=$(rps -H "$AUTH" -H "$JSON_ACCEPT" "$APAGE"); D_JSON=$(rps -H "$JSON_ACCEPT" "$DPAGE")
 
 ARCA_RPS=$(rps -H "$AUTH" "$JAR")
 NGINX_RPS=$(rps "http://127.0.0.1:$NPORT/org/bench/lib/1.0/lib-1.0.jar")
@@ -71,6 +97,9 @@ echo
 echo "| benchmark | Arca | reference | Arca / reference |"
 echo "|---|---|---|---|"
 echo "| GET cached 1 MiB jar, wrk -t2 -c16 (req/s) | $ARCA_RPS | nginx $NGINX_RPS | $ratio |"
+r() { python3 -c "print(f'{$1/$2:.2f}')"; }
+echo "| GET /simple/<project>/ HTML (req/s) | $A_HTML | devpi-server $D_HTML | $(r "$A_HTML" "$D_HTML") |"
+echo "| GET /simple/<project>/ PEP 691 JSON (req/s) | $A_JSON | devpi-server $D_JSON | $(r "$A_JSON" "$D_JSON") |"
 echo "| start to ready, release (ms) | $READY_MS | | |"
 echo "| idle RSS, release (MiB) | $(python3 -c "print(f'{$IDLE_KB/1024:.1f}')") | | |"
 echo "| binary size (MiB) | $(python3 -c "print(f'{$size/1048576:.1f}')") | | |"
