@@ -162,3 +162,26 @@ pub fn range_not_satisfiable(size: u64) -> HttpResponse {
         .insert_header((header::CONTENT_RANGE, format!("bytes */{size}")))
         .finish()
 }
+
+/// A plain-text response: how Maven, PyPI and raw clients expect errors.
+pub fn text(status: StatusCode, msg: impl Into<String>) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("text/plain; charset=utf-8")
+        .body(msg.into())
+}
+
+/// An error as plain text with its status; server-side failures are logged once, here.
+pub fn error_text(e: &dyn crate::error::HttpError) -> HttpResponse {
+    crate::error::log_if_server_error(e);
+    text(e.status(), e.to_string())
+}
+
+/// A storage error as plain text; an unsatisfiable range gets RFC 9110's 416.
+pub fn storage_error(e: crate::storage::StorageError) -> HttpResponse {
+    match e {
+        crate::storage::StorageError::Blob(crate::blob::BlobError::RangeNotSatisfiable {
+            size,
+        }) => range_not_satisfiable(size),
+        e => error_text(&e),
+    }
+}

@@ -13,11 +13,10 @@ use actix_web::{HttpRequest, HttpResponse, http::Method, http::StatusCode, web};
 use arca_core::{
     Format, RepoContext,
     blob::{MultiHasher, PutOptions},
-    error::{HttpError, log_if_server_error},
     group::leaf_members,
     http::{
-        blob_response, not_modified, payload_stream, range_not_satisfiable, remote_ip,
-        requested_range,
+        blob_response, error_text as fail, not_modified, payload_stream, remote_ip,
+        requested_range, storage_error as storage_fail, text,
     },
     meta::NewComponent,
     model::{
@@ -64,26 +63,6 @@ fn policy(repo: &Repository) -> Policy {
             _ => VersionPolicy::Mixed,
         },
         strict: m("layoutPolicy").as_deref() != Some("PERMISSIVE"),
-    }
-}
-
-fn text(status: StatusCode, msg: impl Into<String>) -> HttpResponse {
-    HttpResponse::build(status)
-        .content_type("text/plain; charset=utf-8")
-        .body(msg.into())
-}
-
-fn fail(e: &dyn HttpError) -> HttpResponse {
-    log_if_server_error(e);
-    text(e.status(), e.to_string())
-}
-
-fn storage_fail(e: StorageError) -> HttpResponse {
-    match e {
-        StorageError::Blob(arca_core::blob::BlobError::RangeNotSatisfiable { size }) => {
-            range_not_satisfiable(size)
-        }
-        e => fail(&e),
     }
 }
 
@@ -598,19 +577,10 @@ async fn deploy(
     {
         return storage_fail(e);
     }
-    if let Some(c) = &coords {
-        let rebuilt = match rebuild_artifact_metadata(cx, &cx.repo, &c.group_id, &c.artifact_id)
-            .await
-        {
-            Ok(()) if c.is_snapshot() => {
-                rebuild_version_metadata(cx, &cx.repo, &c.group_id, &c.artifact_id, &c.base_version)
-                    .await
-            }
-            other => other,
-        };
-        if let Err(e) = rebuilt {
-            return storage_fail(e);
-        }
+    if let Some(c) = &coords
+        && let Err(e) = rebuild_for(cx, c).await
+    {
+        return storage_fail(e);
     }
     HttpResponse::Created().finish()
 }
@@ -689,19 +659,10 @@ async fn remove(cx: &RepoContext, path: &AssetPath, mp: Option<MavenPath>) -> Ht
     if let Err(e) = cx.arca.storage.delete_asset(&cx.repo, path.as_str()).await {
         return storage_fail(e);
     }
-    if let Some(MavenPath::Artifact(c)) = mp {
-        let rebuilt = match rebuild_artifact_metadata(cx, &cx.repo, &c.group_id, &c.artifact_id)
-            .await
-        {
-            Ok(()) if c.is_snapshot() => {
-                rebuild_version_metadata(cx, &cx.repo, &c.group_id, &c.artifact_id, &c.base_version)
-                    .await
-            }
-            other => other,
-        };
-        if let Err(e) = rebuilt {
-            return storage_fail(e);
-        }
+    if let Some(MavenPath::Artifact(c)) = mp
+        && let Err(e) = rebuild_for(cx, &c).await
+    {
+        return storage_fail(e);
     }
     HttpResponse::NoContent().finish()
 }
@@ -736,6 +697,16 @@ async fn write_or_drop(
             None => Ok(()),
         },
     }
+}
+
+/// Keeps the metadata that an artifact's deploy or delete affects current.
+async fn rebuild_for(cx: &RepoContext, c: &Coords) -> Result<(), StorageError> {
+    rebuild_artifact_metadata(cx, &cx.repo, &c.group_id, &c.artifact_id).await?;
+    if c.is_snapshot() {
+        rebuild_version_metadata(cx, &cx.repo, &c.group_id, &c.artifact_id, &c.base_version)
+            .await?;
+    }
+    Ok(())
 }
 
 /// `{g}/{a}/maven-metadata.xml` from the versions the repository holds.

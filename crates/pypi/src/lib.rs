@@ -11,9 +11,11 @@ use std::collections::{BTreeSet, HashMap};
 use actix_web::{HttpRequest, HttpResponse, http::Method, http::StatusCode, web};
 use arca_core::{
     Format, RepoContext,
-    error::{HttpError, log_if_server_error},
     group::leaf_members,
-    http::{blob_response, not_modified, range_not_satisfiable, requested_range},
+    http::{
+        blob_response, error_text as fail, not_modified, requested_range,
+        storage_error as storage_fail, text,
+    },
     model::{Asset, AssetPath, Digest, RepoKind, Repository, RepositorySpec},
     proxy::{FetchSpec, Freshness, ProxyError, ProxySettings},
     security::{Action, Permission},
@@ -29,26 +31,6 @@ pub struct PypiFormat;
 
 /// Index pages are read whole; PyPI's biggest are a few MB.
 const PAGE_LIMIT: u64 = 64 * 1024 * 1024;
-
-fn text(status: StatusCode, msg: impl Into<String>) -> HttpResponse {
-    HttpResponse::build(status)
-        .content_type("text/plain; charset=utf-8")
-        .body(msg.into())
-}
-
-fn fail(e: &dyn HttpError) -> HttpResponse {
-    log_if_server_error(e);
-    text(e.status(), e.to_string())
-}
-
-fn storage_fail(e: StorageError) -> HttpResponse {
-    match e {
-        StorageError::Blob(arca_core::blob::BlobError::RangeNotSatisfiable { size }) => {
-            range_not_satisfiable(size)
-        }
-        e => fail(&e),
-    }
-}
 
 #[async_trait(?Send)]
 impl Format for PypiFormat {
@@ -143,24 +125,8 @@ fn package_path(norm: &str, version: &str, filename: &str) -> String {
 }
 
 fn iso8601(ms: i64) -> String {
-    // Days to civil date, as in the Maven crate; PEP 700 wants ISO 8601 UTC.
-    let secs = ms.div_euclid(1000);
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    let (y, m, d, hh, mm, ss) = arca_core::model::utc_parts(ms);
+    format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}Z")
 }
 
 /// A file as listed by one repository: `entry.url` is the repository-relative path, and

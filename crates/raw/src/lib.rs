@@ -5,11 +5,10 @@ use actix_web::{HttpRequest, HttpResponse, http::Method, http::StatusCode, web};
 use arca_core::{
     Format, RepoContext,
     blob::PutOptions,
-    error::{HttpError, log_if_server_error},
     group::leaf_members,
     http::{
-        blob_response, not_modified, payload_stream, range_not_satisfiable, remote_ip,
-        requested_range,
+        blob_response, error_text, not_modified, payload_stream, remote_ip, requested_range,
+        storage_error as error, text,
     },
     meta::NewComponent,
     model::{AssetPath, Digest, RepoKind, Repository, RepositorySpec},
@@ -19,22 +18,6 @@ use arca_core::{
 use async_trait::async_trait;
 
 pub struct RawFormat;
-
-fn text(status: StatusCode, msg: impl Into<String>) -> HttpResponse {
-    HttpResponse::build(status)
-        .content_type("text/plain; charset=utf-8")
-        .body(msg.into())
-}
-
-fn error(e: StorageError) -> HttpResponse {
-    log_if_server_error(&e);
-    match e {
-        StorageError::Blob(arca_core::blob::BlobError::RangeNotSatisfiable { size }) => {
-            range_not_satisfiable(size)
-        }
-        e => text(e.status(), e.to_string()),
-    }
-}
 
 #[async_trait(?Send)]
 impl Format for RawFormat {
@@ -160,10 +143,7 @@ async fn read(cx: &RepoContext, req: &HttpRequest, path: &AssetPath) -> HttpResp
         };
     }
     match failure {
-        Some(e) => {
-            log_if_server_error(&e);
-            text(e.status(), e.to_string())
-        }
+        Some(e) => error_text(&e),
         None => text(
             StatusCode::NOT_FOUND,
             format!("{path} not found in {}", cx.repo.name),
