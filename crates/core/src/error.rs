@@ -20,6 +20,9 @@ impl HttpError for BlobError {
             Self::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::Body(_) => StatusCode::BAD_REQUEST,
             Self::Io(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::UploadUnknown(_) => StatusCode::NOT_FOUND,
+            Self::OffsetMismatch { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
+            Self::Unsupported => StatusCode::NOT_IMPLEMENTED,
         }
     }
 }

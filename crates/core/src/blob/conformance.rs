@@ -138,3 +138,100 @@ pub async fn run(store: &dyn BlobStore) {
         Err(BlobError::NotFound(_))
     ));
 }
+
+/// Resumable uploads, for stores that support them.
+pub async fn resumable(store: &dyn BlobStore) {
+    let chunk = |b: &'static [u8]| body(vec![b]);
+    let id = store.begin_upload().await.unwrap();
+    assert_eq!(store.upload_size(&id).await.unwrap(), 0);
+    assert_eq!(
+        store
+            .append_upload(&id, Some(0), chunk(b"hello, "), None)
+            .await
+            .unwrap(),
+        7
+    );
+    assert_eq!(
+        store
+            .append_upload(&id, None, chunk(b"chunked "), None)
+            .await
+            .unwrap(),
+        15
+    );
+    // A chunk that does not follow on is refused and changes nothing.
+    assert!(matches!(
+        store.append_upload(&id, Some(3), chunk(b"x"), None).await,
+        Err(BlobError::OffsetMismatch { have: 15, got: 3 })
+    ));
+    // A chunk that breaks off midway is rolled back.
+    let broken = stream::iter(vec![
+        Ok(Bytes::from_static(b"garbage")),
+        Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "client went away",
+        )),
+    ])
+    .boxed();
+    assert!(matches!(
+        store.append_upload(&id, Some(15), broken, None).await,
+        Err(BlobError::Body(_))
+    ));
+    assert_eq!(store.upload_size(&id).await.unwrap(), 15);
+    assert!(matches!(
+        store
+            .append_upload(&id, None, chunk(b"world!!"), Some(20))
+            .await,
+        Err(BlobError::TooLarge { .. })
+    ));
+    assert_eq!(
+        store
+            .append_upload(&id, Some(15), chunk(b"world"), None)
+            .await
+            .unwrap(),
+        20
+    );
+    let want = Digest::of(b"hello, chunked world");
+    let r = store.commit_upload(&id, &want).await.unwrap();
+    assert_eq!((r.digest.clone(), r.size), (want.clone(), 20));
+    assert_eq!(
+        read_all(store.get(&want, None).await.unwrap()).await,
+        b"hello, chunked world"
+    );
+    assert!(matches!(
+        store.upload_size(&id).await,
+        Err(BlobError::UploadUnknown(_))
+    ));
+
+    // A wrong digest at commit discards the upload and stores nothing.
+    let id = store.begin_upload().await.unwrap();
+    store
+        .append_upload(&id, Some(0), chunk(b"some bytes"), None)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.commit_upload(&id, &want).await,
+        Err(BlobError::DigestMismatch { .. })
+    ));
+    assert_eq!(store.stat(&Digest::of(b"some bytes")).await.unwrap(), None);
+    assert!(matches!(
+        store.upload_size(&id).await,
+        Err(BlobError::UploadUnknown(_))
+    ));
+
+    // Cancel; unknown and malformed ids are just unknown.
+    let id = store.begin_upload().await.unwrap();
+    assert!(store.cancel_upload(&id).await.unwrap());
+    assert!(matches!(
+        store.append_upload(&id, None, chunk(b"x"), None).await,
+        Err(BlobError::UploadUnknown(_))
+    ));
+    for bad in ["../../etc/passwd", "nope", ""] {
+        assert!(
+            matches!(
+                store.upload_size(bad).await,
+                Err(BlobError::UploadUnknown(_))
+            ),
+            "{bad}"
+        );
+    }
+}

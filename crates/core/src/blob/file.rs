@@ -1,12 +1,15 @@
 //! The filesystem blob store: `<root>/sha256/ab/cd/<hex>`, temp files in `<root>/tmp`.
 
 use std::{
+    collections::HashMap,
     io::{self, SeekFrom},
     path::{Path, PathBuf},
+    sync::Arc,
 };
 
 use async_trait::async_trait;
 use futures_util::{StreamExt, TryStreamExt};
+use sha2::{Digest as _, Sha256};
 use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 use tokio_util::io::ReaderStream;
 
@@ -17,6 +20,15 @@ use crate::model::Digest;
 
 pub struct FileBlobStore {
     root: PathBuf,
+    /// Hash state of uploads appended on this node since it started, so a commit need not
+    /// re-read the file; absent after a restart (or on another node), then the commit re-hashes.
+    uploads: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<UploadState>>>>,
+}
+
+#[derive(Clone)]
+struct UploadState {
+    size: u64,
+    hasher: Option<Sha256>,
 }
 
 /// Removes a half-written temp file unless disarmed, so no failure path leaves one behind.
@@ -40,7 +52,65 @@ impl FileBlobStore {
             std::fs::remove_dir_all(&tmp)?;
         }
         std::fs::create_dir_all(&tmp)?;
-        Ok(Self { root })
+        // Resumable uploads survive restarts (clients resume them).
+        std::fs::create_dir_all(root.join("uploads"))?;
+        Ok(Self {
+            root,
+            uploads: std::sync::Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The file of an upload; ids are ours (UUIDs), so anything else is unknown, never a path.
+    fn upload_path(&self, id: &str) -> Result<PathBuf, BlobError> {
+        if id.len() == 36 && id.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+            Ok(self.root.join("uploads").join(id))
+        } else {
+            Err(BlobError::UploadUnknown(id.to_owned()))
+        }
+    }
+
+    /// The upload's state, loaded from disk when this node has none.
+    async fn upload_state(
+        &self,
+        id: &str,
+    ) -> Result<(PathBuf, Arc<tokio::sync::Mutex<UploadState>>), BlobError> {
+        let path = self.upload_path(id)?;
+        let size = match tokio::fs::metadata(&path).await {
+            Ok(m) => m.len(),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(BlobError::UploadUnknown(id.to_owned()));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let mut map = self.uploads.lock().unwrap_or_else(|e| e.into_inner());
+        let state = map
+            .entry(id.to_owned())
+            .or_insert_with(|| {
+                Arc::new(tokio::sync::Mutex::new(UploadState { size, hasher: None }))
+            })
+            .clone();
+        Ok((path, state))
+    }
+
+    fn forget_upload(&self, id: &str) {
+        self.uploads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id);
+    }
+
+    /// Moves a verified temp file into its content-addressed place (or drops it as a duplicate).
+    async fn place(&self, from: &Path, digest: &Digest) -> Result<bool, BlobError> {
+        let dest = self.path_of(digest);
+        if tokio::fs::try_exists(&dest).await? {
+            tokio::fs::remove_file(from).await?;
+            return Ok(false);
+        }
+        let dir = dest.parent().map(Path::to_path_buf).unwrap_or_default();
+        tokio::fs::create_dir_all(&dir).await?;
+        tokio::fs::rename(from, &dest).await?;
+        sync_dir(dir).await?;
+        Ok(true)
     }
 
     pub fn root(&self) -> &Path {
@@ -177,6 +247,134 @@ impl BlobStore for FileBlobStore {
         Some(self.path_of(digest))
     }
 
+    async fn begin_upload(&self) -> Result<String, BlobError> {
+        let id = uuid::Uuid::new_v4().to_string();
+        tokio::fs::File::create(self.upload_path(&id)?).await?;
+        self.uploads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(
+                id.clone(),
+                Arc::new(tokio::sync::Mutex::new(UploadState {
+                    size: 0,
+                    hasher: Some(Sha256::new()),
+                })),
+            );
+        Ok(id)
+    }
+
+    async fn append_upload(
+        &self,
+        id: &str,
+        offset: Option<u64>,
+        mut body: ByteStream,
+        max_size: Option<u64>,
+    ) -> Result<u64, BlobError> {
+        let (path, state) = self.upload_state(id).await?;
+        let mut st = state.lock().await;
+        if let Some(got) = offset
+            && got != st.size
+        {
+            return Err(BlobError::OffsetMismatch { have: st.size, got });
+        }
+        let before = st.clone();
+        let file = tokio::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .await?;
+        let mut out = tokio::io::BufWriter::with_capacity(256 * 1024, file);
+        let result: Result<(), BlobError> = async {
+            while let Some(chunk) = body.next().await {
+                let chunk = chunk.map_err(BlobError::Body)?;
+                st.size += chunk.len() as u64;
+                if let Some(max) = max_size
+                    && st.size > max
+                {
+                    return Err(BlobError::TooLarge { max });
+                }
+                if let Some(h) = &mut st.hasher {
+                    h.update(&chunk);
+                }
+                out.write_all(&chunk).await?;
+            }
+            out.flush().await?;
+            Ok(())
+        }
+        .await;
+        if let Err(e) = result {
+            // Roll the upload back to where this chunk began.
+            drop(out);
+            let f = tokio::fs::OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .await?;
+            f.set_len(before.size).await?;
+            *st = before;
+            return Err(e);
+        }
+        Ok(st.size)
+    }
+
+    async fn upload_size(&self, id: &str) -> Result<u64, BlobError> {
+        let (_, state) = self.upload_state(id).await?;
+        let size = state.lock().await.size;
+        Ok(size)
+    }
+
+    async fn commit_upload(&self, id: &str, expect: &Digest) -> Result<BlobRef, BlobError> {
+        let (path, state) = self.upload_state(id).await?;
+        let st = state.lock().await;
+        tokio::fs::File::open(&path).await?.sync_all().await?;
+        let digest = match &st.hasher {
+            Some(h) => Digest::from_bytes(h.clone().finalize().into()),
+            None => {
+                // Appended before a restart or on another node: hash the file.
+                let mut f = tokio::fs::File::open(&path).await?;
+                let mut h = Sha256::new();
+                let mut buf = vec![0u8; 512 * 1024];
+                loop {
+                    let n = tokio::io::AsyncReadExt::read(&mut f, &mut buf).await?;
+                    if n == 0 {
+                        break;
+                    }
+                    h.update(&buf[..n]);
+                }
+                Digest::from_bytes(h.finalize().into())
+            }
+        };
+        let size = st.size;
+        drop(st);
+        self.forget_upload(id);
+        if digest != *expect {
+            let _ = tokio::fs::remove_file(&path).await;
+            return Err(BlobError::DigestMismatch {
+                expected: expect.clone(),
+                actual: digest,
+            });
+        }
+        let created = self.place(&path, &digest).await?;
+        let checksums = crate::model::Checksums {
+            sha256: digest.hex(),
+            ..Default::default()
+        };
+        Ok(BlobRef {
+            digest,
+            size,
+            checksums,
+            created,
+        })
+    }
+
+    async fn cancel_upload(&self, id: &str) -> Result<bool, BlobError> {
+        let path = self.upload_path(id)?;
+        self.forget_upload(id);
+        match tokio::fs::remove_file(path).await {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     async fn available_space(&self) -> Option<u64> {
         let root = self.root.clone();
         tokio::task::spawn_blocking(move || {
@@ -205,7 +403,31 @@ mod tests {
         let store = FileBlobStore::open(dir.path().join("blobs")).unwrap();
         crate::blob::conformance::run(&store).await;
         assert!(store.available_space().await.is_some_and(|n| n > 0));
-        assert!(store.healthy().await);
+        crate::blob::conformance::resumable(&store).await;
+        // An upload survives a restart: a new store on the same root resumes and commits it.
+        let id = store.begin_upload().await.unwrap();
+        let part = |b: &'static [u8]| {
+            futures_util::StreamExt::boxed(futures_util::stream::iter(vec![Ok(
+                bytes::Bytes::from_static(b),
+            )]))
+        };
+        store
+            .append_upload(&id, Some(0), part(b"before "), None)
+            .await
+            .unwrap();
+        drop(store);
+        let again = FileBlobStore::open(dir.path().join("blobs")).unwrap();
+        assert_eq!(again.upload_size(&id).await.unwrap(), 7);
+        again
+            .append_upload(&id, Some(7), part(b"restart"), None)
+            .await
+            .unwrap();
+        let r = again
+            .commit_upload(&id, &Digest::of(b"before restart"))
+            .await
+            .unwrap();
+        assert_eq!(r.size, 14);
+        assert!(again.healthy().await);
         // Nothing is left in tmp after all the failure cases.
         let left: Vec<_> = std::fs::read_dir(dir.path().join("blobs/tmp"))
             .unwrap()

@@ -35,6 +35,14 @@ pub enum BlobError {
     Body(io::Error),
     #[error("blob storage I/O: {0}")]
     Io(#[from] io::Error),
+    /// No such resumable upload (never begun, committed, cancelled, or a bad id).
+    #[error("upload {0} not found")]
+    UploadUnknown(String),
+    /// A chunk must start where the upload ends (OCI `Content-Range`).
+    #[error("the upload holds {have} bytes; a chunk starting at {got} does not follow on")]
+    OffsetMismatch { have: u64, got: u64 },
+    #[error("this blob store does not support resumable uploads")]
+    Unsupported,
 }
 
 /// What a `put` must check and compute besides SHA-256.
@@ -100,6 +108,34 @@ pub trait BlobStore: Send + Sync {
     /// Whether the store can take writes now (for `/status/check`).
     async fn healthy(&self) -> bool {
         true
+    }
+
+    /// Resumable uploads (OCI chunked uploads): begun, appended to in order, then committed
+    /// under their digest or cancelled. They survive a restart.
+    async fn begin_upload(&self) -> Result<String, BlobError> {
+        Err(BlobError::Unsupported)
+    }
+    /// Appends `body` at `offset` (when given it must equal the current size); returns the new
+    /// size. A body that fails midway is rolled back to the previous size.
+    async fn append_upload(
+        &self,
+        _id: &str,
+        _offset: Option<u64>,
+        _body: ByteStream,
+        _max_size: Option<u64>,
+    ) -> Result<u64, BlobError> {
+        Err(BlobError::Unsupported)
+    }
+    async fn upload_size(&self, _id: &str) -> Result<u64, BlobError> {
+        Err(BlobError::Unsupported)
+    }
+    /// Commits the upload as a blob if its content has digest `expect`; on a mismatch the
+    /// upload is discarded and nothing is stored.
+    async fn commit_upload(&self, _id: &str, _expect: &Digest) -> Result<BlobRef, BlobError> {
+        Err(BlobError::Unsupported)
+    }
+    async fn cancel_upload(&self, _id: &str) -> Result<bool, BlobError> {
+        Err(BlobError::Unsupported)
     }
 }
 
