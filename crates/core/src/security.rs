@@ -453,6 +453,14 @@ impl Security {
         }
     }
 
+    /// Sets a user's password (argon2id) and forgets cached logins.
+    pub async fn change_password(&self, user_id: &str, password: &str) -> Result<(), AuthError> {
+        let hash = hash_password(password)?;
+        self.db.set_password_hash(user_id, &hash).await?;
+        self.invalidate();
+        Ok(())
+    }
+
     /// Issues an API token for a user; the plain token is returned once and stored hashed.
     pub async fn issue_token(
         &self,

@@ -15,6 +15,8 @@ pub struct CoreSettings {
     pub max_upload_bytes: Option<u64>,
     /// How long an unreferenced blob is kept before the sweeper frees it.
     pub gc_grace: Duration,
+    /// `<data>/admin.password`: removed once admin's password is changed, as Nexus does.
+    pub admin_password_file: Option<std::path::PathBuf>,
 }
 
 impl Default for CoreSettings {
@@ -23,6 +25,7 @@ impl Default for CoreSettings {
             public: PublicUrl::default(),
             max_upload_bytes: None,
             gc_grace: Duration::from_secs(60),
+            admin_password_file: None,
         }
     }
 }

@@ -62,6 +62,7 @@ pub async fn start(settings: Settings, listener: TcpListener) -> anyhow::Result<
         },
         max_upload_bytes: settings.max_upload_bytes,
         gc_grace: settings.gc_grace,
+        admin_password_file: Some(settings.data_dir.join("admin.password")),
     };
     let arca = web::Data::new(Arca::new(db.clone(), formats(), core));
     for s in db.list_blob_stores().await? {

@@ -298,4 +298,83 @@ async fn tokens(b: Backend) {
     );
 }
 
-both_backends!(basic_and_anonymous, tokens);
+async fn change_password(b: Backend) {
+    let s = TestServer::start(b).await;
+    let c = s.client();
+    let url = s.at("/service/rest/v1/security/users/admin/change-password");
+    let file = s.data_dir().join("admin.password");
+    assert!(file.exists());
+    // Anonymous: 401; empty and short passwords: 400; unknown user: 404.
+    assert_eq!(
+        c.put(&url)
+            .body("new-password-1")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    assert_eq!(
+        s.admin(PUT, "/service/rest/v1/security/users/admin/change-password")
+            .body("")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        400
+    );
+    assert_eq!(
+        s.admin(PUT, "/service/rest/v1/security/users/admin/change-password")
+            .body("short")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        400
+    );
+    assert_eq!(
+        s.admin(PUT, "/service/rest/v1/security/users/ghost/change-password")
+            .body("long-enough-1")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    // Changed: the old password stops working at once (cached logins dropped), the new one
+    // works, and the generated password file is gone.
+    assert_eq!(
+        s.admin(PUT, "/service/rest/v1/security/users/admin/change-password")
+            .body("new-password-1")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    let repos = s.at("/service/rest/v1/repositorySettings");
+    assert_eq!(
+        c.get(&repos)
+            .basic_auth("admin", Some(&s.admin_password))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    assert_eq!(
+        c.get(&repos)
+            .basic_auth("admin", Some("new-password-1"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert!(
+        !file.exists(),
+        "admin.password removed after the first change"
+    );
+}
+
+both_backends!(basic_and_anonymous, tokens, change_password);

@@ -20,7 +20,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/security/anonymous", web::put().to(put_anonymous))
         .route("/security/tokens", web::get().to(list_tokens))
         .route("/security/tokens", web::post().to(create_token))
-        .route("/security/tokens/{id}", web::delete().to(delete_token));
+        .route("/security/tokens/{id}", web::delete().to(delete_token))
+        .route(
+            "/security/users/{userId}/change-password",
+            web::put().to(change_password),
+        );
 }
 
 const REALM_NAME: &str = "NexusAuthorizingRealm";
@@ -163,6 +167,72 @@ async fn delete_token(
         "security",
         "token-revoked",
         &id.to_string(),
+        json!({}),
+    )
+    .await;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Nexus's `PUT security/users/{userId}/change-password` with the new password as text. Users
+/// may change their own; changing another's takes `nx-users-update`. Once admin's is changed,
+/// the generated `admin.password` file goes, as Nexus does.
+async fn change_password(
+    req: HttpRequest,
+    arca: web::Data<Arca>,
+    caller: Caller,
+    user: web::Path<String>,
+    body: String,
+) -> Result<HttpResponse, ApiError> {
+    let me = signed_in(&caller)?;
+    if me != user.as_str() {
+        arca.security.authorize(
+            &caller.0,
+            &arca_core::security::Permission::App {
+                domain: "users",
+                action: "update",
+            },
+        )?;
+    }
+    let password = body.trim_end_matches(['\r', '\n']);
+    if password.is_empty() {
+        return Err(ApiError::invalid(
+            "PARAMETER password",
+            "Password was not supplied in the body of the request",
+        ));
+    }
+    if password.len() < 8 {
+        return Err(ApiError::invalid(
+            "PARAMETER password",
+            "the password must be at least 8 characters",
+        ));
+    }
+    if user.as_str() == ANONYMOUS_USER {
+        return Err(ApiError::invalid(
+            "PARAMETER userId",
+            "the anonymous user has no password",
+        ));
+    }
+    match arca.security.change_password(&user, password).await {
+        Ok(()) => {}
+        Err(AuthError::Meta(MetaError::NotFound)) => {
+            return Err(ApiError::NotFound(format!("User {user} not found")));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    if user.as_str() == "admin"
+        && let Some(f) = &arca.settings.admin_password_file
+        && f.exists()
+        && let Err(e) = std::fs::remove_file(f)
+    {
+        tracing::warn!(error = %e, file = %f.display(), "could not remove the admin password file");
+    }
+    audit(
+        &arca,
+        &req,
+        &caller.0,
+        "security",
+        "password-changed",
+        &user,
         json!({}),
     )
     .await;
