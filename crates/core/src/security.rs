@@ -174,6 +174,8 @@ pub fn token_hash(token: &str) -> String {
 pub struct Security {
     db: Db,
     cache: Mutex<HashMap<[u8; 32], (Subject, Instant)>>,
+    /// user → (consecutive failed logins, when the last one failed): drives the backoff.
+    failures: Mutex<HashMap<String, (u32, Instant)>>,
     anonymous: Mutex<Option<(bool, Instant)>>,
 }
 
@@ -182,6 +184,7 @@ impl Security {
         Self {
             db,
             cache: Mutex::new(HashMap::new()),
+            failures: Mutex::new(HashMap::new()),
             anonymous: Mutex::new(None),
         }
     }
@@ -354,6 +357,43 @@ impl Security {
         }
     }
 
+    /// After `FREE_FAILURES` wrong passwords in a row, a user's next attempt must wait 1 s,
+    /// then 2, 4, … up to 5 minutes; any attempt sooner is refused unchecked. Per node.
+    fn backoff_remaining(&self, user_id: &str) -> Option<Duration> {
+        const FREE_FAILURES: u32 = 5;
+        let f = self.failures.lock().ok()?;
+        let (n, at) = f.get(user_id)?;
+        if *n < FREE_FAILURES {
+            return None;
+        }
+        let wait =
+            Duration::from_secs(1u64 << (n - FREE_FAILURES).min(8)).min(Duration::from_secs(300));
+        wait.checked_sub(at.elapsed())
+    }
+
+    fn record_login(&self, user_id: &str, ok: bool) {
+        let Ok(mut f) = self.failures.lock() else {
+            return;
+        };
+        if ok {
+            f.remove(user_id);
+        } else {
+            if f.len() > 100_000 {
+                f.retain(|_, (_, at)| at.elapsed() < Duration::from_secs(600));
+            }
+            let e = f.entry(user_id.to_owned()).or_insert((0, Instant::now()));
+            e.0 += 1;
+            e.1 = Instant::now();
+            if e.0 >= 5 {
+                tracing::warn!(
+                    user = user_id,
+                    failures = e.0,
+                    "repeated failed logins; backing off"
+                );
+            }
+        }
+    }
+
     /// Checks a user name and password (or an API token given as the password).
     pub async fn login(&self, user_id: &str, password: &str) -> Result<Subject, AuthError> {
         let key: [u8; 32] = Sha256::new()
@@ -365,12 +405,16 @@ impl Security {
         if let Some(s) = self.cached(&key) {
             return Ok(s);
         }
+        if self.backoff_remaining(user_id).is_some() {
+            return Err(AuthError::BadCredentials);
+        }
         let subject = if password.starts_with(TOKEN_PREFIX) {
             self.token_subject(password).await?
         } else {
             let user = match self.db.get_user(user_id).await {
                 Ok(u) => u,
                 Err(MetaError::NotFound) => {
+                    self.record_login(user_id, false);
                     // Same work as a real check, so timing does not reveal which users exist.
                     let _ = verify_password(
                         password,
@@ -390,6 +434,7 @@ impl Security {
             })
             .await
             .unwrap_or(false);
+            self.record_login(user_id, valid && ok_status);
             if !valid || !ok_status {
                 return Err(AuthError::BadCredentials);
             }

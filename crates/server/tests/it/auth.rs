@@ -378,3 +378,61 @@ async fn change_password(b: Backend) {
 }
 
 both_backends!(basic_and_anonymous, tokens, change_password);
+
+/// Repeated wrong passwords make the next attempts wait, even with the right password.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_logins_back_off() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    let c = s.client();
+    let url = s.at("/service/rest/v1/repositorySettings");
+    for _ in 0..5 {
+        assert_eq!(
+            c.get(&url)
+                .basic_auth("admin", Some("wrong"))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            401
+        );
+    }
+    assert_eq!(
+        c.get(&url)
+            .basic_auth("admin", Some(&s.admin_password))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401,
+        "backing off"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(
+        c.get(&url)
+            .basic_auth("admin", Some(&s.admin_password))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    // A success resets the count: one more wrong password does not lock.
+    assert_eq!(
+        c.get(&url)
+            .basic_auth("admin", Some("wrong"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    assert_eq!(
+        c.get(&url)
+            .basic_auth("admin", Some(&s.admin_password))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
