@@ -228,6 +228,23 @@ impl Storage {
         }
     }
 
+    /// Discards resumable uploads idle for `age` in every store.
+    pub async fn expire_uploads(&self, age: Duration) -> usize {
+        let stores: Vec<_> = self
+            .stores
+            .read()
+            .map(|s| s.values().cloned().collect())
+            .unwrap_or_default();
+        let mut n = 0;
+        for s in stores {
+            match s.expire_uploads(age).await {
+                Ok(k) => n += k,
+                Err(e) => tracing::warn!(error = %e, "expiring uploads failed"),
+            }
+        }
+        n
+    }
+
     /// Frees blobs unreferenced for longer than `grace` (left by repository deletion or a crash
     /// between commit and free). Returns how many were freed.
     pub async fn collect_garbage(&self, grace: Duration) -> Result<usize, StorageError> {

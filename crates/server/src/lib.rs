@@ -181,6 +181,14 @@ fn spawn_gc(arca: web::Data<Arca>) {
                     format!("failed: {e}")
                 }
             };
+            // Resumable uploads nobody touched for a day are abandoned.
+            let expired = arca
+                .storage
+                .expire_uploads(std::time::Duration::from_secs(86_400))
+                .await;
+            if expired > 0 {
+                tracing::info!(expired, "abandoned uploads removed");
+            }
             let next = arca_core::model::now_ms() + 60_000;
             if let Err(e) = arca.db.finish_task(TASK, &node, &result, Some(next)).await {
                 tracing::warn!(error = %e, "recording the blob GC run");

@@ -375,6 +375,26 @@ impl BlobStore for FileBlobStore {
         }
     }
 
+    async fn expire_uploads(&self, age: std::time::Duration) -> Result<usize, BlobError> {
+        let mut dir = tokio::fs::read_dir(self.root.join("uploads")).await?;
+        let mut n = 0;
+        while let Some(e) = dir.next_entry().await? {
+            let idle = e
+                .metadata()
+                .await?
+                .modified()?
+                .elapsed()
+                .unwrap_or_default();
+            if idle >= age {
+                let id = e.file_name().to_string_lossy().into_owned();
+                if self.cancel_upload(&id).await.unwrap_or(false) {
+                    n += 1;
+                }
+            }
+        }
+        Ok(n)
+    }
+
     async fn available_space(&self) -> Option<u64> {
         let root = self.root.clone();
         tokio::task::spawn_blocking(move || {
@@ -428,6 +448,26 @@ mod tests {
             .unwrap();
         assert_eq!(r.size, 14);
         assert!(again.healthy().await);
+        // Abandoned uploads expire; fresh ones stay.
+        let old = again.begin_upload().await.unwrap();
+        assert_eq!(
+            again
+                .expire_uploads(std::time::Duration::from_secs(3600))
+                .await
+                .unwrap(),
+            0
+        );
+        assert_eq!(
+            again
+                .expire_uploads(std::time::Duration::ZERO)
+                .await
+                .unwrap(),
+            1
+        );
+        assert!(matches!(
+            again.upload_size(&old).await,
+            Err(BlobError::UploadUnknown(_))
+        ));
         // Nothing is left in tmp after all the failure cases.
         let left: Vec<_> = std::fs::read_dir(dir.path().join("blobs/tmp"))
             .unwrap()

@@ -137,6 +137,10 @@ pub trait BlobStore: Send + Sync {
     async fn cancel_upload(&self, _id: &str) -> Result<bool, BlobError> {
         Err(BlobError::Unsupported)
     }
+    /// Discards uploads nobody appended to for `age`; returns how many went.
+    async fn expire_uploads(&self, _age: std::time::Duration) -> Result<usize, BlobError> {
+        Ok(0)
+    }
 }
 
 #[cfg(test)]
