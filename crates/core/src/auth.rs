@@ -126,3 +126,60 @@ macro_rules! policy {
         }
     };
 }
+
+/// The caller, known to hold `nx-repository-admin-<format>-<repo>-<action>` (the action from
+/// `P`) for the repository the route names: `{format}` (the REST segment, e.g. `maven`) and
+/// `{name}` when the path has them, `*` otherwise. Without `{format}`, the named repository's
+/// own format counts, so `nx-repository-admin-maven2-*-delete` may delete Maven repositories.
+pub struct RepoAdminGuard<P: Policy> {
+    pub subject: Subject,
+    _p: PhantomData<P>,
+}
+
+impl<P: Policy + 'static> FromRequest for RepoAdminGuard<P> {
+    type Error = Denied;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Denied>>>>;
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let subject = subject_of(&req).await?;
+            let arca = arca(&req)?;
+            let action = match P::permission() {
+                Permission::RepoAdmin { action, .. } | Permission::RepoView { action, .. } => {
+                    action
+                }
+                Permission::App { .. } => crate::security::Action::Read,
+            };
+            let name = req.match_info().get("name").map(str::to_owned);
+            let format = match req.match_info().get("format") {
+                Some(seg) => arca
+                    .formats
+                    .by_api_name(seg)
+                    .map_or_else(|| seg.to_owned(), |f| f.id().to_owned()),
+                None => match &name {
+                    Some(n) => arca
+                        .db
+                        .get_repository(n)
+                        .await
+                        .map_or_else(|_| "*".to_owned(), |r| r.format),
+                    None => "*".to_owned(),
+                },
+            };
+            let repo = name.as_deref().unwrap_or("*");
+            arca.security
+                .authorize(
+                    &subject,
+                    &Permission::RepoAdmin {
+                        format: &format,
+                        repo,
+                        action,
+                    },
+                )
+                .map_err(Denied)?;
+            Ok(Self {
+                subject,
+                _p: PhantomData,
+            })
+        })
+    }
+}

@@ -377,7 +377,12 @@ async fn change_password(b: Backend) {
     );
 }
 
-both_backends!(basic_and_anonymous, tokens, change_password);
+both_backends!(
+    basic_and_anonymous,
+    tokens,
+    change_password,
+    format_scoped_repository_admin
+);
 
 /// Repeated wrong passwords make the next attempts wait, even with the right password.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -434,5 +439,96 @@ async fn failed_logins_back_off() {
             .unwrap()
             .status(),
         200
+    );
+}
+
+/// A role with `nx-repository-admin-maven2-*-*` administers Maven repositories and nothing else.
+async fn format_scoped_repository_admin(b: Backend) {
+    use arca_core::meta::{Db, Role, User};
+    let s = TestServer::start(b).await;
+    s.create_raw_hosted("raw-one", "ALLOW").await;
+    let db = Db::connect(&match b {
+        Backend::Sqlite => format!("sqlite://{}", s.data_dir().join("arca.db").display()),
+        Backend::Postgres => s.database_url().to_owned(),
+    })
+    .await
+    .unwrap();
+    db.put_role(&Role {
+        id: "maven-admin".into(),
+        name: "maven-admin".into(),
+        description: "".into(),
+        source: "default".into(),
+        read_only: false,
+        privileges: vec!["nx-repository-admin-maven2-*-*".into()],
+        roles: vec![],
+    })
+    .await
+    .unwrap();
+    db.create_user(&User {
+        user_id: "mvn".into(),
+        first_name: "M".into(),
+        last_name: "Admin".into(),
+        email: "m@example.org".into(),
+        password_hash: arca_core::security::hash_password("mvn-password-1").unwrap(),
+        status: "active".into(),
+        source: "default".into(),
+        roles: vec!["maven-admin".into()],
+    })
+    .await
+    .unwrap();
+    db.close().await;
+    let c = s.client();
+    let api = |p: &str| s.at(&format!("/service/rest/v1/repositories/{p}"));
+    let maven = json!({"name": "mvn-one", "online": true, "storage": {"blobStoreName": "default", "writePolicy": "ALLOW"},
+                       "maven": {"versionPolicy": "MIXED", "layoutPolicy": "STRICT"}});
+    let raw = json!({"name": "raw-two", "online": true, "storage": {"blobStoreName": "default", "writePolicy": "ALLOW"}});
+    let as_mvn = |r: arca_testkit::reqwest::RequestBuilder| {
+        r.basic_auth("mvn", Some("mvn-password-1")).send()
+    };
+    assert_eq!(
+        as_mvn(c.post(api("maven/hosted")).json(&maven))
+            .await
+            .unwrap()
+            .status(),
+        201
+    );
+    assert_eq!(
+        as_mvn(c.get(api("maven/hosted/mvn-one")))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        as_mvn(c.post(api("raw/hosted")).json(&raw))
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+    assert_eq!(
+        as_mvn(c.get(api("raw/hosted/raw-one")))
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+    assert_eq!(
+        as_mvn(c.delete(api("raw-one"))).await.unwrap().status(),
+        403
+    );
+    assert_eq!(
+        as_mvn(c.delete(api("mvn-one"))).await.unwrap().status(),
+        204
+    );
+    // Anonymous is asked to authenticate.
+    assert_eq!(
+        c.post(api("maven/hosted"))
+            .json(&maven)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
     );
 }

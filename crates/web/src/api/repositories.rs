@@ -8,7 +8,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use arca_core::{
     Arca, Format,
-    auth::{Caller, Guard},
+    auth::{Caller, Guard, RepoAdminGuard},
     group::would_cycle,
     meta::MetaError,
     model::{RepoKind, RepoName, Repository, RepositorySpec, WritePolicy},
@@ -184,7 +184,7 @@ async fn settings(
 async fn delete(
     req: HttpRequest,
     arca: web::Data<Arca>,
-    g: Guard<ReposDelete>,
+    g: RepoAdminGuard<ReposDelete>,
     name: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     match arca.db.delete_repository(&name).await {
@@ -439,7 +439,7 @@ async fn parse_spec(
 async fn create(
     req: HttpRequest,
     arca: web::Data<Arca>,
-    g: Guard<ReposAdd>,
+    g: RepoAdminGuard<ReposAdd>,
     path: web::Path<(String, String)>,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
@@ -493,7 +493,7 @@ async fn typed(
 async fn get_typed(
     req: HttpRequest,
     arca: web::Data<Arca>,
-    _g: Guard<ReposRead>,
+    _g: RepoAdminGuard<ReposRead>,
     path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (segment, kind, name) = path.into_inner();
@@ -504,7 +504,7 @@ async fn get_typed(
 async fn update(
     req: HttpRequest,
     arca: web::Data<Arca>,
-    g: Guard<ReposEdit>,
+    g: RepoAdminGuard<ReposEdit>,
     path: web::Path<(String, String, String)>,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
