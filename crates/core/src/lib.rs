@@ -14,6 +14,7 @@ pub mod proxy;
 pub mod security;
 pub mod state;
 pub mod storage;
+pub mod tasks;
 
 pub use format::{Format, FormatRegistry, RepoContext};
 pub use state::{Arca, CoreSettings};

@@ -135,63 +135,27 @@ fn write_admin_password(dir: &std::path::Path, pw: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Frees blobs left unreferenced (repository deletion, crashes) every minute, on one node at a
-/// time: the run is guarded by the task's lease in the database.
+/// Runs the built-in tasks every minute; each run is guarded by its lease in the database, so
+/// one node at a time does the work.
 fn spawn_gc(arca: web::Data<Arca>) {
-    const TASK: &str = "blob-gc";
     let node = format!(
         "{}-{}",
         std::process::id(),
         arca_core::security::random_secret(8)
     );
     actix_web::rt::spawn(async move {
-        if let Err(e) = arca
-            .db
-            .ensure_task(
-                TASK,
-                "blobstore.gc",
-                "Free unreferenced blobs",
-                "every 60 seconds",
-            )
-            .await
-        {
-            tracing::warn!(error = %e, "cannot register the blob GC task");
+        if let Err(e) = arca_core::tasks::register(&arca).await {
+            tracing::warn!(error = %e, "cannot register the built-in tasks");
         }
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        let mut tick = tokio::time::interval(arca_core::tasks::INTERVAL);
         loop {
             tick.tick().await;
-            match arca.db.claim_task(TASK, &node, 300_000).await {
-                Ok(true) => {}
-                Ok(false) => continue,
-                Err(e) => {
-                    tracing::warn!(error = %e, "blob GC lease");
-                    continue;
-                }
-            }
-            let run = arca.storage.collect_garbage(arca.settings.gc_grace);
-            let result = match run.instrument(tracing::info_span!("task", id = TASK)).await {
-                Ok(n) => {
-                    if n > 0 {
-                        tracing::info!(freed = n, "blob garbage collected");
-                    }
-                    format!("freed {n} blobs")
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "blob garbage collection failed");
-                    format!("failed: {e}")
-                }
-            };
-            // Resumable uploads nobody touched for a day are abandoned.
-            let expired = arca
-                .storage
-                .expire_uploads(std::time::Duration::from_secs(86_400))
-                .await;
-            if expired > 0 {
-                tracing::info!(expired, "abandoned uploads removed");
-            }
-            let next = arca_core::model::now_ms() + 60_000;
-            if let Err(e) = arca.db.finish_task(TASK, &node, &result, Some(next)).await {
-                tracing::warn!(error = %e, "recording the blob GC run");
+            let run = arca_core::tasks::run(&arca, arca_core::tasks::BLOB_GC, &node);
+            if let Err(e) = run
+                .instrument(tracing::info_span!("task", id = arca_core::tasks::BLOB_GC))
+                .await
+            {
+                tracing::warn!(error = %e, "task run failed");
             }
         }
     });

@@ -136,7 +136,11 @@ async fn base_url_and_forwarded_headers(b: Backend) {
     );
 }
 
-both_backends!(status_and_metrics, base_url_and_forwarded_headers);
+both_backends!(
+    status_and_metrics,
+    base_url_and_forwarded_headers,
+    tasks_api
+);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_listener() {
@@ -239,4 +243,80 @@ async fn unwritable_blob_store_is_reported() {
     )
     .await;
     assert_eq!(check["Blob Stores Ready"]["healthy"], false);
+}
+
+/// The built-in GC task is listed and can be run through Nexus's tasks API.
+async fn tasks_api(b: Backend) {
+    let s = TestServer::start(b).await;
+    // The scheduler registers the task as it starts; wait for it (bounded).
+    let mut list = json(s.admin(GET, "/service/rest/v1/tasks").send().await.unwrap()).await;
+    for _ in 0..50 {
+        if !list["items"].as_array().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        list = json(s.admin(GET, "/service/rest/v1/tasks").send().await.unwrap()).await;
+    }
+    assert_eq!(list["items"][0]["id"], "blob-gc");
+    assert_eq!(list["items"][0]["type"], "blobstore.gc");
+    assert!(list["continuationToken"].is_null());
+    let none = json(
+        s.admin(GET, "/service/rest/v1/tasks?type=other")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(none["items"], serde_json::json!([]));
+    assert_eq!(
+        s.client()
+            .get(s.at("/service/rest/v1/tasks"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    let r = s
+        .admin(
+            arca_testkit::reqwest::Method::POST,
+            "/service/rest/v1/tasks/blob-gc/run",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let t = json(
+        s.admin(GET, "/service/rest/v1/tasks/blob-gc")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(t["lastRunResult"], "OK");
+    assert!(
+        t["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("OK: freed 0 blobs"),
+        "{t}"
+    );
+    assert!(t["lastRun"].as_str().unwrap().ends_with("+00:00"));
+    assert_eq!(
+        s.admin(GET, "/service/rest/v1/tasks/nope")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    let r = s
+        .admin(
+            arca_testkit::reqwest::Method::POST,
+            "/service/rest/v1/tasks/nope/run",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
 }

@@ -5,6 +5,7 @@ mod metrics;
 mod repositories;
 mod security;
 mod status;
+mod tasks;
 
 use actix_web::{HttpRequest, web};
 use arca_core::{Arca, http::remote_ip, security::Subject};
@@ -19,6 +20,8 @@ arca_core::policy! {
     SettingsUpdate = app("settings", "update");
     HealthRead = app("healthcheck", "read");
     MetricsRead = app("metrics", "read");
+    TasksRead = app("tasks", "read");
+    TasksStart = app("tasks", "start");
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -28,7 +31,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(status::configure)
                 .configure(repositories::configure)
                 .configure(blobstores::configure)
-                .configure(security::configure),
+                .configure(security::configure)
+                .configure(tasks::configure),
         );
 }
 
