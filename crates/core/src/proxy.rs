@@ -193,6 +193,17 @@ impl Proxy {
         &self.client
     }
 
+    /// A GET to the remote; credentials only go to URLs under the remote's own.
+    fn get(&self, settings: &ProxySettings, url: &str) -> reqwest::RequestBuilder {
+        let req = self.client.get(url);
+        match &settings.username {
+            Some(u) if url.starts_with(&settings.remote) => {
+                req.basic_auth(u, settings.password.as_deref())
+            }
+            _ => req,
+        }
+    }
+
     fn negative_hit(&self, key: &FlightKey) -> bool {
         let Ok(mut n) = self.negative.lock() else {
             return false;
@@ -296,12 +307,7 @@ impl Proxy {
             .url
             .clone()
             .unwrap_or_else(|| format!("{}{}", settings.remote, path));
-        let mut req = self.client.get(&url);
-        if let Some(u) = &settings.username
-            && url.starts_with(&settings.remote)
-        {
-            req = req.basic_auth(u, settings.password.as_deref());
-        }
+        let mut req = self.get(settings, &url);
         if let Some(a) = spec.accept {
             req = req.header(reqwest::header::ACCEPT, a);
         }
@@ -422,10 +428,7 @@ impl Proxy {
     ) -> Result<Option<String>, ProxyError> {
         let settings = ProxySettings::from_attrs(&repo.attrs).map_err(ProxyError::Config)?;
         let url = format!("{}{}", settings.remote, path);
-        let mut req = self.client.get(&url);
-        if let Some(u) = &settings.username {
-            req = req.basic_auth(u, settings.password.as_deref());
-        }
+        let req = self.get(&settings, &url);
         self.upstream_requests.fetch_add(1, Ordering::Relaxed);
         let unreachable = |reason: String| ProxyError::Unreachable {
             url: url.clone(),

@@ -122,9 +122,6 @@ impl Subject {
     pub fn can(&self, perm: &Permission<'_>) -> bool {
         self.privileges.iter().any(|p| grants(p, perm))
     }
-    pub fn is_admin(&self) -> bool {
-        self.privileges.iter().any(|p| p == "nx-all")
-    }
 }
 
 #[derive(Debug, Error)]

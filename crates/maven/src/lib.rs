@@ -735,7 +735,7 @@ async fn rebuild_version_metadata(
     a: &str,
     v: &str,
 ) -> Result<(), StorageError> {
-    let _guard = lock_for(repo, g, v).lock().await;
+    let _guard = lock_for(repo, g, &format!("{a}/{v}")).lock().await;
     let dir = format!("{}/{a}/{v}/", group_path(g));
     let assets = cx.arca.db.list_assets(repo.id, &dir, "", 100_000).await?;
     let mut newest: Option<(String, u32)> = None;

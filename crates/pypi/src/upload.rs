@@ -9,7 +9,7 @@ use arca_core::{
     blob::{BlobError, PutOptions},
     http::{local_stream, remote_ip},
     meta::NewComponent,
-    model::{AssetPath, Digest, WritePolicy},
+    model::{AssetPath, Digest},
     storage::{AssetMeta, StorageError},
 };
 use futures_util::{StreamExt, TryStreamExt};
@@ -165,23 +165,9 @@ async fn store_file(
     };
     let path = AssetPath::parse(&package_path(&norm, &dist.version, filename))
         .map_err(|e| bad(e.to_string()))?;
-    match cx.repo.write_policy {
-        Some(WritePolicy::Deny) => {
-            return Err(bad(format!("repository {} is read-only", cx.repo.name)));
-        }
-        Some(WritePolicy::AllowOnce) => {
-            match cx.arca.db.find_asset(cx.repo.id, path.as_str()).await {
-                Ok(Some(_)) => {
-                    return Err(bad(format!(
-                        "{filename} already exists in {}; uploads cannot replace files",
-                        cx.repo.name
-                    )));
-                }
-                Ok(None) => {}
-                Err(e) => return Err(fail(&e)),
-            }
-        }
-        _ => {}
+    // Refused before any byte is read: DENY, or ALLOW_ONCE with the file already there.
+    if let Err(e) = cx.arca.storage.check_write_policy(&cx.repo, &path).await {
+        return Err(fail(&e));
     }
     let meta = AssetMeta {
         content_type: if filename.ends_with(".whl") || filename.ends_with(".zip") {

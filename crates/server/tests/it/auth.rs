@@ -375,6 +375,15 @@ async fn change_password(b: Backend) {
         !file.exists(),
         "admin.password removed after the first change"
     );
+    let check = json(
+        c.get(s.at("/service/rest/v1/status/check"))
+            .basic_auth("admin", Some("new-password-1"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(check["Default Admin Credentials"]["healthy"], true);
 }
 
 both_backends!(

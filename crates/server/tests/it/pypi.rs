@@ -235,6 +235,50 @@ async fn hosted_uploads(b: Backend) {
         .await
         .unwrap();
     assert_eq!(file.bytes().await.unwrap().as_ref(), SDIST);
+    // Yank (PEP 592) and undo it.
+    let yank = "/service/rest/v1/pypi/py/Demo/1.0/yank";
+    let r = s
+        .admin(POST, yank)
+        .json(&json!({"reason": "bad build"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let j = json(
+        s.admin(GET, "/repository/py/simple/demo/")
+            .header("accept", "application/vnd.pypi.simple.v1+json")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(j["files"][0]["yanked"], "bad build");
+    assert_eq!(
+        s.admin(crate::DELETE, yank).send().await.unwrap().status(),
+        200
+    );
+    let j = json(
+        s.admin(GET, "/repository/py/simple/demo/")
+            .header("accept", "application/vnd.pypi.simple.v1+json")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(j["files"][0]["yanked"], false);
+    assert_eq!(
+        s.client().post(s.at(yank)).send().await.unwrap().status(),
+        401
+    );
+    assert_eq!(
+        s.admin(POST, "/service/rest/v1/pypi/py/demo/9.9/yank")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+
     // Delete.
     let r = s
         .admin(

@@ -40,6 +40,10 @@ async fn status_and_metrics(b: Backend) {
     .await;
     assert_eq!(check["Metadata Database"]["healthy"], true);
     assert_eq!(check["Blob Stores Ready"]["healthy"], true);
+    assert_eq!(
+        check["Default Admin Credentials"]["healthy"], false,
+        "the generated password is in use"
+    );
 
     // Metrics need a privilege, then count what was served.
     assert_eq!(c.get(s.at("/metrics")).send().await.unwrap().status(), 401);

@@ -125,7 +125,7 @@ fn detail(r: &Repository, base: &str) -> Value {
     v
 }
 
-fn can_browse(arca: &Arca, caller: &Caller, r: &Repository) -> bool {
+fn can_browse(caller: &Caller, r: &Repository) -> bool {
     caller.0.can(&Permission::RepoView {
         format: &r.format,
         repo: r.name.as_str(),
@@ -134,7 +134,7 @@ fn can_browse(arca: &Arca, caller: &Caller, r: &Repository) -> bool {
         format: &r.format,
         repo: r.name.as_str(),
         action: Action::Read,
-    }) || arca.formats.get(&r.format).is_none() && caller.0.is_admin()
+    })
 }
 
 /// The repositories the caller may browse.
@@ -147,7 +147,7 @@ async fn list(
     let repos = arca.db.list_repositories().await?;
     let out: Vec<Value> = repos
         .iter()
-        .filter(|r| can_browse(&arca, &caller, r))
+        .filter(|r| can_browse(&caller, r))
         .map(|r| summary(r, &base, None))
         .collect();
     Ok(HttpResponse::Ok().json(out))
@@ -161,9 +161,7 @@ async fn get_one(
 ) -> Result<HttpResponse, ApiError> {
     let base = arca.settings.public.for_request(&req);
     match arca.db.get_repository(&name).await {
-        Ok(r) if can_browse(&arca, &caller, &r) => {
-            Ok(HttpResponse::Ok().json(summary(&r, &base, None)))
-        }
+        Ok(r) if can_browse(&caller, &r) => Ok(HttpResponse::Ok().json(summary(&r, &base, None))),
         Ok(_) | Err(MetaError::NotFound) => {
             Err(ApiError::NotFound(format!("Repository {name} not found")))
         }

@@ -68,10 +68,25 @@ async fn check(arca: web::Data<Arca>, _g: Guard<HealthRead>) -> HttpResponse {
     } else {
         check_entry(false, format!("unavailable: {}", unavailable.join(", ")), t)
     };
+    // Healthy once the generated admin password has been changed (its file is then gone).
+    let generated = arca
+        .settings
+        .admin_password_file
+        .as_ref()
+        .is_some_and(|f| f.exists());
+    let credentials = check_entry(
+        !generated,
+        if generated {
+            "the generated admin password is still in use (admin.password): change it".into()
+        } else {
+            "the generated admin password has been changed".into()
+        },
+        std::time::Instant::now(),
+    );
     HttpResponse::Ok().json(json!({
         "Available CPUs": check_entry(true, format!("{} CPUs", std::thread::available_parallelism().map_or(1, |n| n.get())), std::time::Instant::now()),
         "Blob Stores Ready": stores,
-        "Default Admin Credentials": check_entry(true, "see admin.password in the data directory until changed".into(), std::time::Instant::now()),
+        "Default Admin Credentials": credentials,
         "Metadata Database": db,
     }))
 }
