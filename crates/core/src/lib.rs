@@ -7,6 +7,7 @@ pub mod error;
 pub mod format;
 pub mod group;
 pub mod http;
+pub mod jwt;
 pub mod meta;
 pub mod metrics;
 pub mod model;

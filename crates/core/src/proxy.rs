@@ -132,6 +132,9 @@ pub struct FetchSpec {
     pub accept: Option<&'static str>,
     /// Refuse (and keep nothing) unless the content has this SHA-256.
     pub expect: Option<crate::model::Digest>,
+    /// An `Authorization` value for the remote (a registry's bearer token), sent instead of the
+    /// configured Basic credentials, and like them only under the remote URL.
+    pub authorization: Option<String>,
 }
 
 impl FetchSpec {
@@ -141,6 +144,7 @@ impl FetchSpec {
             url: None,
             accept: None,
             expect: None,
+            authorization: None,
         }
     }
 }
@@ -194,13 +198,20 @@ impl Proxy {
     }
 
     /// A GET to the remote; credentials only go to URLs under the remote's own.
-    fn get(&self, settings: &ProxySettings, url: &str) -> reqwest::RequestBuilder {
+    fn get(
+        &self,
+        settings: &ProxySettings,
+        url: &str,
+        authorization: Option<&str>,
+    ) -> reqwest::RequestBuilder {
         let req = self.client.get(url);
-        match &settings.username {
-            Some(u) if url.starts_with(&settings.remote) => {
-                req.basic_auth(u, settings.password.as_deref())
-            }
-            _ => req,
+        if !url.starts_with(&settings.remote) {
+            return req;
+        }
+        match (authorization, &settings.username) {
+            (Some(a), _) => req.header(reqwest::header::AUTHORIZATION, a),
+            (None, Some(u)) => req.basic_auth(u, settings.password.as_deref()),
+            (None, None) => req,
         }
     }
 
@@ -307,7 +318,7 @@ impl Proxy {
             .url
             .clone()
             .unwrap_or_else(|| format!("{}{}", settings.remote, path));
-        let mut req = self.get(settings, &url);
+        let mut req = self.get(settings, &url, spec.authorization.as_deref());
         if let Some(a) = spec.accept {
             req = req.header(reqwest::header::ACCEPT, a);
         }
@@ -428,7 +439,7 @@ impl Proxy {
     ) -> Result<Option<String>, ProxyError> {
         let settings = ProxySettings::from_attrs(&repo.attrs).map_err(ProxyError::Config)?;
         let url = format!("{}{}", settings.remote, path);
-        let req = self.get(&settings, &url);
+        let req = self.get(&settings, &url, None);
         self.upstream_requests.fetch_add(1, Ordering::Relaxed);
         let unreachable = |reason: String| ProxyError::Unreachable {
             url: url.clone(),

@@ -174,6 +174,8 @@ pub struct Security {
     /// user → (consecutive failed logins, when the last one failed): drives the backoff.
     failures: Mutex<HashMap<String, (u32, Instant)>>,
     anonymous: Mutex<Option<(bool, Instant)>>,
+    /// Set by [`Security::bootstrap`].
+    jwt: std::sync::OnceLock<crate::jwt::Jwt>,
 }
 
 impl Security {
@@ -183,6 +185,7 @@ impl Security {
             cache: Mutex::new(HashMap::new()),
             failures: Mutex::new(HashMap::new()),
             anonymous: Mutex::new(None),
+            jwt: std::sync::OnceLock::new(),
         }
     }
 
@@ -217,6 +220,9 @@ impl Security {
                 ],
             ))
             .await?;
+        if self.jwt.get().is_none() {
+            let _ = self.jwt.set(crate::jwt::Jwt::load(&self.db).await?);
+        }
         self.db
             .init_setting(
                 SETTING_ANONYMOUS,
@@ -439,6 +445,35 @@ impl Security {
         };
         self.remember(key, &subject);
         Ok(subject)
+    }
+
+    /// The token signer; `None` before [`Security::bootstrap`].
+    pub fn jwt(&self) -> Option<&crate::jwt::Jwt> {
+        self.jwt.get()
+    }
+
+    /// The subject for a user named by a signed token: the user must still exist and be active,
+    /// and the privileges are the user's current ones, not those at signing time.
+    pub async fn user_subject(&self, user_id: &str) -> Result<Subject, AuthError> {
+        if user_id == ANONYMOUS_USER {
+            return self.anonymous_subject().await;
+        }
+        let key: [u8; 32] = Sha256::new()
+            .chain_update(b"subject\0")
+            .chain_update(user_id.as_bytes())
+            .finalize()
+            .into();
+        if let Some(s) = self.cached(&key) {
+            return Ok(s);
+        }
+        let user = match self.db.get_user(user_id).await {
+            Ok(u) if u.status == "active" => u,
+            Ok(_) | Err(MetaError::NotFound) => return Err(AuthError::BadCredentials),
+            Err(e) => return Err(e.into()),
+        };
+        let s = self.subject_of(&user).await?;
+        self.remember(key, &s);
+        Ok(s)
     }
 
     /// Resolves an API token to its user.

@@ -17,6 +17,9 @@ pub struct CoreSettings {
     pub gc_grace: Duration,
     /// `<data>/admin.password`: removed once admin's password is changed, as Nexus does.
     pub admin_password_file: Option<std::path::PathBuf>,
+    /// The docker repository that serves image names without a repository prefix on the main
+    /// port (`/v2/library/alpine/...`), as a registry mirror needs.
+    pub docker_default_repository: Option<String>,
 }
 
 impl Default for CoreSettings {
@@ -26,6 +29,7 @@ impl Default for CoreSettings {
             max_upload_bytes: None,
             gc_grace: Duration::from_secs(60),
             admin_password_file: None,
+            docker_default_repository: None,
         }
     }
 }
@@ -39,6 +43,9 @@ pub struct Arca {
     pub settings: CoreSettings,
     pub metrics: Metrics,
     pub started: Instant,
+    /// Extra listening ports, each serving one repository (Nexus's repository connectors):
+    /// local port → repository name. The server keeps it in step with the configuration.
+    pub connectors: std::sync::RwLock<std::collections::HashMap<u16, String>>,
 }
 
 impl Arca {
@@ -52,6 +59,7 @@ impl Arca {
             settings,
             metrics: Metrics::default(),
             started: Instant::now(),
+            connectors: Default::default(),
         }
     }
 }

@@ -120,6 +120,19 @@ impl Storage {
     ) -> Result<Asset, StorageError> {
         let store = self.store(&repo.blob_store)?;
         let blob = store.put(body, opts).await?;
+        self.record(repo, path, blob, meta).await
+    }
+
+    /// Records an asset for a blob already in the repository's store (a committed resumable
+    /// upload, a mount), taking a reference on it.
+    pub async fn record(
+        &self,
+        repo: &Repository,
+        path: &AssetPath,
+        blob: crate::blob::BlobRef,
+        meta: AssetMeta,
+    ) -> Result<Asset, StorageError> {
+        let store = self.store(&repo.blob_store)?;
         let digest_hex = blob.digest.hex();
         let new = NewAsset {
             repository_id: repo.id,
@@ -145,6 +158,35 @@ impl Storage {
             self.free(&r).await;
         }
         Ok(asset)
+    }
+
+    /// Gives `repo` an asset at `path` with the content of `source` (any repository's): shared
+    /// when both use the same blob store, copied otherwise.
+    pub async fn copy_asset(
+        &self,
+        source: &Asset,
+        repo: &Repository,
+        path: &AssetPath,
+        meta: AssetMeta,
+    ) -> Result<Asset, StorageError> {
+        let digest =
+            Digest::parse(&source.blob_digest).map_err(|e| MetaError::Invalid(e.to_string()))?;
+        if source.blob_store == repo.blob_store {
+            let blob = crate::blob::BlobRef {
+                digest,
+                size: source.size as u64,
+                checksums: source.checksums.clone(),
+                created: false,
+            };
+            return self.record(repo, path, blob, meta).await;
+        }
+        let body = self.store(&source.blob_store)?.get(&digest, None).await?;
+        let opts = PutOptions {
+            expect: Some(digest),
+            all_checksums: !source.checksums.sha1.is_empty(),
+            ..Default::default()
+        };
+        self.ingest(repo, path, body.stream, opts, meta).await
     }
 
     /// Deletes an asset; its blob is freed at once when nothing else references it.

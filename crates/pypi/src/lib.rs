@@ -205,6 +205,7 @@ async fn proxy_page(
             "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1",
         ),
         expect: None,
+        authorization: None,
     };
     let arca = &cx.arca;
     let Some(asset) = arca
@@ -433,6 +434,7 @@ async fn locate(
         url: Some(url),
         accept: None,
         expect,
+        authorization: None,
     };
     let meta = AssetMeta {
         content_type: if metadata {

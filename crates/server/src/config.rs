@@ -91,6 +91,10 @@ pub struct Config {
     #[arg(long, env = "ARCA_MAX_UPLOAD_BYTES", value_name = "BYTES")]
     pub max_upload_bytes: Option<u64>,
 
+    /// Docker repository serving image names without a repository prefix on the main port (`/v2/library/alpine/...`), e.g. for a registry mirror
+    #[arg(long, env = "ARCA_DOCKER_DEFAULT_REPOSITORY", value_name = "NAME")]
+    pub docker_default_repository: Option<String>,
+
     /// Log format [default: human]
     #[arg(long, env = "ARCA_LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,
@@ -141,6 +145,7 @@ pub struct Settings {
     pub admin_password: Option<String>,
     pub anonymous_access: bool,
     pub max_upload_bytes: Option<u64>,
+    pub docker_default_repository: Option<String>,
     pub log_format: LogFormat,
     pub log: String,
     pub workers: Option<usize>,
@@ -184,6 +189,7 @@ impl Config {
             admin_password,
             anonymous_access,
             max_upload_bytes,
+            docker_default_repository,
             log_format,
             log,
             workers,
@@ -291,6 +297,7 @@ impl Config {
             admin_password: self.admin_password,
             anonymous_access: self.anonymous_access.unwrap_or(false),
             max_upload_bytes: self.max_upload_bytes.filter(|n| *n > 0),
+            docker_default_repository: self.docker_default_repository.filter(|s| !s.is_empty()),
             log_format: self.log_format.unwrap_or_default(),
             log,
             workers: self.workers,

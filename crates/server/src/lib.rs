@@ -23,6 +23,7 @@ pub fn formats() -> FormatRegistry {
         Arc::new(arca_raw::RawFormat),
         Arc::new(arca_maven::MavenFormat),
         Arc::new(arca_pypi::PypiFormat),
+        Arc::new(arca_docker::DockerFormat::default()),
     ];
     FormatRegistry::new(all)
 }
@@ -63,6 +64,7 @@ pub async fn start(settings: Settings, listener: TcpListener) -> anyhow::Result<
         max_upload_bytes: settings.max_upload_bytes,
         gc_grace: settings.gc_grace,
         admin_password_file: Some(settings.data_dir.join("admin.password")),
+        docker_default_repository: settings.docker_default_repository.clone(),
     };
     let arca = web::Data::new(Arca::new(db.clone(), formats(), core));
     for s in db.list_blob_stores().await? {
@@ -106,6 +108,7 @@ pub async fn start(settings: Settings, listener: TcpListener) -> anyhow::Result<
     let handle = server.handle();
 
     spawn_gc(arca.clone());
+    spawn_connectors(arca.clone(), listen_addr.ip(), settings.workers);
     tracing::info!(
         listen = %listen_addr,
         tls = settings.tls.is_some(),
@@ -159,6 +162,81 @@ fn spawn_gc(arca: web::Data<Arca>) {
             }
         }
     });
+}
+
+/// Keeps one listener per docker repository that asks for its own port (`docker.httpPort`),
+/// in step with the configuration in the database (so every node of a cluster follows changes).
+fn spawn_connectors(arca: web::Data<Arca>, ip: std::net::IpAddr, workers: Option<usize>) {
+    use std::collections::HashMap;
+    actix_web::rt::spawn(async move {
+        let mut running: HashMap<u16, (String, ServerHandle)> = HashMap::new();
+        let mut failed: HashMap<u16, String> = HashMap::new();
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(2));
+        loop {
+            tick.tick().await;
+            let Ok(repos) = arca.db.list_repositories().await else {
+                continue;
+            };
+            let wanted: HashMap<u16, String> = repos
+                .iter()
+                .filter(|r| r.format == "docker")
+                .filter_map(|r| {
+                    arca_docker::connector_port(&r.attrs).map(|p| (p, r.name.to_string()))
+                })
+                .collect();
+            let stale: Vec<u16> = running
+                .iter()
+                .filter(|(p, (name, _))| wanted.get(p) != Some(name))
+                .map(|(p, _)| *p)
+                .collect();
+            for port in stale {
+                if let Some((name, handle)) = running.remove(&port) {
+                    tracing::info!(port, repository = %name, "closing repository connector");
+                    actix_web::rt::spawn(async move { handle.stop(true).await });
+                }
+            }
+            for (port, name) in &wanted {
+                if running.contains_key(port) || failed.get(port) == Some(name) {
+                    continue;
+                }
+                match start_connector(&arca, ip, *port, workers) {
+                    Ok(handle) => {
+                        tracing::info!(port, repository = %name, "repository connector listening");
+                        failed.remove(port);
+                        running.insert(*port, (name.clone(), handle));
+                    }
+                    Err(e) => {
+                        tracing::warn!(port, repository = %name, error = %e, "cannot open repository connector");
+                        failed.insert(*port, name.clone());
+                    }
+                }
+            }
+            if let Ok(mut c) = arca.connectors.write() {
+                *c = running
+                    .iter()
+                    .map(|(p, (name, _))| (*p, name.clone()))
+                    .collect();
+            }
+        }
+    });
+}
+
+fn start_connector(
+    arca: &web::Data<Arca>,
+    ip: std::net::IpAddr,
+    port: u16,
+    workers: Option<usize>,
+) -> std::io::Result<ServerHandle> {
+    let listener = TcpListener::bind((ip, port))?;
+    let app_arca = arca.clone();
+    let mut server = HttpServer::new(move || build_app(app_arca.clone())).shutdown_timeout(5);
+    if let Some(n) = workers {
+        server = server.workers(n);
+    }
+    let server = server.listen(listener)?.run();
+    let handle = server.handle();
+    actix_web::rt::spawn(server);
+    Ok(handle)
 }
 
 /// The whole application: formats' routes, `/repository/...`, the REST API and the UI.

@@ -1,0 +1,223 @@
+//! Nexus's `docker` format: an OCI Distribution Spec v1.1 registry on `/v2/` of the main port
+//! (the first path segment of an image names the repository), on a repository's own connector
+//! port (`docker.httpPort`, unprefixed names), and for a default repository's unprefixed names.
+//!
+//! Hosted repositories take pushes; proxies pull through from a remote registry (bearer-token
+//! handshake included) and cache; groups read through their members and write to their
+//! `group.writableMember`. Blobs are stored once per blob store and shared.
+
+mod access;
+mod blobs;
+mod error;
+mod listing;
+mod manifest;
+mod manifests;
+mod names;
+mod paths;
+mod token;
+mod upstream;
+
+use std::sync::Arc;
+
+use actix_web::{HttpRequest, HttpResponse, http::Method, middleware, web};
+use arca_core::{
+    Arca, Format, RepoContext,
+    model::{RepoKind, RepositorySpec},
+    proxy::ProxySettings,
+    security::Action,
+};
+use async_trait::async_trait;
+
+use crate::{
+    access::Target,
+    error::{RegistryError, Result},
+    names::Endpoint,
+};
+
+/// State the registry routes share: bearer tokens of remote registries.
+#[derive(Default)]
+pub struct DockerState {
+    tokens: upstream::Tokens,
+}
+
+#[derive(Default)]
+pub struct DockerFormat {
+    state: Arc<DockerState>,
+}
+
+/// The connector port a docker repository asks for (`docker.httpPort`), if any.
+pub fn connector_port(attrs: &serde_json::Value) -> Option<u16> {
+    attrs
+        .pointer("/docker/httpPort")
+        .and_then(|v| v.as_u64())
+        .and_then(|p| u16::try_from(p).ok())
+        .filter(|p| *p != 0)
+}
+
+#[async_trait(?Send)]
+impl Format for DockerFormat {
+    fn id(&self) -> &'static str {
+        "docker"
+    }
+
+    fn kinds(&self) -> &'static [RepoKind] {
+        &[RepoKind::Hosted, RepoKind::Proxy, RepoKind::Group]
+    }
+
+    fn validate(&self, spec: &RepositorySpec) -> std::result::Result<(), String> {
+        if let Some(p) = spec.attrs.pointer("/docker/httpPort")
+            && !p.is_null()
+            && p.as_u64().is_none_or(|p| p == 0 || p > 65535)
+        {
+            return Err(format!(
+                "docker.httpPort must be a port number from 1 to 65535, not {p}"
+            ));
+        }
+        if let Some(p) = spec.attrs.pointer("/docker/httpsPort")
+            && !p.is_null()
+        {
+            return Err("docker.httpsPort is not supported: put TLS on the main listener or a reverse proxy".into());
+        }
+        match spec.kind {
+            RepoKind::Proxy => {
+                ProxySettings::from_attrs(&spec.attrs)?;
+            }
+            RepoKind::Group => {
+                if let Some(w) = spec
+                    .attrs
+                    .pointer("/group/writableMember")
+                    .and_then(|v| v.as_str())
+                    .filter(|w| !w.is_empty())
+                    && !spec.members.iter().any(|m| m == w)
+                {
+                    return Err(format!(
+                        "group.writableMember {w} must be one of group.memberNames"
+                    ));
+                }
+            }
+            RepoKind::Hosted => {}
+        }
+        Ok(())
+    }
+
+    /// Docker content is served on `/v2/`; `/repository/<name>/` only browses.
+    async fn handle(&self, cx: RepoContext, _req: HttpRequest, _body: web::Payload) -> HttpResponse {
+        arca_core::http::text(
+            actix_web::http::StatusCode::NOT_FOUND,
+            format!(
+                "repository {} is a docker registry: use {}/v2/{}/<image>",
+                cx.repo.name, cx.base_url, cx.repo.name
+            ),
+        )
+    }
+
+    fn configure(&self, cfg: &mut web::ServiceConfig) {
+        cfg.app_data(web::Data::from(self.state.clone())).service(
+            web::scope("/v2")
+                .wrap(
+                    middleware::DefaultHeaders::new()
+                        .add(("Docker-Distribution-API-Version", "registry/2.0")),
+                )
+                .route("", web::get().to(redirect_v2))
+                .route("/", web::get().to(token::version_check))
+                .route("/token", web::get().to(token::token))
+                .route("/_catalog", web::get().to(listing::catalog))
+                .route("/{tail:.*}", web::route().to(dispatch)),
+        );
+    }
+}
+
+async fn redirect_v2() -> HttpResponse {
+    HttpResponse::MovedPermanently()
+        .insert_header(("Location", "/v2/"))
+        .finish()
+}
+
+/// The privilege action a registry request needs.
+fn action(method: &Method, ep: &Endpoint<'_>) -> Action {
+    match (method, ep) {
+        (&Method::DELETE, Endpoint::Upload { .. }) => Action::Add,
+        (&Method::DELETE, _) => Action::Delete,
+        (&Method::GET | &Method::HEAD, Endpoint::Upload { .. }) => Action::Add,
+        (&Method::GET | &Method::HEAD, _) => Action::Read,
+        _ => Action::Add,
+    }
+}
+
+async fn dispatch(
+    req: HttpRequest,
+    tail: web::Path<String>,
+    body: web::Payload,
+    arca: web::Data<Arca>,
+    state: web::Data<DockerState>,
+) -> HttpResponse {
+    let tail = tail.into_inner();
+    let Some(ep) = names::endpoint(&tail) else {
+        return RegistryError::new(
+            actix_web::http::StatusCode::NOT_FOUND,
+            "NAME_UNKNOWN",
+            format!("no registry endpoint at /v2/{tail}"),
+        )
+        .response();
+    };
+    match route(&req, &ep, body, &arca, &state).await {
+        Ok(r) => r,
+        Err(e) => e.response(),
+    }
+}
+
+async fn route(
+    req: &HttpRequest,
+    ep: &Endpoint<'_>,
+    body: web::Payload,
+    arca: &web::Data<Arca>,
+    state: &DockerState,
+) -> Result<HttpResponse> {
+    let name = match ep {
+        Endpoint::Manifest { name, .. }
+        | Endpoint::Blob { name, .. }
+        | Endpoint::Upload { name, .. }
+        | Endpoint::Tags { name }
+        | Endpoint::Referrers { name, .. } => *name,
+    };
+    let t: Target = access::resolve(arca, req, name).await?;
+    tracing::Span::current().record("repo", t.repo.name.as_str());
+    let (subject, creds) = access::authorize(arca, req, &t, action(req.method(), ep)).await?;
+    if !t.repo.online {
+        return Err(RegistryError::new(
+            actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+            "UNAVAILABLE",
+            format!("repository {} is offline", t.repo.name),
+        ));
+    }
+    let m = req.method().clone();
+    match (ep, m) {
+        (Endpoint::Manifest { reference, .. }, Method::GET | Method::HEAD) => {
+            manifests::get(arca, state, req, &t, reference).await
+        }
+        (Endpoint::Manifest { reference, .. }, Method::PUT) => {
+            manifests::put(arca, req, &t, &subject, reference, body).await
+        }
+        (Endpoint::Manifest { reference, .. }, Method::DELETE) => {
+            manifests::delete(arca, &t, reference).await
+        }
+        (Endpoint::Blob { digest, .. }, Method::GET | Method::HEAD) => {
+            blobs::get(arca, state, req, &t, digest).await
+        }
+        (Endpoint::Blob { digest, .. }, Method::DELETE) => blobs::delete(arca, &t, digest).await,
+        (Endpoint::Upload { id: None, .. }, Method::POST) => {
+            blobs::start(arca, req, &t, &subject, &creds, body).await
+        }
+        (Endpoint::Upload { id: Some(id), .. }, _) => {
+            blobs::session(arca, req, &t, &subject, id, body).await
+        }
+        (Endpoint::Tags { .. }, Method::GET) => listing::tags(arca, state, req, &t).await,
+        (Endpoint::Referrers { digest, .. }, Method::GET) => {
+            listing::referrers(arca, req, &t, digest).await
+        }
+        _ => Err(RegistryError::unsupported(format!(
+            "{} is not supported here",
+            req.method()
+        ))),
+    }
+}

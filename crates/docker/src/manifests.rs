@@ -1,0 +1,297 @@
+//! Manifest reads, pushes and deletes.
+
+use actix_web::{HttpRequest, HttpResponse, http::Method, http::StatusCode, web};
+use arca_core::{
+    Arca,
+    http::remote_ip,
+    model::{Asset, AssetPath, Digest, RepoKind, WritePolicy},
+    storage::AssetMeta,
+};
+use bytes::Bytes;
+use futures_util::StreamExt;
+use serde_json::json;
+
+use crate::{
+    DockerState,
+    access::{self, Target},
+    error::{RegistryError, Result},
+    manifest::{self, MAX_MANIFEST},
+    names::{is_digest, parse_digest, valid_tag},
+    paths,
+};
+
+fn check_reference(reference: &str) -> Result<()> {
+    if is_digest(reference) {
+        parse_digest(reference).map_err(RegistryError::digest_invalid)?;
+    } else if !valid_tag(reference) {
+        return Err(RegistryError::new(
+            StatusCode::BAD_REQUEST,
+            "TAG_INVALID",
+            format!("invalid tag {reference:?}"),
+        ));
+    }
+    Ok(())
+}
+
+/// The manifest asset for `reference` in the target, looking through a group's members and a
+/// proxy's remote.
+pub async fn find(
+    arca: &Arca,
+    state: &DockerState,
+    t: &Target,
+    reference: &str,
+) -> Result<Option<Asset>> {
+    check_reference(reference)?;
+    let path = paths::manifest(&t.image, reference);
+    for repo in access::read_sources(arca, &t.repo).await? {
+        let found = match repo.kind {
+            RepoKind::Proxy => {
+                crate::upstream::manifest(arca, &state.tokens, &repo, &t.image, reference).await?
+            }
+            _ => arca.db.find_asset(repo.id, &path).await?,
+        };
+        if found.is_some() {
+            return Ok(found);
+        }
+    }
+    Ok(None)
+}
+
+/// The manifest's media type: recorded at push, else the remote's `Content-Type`.
+fn media_type(a: &Asset) -> String {
+    a.attrs
+        .get("mediaType")
+        .and_then(|v| v.as_str())
+        .map(str::to_owned)
+        .unwrap_or_else(|| a.content_type.clone())
+}
+
+/// `GET`/`HEAD /v2/<name>/manifests/<reference>`.
+pub async fn get(
+    arca: &Arca,
+    state: &DockerState,
+    req: &HttpRequest,
+    t: &Target,
+    reference: &str,
+) -> Result<HttpResponse> {
+    let Some(a) = find(arca, state, t, reference).await? else {
+        return Err(RegistryError::manifest_unknown(reference));
+    };
+    let digest = format!("sha256:{}", a.checksums.sha256);
+    if req
+        .headers()
+        .get("if-none-match")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_matches('"') == digest)
+    {
+        return Ok(HttpResponse::NotModified()
+            .insert_header(("Docker-Content-Digest", digest))
+            .finish());
+    }
+    let mut b = HttpResponse::Ok();
+    b.content_type(media_type(&a))
+        .insert_header(("Docker-Content-Digest", digest.as_str()))
+        .insert_header(("ETag", format!("\"{digest}\"")));
+    if req.method() == Method::HEAD {
+        b.no_chunking(a.size as u64);
+        return Ok(b.body(actix_web::body::SizedStream::new(
+            a.size as u64,
+            futures_util::stream::empty::<std::result::Result<Bytes, std::io::Error>>(),
+        )));
+    }
+    let body = arca
+        .storage
+        .read_small(&a, MAX_MANIFEST as u64)
+        .await?
+        .ok_or_else(|| RegistryError::internal("stored manifest exceeds the size limit"))?;
+    Ok(b.body(body))
+}
+
+async fn read_body(body: web::Payload) -> Result<Vec<u8>> {
+    let mut body = body;
+    let mut out = Vec::new();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| RegistryError::manifest_invalid(e.to_string()))?;
+        if out.len() + chunk.len() > MAX_MANIFEST {
+            return Err(RegistryError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "SIZE_INVALID",
+                format!("manifests are limited to {MAX_MANIFEST} bytes"),
+            ));
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
+
+/// `PUT /v2/<name>/manifests/<reference>`: every blob and child manifest it names must be in
+/// the repository already; stored under its digest and, for a tag, under the tag too.
+pub async fn put(
+    arca: &Arca,
+    req: &HttpRequest,
+    t: &Target,
+    subject: &arca_core::security::Subject,
+    reference: &str,
+    body: web::Payload,
+) -> Result<HttpResponse> {
+    check_reference(reference)?;
+    let repo = access::write_repo(arca, &t.repo).await?;
+    let bytes = read_body(body).await?;
+    let content_type = req
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok());
+    let m = manifest::parse(&bytes, content_type).map_err(RegistryError::manifest_invalid)?;
+    let digest = Digest::of(&bytes);
+    if is_digest(reference) {
+        let want = parse_digest(reference).map_err(RegistryError::digest_invalid)?;
+        if want != digest {
+            return Err(RegistryError::digest_invalid(format!(
+                "the manifest's digest is {digest}, not {want}"
+            )));
+        }
+    }
+    for b in &m.blobs {
+        let d = parse_digest(b).map_err(RegistryError::manifest_invalid)?;
+        if arca.db.find_asset(repo.id, &paths::blob(&d)).await?.is_none() {
+            return Err(RegistryError::new(
+                StatusCode::BAD_REQUEST,
+                "MANIFEST_BLOB_UNKNOWN",
+                format!("blob {b} is not in repository {}", repo.name),
+            )
+            .detail(json!({ "digest": b })));
+        }
+    }
+    for c in &m.children {
+        if arca
+            .db
+            .find_asset(repo.id, &paths::manifest(&t.image, c))
+            .await?
+            .is_none()
+        {
+            return Err(RegistryError::new(
+                StatusCode::BAD_REQUEST,
+                "MANIFEST_BLOB_UNKNOWN",
+                format!("manifest {c} is not in {}", t.name),
+            )
+            .detail(json!({ "digest": c })));
+        }
+    }
+    let tag = (!is_digest(reference)).then_some(reference);
+    match repo.write_policy.unwrap_or(WritePolicy::Allow) {
+        WritePolicy::Deny => {
+            return Err(RegistryError::denied(format!(
+                "repository {} is read-only",
+                repo.name
+            )));
+        }
+        WritePolicy::AllowOnce => {
+            if let Some(tag) = tag
+                && let Some(old) = arca
+                    .db
+                    .find_asset(repo.id, &paths::manifest(&t.image, tag))
+                    .await?
+                && old.checksums.sha256 != digest.hex()
+            {
+                return Err(RegistryError::denied(format!(
+                    "tag {tag} of {} exists and repository {} does not allow redeploying",
+                    t.name, repo.name
+                )));
+            }
+        }
+        WritePolicy::Allow => {}
+    }
+    let attrs = json!({
+        "kind": "manifest",
+        "mediaType": m.media_type,
+        "digest": digest.to_string(),
+        "subject": m.subject,
+        "artifactType": m.artifact_type,
+        "annotations": m.annotations,
+        "index": m.is_index,
+    });
+    let uploader = (!subject.anonymous).then(|| subject.user_id.clone());
+    let uploader_ip = remote_ip(req, &arca.settings.public);
+    let bytes = Bytes::from(bytes);
+    let mut refs = vec![digest.to_string()];
+    refs.extend(tag.map(str::to_owned));
+    for r in refs {
+        let path = AssetPath::parse(&paths::manifest(&t.image, &r))
+            .map_err(|e| RegistryError::manifest_invalid(e.to_string()))?;
+        let meta = AssetMeta {
+            content_type: m.media_type.clone(),
+            uploader: uploader.clone(),
+            uploader_ip: uploader_ip.clone(),
+            attrs: attrs.clone(),
+            component: Some(paths::component(&t.image, &r)),
+        };
+        arca.storage
+            .put_bytes(&repo, &path, bytes.clone(), meta)
+            .await?;
+    }
+    tracing::info!(repo = %repo.name, image = %t.image, reference, digest = %digest, "manifest pushed");
+    let mut resp = HttpResponse::Created();
+    resp.insert_header(("Location", format!("/v2/{}/manifests/{digest}", t.name)))
+        .insert_header(("Docker-Content-Digest", digest.to_string()));
+    if let Some(s) = &m.subject {
+        resp.insert_header(("OCI-Subject", s.as_str()));
+    }
+    Ok(resp.finish())
+}
+
+/// `DELETE /v2/<name>/manifests/<reference>`: by digest removes the manifest and every tag
+/// pointing at it; by tag removes the tag only.
+pub async fn delete(arca: &Arca, t: &Target, reference: &str) -> Result<HttpResponse> {
+    check_reference(reference)?;
+    if t.repo.kind == RepoKind::Group {
+        return Err(RegistryError::unsupported(
+            "delete from a member repository, not the group",
+        ));
+    }
+    let repo = &t.repo;
+    let path = paths::manifest(&t.image, reference);
+    let Some(a) = arca.db.find_asset(repo.id, &path).await? else {
+        return Err(RegistryError::manifest_unknown(reference));
+    };
+    arca.storage.delete_asset(repo, &path).await?;
+    if is_digest(reference) {
+        for tag in tag_assets(arca, repo.id, &t.image).await? {
+            if tag.checksums.sha256 == a.checksums.sha256 {
+                arca.storage.delete_asset(repo, &tag.path).await?;
+            }
+        }
+    }
+    Ok(HttpResponse::Accepted().finish())
+}
+
+/// The tag assets of an image in one repository.
+pub async fn tag_assets(arca: &Arca, repo_id: i64, image: &str) -> Result<Vec<Asset>> {
+    Ok(manifest_assets(arca, repo_id, image)
+        .await?
+        .into_iter()
+        .filter(|a| !is_digest(reference_of(a)))
+        .collect())
+}
+
+pub fn reference_of(a: &Asset) -> &str {
+    a.path.rsplit('/').next().unwrap_or("")
+}
+
+/// Every manifest asset (tags and digests) of an image in one repository.
+pub async fn manifest_assets(arca: &Arca, repo_id: i64, image: &str) -> Result<Vec<Asset>> {
+    let prefix = paths::manifests_prefix(image);
+    let mut out = Vec::new();
+    let mut after = String::new();
+    loop {
+        let page = arca.db.list_assets(repo_id, &prefix, &after, 1000).await?;
+        let Some(last) = page.last() else { break };
+        after = last.path.clone();
+        let full = page.len() == 1000;
+        // Deeper paths belong to other images (`app/sub/manifests/...`).
+        out.extend(page.into_iter().filter(|a| !a.path[prefix.len()..].contains('/')));
+        if !full {
+            break;
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,142 @@
+//! `/v2/` (the version check) and `/v2/token` (the token endpoint clients are sent to).
+
+use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
+use arca_core::{
+    Arca,
+    jwt::ISSUER,
+    model::now_ms,
+    security::{Action, Permission, Subject},
+};
+use serde_json::json;
+
+use crate::{
+    access::{self, Access, Claims, Credentials, SERVICE},
+    error::RegistryError,
+};
+
+/// Long enough for a large push; clients fetch a new token when one expires.
+const TOKEN_TTL_SECS: i64 = 1800;
+
+/// `GET /v2/`: 200 for an authenticated caller, else a challenge naming the token endpoint.
+pub async fn version_check(req: HttpRequest, arca: web::Data<Arca>) -> HttpResponse {
+    let unauthorized =
+        || RegistryError::unauthorized(access::challenge(&arca, &req, None)).response();
+    let creds = match access::credentials(&arca, &req) {
+        Ok(Credentials::None) | Err(_) => return unauthorized(),
+        Ok(c) => c,
+    };
+    match access::subject(&arca, &creds).await {
+        Ok(Ok(s)) if !s.anonymous || arca.security.anonymous_enabled().await.unwrap_or(false) => {
+            HttpResponse::Ok().json(json!({}))
+        }
+        Ok(_) => unauthorized(),
+        Err(e) => e.response(),
+    }
+}
+
+/// `GET /v2/token?service=arca&scope=repository:NAME:pull,push`: a signed token granting what
+/// the caller (Basic credentials, an API token, or anonymous) may do of what it asked.
+pub async fn token(req: HttpRequest, arca: web::Data<Arca>) -> HttpResponse {
+    let query = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
+        .map(|q| q.into_inner())
+        .unwrap_or_default();
+    let creds = match access::credentials(&arca, &req) {
+        // A registry token is no credential for getting another.
+        Ok(Credentials::Token(_)) | Err(_) => return bad_credentials(),
+        Ok(c) => c,
+    };
+    let subject = match access::subject(&arca, &creds).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(())) => return bad_credentials(),
+        Err(e) => return e.response(),
+    };
+    let mut granted = Vec::new();
+    for (k, v) in &query {
+        if k != "scope" {
+            continue;
+        }
+        // One parameter may hold several space-separated scopes.
+        for scope in v.split(' ').filter(|s| !s.is_empty()) {
+            if let Some(a) = grant(&arca, &req, &subject, scope).await {
+                granted.push(a);
+            }
+        }
+    }
+    let now = now_ms() / 1000;
+    let claims = Claims {
+        iss: ISSUER.into(),
+        sub: subject.user_id.clone(),
+        aud: SERVICE.into(),
+        exp: now + TOKEN_TTL_SECS,
+        iat: now,
+        access: granted,
+    };
+    let Some(jwt) = arca.security.jwt() else {
+        return RegistryError::internal("token signer not initialised").response();
+    };
+    match jwt.sign(&claims) {
+        Ok(t) => HttpResponse::Ok().json(json!({
+            "token": t,
+            "access_token": t,
+            "expires_in": TOKEN_TTL_SECS,
+        })),
+        Err(e) => RegistryError::internal(e).response(),
+    }
+}
+
+fn bad_credentials() -> HttpResponse {
+    RegistryError::new(
+        StatusCode::UNAUTHORIZED,
+        "UNAUTHORIZED",
+        "incorrect username or password",
+    )
+    .response()
+}
+
+/// The part of one `type:name:actions` scope the subject holds.
+async fn grant(arca: &Arca, req: &HttpRequest, subject: &Subject, scope: &str) -> Option<Access> {
+    let (kind, rest) = scope.split_once(':')?;
+    let (name, actions) = rest.rsplit_once(':')?;
+    if kind == "registry" && name == "catalog" {
+        return (!subject.anonymous).then(|| Access {
+            kind: kind.into(),
+            name: name.into(),
+            actions: vec!["*".into()],
+        });
+    }
+    if kind != "repository" {
+        return None;
+    }
+    let target = access::resolve(arca, req, name).await.ok()?;
+    let can = |action| {
+        subject.can(&Permission::RepoView {
+            format: access::FORMAT,
+            repo: target.repo.name.as_str(),
+            action,
+        })
+    };
+    let mut out: Vec<String> = Vec::new();
+    for a in actions.split(',') {
+        let wanted: &[(&str, Action)] = match a {
+            "pull" => &[("pull", Action::Read)],
+            "push" => &[("push", Action::Add)],
+            "delete" => &[("delete", Action::Delete)],
+            "*" => &[
+                ("pull", Action::Read),
+                ("push", Action::Add),
+                ("delete", Action::Delete),
+            ],
+            _ => &[],
+        };
+        for (n, act) in wanted {
+            if can(*act) && !out.iter().any(|x| x == n) {
+                out.push((*n).into());
+            }
+        }
+    }
+    Some(Access {
+        kind: kind.into(),
+        name: name.into(),
+        actions: out,
+    })
+}
