@@ -95,7 +95,10 @@ pub async fn resolve(arca: &Arca, req: &HttpRequest, name: &str) -> Result<Targe
         name: name.to_owned(),
     };
     if let Some(repo) = connector(arca, req) {
-        return docker_repo(arca, &repo).await?.map(whole).ok_or_else(unknown);
+        return docker_repo(arca, &repo)
+            .await?
+            .map(whole)
+            .ok_or_else(unknown);
     }
     if let Some((first, rest)) = name.split_once('/')
         && let Some(repo) = docker_repo(arca, first).await?

@@ -200,7 +200,12 @@ fn content_range(req: &HttpRequest) -> Result<Option<u64>> {
     let (a, b) = s.split_once('-').ok_or_else(bad)?;
     let (a, b): (u64, u64) = (
         a.trim().parse().map_err(|_| bad())?,
-        b.trim().split('/').next().unwrap_or("").parse().map_err(|_| bad())?,
+        b.trim()
+            .split('/')
+            .next()
+            .unwrap_or("")
+            .parse()
+            .map_err(|_| bad())?,
     );
     if b < a {
         return Err(bad());
@@ -251,7 +256,12 @@ pub async fn session(
             }
             let blob = store.commit_upload(id, &d).await?;
             arca.storage
-                .record(&repo, &blob_path(&d)?, blob, meta(arca, req, uploader(subject)))
+                .record(
+                    &repo,
+                    &blob_path(&d)?,
+                    blob,
+                    meta(arca, req, uploader(subject)),
+                )
                 .await?;
             Ok(created(&t.name, &d))
         }
@@ -262,6 +272,8 @@ pub async fn session(
                 Err(RegistryError::upload_unknown(id))
             }
         }
-        _ => Err(RegistryError::unsupported("method not allowed on an upload")),
+        _ => Err(RegistryError::unsupported(
+            "method not allowed on an upload",
+        )),
     }
 }

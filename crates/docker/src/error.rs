@@ -4,9 +4,12 @@ use actix_web::{HttpResponse, http::StatusCode};
 use arca_core::{blob::BlobError, meta::MetaError, storage::StorageError};
 use serde_json::{Value, json};
 
-/// One registry error, ready to become a response.
+/// One registry error, ready to become a response (boxed: results stay small).
 #[derive(Debug)]
-pub struct RegistryError {
+pub struct RegistryError(Box<ErrorBody>);
+
+#[derive(Debug)]
+pub struct ErrorBody {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
@@ -17,16 +20,29 @@ pub struct RegistryError {
     pub headers: Vec<(&'static str, String)>,
 }
 
+impl std::ops::Deref for RegistryError {
+    type Target = ErrorBody;
+    fn deref(&self) -> &ErrorBody {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for RegistryError {
+    fn deref_mut(&mut self) -> &mut ErrorBody {
+        &mut self.0
+    }
+}
+
 impl RegistryError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self {
+        Self(Box::new(ErrorBody {
             status,
             code,
             message: message.into(),
             detail: Value::Null,
             challenge: None,
             headers: vec![],
-        }
+        }))
     }
     pub fn detail(mut self, detail: Value) -> Self {
         self.detail = detail;
@@ -38,8 +54,12 @@ impl RegistryError {
     }
 
     pub fn blob_unknown(digest: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "BLOB_UNKNOWN", "blob unknown to registry")
-            .detail(json!({ "digest": digest }))
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "BLOB_UNKNOWN",
+            "blob unknown to registry",
+        )
+        .detail(json!({ "digest": digest }))
     }
     pub fn upload_unknown(id: &str) -> Self {
         Self::new(
@@ -96,7 +116,11 @@ impl RegistryError {
     }
     pub fn internal(why: impl std::fmt::Display) -> Self {
         tracing::error!(error = %why, "registry request failed");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "UNKNOWN", why.to_string())
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "UNKNOWN",
+            why.to_string(),
+        )
     }
     pub fn unavailable(why: impl std::fmt::Display) -> Self {
         tracing::warn!(error = %why, "upstream registry unavailable");
@@ -145,12 +169,10 @@ impl From<StorageError> for RegistryError {
 impl From<BlobError> for RegistryError {
     fn from(e: BlobError) -> Self {
         match e {
-            BlobError::DigestMismatch { expected, actual } => {
-                Self::digest_invalid(format!(
-                    "provided digest did not match uploaded content: expected {expected}, got {actual}"
-                ))
-                .detail(json!({ "expected": expected.to_string(), "actual": actual.to_string() }))
-            }
+            BlobError::DigestMismatch { expected, actual } => Self::digest_invalid(format!(
+                "provided digest did not match uploaded content: expected {expected}, got {actual}"
+            ))
+            .detail(json!({ "expected": expected.to_string(), "actual": actual.to_string() })),
             BlobError::TooLarge { max } => Self::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "SIZE_INVALID",

@@ -101,7 +101,12 @@ impl Format for DockerFormat {
     }
 
     /// Docker content is served on `/v2/`; `/repository/<name>/` only browses.
-    async fn handle(&self, cx: RepoContext, _req: HttpRequest, _body: web::Payload) -> HttpResponse {
+    async fn handle(
+        &self,
+        cx: RepoContext,
+        _req: HttpRequest,
+        _body: web::Payload,
+    ) -> HttpResponse {
         arca_core::http::text(
             actix_web::http::StatusCode::NOT_FOUND,
             format!(

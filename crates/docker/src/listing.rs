@@ -105,13 +105,8 @@ pub async fn catalog(req: HttpRequest, arca: web::Data<Arca>) -> HttpResponse {
 
 async fn catalog_inner(req: &HttpRequest, arca: &Arca) -> Result<HttpResponse> {
     let page = page(req)?;
-    let unauthorized = || {
-        RegistryError::unauthorized(access::challenge(
-            arca,
-            req,
-            Some("registry:catalog:*"),
-        ))
-    };
+    let unauthorized =
+        || RegistryError::unauthorized(access::challenge(arca, req, Some("registry:catalog:*")));
     let creds = access::credentials(arca, req).map_err(|_| unauthorized())?;
     let subject = access::subject(arca, &creds)
         .await?

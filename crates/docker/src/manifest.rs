@@ -53,7 +53,8 @@ pub struct Manifest {
 
 /// Parses and checks a manifest; `content_type` is the request's `Content-Type`.
 pub fn parse(body: &[u8], content_type: Option<&str>) -> Result<Manifest, String> {
-    let raw: Raw = serde_json::from_slice(body).map_err(|e| format!("not a valid manifest: {e}"))?;
+    let raw: Raw =
+        serde_json::from_slice(body).map_err(|e| format!("not a valid manifest: {e}"))?;
     if raw.schema_version != Some(2) {
         return Err("schemaVersion must be 2 (schema 1 manifests are not supported)".into());
     }
@@ -62,9 +63,7 @@ pub fn parse(body: &[u8], content_type: Option<&str>) -> Result<Manifest, String
         .filter(|c| !c.is_empty() && *c != "application/json" && *c != "application/octet-stream");
     let media_type = match (&raw.media_type, ct) {
         (Some(m), Some(c)) if m != c => {
-            return Err(format!(
-                "mediaType {m} does not match the Content-Type {c}"
-            ));
+            return Err(format!("mediaType {m} does not match the Content-Type {c}"));
         }
         (Some(m), _) => m.clone(),
         (None, Some(c)) => c.to_owned(),
@@ -142,7 +141,9 @@ mod tests {
         assert_eq!(p.artifact_type.as_deref(), Some("application/x.cfg"));
         assert_eq!(p.subject.as_deref(), Some(D));
         assert!(parse(m.as_bytes(), Some(DOCKER_MANIFEST)).is_err());
-        let i = format!(r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"{OCI_MANIFEST}","digest":"{D}","size":3}}]}}"#);
+        let i = format!(
+            r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"{OCI_MANIFEST}","digest":"{D}","size":3}}]}}"#
+        );
         let p = parse(i.as_bytes(), Some(OCI_INDEX)).expect("index");
         assert!(p.is_index && p.children == vec![D.to_string()]);
     }
@@ -151,8 +152,16 @@ mod tests {
     fn refusals() {
         assert!(parse(b"{", None).is_err());
         assert!(parse(br#"{"schemaVersion":1}"#, None).is_err());
-        assert!(parse(format!(r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}"}}"#).as_bytes(), None).is_err());
-        let bad_digest = format!(r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{{"mediaType":"c","digest":"sha256:xyz","size":1}},"layers":[]}}"#);
+        assert!(
+            parse(
+                format!(r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}"}}"#).as_bytes(),
+                None
+            )
+            .is_err()
+        );
+        let bad_digest = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{{"mediaType":"c","digest":"sha256:xyz","size":1}},"layers":[]}}"#
+        );
         assert!(parse(bad_digest.as_bytes(), None).is_err());
     }
 }

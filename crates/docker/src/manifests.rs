@@ -153,7 +153,12 @@ pub async fn put(
     }
     for b in &m.blobs {
         let d = parse_digest(b).map_err(RegistryError::manifest_invalid)?;
-        if arca.db.find_asset(repo.id, &paths::blob(&d)).await?.is_none() {
+        if arca
+            .db
+            .find_asset(repo.id, &paths::blob(&d))
+            .await?
+            .is_none()
+        {
             return Err(RegistryError::new(
                 StatusCode::BAD_REQUEST,
                 "MANIFEST_BLOB_UNKNOWN",
@@ -288,7 +293,10 @@ pub async fn manifest_assets(arca: &Arca, repo_id: i64, image: &str) -> Result<V
         after = last.path.clone();
         let full = page.len() == 1000;
         // Deeper paths belong to other images (`app/sub/manifests/...`).
-        out.extend(page.into_iter().filter(|a| !a.path[prefix.len()..].contains('/')));
+        out.extend(
+            page.into_iter()
+                .filter(|a| !a.path[prefix.len()..].contains('/')),
+        );
         if !full {
             break;
         }

@@ -3,12 +3,26 @@
 /// What a path under `/v2/` asks for; `name` is the image name as the client wrote it.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Endpoint<'a> {
-    Manifest { name: &'a str, reference: &'a str },
-    Blob { name: &'a str, digest: &'a str },
+    Manifest {
+        name: &'a str,
+        reference: &'a str,
+    },
+    Blob {
+        name: &'a str,
+        digest: &'a str,
+    },
     /// `id` is `None` for the `POST .../blobs/uploads/` that starts one.
-    Upload { name: &'a str, id: Option<&'a str> },
-    Tags { name: &'a str },
-    Referrers { name: &'a str, digest: &'a str },
+    Upload {
+        name: &'a str,
+        id: Option<&'a str>,
+    },
+    Tags {
+        name: &'a str,
+    },
+    Referrers {
+        name: &'a str,
+        digest: &'a str,
+    },
 }
 
 /// Splits the part of the path after `/v2/`.
@@ -95,7 +109,9 @@ pub fn is_digest(reference: &str) -> bool {
 /// Parses `sha256:<64 hex>`; other algorithms are refused.
 pub fn parse_digest(s: &str) -> Result<arca_core::model::Digest, String> {
     let Some(hex) = s.strip_prefix("sha256:") else {
-        return Err(format!("unsupported digest algorithm in {s:?}: only sha256"));
+        return Err(format!(
+            "unsupported digest algorithm in {s:?}: only sha256"
+        ));
     };
     arca_core::model::Digest::parse(hex).map_err(|e| e.to_string())
 }
@@ -161,10 +177,14 @@ mod tests {
         for ok in ["a", "team/app", "a.b/c_d/e__f/g---h", "0/1"] {
             assert!(valid_name(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "A", "a/", "/a", "a//b", "-a", "a-", "a..b", "a___b", "a/../b", "a b"] {
+        for bad in [
+            "", "A", "a/", "/a", "a//b", "-a", "a-", "a..b", "a___b", "a/../b", "a b",
+        ] {
             assert!(valid_name(bad).is_err(), "{bad}");
         }
         assert!(valid_tag("1.0_rc-1") && valid_tag("_x") && valid_tag("latest"));
-        assert!(!valid_tag(".x") && !valid_tag("") && !valid_tag("a:b") && !valid_tag(&"x".repeat(129)));
+        assert!(
+            !valid_tag(".x") && !valid_tag("") && !valid_tag("a:b") && !valid_tag(&"x".repeat(129))
+        );
     }
 }

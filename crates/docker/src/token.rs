@@ -50,6 +50,16 @@ pub async fn token(req: HttpRequest, arca: web::Data<Arca>) -> HttpResponse {
         Ok(Err(())) => return bad_credentials(),
         Err(e) => return e.response(),
     };
+    // With anonymous access off there is nothing to grant without credentials: say so at once
+    // (clients then report "authentication required" instead of retrying a push).
+    if subject.anonymous && !arca.security.anonymous_enabled().await.unwrap_or(false) {
+        return RegistryError::new(
+            StatusCode::UNAUTHORIZED,
+            "UNAUTHORIZED",
+            "authentication required",
+        )
+        .response();
+    }
     let mut granted = Vec::new();
     for (k, v) in &query {
         if k != "scope" {

@@ -24,9 +24,13 @@ use crate::{
     manifest::ACCEPT_ALL,
 };
 
+/// (repository id, scope) → the `Authorization` value to send (`None`: no bearer needed), and
+/// until when it holds.
+type TokenMap = HashMap<(i64, String), (Option<String>, Instant)>;
+
 /// Bearer tokens from remote registries, per (repository, scope).
 #[derive(Default)]
-pub struct Tokens(Mutex<HashMap<(i64, String), (Option<String>, Instant)>>);
+pub struct Tokens(Mutex<TokenMap>);
 
 impl Tokens {
     fn get(&self, key: &(i64, String)) -> Option<Option<String>> {
@@ -57,7 +61,10 @@ fn unreachable(url: &str, why: impl std::fmt::Display) -> RegistryError {
 
 /// `key="value"` pairs of a `WWW-Authenticate: Bearer ...` header.
 fn challenge_params(h: &str) -> Option<HashMap<String, String>> {
-    let rest = h.trim().strip_prefix("Bearer ").or_else(|| h.trim().strip_prefix("bearer "))?;
+    let rest = h
+        .trim()
+        .strip_prefix("Bearer ")
+        .or_else(|| h.trim().strip_prefix("bearer "))?;
     let mut out = HashMap::new();
     let mut s = rest;
     while let Some((k, v)) = s.split_once('=') {
@@ -107,7 +114,11 @@ async fn authorization(
     let realm = params
         .get("realm")
         .ok_or_else(|| unreachable(&ping, "bearer challenge without realm"))?;
-    let mut req = arca.proxy.client().get(realm).query(&[("scope", key.1.as_str())]);
+    let mut req = arca
+        .proxy
+        .client()
+        .get(realm)
+        .query(&[("scope", key.1.as_str())]);
     if let Some(service) = params.get("service") {
         req = req.query(&[("service", service)]);
     }
@@ -158,8 +169,8 @@ async fn send(
             repo.name
         )));
     }
-    let m = reqwest::Method::from_bytes(method.as_str().as_bytes())
-        .map_err(RegistryError::internal)?;
+    let m =
+        reqwest::Method::from_bytes(method.as_str().as_bytes()).map_err(RegistryError::internal)?;
     for attempt in 0..2 {
         let auth = authorization(arca, tokens, repo, &s, image).await?;
         let mut req = arca.proxy.client().request(m.clone(), url);
@@ -233,6 +244,25 @@ pub async fn manifest(
             Err(ProxyError::Status { status: 401, .. }) if attempt == 0 => {
                 tokens.forget(&(repo.id, format!("repository:{image}:pull")));
             }
+            Ok(Some(a)) if !by_digest => {
+                // Clients pull by tag, then by digest: keep the digest too, so an image stays
+                // pullable when the remote goes away.
+                let dpath = AssetPath::parse(&crate::paths::manifest(
+                    image,
+                    &format!("sha256:{}", a.checksums.sha256),
+                ))
+                .map_err(|e| RegistryError::internal(e.to_string()))?;
+                if arca.db.find_asset(repo.id, dpath.as_str()).await?.is_none() {
+                    let meta = AssetMeta {
+                        content_type: a.content_type.clone(),
+                        attrs: a.attrs.clone(),
+                        component: Some(crate::paths::component(image, dpath.file_name())),
+                        ..Default::default()
+                    };
+                    arca.storage.copy_asset(&a, repo, &dpath, meta).await?;
+                }
+                return Ok(Some(a));
+            }
             Ok(a) => return Ok(a),
             Err(ProxyError::Storage(e)) => return Err(e.into()),
             Err(e) => return Err(RegistryError::unavailable(e)),
@@ -269,7 +299,10 @@ pub async fn blob(
         return Ok(None);
     }
     if !resp.status().is_success() {
-        return Err(unreachable(&url, format!("HTTP {}", resp.status().as_u16())));
+        return Err(unreachable(
+            &url,
+            format!("HTTP {}", resp.status().as_u16()),
+        ));
     }
     let len = resp.content_length();
     let mut out = HttpResponse::Ok();
@@ -317,8 +350,12 @@ pub async fn blob(
             ..Default::default()
         };
         match arca2.storage.ingest(&repo2, &path, body, opts, meta).await {
-            Ok(a) => tracing::info!(repo = %repo2.name, path = %path, size = a.size, "cached from remote"),
-            Err(e) => tracing::warn!(repo = %repo2.name, path = %path, error = %e, "caching a remote blob failed"),
+            Ok(a) => {
+                tracing::info!(repo = %repo2.name, path = %path, size = a.size, "cached from remote")
+            }
+            Err(e) => {
+                tracing::warn!(repo = %repo2.name, path = %path, error = %e, "caching a remote blob failed")
+            }
         }
     });
     let stream = futures_util::stream::unfold(rx, |mut rx| async move {

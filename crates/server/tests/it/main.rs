@@ -5,6 +5,7 @@ mod auth;
 mod blobs;
 mod config;
 mod deploy;
+mod docker;
 mod maven;
 mod proxy;
 mod pypi;
