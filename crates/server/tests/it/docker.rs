@@ -832,3 +832,132 @@ both_backends!(
     referrers_and_mounts,
     group_and_proxy
 );
+
+/// A free loopback port for a connector.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Unprefixed names: the default repository on the main port, and a repository's own
+/// connector port (`docker.httpPort`), opened and closed as the configuration changes.
+async fn unprefixed_access(b: Backend) {
+    let config = arca_server::Config {
+        docker_default_repository: Some("dh".into()),
+        ..Default::default()
+    };
+    let s = TestServer::with_config(b, config).await;
+    create(&s, "hosted", hosted("dh")).await;
+    let port = free_port();
+    let mut conn = hosted("dc");
+    conn["docker"]["httpPort"] = json!(port);
+    create(&s, "hosted", conn.clone()).await;
+    // Default repository: `library/app` is `dh/library/app`.
+    let (bytes, d) = push_image(&s, "library/app", "1", "default").await;
+    let r = reg(&s, GET, "dh/library/app/manifests/1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.bytes().await.unwrap().as_ref(), bytes.as_slice());
+    // The connector opens within a few seconds and serves `dc` without a prefix.
+    let c = s.client();
+    let at = format!("http://127.0.0.1:{port}");
+    let mut up = false;
+    for _ in 0..100 {
+        if c.get(format!("{at}/v2/")).send().await.is_ok() {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(up, "connector port {port} opened");
+    let r = c.get(format!("{at}/v2/")).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(
+        r.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains(&format!("realm=\"{at}/v2/token\""))
+    );
+    let r = c
+        .get(format!(
+            "{at}/v2/token?service=arca&scope=repository:team/x:pull,push"
+        ))
+        .basic_auth("admin", Some(&s.admin_password))
+        .send()
+        .await
+        .unwrap();
+    let t = json(r).await["token"].as_str().unwrap().to_owned();
+    let r = c
+        .post(format!(
+            "{at}/v2/team/x/blobs/uploads/?digest={}",
+            digest(b"via connector")
+        ))
+        .bearer_auth(&t)
+        .body("via connector")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let r = reg(
+        &s,
+        GET,
+        &format!("dc/team/x/blobs/{}", digest(b"via connector")),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.text().await.unwrap(), "via connector");
+    let r = c
+        .get(format!("{at}/v2/library/app/manifests/{d}"))
+        .bearer_auth(&t)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        401,
+        "the connector only serves its own repository"
+    );
+    // Moving the connector closes the old port.
+    let new_port = free_port();
+    conn["docker"]["httpPort"] = json!(new_port);
+    let r = s
+        .admin(PUT, "/service/rest/v1/repositories/docker/hosted/dc")
+        .json(&conn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let mut moved = false;
+    for _ in 0..100 {
+        if c.get(format!("http://127.0.0.1:{new_port}/v2/"))
+            .send()
+            .await
+            .is_ok()
+            && c.get(format!("{at}/v2/")).send().await.is_err()
+        {
+            moved = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(moved, "connector moved from {port} to {new_port}");
+    let mut bad = hosted("dx");
+    bad["docker"]["httpPort"] = json!(70000);
+    let r = s
+        .admin(POST, "/service/rest/v1/repositories/docker/hosted")
+        .json(&bad)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+}
+
+mod connectors {
+    use super::*;
+    both_backends!(unprefixed_access);
+}
