@@ -286,6 +286,46 @@ async fn token_auth(b: Backend) {
             .unwrap()
             .contains("repository:dh/app:push")
     );
+    // With anonymous access on, a token without credentials grants pull only.
+    let r = s
+        .admin(PUT, "/service/rest/v1/security/anonymous")
+        .json(
+            &json!({"enabled": true, "userId": "anonymous", "realmName": "NexusAuthorizingRealm"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = c
+        .get(s.at("/v2/token?service=arca&scope=repository:dh/app:pull,push"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let anon = json(r).await["token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        c.get(s.at("/v2/"))
+            .bearer_auth(&anon)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let r = c
+        .get(s.at(&format!("/v2/dh/app/blobs/{d}")))
+        .bearer_auth(&anon)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.text().await.unwrap(), "hello");
+    let r = c
+        .post(s.at("/v2/dh/app/blobs/uploads/"))
+        .bearer_auth(&anon)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
 }
 
 async fn uploads(b: Backend) {
