@@ -69,7 +69,7 @@ TARGETS=("cncf 127.0.0.1:$CPORT/bench")
 if [ -n "${ARCA_BIN:-}" ]; then
   APORT=$(port); mkdir -p "$W/arca"
   (cd "$W/arca" && exec env ARCA_LISTEN="127.0.0.1:$APORT" ARCA_ADMIN_PASSWORD=$PW ARCA_LOG=warn "$ARCA_BIN" >"$W/arca.log" 2>&1) &
-  PIDS+=($!)
+  PIDS+=($!); APID=$!
   for _ in $(seq 1 2000); do curl -sf "http://127.0.0.1:$APORT/service/rest/v1/status" >/dev/null && break; sleep 0.005; done
   curl -sf -o /dev/null -u "admin:$PW" -H 'content-type: application/json' "http://127.0.0.1:$APORT/service/rest/v1/repositories/docker/hosted" \
     -d '{"name":"docker-hosted","online":true,"storage":{"blobStoreName":"default","strictContentTypeValidation":true,"writePolicy":"ALLOW"},"docker":{"v1Enabled":false,"forceBasicAuth":true}}'
@@ -145,4 +145,5 @@ for client in skopeo curl docker; do
     echo "| $client | Arca / CNCF | $pr | $(r "${PULL[$client-arca]}" "${PULL[$client-cncf]}") |"
   fi
 done
+[ -n "${APID:-}" ] && echo "Arca peak RSS over the whole run: $(awk '/VmHWM/ {printf "%.1f MiB", $2/1024}' /proc/$APID/status)"
 echo "($(python3 -c "print(f'{$BYTES/1048576:.0f}')") MiB layer blob, gzip level 0; one push per target; curl = blob GET only, the server's ceiling)"
