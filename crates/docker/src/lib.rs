@@ -126,6 +126,7 @@ impl Format for DockerFormat {
                 .route("", web::get().to(redirect_v2))
                 .route("/", web::get().to(token::version_check))
                 .route("/token", web::get().to(token::token))
+                .route("/token", web::post().to(token::oauth_token))
                 .route("/_catalog", web::get().to(listing::catalog))
                 .route("/{tail:.*}", web::route().to(dispatch)),
         );

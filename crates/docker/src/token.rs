@@ -60,16 +60,28 @@ pub async fn token(req: HttpRequest, arca: web::Data<Arca>) -> HttpResponse {
         )
         .response();
     }
-    let mut granted = Vec::new();
-    for (k, v) in &query {
-        if k != "scope" {
-            continue;
-        }
+    let scopes: Vec<&str> = query
+        .iter()
+        .filter(|(k, _)| k == "scope")
         // One parameter may hold several space-separated scopes.
-        for scope in v.split(' ').filter(|s| !s.is_empty()) {
-            if let Some(a) = grant(&arca, &req, &subject, scope).await {
-                granted.push(a);
-            }
+        .flat_map(|(_, v)| v.split(' '))
+        .filter(|s| !s.is_empty())
+        .collect();
+    issue(&arca, &req, &subject, &scopes, false).await
+}
+
+/// Signs a token granting what `subject` holds of `scopes`.
+async fn issue(
+    arca: &Arca,
+    req: &HttpRequest,
+    subject: &Subject,
+    scopes: &[&str],
+    oauth: bool,
+) -> HttpResponse {
+    let mut granted = Vec::new();
+    for scope in scopes {
+        if let Some(a) = grant(arca, req, subject, scope).await {
+            granted.push(a);
         }
     }
     let now = now_ms() / 1000;
@@ -85,6 +97,11 @@ pub async fn token(req: HttpRequest, arca: web::Data<Arca>) -> HttpResponse {
         return RegistryError::internal("token signer not initialised").response();
     };
     match jwt.sign(&claims) {
+        Ok(t) if oauth => HttpResponse::Ok().json(json!({
+            "access_token": t,
+            "expires_in": TOKEN_TTL_SECS,
+            "scope": scopes.join(" "),
+        })),
         Ok(t) => HttpResponse::Ok().json(json!({
             "token": t,
             "access_token": t,
@@ -92,6 +109,40 @@ pub async fn token(req: HttpRequest, arca: web::Data<Arca>) -> HttpResponse {
         })),
         Err(e) => RegistryError::internal(e).response(),
     }
+}
+
+/// `POST /v2/token`: the OAuth2 form containerd sends when it has credentials
+/// (`grant_type=password`, `username`, `password`, `scope`, `service`).
+pub async fn oauth_token(
+    req: HttpRequest,
+    body: web::Bytes,
+    arca: web::Data<Arca>,
+) -> HttpResponse {
+    let form = web::Query::<Vec<(String, String)>>::from_query(&String::from_utf8_lossy(&body))
+        .map(|q| q.into_inner())
+        .unwrap_or_default();
+    let field = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    if field("grant_type") != Some("password") {
+        return HttpResponse::BadRequest().json(json!({
+            "error": "unsupported_grant_type",
+            "error_description": "only grant_type=password is supported",
+        }));
+    }
+    let (Some(user), Some(password)) = (field("username"), field("password")) else {
+        return HttpResponse::BadRequest().json(json!({ "error": "invalid_request" }));
+    };
+    let subject = match arca.security.login(user, password).await {
+        Ok(s) => s,
+        Err(arca_core::security::AuthError::Meta(e)) => return RegistryError::from(e).response(),
+        Err(_) => return bad_credentials(),
+    };
+    let scopes: Vec<&str> = form
+        .iter()
+        .filter(|(k, _)| k == "scope")
+        .flat_map(|(_, v)| v.split(' '))
+        .filter(|s| !s.is_empty())
+        .collect();
+    issue(&arca, &req, &subject, &scopes, true).await
 }
 
 fn bad_credentials() -> HttpResponse {

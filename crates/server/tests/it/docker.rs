@@ -326,6 +326,35 @@ async fn token_auth(b: Backend) {
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
+    // The OAuth2 form (containerd): password grant only.
+    let form = |pw: &str, grant: &str| {
+        format!(
+            "grant_type={grant}&service=arca&client_id=containerd&scope=repository%3Adh%2Fapp%3Apull%2Cpush&username=admin&password={pw}"
+        )
+    };
+    let post = |body: String| {
+        c.post(s.at("/v2/token"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    };
+    let r = post(form(&s.admin_password, "password")).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let v = json(r).await;
+    assert_eq!(v["scope"], "repository:dh/app:pull,push");
+    let t = v["access_token"].as_str().unwrap().to_owned();
+    let r = c
+        .post(s.at("/v2/dh/app/blobs/uploads/"))
+        .bearer_auth(&t)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    assert_eq!(post(form("wrong", "password")).await.unwrap().status(), 401);
+    assert_eq!(
+        post(form("x", "refresh_token")).await.unwrap().status(),
+        400
+    );
 }
 
 async fn uploads(b: Backend) {
