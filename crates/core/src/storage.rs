@@ -160,6 +160,23 @@ impl Storage {
         Ok(asset)
     }
 
+    /// Frees a blob that `put` stored but no asset came to reference (its content was refused
+    /// after storing); content that was there before stays.
+    pub async fn discard(&self, store_name: &str, blob: &crate::blob::BlobRef) {
+        if !blob.created {
+            return;
+        }
+        let hex = blob.digest.hex();
+        let _g = self.lock_for(&hex).lock().await;
+        if let (Ok(None), Ok(store)) = (
+            self.db.blob_refcount(store_name, &hex).await,
+            self.store(store_name),
+        ) && let Err(e) = store.delete(&blob.digest).await
+        {
+            tracing::warn!(digest = %hex, error = %e, "discarding a refused blob failed");
+        }
+    }
+
     /// Gives `repo` an asset at `path` with the content of `source` (any repository's): shared
     /// when both use the same blob store, copied otherwise.
     pub async fn copy_asset(

@@ -24,6 +24,7 @@ pub fn formats() -> FormatRegistry {
         Arc::new(arca_maven::MavenFormat),
         Arc::new(arca_pypi::PypiFormat),
         Arc::new(arca_docker::DockerFormat::default()),
+        Arc::new(arca_yum::YumFormat::default()),
     ];
     FormatRegistry::new(all)
 }

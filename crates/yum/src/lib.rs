@@ -1,0 +1,261 @@
+//! Nexus's `yum` format: RPM uploads whose headers are parsed (never the payload), rpm-md
+//! repodata generated per root at the configured `yum.repodataDepth` and published atomically,
+//! proxies that only serve a `repomd.xml` once every file it names is cached, and groups with
+//! merged repodata.
+
+mod capture;
+mod group;
+pub mod package;
+mod proxy;
+pub mod repodata;
+pub mod xml;
+
+use std::sync::Arc;
+
+use actix_web::{HttpRequest, HttpResponse, http::Method, http::StatusCode, web};
+use arca_core::{
+    Format, RepoContext,
+    blob::PutOptions,
+    http::{
+        blob_response, not_modified, payload_stream, remote_ip, requested_range,
+        storage_error as error, text,
+    },
+    meta::NewComponent,
+    model::{AssetPath, RepoKind, Repository, RepositorySpec},
+    proxy::ProxySettings,
+    storage::AssetMeta,
+};
+use async_trait::async_trait;
+
+use crate::repodata::{Publisher, root_of};
+
+/// How long a reader of `repomd.xml` waits for pending changes to be published.
+const FLUSH_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+#[derive(Default)]
+pub struct YumFormat {
+    publisher: Arc<Publisher>,
+}
+
+/// `yum.repodataDepth`: 0 = one repodata at the root, n = one per directory n levels down.
+pub fn depth(repo_attrs: &serde_json::Value) -> usize {
+    repo_attrs
+        .pointer("/yum/repodataDepth")
+        .and_then(|v| v.as_u64())
+        .unwrap_or(0) as usize
+}
+
+#[async_trait(?Send)]
+impl Format for YumFormat {
+    fn id(&self) -> &'static str {
+        "yum"
+    }
+
+    fn kinds(&self) -> &'static [RepoKind] {
+        &[RepoKind::Hosted, RepoKind::Proxy, RepoKind::Group]
+    }
+
+    fn validate(&self, spec: &RepositorySpec) -> Result<(), String> {
+        if let Some(d) = spec.attrs.pointer("/yum/repodataDepth")
+            && !d.is_null()
+            && d.as_u64().is_none_or(|d| d > 5)
+        {
+            return Err(format!("yum.repodataDepth must be 0 to 5, not {d}"));
+        }
+        if let Some(p) = spec
+            .attrs
+            .pointer("/yum/deployPolicy")
+            .and_then(|v| v.as_str())
+            && !matches!(p, "STRICT" | "PERMISSIVE")
+        {
+            return Err(format!(
+                "yum.deployPolicy must be STRICT or PERMISSIVE, not {p:?}"
+            ));
+        }
+        if spec.kind == RepoKind::Proxy {
+            ProxySettings::from_attrs(&spec.attrs)?;
+        }
+        Ok(())
+    }
+
+    async fn handle(&self, cx: RepoContext, req: HttpRequest, body: web::Payload) -> HttpResponse {
+        let is_dir = cx.path.is_empty() || cx.path.ends_with('/');
+        let path = if is_dir {
+            None
+        } else {
+            match AssetPath::parse(&cx.path) {
+                Ok(p) => Some(p),
+                Err(e) => return text(StatusCode::BAD_REQUEST, e.to_string()),
+            }
+        };
+        let hosted = cx.repo.kind == RepoKind::Hosted;
+        match (req.method().clone(), path) {
+            (Method::GET | Method::HEAD, None) => {
+                let repos = match cx.repo.kind {
+                    RepoKind::Group => {
+                        match arca_core::group::leaf_members(&cx.arca.db, &cx.repo).await {
+                            Ok(m) => m,
+                            Err(e) => return error(e.into()),
+                        }
+                    }
+                    _ => vec![cx.repo.clone()],
+                };
+                arca_core::browse::listing(&cx, &repos).await
+            }
+            (Method::GET | Method::HEAD, Some(p)) => match cx.repo.kind {
+                RepoKind::Hosted => self.read_hosted(&cx, &req, &p).await,
+                RepoKind::Proxy => proxy::read(&cx, &req, &cx.repo, &p).await,
+                RepoKind::Group => group::read(&self.publisher, &cx, &req, &p).await,
+            },
+            (Method::PUT, Some(p)) if hosted => self.upload(&cx, &req, &p, body).await,
+            (Method::DELETE, Some(p)) if hosted => self.delete(&cx, &p).await,
+            (Method::PUT | Method::DELETE, _) if !hosted => text(
+                StatusCode::METHOD_NOT_ALLOWED,
+                format!(
+                    "repository {} is a {} repository: upload to a hosted one",
+                    cx.repo.name,
+                    cx.repo.kind.as_str()
+                ),
+            ),
+            _ => text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed here"),
+        }
+    }
+}
+
+/// Serves a stored asset (with conditional and range requests).
+pub(crate) async fn serve(
+    cx: &RepoContext,
+    req: &HttpRequest,
+    a: &arca_core::model::Asset,
+) -> HttpResponse {
+    if let Some(r) = not_modified(req, a) {
+        return r;
+    }
+    match cx.arca.storage.open(a, requested_range(req)).await {
+        Ok(body) => blob_response(req, a, body),
+        Err(e) => error(e),
+    }
+}
+
+pub(crate) fn not_found(repo: &Repository, path: &AssetPath) -> HttpResponse {
+    text(
+        StatusCode::NOT_FOUND,
+        format!("{path} not found in {}", repo.name),
+    )
+}
+
+impl YumFormat {
+    async fn read_hosted(
+        &self,
+        cx: &RepoContext,
+        req: &HttpRequest,
+        path: &AssetPath,
+    ) -> HttpResponse {
+        if let Some(root) = path.as_str().strip_suffix("repodata/repomd.xml") {
+            self.publisher.flush(cx.repo.id, root, FLUSH_LIMIT).await;
+        }
+        match cx.arca.db.find_asset(cx.repo.id, path.as_str()).await {
+            Ok(Some(a)) => serve(cx, req, &a).await,
+            Ok(None) => not_found(&cx.repo, path),
+            Err(e) => error(e.into()),
+        }
+    }
+
+    async fn upload(
+        &self,
+        cx: &RepoContext,
+        req: &HttpRequest,
+        path: &AssetPath,
+        body: web::Payload,
+    ) -> HttpResponse {
+        let depth = depth(&cx.repo.attrs);
+        if !path.as_str().ends_with(".rpm") {
+            return text(
+                StatusCode::BAD_REQUEST,
+                format!("{path}: a yum repository takes .rpm files; repodata is generated"),
+            );
+        }
+        let Some(root) = root_of(path.as_str(), depth) else {
+            return text(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "{path}: RPMs go at least {depth} directories deep in {} (yum.repodataDepth)",
+                    cx.repo.name
+                ),
+            );
+        };
+        if path.as_str().split('/').any(|seg| seg == "repodata") {
+            return text(
+                StatusCode::BAD_REQUEST,
+                format!("{path}: repodata/ is generated"),
+            );
+        }
+        if let Err(e) = cx.arca.storage.check_write_policy(&cx.repo, path).await {
+            return error(e);
+        }
+        let store = match cx.arca.storage.store(&cx.repo.blob_store) {
+            Ok(s) => s,
+            Err(e) => return error(e),
+        };
+        let cap = capture::Capture::new();
+        let stream = capture::stream(payload_stream(body), cap.clone());
+        let opts = PutOptions {
+            all_checksums: true,
+            max_size: cx.arca.settings.max_upload_bytes,
+            ..Default::default()
+        };
+        let blob = match store.put(stream, opts).await {
+            Ok(b) => b,
+            Err(e) => {
+                return match cap.error() {
+                    Some(why) => text(StatusCode::BAD_REQUEST, format!("{path}: {why}")),
+                    None => error(e.into()),
+                };
+            }
+        };
+        let pkg = match cap.header().and_then(|h| package::parse(&h)) {
+            Ok(p) => p,
+            Err(why) => {
+                cx.arca.storage.discard(&cx.repo.blob_store, &blob).await;
+                return text(StatusCode::BAD_REQUEST, format!("{path}: {why}"));
+            }
+        };
+        let meta = AssetMeta {
+            content_type: "application/x-rpm".into(),
+            uploader: cx.uploader(),
+            uploader_ip: remote_ip(req, &cx.arca.settings.public),
+            component: Some(NewComponent {
+                namespace: String::new(),
+                name: pkg.name.clone(),
+                version: pkg.evr(),
+                attrs: serde_json::json!({ "arch": pkg.arch }),
+            }),
+            attrs: serde_json::json!({ "yum": pkg }),
+        };
+        match cx.arca.storage.record(&cx.repo, path, blob, meta).await {
+            Ok(_) => {
+                tracing::info!(repo = %cx.repo.name, path = %path, nevra = %pkg.nevra(), "rpm uploaded");
+                self.publisher.changed(&cx.arca, &cx.repo, &root);
+                HttpResponse::Created().finish()
+            }
+            Err(e) => error(e),
+        }
+    }
+
+    async fn delete(&self, cx: &RepoContext, path: &AssetPath) -> HttpResponse {
+        match cx.arca.db.find_asset(cx.repo.id, path.as_str()).await {
+            Ok(Some(_)) => {}
+            Ok(None) => return not_found(&cx.repo, path),
+            Err(e) => return error(e.into()),
+        }
+        if let Err(e) = cx.arca.storage.delete_asset(&cx.repo, path.as_str()).await {
+            return error(e);
+        }
+        if let Some(root) = root_of(path.as_str(), depth(&cx.repo.attrs))
+            && path.as_str().ends_with(".rpm")
+        {
+            self.publisher.changed(&cx.arca, &cx.repo, &root);
+        }
+        HttpResponse::NoContent().finish()
+    }
+}
