@@ -24,9 +24,9 @@ if [ ${#pkgs[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
 fi
-# The container clients as validated here, with their recommended packages (podman's runtime bits).
+# The container and RPM clients as validated here, with their recommended packages (podman's runtime bits).
 pkgs=()
-for p in docker.io podman skopeo docker-registry apache2-utils; do
+for p in docker.io podman skopeo docker-registry apache2-utils rpm dnf createrepo-c; do
   dpkg -s "$p" >/dev/null 2>&1 || pkgs+=("$p")
 done
 if [ ${#pkgs[@]} -gt 0 ]; then
@@ -81,6 +81,9 @@ PY_VENV="$CACHE/pyvenv" ARCA_BIN="$CARGO_TARGET_DIR/debug/arca" bash scripts/e2e
 
 step "Docker: real docker, podman and skopeo through Arca"
 ARCA_BIN="$CARGO_TARGET_DIR/debug/arca" bash scripts/e2e-docker.sh
+
+step "Yum: real rpmbuild, dnf and createrepo_c through Arca"
+ARCA_BIN="$CARGO_TARGET_DIR/debug/arca" bash scripts/e2e-yum.sh
 
 step "deployment files"
 docker-compose -f docker-compose.yml config -q
