@@ -13,6 +13,7 @@ mod repositories;
 mod restart;
 mod schema;
 mod status;
+mod yum;
 
 use arca_testkit::reqwest::{Method, Response};
 use serde_json::Value;
