@@ -58,6 +58,22 @@ pub trait Format: Send + Sync + 'static {
         default_action(method, path)
     }
     async fn handle(&self, cx: RepoContext, req: HttpRequest, body: web::Payload) -> HttpResponse;
+    /// Nexus's multipart component upload (`POST /service/rest/v1/components?repository=`),
+    /// called once core authorized `add` on the repository. 204 on success, as Nexus answers.
+    async fn upload_component(
+        &self,
+        _cx: RepoContext,
+        _req: HttpRequest,
+        _body: web::Payload,
+    ) -> HttpResponse {
+        text(
+            actix_web::http::StatusCode::BAD_REQUEST,
+            format!(
+                "the {} format has no component upload; use its own client",
+                self.id()
+            ),
+        )
+    }
     /// Routes outside `/repository/` (docker's `/v2/`).
     fn configure(&self, _cfg: &mut web::ServiceConfig) {}
 }
@@ -97,47 +113,74 @@ fn text(status: actix_web::http::StatusCode, msg: impl Into<String>) -> HttpResp
         .body(msg.into())
 }
 
-/// `/repository/{name}/{path:.*}`
-pub async fn repository_route(
+#[derive(serde::Deserialize)]
+pub struct ComponentQuery {
+    repository: String,
+}
+
+/// `POST /service/rest/v1/components?repository=<name>`: the format's multipart upload.
+pub async fn component_upload_route(
     req: HttpRequest,
     body: web::Payload,
-    params: web::Path<(String, String)>,
+    query: web::Query<ComponentQuery>,
     arca: web::Data<Arca>,
 ) -> Result<HttpResponse, Denied> {
+    let name = query.into_inner().repository;
+    let (format, cx) = match context(&req, &arca, &name, |_| Action::Add, String::new()).await? {
+        Ok(found) => found,
+        Err(resp) => return Ok(resp),
+    };
+    if cx.repo.kind != crate::model::RepoKind::Hosted {
+        return Ok(text(
+            actix_web::http::StatusCode::BAD_REQUEST,
+            format!("repository {name} is not a hosted repository"),
+        ));
+    }
+    Ok(format.upload_component(cx, req, body).await)
+}
+
+/// Looks a repository up, authorizes `action` for the caller and checks it is online: the
+/// format and the context for its handler, or the response to send instead.
+async fn context(
+    req: &HttpRequest,
+    arca: &web::Data<Arca>,
+    name: &str,
+    action: impl FnOnce(&dyn Format) -> Action,
+    path: String,
+) -> Result<Result<(Arc<dyn Format>, RepoContext), HttpResponse>, Denied> {
     use actix_web::http::StatusCode;
-    let (name, path) = params.into_inner();
     let not_found = || {
         text(
             StatusCode::NOT_FOUND,
             format!("Repository {name} not found"),
         )
     };
-    if RepoName::parse(&name).is_err() {
-        return Ok(not_found());
+    if RepoName::parse(name).is_err() {
+        return Ok(Err(not_found()));
     }
-    let repo = match arca.db.get_repository(&name).await {
+    let repo = match arca.db.get_repository(name).await {
         Ok(r) => r,
-        Err(MetaError::NotFound) => return Ok(not_found()),
+        Err(MetaError::NotFound) => return Ok(Err(not_found())),
         Err(e) => {
             tracing::error!(error = %e, "repository lookup failed");
-            return Ok(text(
+            return Ok(Err(text(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "metadata store unavailable",
-            ));
+            )));
         }
     };
     tracing::Span::current().record("repo", repo.name.as_str());
     let Some(format) = arca.formats.get(&repo.format).cloned() else {
-        return Ok(text(
+        return Ok(Err(text(
             StatusCode::NOT_FOUND,
             format!(
                 "Repository {name} has format {} that this build does not serve",
                 repo.format
             ),
-        ));
+        )));
     };
-    let action = format.action(req.method(), &path);
-    let subject = subject_of(&req).await?;
+    let action = action(format.as_ref());
+    let subject = subject_of(req).await?;
     arca.security
         .authorize(
             &subject,
@@ -149,12 +192,12 @@ pub async fn repository_route(
         )
         .map_err(Denied)?;
     if !repo.online {
-        return Ok(text(
+        return Ok(Err(text(
             StatusCode::SERVICE_UNAVAILABLE,
             format!("Repository {name} is offline"),
-        ));
+        )));
     }
-    let base_url = arca.settings.public.for_request(&req);
+    let base_url = arca.settings.public.for_request(req);
     let cx = RepoContext {
         arca: arca.clone(),
         repo,
@@ -162,5 +205,22 @@ pub async fn repository_route(
         path,
         base_url,
     };
-    Ok(format.handle(cx, req, body).await)
+    Ok(Ok((format, cx)))
+}
+
+/// `/repository/{name}/{path:.*}`
+pub async fn repository_route(
+    req: HttpRequest,
+    body: web::Payload,
+    params: web::Path<(String, String)>,
+    arca: web::Data<Arca>,
+) -> Result<HttpResponse, Denied> {
+    let (name, path) = params.into_inner();
+    let method = req.method().clone();
+    let action = |f: &dyn Format| f.action(&method, &path);
+    let p = path.clone();
+    match context(&req, &arca, &name, action, p).await? {
+        Ok((format, cx)) => Ok(format.handle(cx, req, body).await),
+        Err(resp) => Ok(resp),
+    }
 }

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use actix_web::{HttpRequest, HttpResponse, http::Method, http::StatusCode, web};
 use arca_core::{
     Format, RepoContext,
-    blob::PutOptions,
+    blob::{BlobRef, PutOptions},
     http::{
         blob_response, not_modified, payload_stream, remote_ip, requested_range,
         storage_error as error, text,
@@ -78,6 +78,89 @@ impl Format for YumFormat {
         Ok(())
     }
 
+    /// Nexus's form: `yum.asset` (the file), `yum.asset.filename`, `yum.directory`.
+    async fn upload_component(
+        &self,
+        cx: RepoContext,
+        req: HttpRequest,
+        body: web::Payload,
+    ) -> HttpResponse {
+        use futures_util::StreamExt;
+        let mut form = actix_multipart::Multipart::new(req.headers(), body);
+        let mut fields: std::collections::HashMap<String, String> = Default::default();
+        let mut stored: Option<(BlobRef, package::Package, String)> = None;
+        while let Some(field) = form.next().await {
+            let mut field = match field {
+                Ok(f) => f,
+                Err(e) => return text(StatusCode::BAD_REQUEST, format!("bad form: {e}")),
+            };
+            let name = field.name().unwrap_or("").to_owned();
+            if name == "yum.asset" && stored.is_none() {
+                let filename = field
+                    .content_disposition()
+                    .and_then(|d| d.get_filename())
+                    .unwrap_or("")
+                    .to_owned();
+                match store_rpm(&cx, arca_core::http::local_stream(field)).await {
+                    Ok((blob, pkg)) => stored = Some((blob, pkg, filename)),
+                    Err(why) => return why.response("yum.asset"),
+                }
+                continue;
+            }
+            let mut v = Vec::new();
+            while let Some(chunk) = field.next().await {
+                match chunk {
+                    Ok(c) if v.len() + c.len() <= 4096 => v.extend_from_slice(&c),
+                    Ok(_) => {
+                        return text(
+                            StatusCode::BAD_REQUEST,
+                            format!("form field {name} is too long"),
+                        );
+                    }
+                    Err(e) => return text(StatusCode::BAD_REQUEST, format!("bad form: {e}")),
+                }
+            }
+            fields.insert(name, String::from_utf8_lossy(&v).into_owned());
+        }
+        let Some((blob, pkg, filename)) = stored else {
+            return text(StatusCode::BAD_REQUEST, "the form needs a yum.asset file");
+        };
+        let file = fields
+            .get("yum.asset.filename")
+            .filter(|f| !f.is_empty())
+            .cloned()
+            .unwrap_or(filename);
+        let dir = fields
+            .get("yum.directory")
+            .map(|d| d.trim_matches('/'))
+            .unwrap_or("");
+        let joined = if dir.is_empty() {
+            file
+        } else {
+            format!("{dir}/{file}")
+        };
+        let path = match AssetPath::parse(&joined) {
+            Ok(p) if !joined.contains('\\') => p,
+            Ok(_) | Err(_) => {
+                cx.arca.storage.discard(&cx.repo.blob_store, &blob).await;
+                return text(
+                    StatusCode::BAD_REQUEST,
+                    format!("invalid target path {joined:?}"),
+                );
+            }
+        };
+        if let Err(resp) = check_target(&cx, &path).await {
+            cx.arca.storage.discard(&cx.repo.blob_store, &blob).await;
+            return resp;
+        }
+        let resp = self.finish(&cx, &req, &path, blob, pkg).await;
+        if resp.status() == StatusCode::CREATED {
+            HttpResponse::NoContent().finish()
+        } else {
+            resp
+        }
+    }
+
     async fn handle(&self, cx: RepoContext, req: HttpRequest, body: web::Payload) -> HttpResponse {
         let is_dir = cx.path.is_empty() || cx.path.ends_with('/');
         let path = if is_dir {
@@ -118,6 +201,88 @@ impl Format for YumFormat {
                 ),
             ),
             _ => text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed here"),
+        }
+    }
+}
+
+/// Why an upload was refused.
+enum Refused {
+    Bad(String),
+    Storage(arca_core::storage::StorageError),
+}
+
+impl Refused {
+    fn response(self, what: &str) -> HttpResponse {
+        match self {
+            Self::Bad(why) => text(StatusCode::BAD_REQUEST, format!("{what}: {why}")),
+            Self::Storage(e) => error(e),
+        }
+    }
+}
+
+/// Where an RPM may go: a `.rpm` name, deep enough for the repodata depth, outside `repodata/`,
+/// and allowed by the write policy.
+async fn check_target(cx: &RepoContext, path: &AssetPath) -> Result<(), HttpResponse> {
+    let depth = depth(&cx.repo.attrs);
+    if !path.as_str().ends_with(".rpm") {
+        return Err(text(
+            StatusCode::BAD_REQUEST,
+            format!("{path}: a yum repository takes .rpm files; repodata is generated"),
+        ));
+    }
+    if root_of(path.as_str(), depth).is_none() {
+        return Err(text(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "{path}: RPMs go at least {depth} directories deep in {} (yum.repodataDepth)",
+                cx.repo.name
+            ),
+        ));
+    }
+    if path.as_str().split('/').any(|seg| seg == "repodata") {
+        return Err(text(
+            StatusCode::BAD_REQUEST,
+            format!("{path}: repodata/ is generated"),
+        ));
+    }
+    cx.arca
+        .storage
+        .check_write_policy(&cx.repo, path)
+        .await
+        .map_err(error)
+}
+
+/// Streams an upload into the blob store while reading its RPM header; a body that is no RPM
+/// leaves nothing behind.
+async fn store_rpm(
+    cx: &RepoContext,
+    body: arca_core::blob::ByteStream,
+) -> Result<(BlobRef, package::Package), Refused> {
+    let store = cx
+        .arca
+        .storage
+        .store(&cx.repo.blob_store)
+        .map_err(Refused::Storage)?;
+    let cap = capture::Capture::new();
+    let opts = PutOptions {
+        all_checksums: true,
+        max_size: cx.arca.settings.max_upload_bytes,
+        ..Default::default()
+    };
+    let blob = match store.put(capture::stream(body, cap.clone()), opts).await {
+        Ok(b) => b,
+        Err(e) => {
+            return Err(match cap.error() {
+                Some(why) => Refused::Bad(why),
+                None => Refused::Storage(e.into()),
+            });
+        }
+    };
+    match cap.header().and_then(|h| package::parse(&h)) {
+        Ok(p) => Ok((blob, p)),
+        Err(why) => {
+            cx.arca.storage.discard(&cx.repo.blob_store, &blob).await;
+            Err(Refused::Bad(why))
         }
     }
 }
@@ -168,57 +333,27 @@ impl YumFormat {
         path: &AssetPath,
         body: web::Payload,
     ) -> HttpResponse {
-        let depth = depth(&cx.repo.attrs);
-        if !path.as_str().ends_with(".rpm") {
-            return text(
-                StatusCode::BAD_REQUEST,
-                format!("{path}: a yum repository takes .rpm files; repodata is generated"),
-            );
+        if let Err(resp) = check_target(cx, path).await {
+            return resp;
         }
-        let Some(root) = root_of(path.as_str(), depth) else {
-            return text(
-                StatusCode::BAD_REQUEST,
-                format!(
-                    "{path}: RPMs go at least {depth} directories deep in {} (yum.repodataDepth)",
-                    cx.repo.name
-                ),
-            );
-        };
-        if path.as_str().split('/').any(|seg| seg == "repodata") {
-            return text(
-                StatusCode::BAD_REQUEST,
-                format!("{path}: repodata/ is generated"),
-            );
+        match store_rpm(cx, payload_stream(body)).await {
+            Ok((blob, pkg)) => self.finish(cx, req, path, blob, pkg).await,
+            Err(why) => why.response(path.as_str()),
         }
-        if let Err(e) = cx.arca.storage.check_write_policy(&cx.repo, path).await {
-            return error(e);
-        }
-        let store = match cx.arca.storage.store(&cx.repo.blob_store) {
-            Ok(s) => s,
-            Err(e) => return error(e),
-        };
-        let cap = capture::Capture::new();
-        let stream = capture::stream(payload_stream(body), cap.clone());
-        let opts = PutOptions {
-            all_checksums: true,
-            max_size: cx.arca.settings.max_upload_bytes,
-            ..Default::default()
-        };
-        let blob = match store.put(stream, opts).await {
-            Ok(b) => b,
-            Err(e) => {
-                return match cap.error() {
-                    Some(why) => text(StatusCode::BAD_REQUEST, format!("{path}: {why}")),
-                    None => error(e.into()),
-                };
-            }
-        };
-        let pkg = match cap.header().and_then(|h| package::parse(&h)) {
-            Ok(p) => p,
-            Err(why) => {
-                cx.arca.storage.discard(&cx.repo.blob_store, &blob).await;
-                return text(StatusCode::BAD_REQUEST, format!("{path}: {why}"));
-            }
+    }
+
+    /// Records a stored RPM at `path` and schedules its root's repodata.
+    async fn finish(
+        &self,
+        cx: &RepoContext,
+        req: &HttpRequest,
+        path: &AssetPath,
+        blob: BlobRef,
+        pkg: package::Package,
+    ) -> HttpResponse {
+        let Some(root) = root_of(path.as_str(), depth(&cx.repo.attrs)) else {
+            cx.arca.storage.discard(&cx.repo.blob_store, &blob).await;
+            return text(StatusCode::BAD_REQUEST, format!("{path}: too shallow"));
         };
         let meta = AssetMeta {
             content_type: "application/x-rpm".into(),

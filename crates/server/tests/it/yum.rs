@@ -148,6 +148,29 @@ async fn hosted_repodata(b: Backend) {
         p.contains("packages=\"1\"") && !p.contains("arca-hello"),
         "{p}"
     );
+    // Nexus's component upload form.
+    let form = |dir: &str, file: &[u8]| {
+        let b = "arca-yum-boundary";
+        let mut body = format!("--{b}\r\nContent-Disposition: form-data; name=\"yum.directory\"\r\n\r\n{dir}\r\n--{b}\r\nContent-Disposition: form-data; name=\"yum.asset\"; filename=\"arca-hello-1.0-1.noarch.rpm\"\r\nContent-Type: application/x-rpm\r\n\r\n").into_bytes();
+        body.extend_from_slice(file);
+        body.extend_from_slice(format!("\r\n--{b}--\r\n").as_bytes());
+        s.admin(POST, "/service/rest/v1/components?repository=yh")
+            .header("content-type", format!("multipart/form-data; boundary={b}"))
+            .body(body)
+            .send()
+    };
+    assert_eq!(form("/el/", HELLO).await.unwrap().status(), 204);
+    assert_eq!(
+        form("/el/", HELLO).await.unwrap().status(),
+        400,
+        "ALLOW_ONCE"
+    );
+    assert_eq!(form("other", b"no rpm").await.unwrap().status(), 400);
+    let p = primary(&s, "yh/").await;
+    assert!(
+        p.contains("<location href=\"el/arca-hello-1.0-1.noarch.rpm\"/>"),
+        "{p}"
+    );
     // Depth 2: one repodata per second-level directory.
     assert_eq!(create(&s, "hosted", hosted("deep", 2, "ALLOW")).await, 201);
     assert_eq!(put(&s, "deep/el9/x86_64/arca-lib.rpm", LIB).await, 201);

@@ -32,7 +32,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(repositories::configure)
                 .configure(blobstores::configure)
                 .configure(security::configure)
-                .configure(tasks::configure),
+                .configure(tasks::configure)
+                .route(
+                    "/components",
+                    web::post().to(arca_core::format::component_upload_route),
+                ),
         );
 }
 
