@@ -217,6 +217,24 @@ pub struct RepositorySpec {
     pub attrs: serde_json::Value,
 }
 
+impl RepositorySpec {
+    /// Checks that the string setting `<block>.<field>`, when given, is one of `allowed`.
+    pub fn check_choice(&self, block: &str, field: &str, allowed: &[&str]) -> Result<(), String> {
+        match self
+            .attrs
+            .get(block)
+            .and_then(|b| b.get(field))
+            .and_then(|v| v.as_str())
+        {
+            Some(v) if !allowed.contains(&v) => Err(format!(
+                "{block}.{field} must be {}, not {v:?}",
+                allowed.join(" or ")
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct Component {
     pub id: i64,

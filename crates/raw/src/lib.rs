@@ -30,16 +30,7 @@ impl Format for RawFormat {
     }
 
     fn validate(&self, spec: &RepositorySpec) -> Result<(), String> {
-        if let Some(cd) = spec
-            .attrs
-            .pointer("/raw/contentDisposition")
-            .and_then(|v| v.as_str())
-            && !matches!(cd, "INLINE" | "ATTACHMENT")
-        {
-            return Err(format!(
-                "raw.contentDisposition must be INLINE or ATTACHMENT, not {cd:?}"
-            ));
-        }
+        spec.check_choice("raw", "contentDisposition", &["INLINE", "ATTACHMENT"])?;
         if spec.kind == RepoKind::Proxy {
             ProxySettings::from_attrs(&spec.attrs)?;
         }

@@ -62,16 +62,7 @@ impl Format for YumFormat {
         {
             return Err(format!("yum.repodataDepth must be 0 to 5, not {d}"));
         }
-        if let Some(p) = spec
-            .attrs
-            .pointer("/yum/deployPolicy")
-            .and_then(|v| v.as_str())
-            && !matches!(p, "STRICT" | "PERMISSIVE")
-        {
-            return Err(format!(
-                "yum.deployPolicy must be STRICT or PERMISSIVE, not {p:?}"
-            ));
-        }
+        spec.check_choice("yum", "deployPolicy", &["STRICT", "PERMISSIVE"])?;
         if spec.kind == RepoKind::Proxy {
             ProxySettings::from_attrs(&spec.attrs)?;
         }

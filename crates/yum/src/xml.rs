@@ -172,16 +172,21 @@ pub fn primary_package(e: &Entry<'_>) -> String {
     o
 }
 
-pub fn filelists_package(e: &Entry<'_>) -> String {
+/// `<package pkgid name arch>` with its `<version/>`, as filelists and other open an entry.
+fn package_head(e: &Entry<'_>) -> String {
     let p = e.pkg;
-    let mut o = format!(
+    format!(
         "<package pkgid=\"{}\" name=\"{}\" arch=\"{}\">\n  <version {}/>\n",
         e.sha256,
         esc(&p.name),
         esc(&p.arch),
         version_attrs(p)
-    );
-    for f in &p.files {
+    )
+}
+
+pub fn filelists_package(e: &Entry<'_>) -> String {
+    let mut o = package_head(e);
+    for f in &e.pkg.files {
         match f.kind.as_str() {
             "" => {
                 let _ = writeln!(o, "  <file>{}</file>", esc(&f.path));
@@ -196,15 +201,8 @@ pub fn filelists_package(e: &Entry<'_>) -> String {
 }
 
 pub fn other_package(e: &Entry<'_>) -> String {
-    let p = e.pkg;
-    let mut o = format!(
-        "<package pkgid=\"{}\" name=\"{}\" arch=\"{}\">\n  <version {}/>\n",
-        e.sha256,
-        esc(&p.name),
-        esc(&p.arch),
-        version_attrs(p)
-    );
-    for c in &p.changelogs {
+    let mut o = package_head(e);
+    for c in &e.pkg.changelogs {
         let _ = writeln!(
             o,
             "  <changelog author=\"{}\" date=\"{}\">{}</changelog>",
