@@ -202,7 +202,6 @@ async fn validation(b: Backend) {
     expect(400, "unknown repository format")(send(post("frobnicate/hosted", hosted("x"))).await);
     expect(400, "does not support the npm format")(send(post("npm/hosted", hosted("x"))).await);
     expect(404, "unknown repository type")(send(post("raw/mirror", hosted("x"))).await);
-    expect(400, "the yum format is not available")(send(post("yum/hosted", hosted("x"))).await);
 
     // Duplicates.
     expect(201, "")(send(post("raw/hosted", hosted("dup"))).await);
