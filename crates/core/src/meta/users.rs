@@ -119,6 +119,72 @@ impl Db {
         Ok(())
     }
 
+    /// Replaces a user's names, email, status and roles (not the password or source).
+    pub async fn update_user(&self, u: &User) -> Result<()> {
+        const Q: &str = "UPDATE users SET first_name = $2, last_name = $3, email = $4, status = $5, \
+             roles = $6 WHERE user_id = $1";
+        let n = on_db!(self, |p| sqlx::query(Q)
+            .bind(&u.user_id)
+            .bind(&u.first_name)
+            .bind(&u.last_name)
+            .bind(&u.email)
+            .bind(&u.status)
+            .bind(serde_json::to_string(&u.roles)?)
+            .execute(p)
+            .await?
+            .rows_affected());
+        if n == 0 {
+            Err(MetaError::NotFound)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Deletes a user and (by cascade) its API tokens.
+    pub async fn delete_user(&self, user_id: &str) -> Result<()> {
+        const TOKENS: &str = "DELETE FROM api_tokens WHERE user_id = $1";
+        const Q: &str = "DELETE FROM users WHERE user_id = $1";
+        on_db!(self, |p| sqlx::query(TOKENS)
+            .bind(user_id)
+            .execute(p)
+            .await?
+            .rows_affected());
+        let n = on_db!(self, |p| sqlx::query(Q)
+            .bind(user_id)
+            .execute(p)
+            .await?
+            .rows_affected());
+        if n == 0 {
+            Err(MetaError::NotFound)
+        } else {
+            Ok(())
+        }
+    }
+
+    pub async fn list_roles(&self) -> Result<Vec<Role>> {
+        const Q: &str = "SELECT id FROM roles ORDER BY id";
+        let ids: Vec<(String,)> = on_db!(self, |p| sqlx::query_as(Q).fetch_all(p).await?);
+        let mut out = Vec::with_capacity(ids.len());
+        for (id,) in ids {
+            out.push(self.get_role(&id).await?);
+        }
+        Ok(out)
+    }
+
+    pub async fn delete_role(&self, id: &str) -> Result<()> {
+        const Q: &str = "DELETE FROM roles WHERE id = $1";
+        let n = on_db!(self, |p| sqlx::query(Q)
+            .bind(id)
+            .execute(p)
+            .await?
+            .rows_affected());
+        if n == 0 {
+            Err(MetaError::NotFound)
+        } else {
+            Ok(())
+        }
+    }
+
     pub async fn set_password_hash(&self, user_id: &str, hash: &str) -> Result<()> {
         const Q: &str =
             "UPDATE users SET password_hash = $2, password_changed_ms = $3 WHERE user_id = $1";

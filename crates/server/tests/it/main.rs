@@ -13,6 +13,7 @@ mod repositories;
 mod restart;
 mod schema;
 mod status;
+mod users;
 mod yum;
 
 use arca_testkit::reqwest::{Method, Response};

@@ -6,6 +6,7 @@ mod repositories;
 mod security;
 mod status;
 mod tasks;
+mod users;
 
 use actix_web::{HttpRequest, web};
 use arca_core::{Arca, http::remote_ip, security::Subject};
@@ -22,6 +23,14 @@ arca_core::policy! {
     MetricsRead = app("metrics", "read");
     TasksRead = app("tasks", "read");
     TasksStart = app("tasks", "start");
+    UsersRead = app("users", "read");
+    UsersCreate = app("users", "create");
+    UsersUpdate = app("users", "update");
+    UsersDelete = app("users", "delete");
+    RolesRead = app("roles", "read");
+    RolesCreate = app("roles", "create");
+    RolesUpdate = app("roles", "update");
+    RolesDelete = app("roles", "delete");
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -33,6 +42,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(blobstores::configure)
                 .configure(security::configure)
                 .configure(tasks::configure)
+                .configure(users::configure)
                 .route(
                     "/components",
                     web::post().to(arca_core::format::component_upload_route),

@@ -1,0 +1,460 @@
+//! `security/users`, `security/roles` and `security/user-sources`, in Nexus's shapes.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use arca_core::{
+    Arca,
+    auth::Guard,
+    meta::{MetaError, Role, User},
+    security::{ANONYMOUS_USER, hash_password},
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{
+    RolesCreate, RolesDelete, RolesRead, RolesUpdate, UsersCreate, UsersDelete, UsersRead,
+    UsersUpdate, audit,
+};
+use crate::ApiError;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/security/users", web::get().to(list_users))
+        .route("/security/users", web::post().to(create_user))
+        .route("/security/users/{userId}", web::put().to(update_user))
+        .route("/security/users/{userId}", web::delete().to(delete_user))
+        .route("/security/user-sources", web::get().to(user_sources))
+        .route("/security/roles", web::get().to(list_roles))
+        .route("/security/roles", web::post().to(create_role))
+        .route("/security/roles/{id}", web::get().to(get_role))
+        .route("/security/roles/{id}", web::put().to(update_role))
+        .route("/security/roles/{id}", web::delete().to(delete_role));
+}
+
+const STATUSES: [&str; 4] = ["active", "locked", "disabled", "changepassword"];
+
+fn user_json(u: &User) -> Value {
+    json!({
+        "userId": u.user_id,
+        "firstName": u.first_name,
+        "lastName": u.last_name,
+        "emailAddress": u.email,
+        "source": u.source,
+        "status": u.status,
+        "readOnly": false,
+        "roles": u.roles,
+        "externalRoles": [],
+    })
+}
+
+fn role_json(r: &Role) -> Value {
+    json!({
+        "id": r.id,
+        "source": r.source,
+        "name": r.name,
+        "description": r.description,
+        "readOnly": r.read_only,
+        "privileges": r.privileges,
+        "roles": r.roles,
+    })
+}
+
+#[derive(Deserialize)]
+struct UserQuery {
+    #[serde(rename = "userId")]
+    user_id: Option<String>,
+    source: Option<String>,
+}
+
+async fn list_users(
+    arca: web::Data<Arca>,
+    _g: Guard<UsersRead>,
+    q: web::Query<UserQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let users: Vec<Value> = arca
+        .db
+        .list_users()
+        .await?
+        .iter()
+        .filter(|u| q.source.as_deref().is_none_or(|s| s == u.source))
+        .filter(|u| {
+            q.user_id
+                .as_deref()
+                .is_none_or(|t| u.user_id.starts_with(t))
+        })
+        .map(user_json)
+        .collect();
+    Ok(HttpResponse::Ok().json(users))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UserBody {
+    user_id: Option<String>,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    email_address: Option<String>,
+    password: Option<String>,
+    status: Option<String>,
+    source: Option<String>,
+    #[serde(default)]
+    roles: Vec<String>,
+}
+
+fn required<'a>(v: &'a Option<String>, field: &str) -> Result<&'a str, ApiError> {
+    v.as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| {
+            ApiError::invalid(
+                &format!("PARAMETER {field}"),
+                format!("{field} is required"),
+            )
+        })
+}
+
+/// Checks the fields both create and update take; returns the user they describe.
+async fn user_from(arca: &Arca, b: &UserBody, user_id: &str) -> Result<User, ApiError> {
+    let email = required(&b.email_address, "emailAddress")?;
+    if !email.contains('@') {
+        return Err(ApiError::invalid(
+            "PARAMETER emailAddress",
+            "emailAddress must be an email address",
+        ));
+    }
+    let status = b.status.as_deref().unwrap_or("active");
+    if !STATUSES.contains(&status) {
+        return Err(ApiError::invalid(
+            "PARAMETER status",
+            format!("status must be one of {}", STATUSES.join(", ")),
+        ));
+    }
+    for r in &b.roles {
+        match arca.db.get_role(r).await {
+            Ok(_) => {}
+            Err(MetaError::NotFound) => {
+                return Err(ApiError::invalid(
+                    "PARAMETER roles",
+                    format!("role {r} does not exist"),
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let mut roles = b.roles.clone();
+    roles.sort();
+    roles.dedup();
+    Ok(User {
+        user_id: user_id.to_owned(),
+        first_name: required(&b.first_name, "firstName")?.to_owned(),
+        last_name: required(&b.last_name, "lastName")?.to_owned(),
+        email: email.to_owned(),
+        password_hash: String::new(),
+        status: status.to_owned(),
+        source: "default".into(),
+        roles,
+    })
+}
+
+async fn create_user(
+    req: HttpRequest,
+    arca: web::Data<Arca>,
+    g: Guard<UsersCreate>,
+    body: web::Json<UserBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id = required(&body.user_id, "userId")?;
+    if id.contains([':', '/', ' ']) || id.len() > 128 {
+        return Err(ApiError::invalid(
+            "PARAMETER userId",
+            "userId holds no ':', '/' or spaces and is at most 128 characters",
+        ));
+    }
+    let password = required(&body.password, "password")?;
+    if password.len() < 8 {
+        return Err(ApiError::invalid(
+            "PARAMETER password",
+            "the password must be at least 8 characters",
+        ));
+    }
+    let mut user = user_from(&arca, &body, id).await?;
+    user.password_hash = hash_password(password)?;
+    match arca.db.create_user(&user).await {
+        Ok(()) => {}
+        Err(MetaError::Conflict(m)) => return Err(ApiError::Conflict(m)),
+        Err(e) => return Err(e.into()),
+    }
+    audit(
+        &arca,
+        &req,
+        &g.subject,
+        "security.user",
+        "created",
+        id,
+        json!({ "roles": user.roles }),
+    )
+    .await;
+    Ok(HttpResponse::Ok().json(user_json(&user)))
+}
+
+async fn update_user(
+    req: HttpRequest,
+    arca: web::Data<Arca>,
+    g: Guard<UsersUpdate>,
+    path: web::Path<String>,
+    body: web::Json<UserBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    if body.user_id.as_deref().is_some_and(|u| u != id) {
+        return Err(ApiError::invalid(
+            "PARAMETER userId",
+            "the userId in the body differs from the one in the path",
+        ));
+    }
+    if body.source.as_deref().is_some_and(|s| s != "default") {
+        return Err(ApiError::invalid(
+            "PARAMETER source",
+            "only the default source is supported",
+        ));
+    }
+    let existing = match arca.db.get_user(&id).await {
+        Ok(u) => u,
+        Err(MetaError::NotFound) => {
+            return Err(ApiError::NotFound(format!("User '{id}' not found.")));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let user = user_from(&arca, &body, &id).await?;
+    arca.db.update_user(&user).await?;
+    arca.security.invalidate();
+    audit(
+        &arca,
+        &req,
+        &g.subject,
+        "security.user",
+        "updated",
+        &id,
+        json!({ "status": user.status, "roles": user.roles, "previousStatus": existing.status }),
+    )
+    .await;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn delete_user(
+    req: HttpRequest,
+    arca: web::Data<Arca>,
+    g: Guard<UsersDelete>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    if id == g.subject.user_id {
+        return Err(ApiError::invalid(
+            "PARAMETER userId",
+            "you cannot delete yourself",
+        ));
+    }
+    if id == ANONYMOUS_USER {
+        return Err(ApiError::invalid(
+            "PARAMETER userId",
+            "the anonymous user cannot be deleted; turn anonymous access off instead",
+        ));
+    }
+    match arca.db.delete_user(&id).await {
+        Ok(()) => {}
+        Err(MetaError::NotFound) => {
+            return Err(ApiError::NotFound(format!("User '{id}' not found.")));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    arca.security.invalidate();
+    audit(
+        &arca,
+        &req,
+        &g.subject,
+        "security.user",
+        "deleted",
+        &id,
+        json!({}),
+    )
+    .await;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn user_sources(_g: Guard<UsersRead>) -> HttpResponse {
+    HttpResponse::Ok().json(json!([{ "id": "default", "name": "Local" }]))
+}
+
+#[derive(Deserialize)]
+struct RoleBody {
+    id: Option<String>,
+    name: Option<String>,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    privileges: Vec<String>,
+    #[serde(default)]
+    roles: Vec<String>,
+}
+
+async fn list_roles(arca: web::Data<Arca>, _g: Guard<RolesRead>) -> Result<HttpResponse, ApiError> {
+    let roles: Vec<Value> = arca.db.list_roles().await?.iter().map(role_json).collect();
+    Ok(HttpResponse::Ok().json(roles))
+}
+
+async fn get_role(
+    arca: web::Data<Arca>,
+    _g: Guard<RolesRead>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    match arca.db.get_role(&path).await {
+        Ok(r) => Ok(HttpResponse::Ok().json(role_json(&r))),
+        Err(MetaError::NotFound) => Err(ApiError::NotFound(format!("Role '{path}' not found"))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Checks a role body: names present, contained roles exist, no role contains itself.
+async fn role_from(arca: &Arca, b: &RoleBody, id: &str) -> Result<Role, ApiError> {
+    let name = required(&b.name, "name")?;
+    if b.privileges.iter().any(|p| p.trim().is_empty()) {
+        return Err(ApiError::invalid(
+            "PARAMETER privileges",
+            "a privilege name is empty",
+        ));
+    }
+    // Walk the contained roles: each must exist, and none may lead back to this one.
+    let mut todo: Vec<String> = b.roles.clone();
+    let mut seen = std::collections::HashSet::new();
+    while let Some(r) = todo.pop() {
+        if r == id {
+            return Err(ApiError::invalid(
+                "PARAMETER roles",
+                format!("role {id} would contain itself"),
+            ));
+        }
+        if !seen.insert(r.clone()) {
+            continue;
+        }
+        match arca.db.get_role(&r).await {
+            Ok(role) => todo.extend(role.roles),
+            Err(MetaError::NotFound) => {
+                return Err(ApiError::invalid(
+                    "PARAMETER roles",
+                    format!("role {r} does not exist"),
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(Role {
+        id: id.to_owned(),
+        name: name.to_owned(),
+        description: b.description.clone(),
+        source: "default".into(),
+        read_only: false,
+        privileges: b.privileges.clone(),
+        roles: b.roles.clone(),
+    })
+}
+
+async fn create_role(
+    req: HttpRequest,
+    arca: web::Data<Arca>,
+    g: Guard<RolesCreate>,
+    body: web::Json<RoleBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id = required(&body.id, "id")?.to_owned();
+    match arca.db.get_role(&id).await {
+        Ok(_) => return Err(ApiError::Conflict(format!("role {id} already exists"))),
+        Err(MetaError::NotFound) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let role = role_from(&arca, &body, &id).await?;
+    arca.db.put_role(&role).await?;
+    audit(
+        &arca,
+        &req,
+        &g.subject,
+        "security.role",
+        "created",
+        &id,
+        role_json(&role),
+    )
+    .await;
+    Ok(HttpResponse::Ok().json(role_json(&role)))
+}
+
+async fn update_role(
+    req: HttpRequest,
+    arca: web::Data<Arca>,
+    g: Guard<RolesUpdate>,
+    path: web::Path<String>,
+    body: web::Json<RoleBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    match arca.db.get_role(&id).await {
+        Ok(r) if r.read_only => {
+            return Err(ApiError::invalid(
+                "PARAMETER id",
+                format!("role {id} is built in and read-only"),
+            ));
+        }
+        Ok(_) => {}
+        Err(MetaError::NotFound) => {
+            return Err(ApiError::NotFound(format!("Role '{id}' not found")));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    if body.id.as_deref().is_some_and(|b| b != id) {
+        return Err(ApiError::invalid(
+            "PARAMETER id",
+            "the id in the body differs from the one in the path",
+        ));
+    }
+    let role = role_from(&arca, &body, &id).await?;
+    arca.db.put_role(&role).await?;
+    arca.security.invalidate();
+    audit(
+        &arca,
+        &req,
+        &g.subject,
+        "security.role",
+        "updated",
+        &id,
+        role_json(&role),
+    )
+    .await;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn delete_role(
+    req: HttpRequest,
+    arca: web::Data<Arca>,
+    g: Guard<RolesDelete>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    match arca.db.get_role(&id).await {
+        Ok(r) if r.read_only => {
+            return Err(ApiError::invalid(
+                "PARAMETER id",
+                format!("role {id} is built in and read-only"),
+            ));
+        }
+        Ok(_) => {}
+        Err(MetaError::NotFound) => {
+            return Err(ApiError::NotFound(format!("Role '{id}' not found")));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    arca.db.delete_role(&id).await?;
+    arca.security.invalidate();
+    audit(
+        &arca,
+        &req,
+        &g.subject,
+        "security.role",
+        "deleted",
+        &id,
+        json!({}),
+    )
+    .await;
+    Ok(HttpResponse::NoContent().finish())
+}
