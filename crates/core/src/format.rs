@@ -74,6 +74,9 @@ pub trait Format: Send + Sync + 'static {
             ),
         )
     }
+    /// After assets were deleted through the REST API: keep format metadata (Maven metadata,
+    /// yum repodata) in step.
+    async fn deleted(&self, _cx: &RepoContext, _paths: &[String]) {}
     /// Routes outside `/repository/` (docker's `/v2/`).
     fn configure(&self, _cfg: &mut web::ServiceConfig) {}
 }

@@ -142,6 +142,30 @@ impl Format for MavenFormat {
         Ok(())
     }
 
+    /// Assets deleted through the REST API: metadata is rebuilt once per artifact.
+    async fn deleted(&self, cx: &RepoContext, paths: &[String]) {
+        if cx.repo.kind != RepoKind::Hosted {
+            return;
+        }
+        let mut done: Vec<(String, String, String)> = Vec::new();
+        for p in paths {
+            if let Some(MavenPath::Artifact(c)) = path::parse(p) {
+                let key = (
+                    c.group_id.clone(),
+                    c.artifact_id.clone(),
+                    c.base_version.clone(),
+                );
+                if done.contains(&key) {
+                    continue;
+                }
+                done.push(key);
+                if let Err(e) = rebuild_for(cx, &c).await {
+                    tracing::warn!(repo = %cx.repo.name, path = %p, error = %e, "metadata rebuild after delete failed");
+                }
+            }
+        }
+    }
+
     async fn handle(&self, cx: RepoContext, req: HttpRequest, body: web::Payload) -> HttpResponse {
         let method = req.method().clone();
         if cx.path.is_empty() || cx.path.ends_with('/') {

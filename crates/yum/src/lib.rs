@@ -152,6 +152,19 @@ impl Format for YumFormat {
         }
     }
 
+    /// RPMs deleted through the REST API: their roots' repodata is rebuilt.
+    async fn deleted(&self, cx: &RepoContext, paths: &[String]) {
+        if cx.repo.kind != RepoKind::Hosted {
+            return;
+        }
+        let depth = depth(&cx.repo.attrs);
+        for p in paths.iter().filter(|p| p.ends_with(".rpm")) {
+            if let Some(root) = root_of(p, depth) {
+                self.publisher.changed(&cx.arca, &cx.repo, &root);
+            }
+        }
+    }
+
     async fn handle(&self, cx: RepoContext, req: HttpRequest, body: web::Payload) -> HttpResponse {
         let is_dir = cx.path.is_empty() || cx.path.ends_with('/');
         let path = if is_dir {

@@ -419,6 +419,73 @@ impl Db {
         Ok(())
     }
 
+    /// Components of a repository after id `after`, by id (keyset pagination).
+    pub async fn list_components(
+        &self,
+        repository_id: i64,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<Component>> {
+        const Q: &str = "SELECT c.id, r.name AS repository, c.namespace, c.name, c.version, c.attributes, c.created_ms \
+             FROM components c JOIN repositories r ON r.id = c.repository_id \
+             WHERE c.repository_id = $1 AND c.id > $2 ORDER BY c.id LIMIT $3";
+        let rows: Vec<ComponentRow> = on_db!(self, |p| sqlx::query_as(Q)
+            .bind(repository_id)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(p)
+            .await?);
+        rows.into_iter()
+            .map(|row| {
+                Ok(Component {
+                    id: row.id,
+                    repository: row.repository,
+                    namespace: row.namespace,
+                    name: row.name,
+                    version: row.version,
+                    attrs: parse_json(&row.attributes)?,
+                    created_ms: row.created_ms,
+                })
+            })
+            .collect()
+    }
+
+    /// Assets of the components with ids in `first..=last` of a repository.
+    pub async fn assets_of_components(
+        &self,
+        repository_id: i64,
+        first: i64,
+        last: i64,
+    ) -> Result<Vec<Asset>> {
+        let sql = asset_query(
+            "WHERE a.repository_id = $1 AND a.component_id BETWEEN $2 AND $3 ORDER BY a.path",
+        );
+        let rows: Vec<AssetRow> = on_db!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(repository_id)
+            .bind(first)
+            .bind(last)
+            .fetch_all(p)
+            .await?);
+        rows.into_iter().map(AssetRow::into_asset).collect()
+    }
+
+    /// Assets of a repository after id `after`, by id (keyset pagination).
+    pub async fn list_assets_by_id(
+        &self,
+        repository_id: i64,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<Asset>> {
+        let sql = asset_query("WHERE a.repository_id = $1 AND a.id > $2 ORDER BY a.id LIMIT $3");
+        let rows: Vec<AssetRow> = on_db!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(repository_id)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(p)
+            .await?);
+        rows.into_iter().map(AssetRow::into_asset).collect()
+    }
+
     pub async fn count_components(&self, repository_id: i64) -> Result<i64> {
         const Q: &str = "SELECT COUNT(*) FROM components WHERE repository_id = $1";
         let (n,): (i64,) = on_db!(self, |p| sqlx::query_as(Q)

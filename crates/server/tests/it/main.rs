@@ -3,6 +3,7 @@
 
 mod auth;
 mod blobs;
+mod components;
 mod config;
 mod deploy;
 mod docker;

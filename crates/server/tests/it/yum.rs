@@ -187,6 +187,31 @@ async fn hosted_repodata(b: Backend) {
     let p = primary(&s, "deep/el9/noarch/").await;
     assert!(p.contains("<location href=\"sub/arca-hello.rpm\"/>"), "{p}");
     assert_eq!(get(&s, "deep/el9/repodata/repomd.xml").await.0, 404);
+    // Deleting through the assets API updates the repodata too.
+    let assets = crate::json(
+        s.admin(GET, "/service/rest/v1/assets?repository=deep")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let lib = assets["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["path"] == "el9/x86_64/arca-lib.rpm")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = s
+        .admin(DELETE, &format!("/service/rest/v1/assets/{lib}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let p = primary(&s, "deep/el9/x86_64/").await;
+    assert!(p.contains("packages=\"0\""), "{p}");
 }
 
 /// Many uploads at once: every repomd.xml a reader gets names files that exist, and the end

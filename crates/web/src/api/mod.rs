@@ -1,6 +1,7 @@
 //! `/service/rest/v1/...` with Nexus 3's paths, field names and status codes.
 
 mod blobstores;
+mod components;
 mod metrics;
 mod repositories;
 mod security;
@@ -43,6 +44,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(security::configure)
                 .configure(tasks::configure)
                 .configure(users::configure)
+                .configure(components::configure)
                 .route(
                     "/components",
                     web::post().to(arca_core::format::component_upload_route),

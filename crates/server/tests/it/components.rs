@@ -1,0 +1,250 @@
+//! `components` and `assets`: pagination with continuation tokens (nothing skipped, nothing
+//! twice), get, delete (format metadata kept in step), ids, permissions.
+
+use std::collections::HashSet;
+
+use arca_testkit::{Backend, TestServer, both_backends};
+use serde_json::{Value, json};
+
+use crate::{DELETE, GET, POST, PUT, json};
+
+/// Every item of a paged listing, following `continuationToken`.
+async fn all_pages(s: &TestServer, path: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut token: Option<String> = None;
+    for _ in 0..1000 {
+        let url = match &token {
+            Some(t) => format!("{path}&continuationToken={t}"),
+            None => path.to_owned(),
+        };
+        let v = json(s.admin(GET, &url).send().await.unwrap()).await;
+        out.extend(v["items"].as_array().unwrap().iter().cloned());
+        match v["continuationToken"].as_str() {
+            Some(t) => token = Some(t.to_owned()),
+            None => return out,
+        }
+    }
+    panic!("pagination does not end");
+}
+
+async fn listing_and_deletes(b: Backend) {
+    let s = TestServer::start(b).await;
+    s.create_raw_hosted("files", "ALLOW").await;
+    let n = 230;
+    let puts = futures_util::future::join_all((0..n).map(|i| {
+        let s = &s;
+        async move {
+            s.admin(PUT, &format!("/repository/files/dir{}/f{i:04}.txt", i % 7))
+                .body(format!("content {i}"))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    }));
+    assert!(puts.await.iter().all(|st| st.is_success()));
+    let comps = all_pages(&s, "/service/rest/v1/components?repository=files").await;
+    assert_eq!(comps.len(), n);
+    let ids: HashSet<&str> = comps.iter().map(|c| c["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), n, "nothing twice");
+    let names: HashSet<&str> = comps.iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(names.len(), n, "nothing skipped");
+    let assets = all_pages(&s, "/service/rest/v1/assets?repository=files").await;
+    assert_eq!(assets.len(), n);
+    let a = assets
+        .iter()
+        .find(|a| a["path"] == "dir3/f0003.txt")
+        .unwrap();
+    assert_eq!(a["format"], "raw");
+    assert_eq!(a["fileSize"], 9);
+    assert!(
+        a["downloadUrl"]
+            .as_str()
+            .unwrap()
+            .ends_with("/repository/files/dir3/f0003.txt")
+    );
+    assert_eq!(a["checksum"]["sha256"].as_str().unwrap().len(), 64);
+    // Get and delete by id.
+    let id = a["id"].as_str().unwrap();
+    let one = json(
+        s.admin(GET, &format!("/service/rest/v1/assets/{id}"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(one["path"], "dir3/f0003.txt");
+    assert_eq!(
+        s.admin(DELETE, &format!("/service/rest/v1/assets/{id}"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    assert_eq!(
+        s.admin(GET, "/repository/files/dir3/f0003.txt")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    assert_eq!(
+        s.admin(GET, &format!("/service/rest/v1/assets/{id}"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    let c = comps
+        .iter()
+        .find(|c| c["name"].as_str().unwrap().ends_with("f0004.txt"))
+        .unwrap();
+    let cid = c["id"].as_str().unwrap();
+    let one = json(
+        s.admin(GET, &format!("/service/rest/v1/components/{cid}"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(one["assets"][0]["path"], "dir4/f0004.txt");
+    assert_eq!(
+        s.admin(DELETE, &format!("/service/rest/v1/components/{cid}"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    assert_eq!(
+        s.admin(GET, "/repository/files/dir4/f0004.txt")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    assert_eq!(
+        all_pages(&s, "/service/rest/v1/components?repository=files")
+            .await
+            .len(),
+        n - 2
+    );
+    // Bad requests.
+    assert_eq!(
+        s.admin(GET, "/service/rest/v1/components")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        400
+    );
+    assert_eq!(
+        s.admin(GET, "/service/rest/v1/components?repository=nope")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    assert_eq!(
+        s.admin(GET, "/service/rest/v1/components/not-an-id")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        400
+    );
+    assert_eq!(
+        s.admin(
+            GET,
+            "/service/rest/v1/components?repository=files&continuationToken=%21"
+        )
+        .send()
+        .await
+        .unwrap()
+        .status(),
+        400
+    );
+    // A component id names its repository: an asset id is no component id.
+    assert_eq!(
+        s.admin(GET, &format!("/service/rest/v1/components/{id}"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        400
+    );
+    let anon = s
+        .client()
+        .get(s.at("/service/rest/v1/components?repository=files"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anon.status(), 401);
+}
+
+/// Deleting through the REST API keeps Maven metadata and yum repodata in step.
+async fn format_metadata_after_delete(b: Backend) {
+    let s = TestServer::start(b).await;
+    let r = s.admin(POST, "/service/rest/v1/repositories/maven/hosted")
+        .json(&json!({"name": "mvn", "online": true, "storage": {"blobStoreName": "default", "writePolicy": "ALLOW"},
+                      "maven": {"versionPolicy": "RELEASE", "layoutPolicy": "STRICT"}}))
+        .send().await.unwrap();
+    assert_eq!(r.status(), 201);
+    for v in ["1.0", "2.0"] {
+        let p = format!("/repository/mvn/org/example/lib/{v}/lib-{v}.jar");
+        assert_eq!(
+            s.admin(PUT, &p)
+                .body(format!("jar {v}"))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            201
+        );
+    }
+    let meta = s
+        .admin(GET, "/repository/mvn/org/example/lib/maven-metadata.xml")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(meta.contains("<version>2.0</version>"), "{meta}");
+    let comps = all_pages(&s, "/service/rest/v1/components?repository=mvn").await;
+    let two = comps.iter().find(|c| c["version"] == "2.0").unwrap();
+    assert_eq!(two["group"], "org.example");
+    assert_eq!(
+        s.admin(
+            DELETE,
+            &format!(
+                "/service/rest/v1/components/{}",
+                two["id"].as_str().unwrap()
+            )
+        )
+        .send()
+        .await
+        .unwrap()
+        .status(),
+        204
+    );
+    let meta = s
+        .admin(GET, "/repository/mvn/org/example/lib/maven-metadata.xml")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !meta.contains("<version>2.0</version>") && meta.contains("<release>1.0</release>"),
+        "{meta}"
+    );
+}
+
+both_backends!(listing_and_deletes, format_metadata_after_delete);

@@ -1,0 +1,356 @@
+//! `components` and `assets`: list by repository (with Nexus's `continuationToken`), get and
+//! delete, in Nexus's `ComponentXO`/`AssetXO` shapes. Ids are opaque, as Nexus's are.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use arca_core::{
+    Arca, RepoContext,
+    auth::Caller,
+    meta::MetaError,
+    model::{Asset, Component, Repository, utc_parts},
+    security::{Action, Permission, Subject},
+};
+use base64::Engine;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::audit;
+use crate::ApiError;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/components", web::get().to(list_components))
+        .route("/components/{id}", web::get().to(get_component))
+        .route("/components/{id}", web::delete().to(delete_component))
+        .route("/assets", web::get().to(list_assets))
+        .route("/assets/{id}", web::get().to(get_asset))
+        .route("/assets/{id}", web::delete().to(delete_asset));
+}
+
+/// Items per page, as Nexus pages its listings.
+const PAGE: i64 = 100;
+
+fn b64() -> base64::engine::GeneralPurpose {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+}
+
+/// `<repository>:<kind>:<id>`, base64url: opaque to clients, checkable by us.
+fn encode_id(repo: &str, kind: &str, id: i64) -> String {
+    b64().encode(format!("{repo}:{kind}:{id}"))
+}
+
+fn decode_id(s: &str, kind: &str) -> Option<(String, i64)> {
+    let raw = String::from_utf8(b64().decode(s).ok()?).ok()?;
+    let (rest, id) = raw.rsplit_once(':')?;
+    let (repo, k) = rest.rsplit_once(':')?;
+    (k == kind).then_some(())?;
+    Some((repo.to_owned(), id.parse().ok()?))
+}
+
+pub fn iso(ms: i64) -> String {
+    let (y, mo, d, h, mi, s) = utc_parts(ms);
+    format!(
+        "{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{:03}+00:00",
+        ms.rem_euclid(1000)
+    )
+}
+
+fn asset_json(base: &str, format: &str, a: &Asset) -> Value {
+    let mut checksum = json!({ "sha256": a.checksums.sha256 });
+    for (k, v) in [
+        ("sha1", &a.checksums.sha1),
+        ("md5", &a.checksums.md5),
+        ("sha512", &a.checksums.sha512),
+    ] {
+        if !v.is_empty() {
+            checksum[k] = json!(v);
+        }
+    }
+    json!({
+        "id": encode_id(&a.repository, "asset", a.id),
+        "downloadUrl": format!("{base}/repository/{}/{}", a.repository, a.path),
+        "path": a.path,
+        "repository": a.repository,
+        "format": format,
+        "checksum": checksum,
+        "contentType": a.content_type,
+        "lastModified": iso(a.last_modified_ms),
+        "lastDownloaded": a.last_downloaded_ms.map(iso),
+        "uploader": a.uploader,
+        "uploaderIp": a.uploader_ip,
+        "fileSize": a.size,
+        "blobCreated": iso(a.created_ms),
+        "blobStoreName": a.blob_store,
+    })
+}
+
+fn component_json(base: &str, format: &str, c: &Component, assets: &[&Asset]) -> Value {
+    json!({
+        "id": encode_id(&c.repository, "component", c.id),
+        "repository": c.repository,
+        "format": format,
+        "group": (!c.namespace.is_empty()).then_some(&c.namespace),
+        "name": c.name,
+        "version": (!c.version.is_empty()).then_some(&c.version),
+        "assets": assets.iter().map(|a| asset_json(base, format, a)).collect::<Vec<_>>(),
+    })
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    repository: Option<String>,
+    #[serde(rename = "continuationToken")]
+    continuation_token: Option<String>,
+}
+
+/// The repository, once the caller may `action` in it (404 for one it may not even see).
+async fn repo_for(
+    arca: &Arca,
+    subject: &Subject,
+    name: &str,
+    action: Action,
+) -> Result<Repository, ApiError> {
+    let repo = match arca.db.get_repository(name).await {
+        Ok(r) => r,
+        Err(MetaError::NotFound) => {
+            return Err(ApiError::NotFound(format!("Repository '{name}' not found")));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let perm = |action| Permission::RepoView {
+        format: &repo.format,
+        repo: repo.name.as_str(),
+        action,
+    };
+    if !subject.can(&perm(Action::Browse)) && !subject.can(&perm(Action::Read)) {
+        if subject.anonymous {
+            return Err(arca_core::security::AuthError::Unauthenticated.into());
+        }
+        return Err(ApiError::NotFound(format!("Repository '{name}' not found")));
+    }
+    arca.security.authorize(subject, &perm(action))?;
+    Ok(repo)
+}
+
+fn token(after: i64, full: bool) -> Value {
+    if full {
+        json!(b64().encode(after.to_string()))
+    } else {
+        Value::Null
+    }
+}
+
+fn after_of(q: &ListQuery) -> Result<i64, ApiError> {
+    match &q.continuation_token {
+        None => Ok(0),
+        Some(t) => b64()
+            .decode(t)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| {
+                ApiError::invalid("PARAMETER continuationToken", "invalid continuationToken")
+            }),
+    }
+}
+
+fn repository_param(q: &ListQuery) -> Result<&str, ApiError> {
+    q.repository
+        .as_deref()
+        .filter(|r| !r.is_empty())
+        .ok_or_else(|| ApiError::invalid("PARAMETER repository", "repository is required"))
+}
+
+async fn list_components(
+    req: HttpRequest,
+    arca: web::Data<Arca>,
+    caller: Caller,
+    q: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let repo = repo_for(&arca, &caller.0, repository_param(&q)?, Action::Browse).await?;
+    let after = after_of(&q)?;
+    let base = arca.settings.public.for_request(&req);
+    let comps = arca.db.list_components(repo.id, after, PAGE).await?;
+    let assets = match (comps.first(), comps.last()) {
+        (Some(a), Some(b)) => arca.db.assets_of_components(repo.id, a.id, b.id).await?,
+        _ => vec![],
+    };
+    let items: Vec<Value> = comps
+        .iter()
+        .map(|c| {
+            let mine: Vec<&Asset> = assets
+                .iter()
+                .filter(|a| a.component_id == Some(c.id))
+                .collect();
+            component_json(&base, &repo.format, c, &mine)
+        })
+        .collect();
+    let last = comps.last().map_or(after, |c| c.id);
+    Ok(HttpResponse::Ok().json(json!({
+        "items": items,
+        "continuationToken": token(last, comps.len() as i64 == PAGE),
+    })))
+}
+
+async fn list_assets(
+    req: HttpRequest,
+    arca: web::Data<Arca>,
+    caller: Caller,
+    q: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let repo = repo_for(&arca, &caller.0, repository_param(&q)?, Action::Browse).await?;
+    let after = after_of(&q)?;
+    let base = arca.settings.public.for_request(&req);
+    let assets = arca.db.list_assets_by_id(repo.id, after, PAGE).await?;
+    let last = assets.last().map_or(after, |a| a.id);
+    Ok(HttpResponse::Ok().json(json!({
+        "items": assets.iter().map(|a| asset_json(&base, &repo.format, a)).collect::<Vec<_>>(),
+        "continuationToken": token(last, assets.len() as i64 == PAGE),
+    })))
+}
+
+fn malformed(what: &str) -> ApiError {
+    ApiError::invalid("PARAMETER id", format!("malformed {what} id"))
+}
+
+/// The component behind an id, with its repository and assets, if the caller may `action`.
+async fn component(
+    arca: &Arca,
+    subject: &Subject,
+    id: &str,
+    action: Action,
+) -> Result<(Repository, Component, Vec<Asset>), ApiError> {
+    let (repo_name, cid) = decode_id(id, "component").ok_or_else(|| malformed("component"))?;
+    let repo = repo_for(arca, subject, &repo_name, action).await?;
+    let c = match arca.db.get_component(cid).await {
+        Ok(c) if c.repository == repo.name.as_str() => c,
+        Ok(_) | Err(MetaError::NotFound) => {
+            return Err(ApiError::NotFound(format!("Component '{id}' not found")));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let assets = arca.db.assets_of_components(repo.id, cid, cid).await?;
+    Ok((repo, c, assets))
+}
+
+async fn get_component(
+    req: HttpRequest,
+    arca: web::Data<Arca>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let (repo, c, assets) = component(&arca, &caller.0, &id, Action::Browse).await?;
+    let base = arca.settings.public.for_request(&req);
+    let refs: Vec<&Asset> = assets.iter().collect();
+    Ok(HttpResponse::Ok().json(component_json(&base, &repo.format, &c, &refs)))
+}
+
+/// Deletes assets and lets the format bring its metadata in step.
+async fn remove(
+    req: &HttpRequest,
+    arca: &web::Data<Arca>,
+    subject: &Subject,
+    repo: Repository,
+    paths: Vec<String>,
+) -> Result<(), ApiError> {
+    for p in &paths {
+        arca.storage.delete_asset(&repo, p).await?;
+    }
+    if let Some(f) = arca.formats.get(&repo.format).cloned() {
+        let cx = RepoContext {
+            arca: arca.clone(),
+            base_url: arca.settings.public.for_request(req),
+            subject: subject.clone(),
+            path: String::new(),
+            repo,
+        };
+        f.deleted(&cx, &paths).await;
+    }
+    Ok(())
+}
+
+async fn delete_component(
+    req: HttpRequest,
+    arca: web::Data<Arca>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let (repo, c, assets) = component(&arca, &caller.0, &id, Action::Delete).await?;
+    let paths: Vec<String> = assets.into_iter().map(|a| a.path).collect();
+    let name = repo.name.to_string();
+    remove(&req, &arca, &caller.0, repo, paths.clone()).await?;
+    audit(
+        &arca,
+        &req,
+        &caller.0,
+        "repository.component",
+        "deleted",
+        &name,
+        json!({ "name": c.name, "version": c.version, "assets": paths }),
+    )
+    .await;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn asset(
+    arca: &Arca,
+    subject: &Subject,
+    id: &str,
+    action: Action,
+) -> Result<(Repository, Asset), ApiError> {
+    let (repo_name, aid) = decode_id(id, "asset").ok_or_else(|| malformed("asset"))?;
+    let repo = repo_for(arca, subject, &repo_name, action).await?;
+    match arca.db.get_asset_by_id(aid).await {
+        Ok(a) if a.repository == repo.name.as_str() => Ok((repo, a)),
+        Ok(_) | Err(MetaError::NotFound) => {
+            Err(ApiError::NotFound(format!("Asset '{id}' not found")))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn get_asset(
+    req: HttpRequest,
+    arca: web::Data<Arca>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let (repo, a) = asset(&arca, &caller.0, &id, Action::Browse).await?;
+    let base = arca.settings.public.for_request(&req);
+    Ok(HttpResponse::Ok().json(asset_json(&base, &repo.format, &a)))
+}
+
+async fn delete_asset(
+    req: HttpRequest,
+    arca: web::Data<Arca>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let (repo, a) = asset(&arca, &caller.0, &id, Action::Delete).await?;
+    let name = repo.name.to_string();
+    remove(&req, &arca, &caller.0, repo, vec![a.path.clone()]).await?;
+    audit(
+        &arca,
+        &req,
+        &caller.0,
+        "repository.asset",
+        "deleted",
+        &name,
+        json!({ "path": a.path }),
+    )
+    .await;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ids_round_trip() {
+        let id = super::encode_id("maven-releases", "component", 42);
+        assert_eq!(
+            super::decode_id(&id, "component"),
+            Some(("maven-releases".into(), 42))
+        );
+        assert_eq!(super::decode_id(&id, "asset"), None);
+        assert_eq!(super::decode_id("!!", "asset"), None);
+        assert_eq!(super::iso(86_400_123), "1970-01-02T00:00:00.123+00:00");
+    }
+}
