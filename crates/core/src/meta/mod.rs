@@ -8,6 +8,7 @@ mod assets;
 mod audit;
 mod blobstores;
 mod repos;
+mod search;
 mod settings;
 mod tasks;
 mod users;
@@ -26,6 +27,7 @@ use thiserror::Error;
 pub use assets::{NewAsset, NewComponent, ReleasedBlob};
 pub use audit::AuditEvent;
 pub use blobstores::BlobStoreRow;
+pub use search::SearchQuery;
 pub use tasks::TaskRow;
 pub use users::{ApiToken, Role, User};
 

@@ -247,4 +247,138 @@ async fn format_metadata_after_delete(b: Backend) {
     );
 }
 
-both_backends!(listing_and_deletes, format_metadata_after_delete);
+async fn search(b: Backend) {
+    let s = TestServer::start(b).await;
+    s.create_raw_hosted("files", "ALLOW").await;
+    let r = s.admin(POST, "/service/rest/v1/repositories/maven/hosted")
+        .json(&json!({"name": "mvn", "online": true, "storage": {"blobStoreName": "default", "writePolicy": "ALLOW"},
+                      "maven": {"versionPolicy": "RELEASE", "layoutPolicy": "STRICT"}}))
+        .send().await.unwrap();
+    assert_eq!(r.status(), 201);
+    for (g, a, v) in [
+        ("org.example", "lib", "1.0"),
+        ("org.example", "lib", "2.0"),
+        ("com.acme", "tool", "1.0"),
+    ] {
+        let p = format!(
+            "/repository/mvn/{}/{a}/{v}/{a}-{v}.jar",
+            g.replace('.', "/")
+        );
+        assert_eq!(
+            s.admin(PUT, &p)
+                .body(format!("{g}:{a}:{v}"))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            201
+        );
+    }
+    for i in 0..60 {
+        s.admin(PUT, &format!("/repository/files/docs/page{i:02}.html"))
+            .body(format!("page {i}"))
+            .send()
+            .await
+            .unwrap();
+    }
+    let s = &s;
+    let find = |q: &str| {
+        let url = format!("/service/rest/v1/search?{q}");
+        async move { json(s.admin(GET, &url).send().await.unwrap()).await }
+    };
+    let v = find("maven.groupId=org.example&maven.artifactId=lib").await;
+    let versions: HashSet<&str> = v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["version"].as_str().unwrap())
+        .collect();
+    assert_eq!(versions, HashSet::from(["1.0", "2.0"]));
+    assert_eq!(
+        v["items"][0]["assets"][0]["path"]
+            .as_str()
+            .unwrap()
+            .ends_with(".jar"),
+        true
+    );
+    let v = find("format=maven2&name=TOO*").await;
+    assert_eq!(
+        v["items"].as_array().unwrap().len(),
+        1,
+        "wildcards, any case"
+    );
+    let v = find("q=acme").await;
+    assert_eq!(v["items"][0]["group"], "com.acme");
+    let sha = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(b"org.example:lib:2.0"))
+    };
+    let v = find(&format!("sha256={sha}")).await;
+    assert_eq!(v["items"].as_array().unwrap().len(), 1);
+    assert_eq!(v["items"][0]["version"], "2.0");
+    let assets = json(
+        s.admin(GET, &format!("/service/rest/v1/search/assets?sha256={sha}"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(assets["items"].as_array().unwrap().len(), 1);
+    assert_eq!(assets["items"][0]["checksum"]["sha256"], sha.as_str());
+    let r = s
+        .client()
+        .get(s.at(&format!(
+            "/service/rest/v1/search/assets/download?sha256={sha}"
+        )))
+        .basic_auth("admin", Some(&s.admin_password))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "the redirect leads to the jar");
+    assert_eq!(r.text().await.unwrap(), "org.example:lib:2.0");
+    let r = s
+        .admin(
+            GET,
+            "/service/rest/v1/search/assets/download?format=maven2&name=lib",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400, "two matches");
+    assert_eq!(
+        s.admin(
+            GET,
+            "/service/rest/v1/search/assets/download?name=nothing-like-it"
+        )
+        .send()
+        .await
+        .unwrap()
+        .status(),
+        404
+    );
+    // Pages of 50 with a continuation token.
+    let v = find("repository=files").await;
+    assert_eq!(v["items"].as_array().unwrap().len(), 50);
+    let t = v["continuationToken"].as_str().unwrap().to_owned();
+    let v2 = find(&format!("repository=files&continuationToken={t}")).await;
+    assert_eq!(v2["items"].as_array().unwrap().len(), 10);
+    assert!(v2["continuationToken"].is_null());
+    // Only what the caller may see.
+    let anon = s
+        .client()
+        .get(s.at("/service/rest/v1/search?q=lib"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json(anon).await["items"], json!([]));
+    assert_eq!(
+        s.admin(GET, "/service/rest/v1/search?sha1=xyz")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        400
+    );
+}
+
+both_backends!(listing_and_deletes, format_metadata_after_delete, search);

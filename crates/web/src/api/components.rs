@@ -53,7 +53,7 @@ pub fn iso(ms: i64) -> String {
     )
 }
 
-fn asset_json(base: &str, format: &str, a: &Asset) -> Value {
+pub(super) fn asset_json(base: &str, format: &str, a: &Asset) -> Value {
     let mut checksum = json!({ "sha256": a.checksums.sha256 });
     for (k, v) in [
         ("sha1", &a.checksums.sha1),
@@ -82,7 +82,7 @@ fn asset_json(base: &str, format: &str, a: &Asset) -> Value {
     })
 }
 
-fn component_json(base: &str, format: &str, c: &Component, assets: &[&Asset]) -> Value {
+pub(super) fn component_json(base: &str, format: &str, c: &Component, assets: &[&Asset]) -> Value {
     json!({
         "id": encode_id(&c.repository, "component", c.id),
         "repository": c.repository,

@@ -4,6 +4,7 @@ mod blobstores;
 mod components;
 mod metrics;
 mod repositories;
+mod search;
 mod security;
 mod status;
 mod tasks;
@@ -45,6 +46,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(tasks::configure)
                 .configure(users::configure)
                 .configure(components::configure)
+                .configure(search::configure)
                 .route(
                     "/components",
                     web::post().to(arca_core::format::component_upload_route),
