@@ -74,6 +74,10 @@ pub trait Format: Send + Sync + 'static {
             ),
         )
     }
+    /// Nexus's `UploadDefinitionXO` for formats with a component upload.
+    fn upload_spec(&self) -> Option<serde_json::Value> {
+        None
+    }
     /// After assets were deleted through the REST API: keep format metadata (Maven metadata,
     /// yum repodata) in step.
     async fn deleted(&self, _cx: &RepoContext, _paths: &[String]) {}

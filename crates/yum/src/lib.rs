@@ -69,6 +69,21 @@ impl Format for YumFormat {
         Ok(())
     }
 
+    fn upload_spec(&self) -> Option<serde_json::Value> {
+        Some(serde_json::json!({
+            "format": "yum",
+            "multipleUpload": false,
+            "componentFields": [{
+                "name": "directory", "type": "STRING", "optional": true, "group": "Component attributes",
+                "description": "Directory for the RPM, below the repository root (at least yum.repodataDepth levels deep)"
+            }],
+            "assetFields": [{
+                "name": "filename", "type": "STRING", "optional": true, "group": "Asset attributes",
+                "description": "File name; the uploaded file's name by default"
+            }],
+        }))
+    }
+
     /// Nexus's form: `yum.asset` (the file), `yum.asset.filename`, `yum.directory`.
     async fn upload_component(
         &self,

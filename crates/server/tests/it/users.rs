@@ -281,4 +281,62 @@ async fn users_and_roles(b: Backend) {
     );
 }
 
-both_backends!(users_and_roles);
+/// The audit log records who changed what, newest first; upload specs describe the forms.
+async fn audit_and_upload_specs(b: Backend) {
+    let s = TestServer::start(b).await;
+    for i in 0..3 {
+        let r = s
+            .admin(POST, &format!("{API}/roles"))
+            .json(&json!({"id": format!("r{i}"), "name": format!("Role {i}")}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let v = json(s.admin(GET, "/service/rest/v1/audit").send().await.unwrap()).await;
+    let first = &v["items"][0];
+    assert_eq!(first["domain"], "security.role");
+    assert_eq!(first["type"], "created");
+    assert_eq!(first["context"], "r2");
+    assert_eq!(first["actor"], "admin");
+    assert!(first["timestamp"].as_str().unwrap().ends_with("+00:00"));
+    let anon = s
+        .client()
+        .get(s.at("/service/rest/v1/audit"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anon.status(), 401);
+    let specs = json(
+        s.admin(GET, "/service/rest/v1/formats/upload-specs")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(
+        specs
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["format"] == "yum")
+    );
+    let yum = json(
+        s.admin(GET, "/service/rest/v1/formats/yum/upload-specs")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(yum["componentFields"][0]["name"], "directory");
+    assert_eq!(
+        s.admin(GET, "/service/rest/v1/formats/docker/upload-specs")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+}
+
+both_backends!(users_and_roles, audit_and_upload_specs);

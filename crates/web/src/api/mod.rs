@@ -3,6 +3,7 @@
 mod blobstores;
 mod components;
 mod metrics;
+mod misc;
 mod repositories;
 mod search;
 mod security;
@@ -33,6 +34,7 @@ arca_core::policy! {
     RolesCreate = app("roles", "create");
     RolesUpdate = app("roles", "update");
     RolesDelete = app("roles", "delete");
+    AuditRead = app("audit", "read");
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -47,6 +49,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(users::configure)
                 .configure(components::configure)
                 .configure(search::configure)
+                .configure(misc::configure)
                 .route(
                     "/components",
                     web::post().to(arca_core::format::component_upload_route),
