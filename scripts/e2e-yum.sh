@@ -7,9 +7,9 @@
 set -uo pipefail
 ARCA_BIN=${ARCA_BIN:?set ARCA_BIN to the arca binary}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-for b in rpmbuild dnf createrepo_c; do
+for b in rpmbuild dnf createrepo_c gpg; do
   command -v "$b" >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-    --no-install-recommends rpm dnf createrepo-c >/dev/null; break; }
+    --no-install-recommends rpm dnf createrepo-c gnupg >/dev/null; break; }
 done
 W=$(mktemp -d /tmp/arca-yum.XXXXXX)
 PIDS=()
@@ -119,6 +119,21 @@ check "delete arca-hello: 204" test "$(curl -s -o /dev/null -w '%{http_code}' -u
 check "deleted RPM gone from hosted repodata" bash -c "$(declare -f fetch_primary); fetch_primary '$AUTH/repository/yum-hosted' $W/after.xml && grep -q 'packages=\"1\"' $W/after.xml && ! grep -q arca-hello $W/after.xml"
 check "and from the group's" bash -c "$(declare -f fetch_primary); fetch_primary '$AUTH/repository/yum-all' $W/after-g.xml && ! grep -q '<name>arca-hello' $W/after-g.xml && grep -q '<name>arca-extra' $W/after-g.xml"
 check "repomd.xml names only files that exist" bash -c "for h in \$(curl -s '$AUTH/repository/yum-hosted/repodata/repomd.xml' | grep -o 'repodata/[^\"]*'); do curl -sf -o /dev/null '$AUTH/repository/yum-hosted/'\$h || exit 1; done"
+
+# Signed repodata: a key made with gpg, configured as Nexus's yumSigning; dnf with repo_gpgcheck.
+export GNUPGHOME=$W/gnupg; mkdir -m 700 "$GNUPGHOME"
+gpg -q --batch --pinentry-mode loopback --passphrase sign-pass --quick-gen-key 'Arca Test <arca@example.org>' rsa3072 sign never 2>/dev/null
+gpg -q --batch --pinentry-mode loopback --passphrase sign-pass --armor --export-secret-keys arca@example.org >"$W/key.asc"
+gpg -q --armor --export arca@example.org >"$W/pub.asc"
+SIGNED=$(python3 -c 'import json,sys; print(json.dumps({"name":"yum-signed","online":True,"storage":{"blobStoreName":"default","strictContentTypeValidation":True,"writePolicy":"ALLOW"},"yum":{"repodataDepth":0},"yumSigning":{"keypair":open(sys.argv[1]).read(),"passphrase":"sign-pass"}}))' "$W/key.asc")
+check "create yum-signed (yumSigning)" test "$(api POST repositories/yum/hosted "$SIGNED")" = 201
+check "the key is not echoed back" bash -c "curl -s -u admin:$PW $URL/service/rest/v1/repositories/yum/hosted/yum-signed | grep -q yumSigning && ! curl -s -u admin:$PW $URL/service/rest/v1/repositories/yum/hosted/yum-signed | grep -q 'PGP PRIVATE'"
+check "a broken key is refused: 400" test "$(api POST repositories/yum/hosted '{"name":"yum-badkey","online":true,"storage":{"blobStoreName":"default","writePolicy":"ALLOW"},"yumSigning":{"keypair":"not a key"}}')" = 400
+check "upload to yum-signed" test "$(put "$LIB" yum-signed/arca-lib-2.1-3.noarch.rpm)" = 201
+check "gpg verifies repomd.xml.asc" bash -c "curl -sf -u admin:$PW -o $W/repomd.xml $URL/repository/yum-signed/repodata/repomd.xml && curl -sf -u admin:$PW -o $W/repomd.xml.asc $URL/repository/yum-signed/repodata/repomd.xml.asc && gpg --verify $W/repomd.xml.asc $W/repomd.xml"
+check "gpg refuses a changed repomd.xml" bash -c "sed 's/<revision>/<revision>9/' $W/repomd.xml >$W/changed.xml && ! gpg --verify $W/repomd.xml.asc $W/changed.xml"
+check "dnf with repo_gpgcheck installs from yum-signed" bash -c "$(declare -f dnf_); W=$W DNF=$DNF; dnf_ '$AUTH/repository/yum-signed/' --setopt=arca.repo_gpgcheck=1 --setopt=arca.gpgkey=file://$W/pub.asc install arca-lib && test -f $W/root$((DNF+1))/usr/lib/arca/lib.txt"
+DNF=$((DNF+1))
 
 echo
 echo "yum e2e: $pass passed, $fail failed"

@@ -26,7 +26,7 @@ if [ ${#pkgs[@]} -gt 0 ]; then
 fi
 # The container and RPM clients as validated here, with their recommended packages (podman's runtime bits).
 pkgs=()
-for p in docker.io podman skopeo docker-registry apache2-utils rpm dnf createrepo-c; do
+for p in docker.io podman skopeo docker-registry apache2-utils rpm dnf createrepo-c gnupg; do
   dpkg -s "$p" >/dev/null 2>&1 || pkgs+=("$p")
 done
 if [ ${#pkgs[@]} -gt 0 ]; then

@@ -8,6 +8,7 @@ mod group;
 pub mod package;
 mod proxy;
 pub mod repodata;
+pub mod signing;
 pub mod xml;
 
 use std::sync::Arc;
@@ -66,6 +67,7 @@ impl Format for YumFormat {
         if spec.kind == RepoKind::Proxy {
             ProxySettings::from_attrs(&spec.attrs)?;
         }
+        signing::signer(&spec.attrs)?;
         Ok(())
     }
 

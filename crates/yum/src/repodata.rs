@@ -270,9 +270,37 @@ pub async fn store_repodata(
         attrs,
         ..Default::default()
     };
+    let signature = match crate::signing::signer(&repo.attrs) {
+        Ok(Some(s)) => Some(crate::signing::sign(&s, repomd.as_bytes())),
+        Ok(None) => None,
+        Err(e) => Some(Err(e)),
+    };
     arca.storage
         .put_bytes(repo, &path(&repomd_path)?, Bytes::from(repomd), meta)
         .await?;
+    let asc_path = format!("{repomd_path}.asc");
+    match signature {
+        Some(Ok(asc)) => {
+            let meta = AssetMeta {
+                content_type: "application/pgp-signature".into(),
+                ..Default::default()
+            };
+            arca.storage
+                .put_bytes(repo, &path(&asc_path)?, Bytes::from(asc), meta)
+                .await?;
+        }
+        Some(Err(e)) => {
+            tracing::error!(repo = %repo.name, error = %e, "repomd.xml not signed");
+            if arca.db.find_asset(repo.id, &asc_path).await?.is_some() {
+                arca.storage.delete_asset(repo, &asc_path).await?;
+            }
+        }
+        None => {
+            if arca.db.find_asset(repo.id, &asc_path).await?.is_some() {
+                arca.storage.delete_asset(repo, &asc_path).await?;
+            }
+        }
+    }
     let mut keep: Vec<String> = names;
     if let Some(prev) = previous
         && let Some(list) = prev.attrs.get("files").and_then(|v| v.as_array())

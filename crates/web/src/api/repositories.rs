@@ -84,11 +84,17 @@ fn summary(r: &Repository, base: &str, size: Option<i64>) -> Value {
     })
 }
 
-/// Removes write-only secrets (`password`, `bearerToken`, `secretAccessKey`) before echoing.
+/// Removes write-only secrets (`password`, `bearerToken`, `secretAccessKey`, signing keys)
+/// before echoing.
 fn redact(v: &mut Value) {
     match v {
         Value::Object(m) => {
-            m.retain(|k, _| !matches!(k.as_str(), "password" | "bearerToken" | "secretAccessKey"));
+            m.retain(|k, _| {
+                !matches!(
+                    k.as_str(),
+                    "password" | "bearerToken" | "secretAccessKey" | "keypair" | "passphrase"
+                )
+            });
             m.values_mut().for_each(redact);
         }
         Value::Array(a) => a.iter_mut().for_each(redact),
