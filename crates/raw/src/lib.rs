@@ -17,6 +17,8 @@ use arca_core::{
 };
 use async_trait::async_trait;
 
+mod upload;
+
 pub struct RawFormat;
 
 #[async_trait(?Send)]
@@ -35,6 +37,31 @@ impl Format for RawFormat {
             ProxySettings::from_attrs(&spec.attrs)?;
         }
         Ok(())
+    }
+
+    fn upload_spec(&self) -> Option<serde_json::Value> {
+        Some(serde_json::json!({
+            "format": "raw",
+            "multipleUpload": true,
+            "componentFields": [{
+                "name": "directory", "type": "STRING", "optional": false, "group": "Component attributes",
+                "description": "Destination for uploaded files (e.g. /path/to/files/)"
+            }],
+            "assetFields": [{
+                "name": "filename", "type": "STRING", "optional": false, "group": "Asset attributes",
+                "description": "Filename"
+            }],
+        }))
+    }
+
+    /// Nexus's form: `raw.directory`, and `raw.assetN` files with `raw.assetN.filename`.
+    async fn upload_component(
+        &self,
+        cx: RepoContext,
+        req: HttpRequest,
+        body: web::Payload,
+    ) -> HttpResponse {
+        upload::component(&cx, &req, body).await
     }
 
     async fn handle(&self, cx: RepoContext, req: HttpRequest, body: web::Payload) -> HttpResponse {
@@ -143,7 +170,7 @@ async fn read(cx: &RepoContext, req: &HttpRequest, path: &AssetPath) -> HttpResp
 }
 
 /// What a raw asset records besides its bytes: one component per file, as Nexus does.
-fn asset_meta(
+pub(crate) fn asset_meta(
     cx: &RepoContext,
     req: &HttpRequest,
     path: &AssetPath,

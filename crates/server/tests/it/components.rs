@@ -380,4 +380,104 @@ async fn search(b: Backend) {
     );
 }
 
-both_backends!(listing_and_deletes, format_metadata_after_delete, search);
+/// Nexus's raw upload form: several files, names from `raw.assetN.filename` (which may come
+/// after the file), all or nothing.
+async fn raw_upload_form(b: Backend) {
+    let s = TestServer::start(b).await;
+    s.create_raw_hosted("files", "ALLOW_ONCE").await;
+    let send = |parts: Vec<(&'static str, Option<&'static str>, &'static [u8])>| {
+        let bnd = "arca-raw-boundary";
+        let mut body = Vec::new();
+        for (name, file, data) in parts {
+            let disp = match file {
+                Some(f) => format!("form-data; name=\"{name}\"; filename=\"{f}\""),
+                None => format!("form-data; name=\"{name}\""),
+            };
+            body.extend_from_slice(
+                format!("--{bnd}\r\nContent-Disposition: {disp}\r\n\r\n").as_bytes(),
+            );
+            body.extend_from_slice(data);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{bnd}--\r\n").as_bytes());
+        s.admin(POST, "/service/rest/v1/components?repository=files")
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={bnd}"),
+            )
+            .body(body)
+            .send()
+    };
+    let r = send(vec![
+        ("raw.asset1", Some("local-a.txt"), b"alpha"),
+        ("raw.asset2", Some("b.txt"), b"beta"),
+        ("raw.directory", None, b"/docs/v1/"),
+        ("raw.asset1.filename", None, b"a.txt"),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 204, "{}", r.text().await.unwrap());
+    assert_eq!(
+        s.admin(GET, "/repository/files/docs/v1/a.txt")
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        "alpha"
+    );
+    assert_eq!(
+        s.admin(GET, "/repository/files/docs/v1/b.txt")
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        "beta"
+    );
+    // ALLOW_ONCE: one existing target refuses the whole upload; the new file is not kept.
+    let r = send(vec![
+        ("raw.directory", None, b"docs/v1"),
+        ("raw.asset1", Some("c.txt"), b"gamma"),
+        ("raw.asset2", Some("a.txt"), b"again"),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(
+        s.admin(GET, "/repository/files/docs/v1/c.txt")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    let r = send(vec![("raw.asset1", Some("x.txt"), b"x")])
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400, "raw.directory is required");
+    let r = send(vec![
+        ("raw.directory", None, b"d"),
+        ("raw.asset1", Some("../x"), b"x"),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 400, "path traversal");
+    let specs = json(
+        s.admin(GET, "/service/rest/v1/formats/raw/upload-specs")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(specs["multipleUpload"], true);
+}
+
+both_backends!(
+    listing_and_deletes,
+    format_metadata_after_delete,
+    search,
+    raw_upload_form
+);
