@@ -23,7 +23,7 @@ use crate::{
 };
 
 pub async fn read(
-    publisher: &Publisher,
+    publisher: &std::sync::Arc<Publisher>,
     cx: &RepoContext,
     req: &HttpRequest,
     path: &AssetPath,
@@ -65,7 +65,7 @@ pub async fn read(
 
 /// A member's current `repomd.xml` for `root`.
 async fn member_repomd(
-    publisher: &Publisher,
+    publisher: &std::sync::Arc<Publisher>,
     cx: &RepoContext,
     m: &Repository,
     root: &str,
@@ -73,6 +73,7 @@ async fn member_repomd(
     match m.kind {
         RepoKind::Proxy => proxy::repomd(cx, m, root).await,
         _ => {
+            publisher.verify_once(&cx.arca, m, root).await;
             publisher.flush(m.id, root, FLUSH_LIMIT).await;
             Ok(cx
                 .arca
@@ -104,7 +105,7 @@ async fn read_text(cx: &RepoContext, a: &Asset) -> Result<String, StorageError> 
 
 /// The group's `repomd.xml` for `root`, rebuilt when any member's changed.
 async fn merged(
-    publisher: &Publisher,
+    publisher: &std::sync::Arc<Publisher>,
     cx: &RepoContext,
     members: &[Repository],
     root: &str,

@@ -338,6 +338,7 @@ impl YumFormat {
         path: &AssetPath,
     ) -> HttpResponse {
         if let Some(root) = path.as_str().strip_suffix("repodata/repomd.xml") {
+            self.publisher.verify_once(&cx.arca, &cx.repo, root).await;
             self.publisher.flush(cx.repo.id, root, FLUSH_LIMIT).await;
         }
         match cx.arca.db.find_asset(cx.repo.id, path.as_str()).await {

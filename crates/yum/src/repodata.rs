@@ -47,6 +47,8 @@ struct RootState {
 #[derive(Default)]
 pub struct Publisher {
     roots: Mutex<HashMap<Key, RootState>>,
+    /// Roots whose repodata this process checked against the database.
+    verified: Mutex<std::collections::HashSet<Key>>,
 }
 
 /// The root (`""`, `el9/`, `el9/x86_64/`) that holds an RPM at `path` for a repodata `depth`;
@@ -212,8 +214,56 @@ pub fn render(root: &str, pkgs: &[(Asset, Package)]) -> [String; 3] {
 pub async fn publish(arca: &Arca, repo: &Repository, root: &str) -> Result<usize, StorageError> {
     let pkgs = packages(arca, repo, root).await?;
     let docs = render(root, &pkgs);
-    store_repodata(arca, repo, root, docs, json!({})).await?;
+    let fp = fingerprint(pkgs.iter().map(|(a, _)| a));
+    store_repodata(arca, repo, root, docs, json!({ "fingerprint": fp })).await?;
     Ok(pkgs.len())
+}
+
+/// What `Db::asset_fingerprint` says of the same RPMs.
+fn fingerprint<'a>(assets: impl Iterator<Item = &'a Asset>) -> [i64; 3] {
+    assets.fold([0, 0, 0], |[n, m, s], a| {
+        [n + 1, m.max(a.last_modified_ms), s + a.id]
+    })
+}
+
+impl Publisher {
+    /// Once per root and process: republishes when the RPMs under `root` are not what its
+    /// `repomd.xml` was made from (a node stopped between an upload and its publish).
+    pub async fn verify_once(
+        self: &Arc<Self>,
+        arca: &actix_web::web::Data<Arca>,
+        repo: &Repository,
+        root: &str,
+    ) {
+        // Only real roots: exactly `repodataDepth` directories deep.
+        if root.matches('/').count() != crate::depth(&repo.attrs) {
+            return;
+        }
+        let key = (repo.id, root.to_owned());
+        {
+            let mut v = self.verified.lock().unwrap_or_else(|e| e.into_inner());
+            if !v.insert(key) {
+                return;
+            }
+        }
+        let repomd = format!("{root}repodata/repomd.xml");
+        let recorded = match arca.db.find_asset(repo.id, &repomd).await {
+            Ok(a) => a.and_then(|a| a.attrs.get("fingerprint").cloned()),
+            Err(_) => return,
+        };
+        let Ok((n, m, s)) = arca.db.asset_fingerprint(repo.id, root, ".rpm").await else {
+            return;
+        };
+        let current = json!([n, m, s]);
+        let stale = match recorded {
+            Some(r) => r != current,
+            None => n > 0,
+        };
+        if stale {
+            tracing::info!(repo = %repo.name, root, "repodata out of date; republishing");
+            self.changed(arca, repo, root);
+        }
+    }
 }
 
 fn path(p: &str) -> Result<AssetPath, StorageError> {

@@ -486,6 +486,26 @@ impl Db {
         rows.into_iter().map(AssetRow::into_asset).collect()
     }
 
+    /// (count, greatest last-modified, sum of ids) of the assets under `prefix` whose path ends
+    /// with `suffix`: changes whenever one is added, replaced or removed.
+    pub async fn asset_fingerprint(
+        &self,
+        repository_id: i64,
+        prefix: &str,
+        suffix: &str,
+    ) -> Result<(i64, i64, i64)> {
+        const Q: &str = "SELECT COUNT(*), COALESCE(MAX(last_modified_ms), 0), COALESCE(SUM(id), 0) \
+             FROM assets WHERE repository_id = $1 AND substr(path, 1, length($2)) = $2 \
+             AND substr(path, length(path) - length($3) + 1) = $3";
+        let (n, m, s): (i64, i64, i64) = on_db!(self, |p| sqlx::query_as(Q)
+            .bind(repository_id)
+            .bind(prefix)
+            .bind(suffix)
+            .fetch_one(p)
+            .await?);
+        Ok((n, m, s))
+    }
+
     pub async fn count_components(&self, repository_id: i64) -> Result<i64> {
         const Q: &str = "SELECT COUNT(*) FROM components WHERE repository_id = $1";
         let (n,): (i64,) = on_db!(self, |p| sqlx::query_as(Q)

@@ -286,4 +286,26 @@ async fn proxy_and_group(b: Backend) {
     assert_eq!(put(&s, "yg/x.rpm", LIB).await, 405);
 }
 
-both_backends!(hosted_repodata, burst_publishing, proxy_and_group);
+/// A node that stops between an upload and its publish: the next start notices the repodata
+/// does not match the RPMs and republishes before serving it.
+async fn stale_after_restart(b: Backend) {
+    let mut s = TestServer::start(b).await;
+    assert_eq!(create(&s, "hosted", hosted("yr", 0, "ALLOW")).await, 201);
+    assert_eq!(put(&s, "yr/a/arca-lib.rpm", LIB).await, 201);
+    assert!(primary(&s, "yr/").await.contains("packages=\"1\""));
+    assert_eq!(put(&s, "yr/b/arca-hello.rpm", HELLO).await, 201);
+    // Stop at once: the publish of the second upload is still waiting for its debounce.
+    s.restart().await;
+    let p = primary(&s, "yr/").await;
+    assert!(
+        p.contains("packages=\"2\"") && p.contains("arca-hello"),
+        "{p}"
+    );
+}
+
+both_backends!(
+    hosted_repodata,
+    burst_publishing,
+    proxy_and_group,
+    stale_after_restart
+);
