@@ -49,6 +49,31 @@ impl Format for PypiFormat {
         Ok(())
     }
 
+    fn upload_spec(&self) -> Option<serde_json::Value> {
+        Some(serde_json::json!({
+            "format": "pypi",
+            "multipleUpload": false,
+            "componentFields": [],
+            "assetFields": [],
+        }))
+    }
+
+    /// Nexus's form: one `pypi.asset` (a wheel or sdist; name and version come from its name),
+    /// through the same checks as a twine upload.
+    async fn upload_component(
+        &self,
+        cx: RepoContext,
+        req: HttpRequest,
+        body: web::Payload,
+    ) -> HttpResponse {
+        let resp = upload::upload(&cx, &req, body).await;
+        if resp.status().is_success() {
+            HttpResponse::NoContent().finish()
+        } else {
+            resp
+        }
+    }
+
     async fn handle(&self, cx: RepoContext, req: HttpRequest, body: web::Payload) -> HttpResponse {
         let path = cx.path.clone();
         let method = req.method().clone();

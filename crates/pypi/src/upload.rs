@@ -66,7 +66,8 @@ pub async fn upload(cx: &RepoContext, req: &HttpRequest, body: web::Payload) -> 
             Err(e) => return bad(format!("malformed multipart body: {e}")),
         };
         let name = field.name().unwrap_or("").to_owned();
-        if name != "content" {
+        // twine sends `content`; Nexus's component upload form `pypi.asset`.
+        if name != "content" && name != "pypi.asset" {
             match read_field(&mut field, &mut budget).await {
                 Ok(v) => {
                     fields.insert(name, v);

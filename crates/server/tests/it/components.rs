@@ -475,9 +475,51 @@ async fn raw_upload_form(b: Backend) {
     assert_eq!(specs["multipleUpload"], true);
 }
 
+/// Nexus's PyPI form: one `pypi.asset`, checked like a twine upload.
+async fn pypi_upload_form(b: Backend) {
+    let s = TestServer::start(b).await;
+    let r = s.admin(POST, "/service/rest/v1/repositories/pypi/hosted")
+        .json(&json!({"name": "py", "online": true, "storage": {"blobStoreName": "default", "writePolicy": "ALLOW_ONCE"}}))
+        .send().await.unwrap();
+    assert_eq!(r.status(), 201);
+    let send = |file: &'static str, data: &'static [u8]| {
+        let bnd = "arca-py-boundary";
+        let mut body = format!("--{bnd}\r\nContent-Disposition: form-data; name=\"pypi.asset\"; filename=\"{file}\"\r\n\r\n").into_bytes();
+        body.extend_from_slice(data);
+        body.extend_from_slice(format!("\r\n--{bnd}--\r\n").as_bytes());
+        s.admin(POST, "/service/rest/v1/components?repository=py")
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={bnd}"),
+            )
+            .body(body)
+            .send()
+    };
+    assert_eq!(
+        send("demo-2.0.tar.gz", b"an sdist").await.unwrap().status(),
+        204
+    );
+    let page = s
+        .admin(GET, "/repository/py/simple/demo/")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("demo-2.0.tar.gz"), "{page}");
+    assert_eq!(
+        send("demo-2.0.tar.gz", b"an sdist").await.unwrap().status(),
+        400,
+        "ALLOW_ONCE"
+    );
+    assert_eq!(send("not a dist.exe", b"x").await.unwrap().status(), 400);
+}
+
 both_backends!(
     listing_and_deletes,
     format_metadata_after_delete,
     search,
-    raw_upload_form
+    raw_upload_form,
+    pypi_upload_form
 );
