@@ -5,6 +5,7 @@
 
 mod metadata;
 mod path;
+mod upload;
 mod version;
 
 use std::{collections::BTreeMap, sync::LazyLock};
@@ -164,6 +165,32 @@ impl Format for MavenFormat {
                 }
             }
         }
+    }
+
+    fn upload_spec(&self) -> Option<serde_json::Value> {
+        let f = |name: &str, optional: bool, group: &str| json!({ "name": name, "type": "STRING", "optional": optional, "group": group });
+        Some(json!({
+            "format": "maven2",
+            "multipleUpload": true,
+            "componentFields": [
+                f("groupId", false, "Component coordinates"),
+                f("artifactId", false, "Component coordinates"),
+                f("version", false, "Component coordinates"),
+                { "name": "generate-pom", "type": "BOOLEAN", "optional": true, "group": "Component coordinates" },
+                f("packaging", true, "Component coordinates"),
+            ],
+            "assetFields": [f("classifier", true, "Component attributes"), f("extension", false, "Component attributes")],
+        }))
+    }
+
+    /// Nexus's form (`maven2.*`), with an optional generated pom.
+    async fn upload_component(
+        &self,
+        cx: RepoContext,
+        req: HttpRequest,
+        body: web::Payload,
+    ) -> HttpResponse {
+        upload::component_upload(&cx, &req, body).await
     }
 
     async fn handle(&self, cx: RepoContext, req: HttpRequest, body: web::Payload) -> HttpResponse {
@@ -539,44 +566,10 @@ async fn deploy(
         }
         Some(MavenPath::Artifact(c)) => Some(c),
     };
-    if let Some(c) = &coords {
-        match (pol.version, c.is_snapshot()) {
-            (VersionPolicy::Release, true) => {
-                return text(
-                    StatusCode::BAD_REQUEST,
-                    format!(
-                        "repository {} takes releases only, not {}",
-                        cx.repo.name, c.base_version
-                    ),
-                );
-            }
-            (VersionPolicy::Snapshot, false) => {
-                return text(
-                    StatusCode::BAD_REQUEST,
-                    format!(
-                        "repository {} takes SNAPSHOTs only, not {}",
-                        cx.repo.name, c.base_version
-                    ),
-                );
-            }
-            _ => {}
-        }
-        // ALLOW_ONCE guards releases; SNAPSHOT builds are new files each time.
-        if cx.repo.write_policy == Some(WritePolicy::AllowOnce) && !c.is_snapshot() {
-            match cx.arca.db.find_asset(cx.repo.id, path.as_str()).await {
-                Ok(Some(_)) => {
-                    return text(
-                        StatusCode::BAD_REQUEST,
-                        format!(
-                            "{path} already exists and repository {} does not allow redeploying releases",
-                            cx.repo.name
-                        ),
-                    );
-                }
-                Ok(None) => {}
-                Err(e) => return fail(&e),
-            }
-        }
+    if let Some(c) = &coords
+        && let Err(r) = check_artifact(cx, path, c).await
+    {
+        return r;
     }
     let meta = AssetMeta {
         content_type: content_type(path.as_str()),
@@ -607,6 +600,64 @@ async fn deploy(
         return storage_fail(e);
     }
     HttpResponse::Created().finish()
+}
+
+/// The version and write policies for an artifact about to be stored at `path`.
+pub(crate) async fn check_artifact(
+    cx: &RepoContext,
+    path: &AssetPath,
+    c: &Coords,
+) -> Result<(), HttpResponse> {
+    let pol = policy(&cx.repo);
+    if cx.repo.write_policy == Some(WritePolicy::Deny) {
+        return Err(text(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "repository {} is read-only (write policy DENY)",
+                cx.repo.name
+            ),
+        ));
+    }
+    {
+        match (pol.version, c.is_snapshot()) {
+            (VersionPolicy::Release, true) => {
+                return Err(text(
+                    StatusCode::BAD_REQUEST,
+                    format!(
+                        "repository {} takes releases only, not {}",
+                        cx.repo.name, c.base_version
+                    ),
+                ));
+            }
+            (VersionPolicy::Snapshot, false) => {
+                return Err(text(
+                    StatusCode::BAD_REQUEST,
+                    format!(
+                        "repository {} takes SNAPSHOTs only, not {}",
+                        cx.repo.name, c.base_version
+                    ),
+                ));
+            }
+            _ => {}
+        }
+        // ALLOW_ONCE guards releases; SNAPSHOT builds are new files each time.
+        if cx.repo.write_policy == Some(WritePolicy::AllowOnce) && !c.is_snapshot() {
+            match cx.arca.db.find_asset(cx.repo.id, path.as_str()).await {
+                Ok(Some(_)) => {
+                    return Err(text(
+                        StatusCode::BAD_REQUEST,
+                        format!(
+                            "{path} already exists and repository {} does not allow redeploying releases",
+                            cx.repo.name
+                        ),
+                    ));
+                }
+                Ok(None) => {}
+                Err(e) => return Err(fail(&e)),
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn store_plain(

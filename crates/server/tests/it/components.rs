@@ -516,7 +516,100 @@ async fn pypi_upload_form(b: Backend) {
     assert_eq!(send("not a dist.exe", b"x").await.unwrap().status(), 400);
 }
 
+/// Nexus's Maven form: coordinates, several files with extension and classifier, a generated
+/// pom, metadata rebuilt; all or nothing.
+async fn maven_upload_form(b: Backend) {
+    let s = TestServer::start(b).await;
+    let r = s.admin(POST, "/service/rest/v1/repositories/maven/hosted")
+        .json(&json!({"name": "mvn", "online": true, "storage": {"blobStoreName": "default", "writePolicy": "ALLOW_ONCE"},
+                      "maven": {"versionPolicy": "RELEASE", "layoutPolicy": "STRICT"}}))
+        .send().await.unwrap();
+    assert_eq!(r.status(), 201);
+    let send = |parts: Vec<(&'static str, Option<&'static str>, &'static [u8])>| {
+        let bnd = "arca-mvn-boundary";
+        let mut body = Vec::new();
+        for (name, file, data) in parts {
+            let disp = match file {
+                Some(f) => format!("form-data; name=\"{name}\"; filename=\"{f}\""),
+                None => format!("form-data; name=\"{name}\""),
+            };
+            body.extend_from_slice(
+                format!("--{bnd}\r\nContent-Disposition: {disp}\r\n\r\n").as_bytes(),
+            );
+            body.extend_from_slice(data);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{bnd}--\r\n").as_bytes());
+        s.admin(POST, "/service/rest/v1/components?repository=mvn")
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={bnd}"),
+            )
+            .body(body)
+            .send()
+    };
+    let coords: Vec<(&'static str, Option<&'static str>, &'static [u8])> = vec![
+        ("maven2.groupId", None, b"org.example"),
+        ("maven2.artifactId", None, b"tool"),
+        ("maven2.version", None, b"3.1"),
+        ("maven2.generate-pom", None, b"true"),
+        ("maven2.packaging", None, b"jar"),
+    ];
+    let mut parts = coords.clone();
+    parts.extend([
+        ("maven2.asset1", Some("tool.jar"), &b"the jar"[..]),
+        ("maven2.asset1.extension", None, &b"jar"[..]),
+        ("maven2.asset2", Some("src.jar"), &b"the sources"[..]),
+        ("maven2.asset2.extension", None, &b"jar"[..]),
+        ("maven2.asset2.classifier", None, &b"sources"[..]),
+    ]);
+    let r = send(parts.clone()).await.unwrap();
+    assert_eq!(r.status(), 204, "{}", r.text().await.unwrap());
+    let s = &s;
+    let get = |p: &str| {
+        let url = format!("/repository/mvn/org/example/tool/{p}");
+        async move {
+            s.admin(GET, &url)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(get("3.1/tool-3.1.jar").await, "the jar");
+    assert_eq!(get("3.1/tool-3.1-sources.jar").await, "the sources");
+    let pom = get("3.1/tool-3.1.pom").await;
+    assert!(
+        pom.contains("<artifactId>tool</artifactId>") && pom.contains("<packaging>jar</packaging>"),
+        "{pom}"
+    );
+    assert!(
+        get("maven-metadata.xml")
+            .await
+            .contains("<release>3.1</release>")
+    );
+    // ALLOW_ONCE: again is refused, nothing half-stored.
+    assert_eq!(send(parts).await.unwrap().status(), 400);
+    let mut no_ext = coords.clone();
+    no_ext.push(("maven2.asset1", Some("x.jar"), b"x"));
+    assert_eq!(send(no_ext).await.unwrap().status(), 400);
+    let mut snap = coords.clone();
+    snap[2] = ("maven2.version", None, b"4.0-SNAPSHOT");
+    snap.extend([
+        ("maven2.asset1", Some("x.jar"), &b"x"[..]),
+        ("maven2.asset1.extension", None, &b"jar"[..]),
+    ]);
+    assert_eq!(
+        send(snap).await.unwrap().status(),
+        400,
+        "a release repository"
+    );
+}
+
 both_backends!(
+    maven_upload_form,
     listing_and_deletes,
     format_metadata_after_delete,
     search,
