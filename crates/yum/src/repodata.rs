@@ -251,8 +251,12 @@ impl Publisher {
             Ok(a) => a.and_then(|a| a.attrs.get("fingerprint").cloned()),
             Err(_) => return,
         };
-        let Ok((n, m, s)) = arca.db.asset_fingerprint(repo.id, root, ".rpm").await else {
-            return;
+        let (n, m, s) = match arca.db.asset_fingerprint(repo.id, root, ".rpm").await {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::warn!(repo = %repo.name, root, error = %e, "cannot check repodata");
+                return;
+            }
         };
         let current = json!([n, m, s]);
         let stale = match recorded {

@@ -494,7 +494,8 @@ impl Db {
         prefix: &str,
         suffix: &str,
     ) -> Result<(i64, i64, i64)> {
-        const Q: &str = "SELECT COUNT(*), COALESCE(MAX(last_modified_ms), 0), COALESCE(SUM(id), 0) \
+        // SUM of a BIGINT is NUMERIC on PostgreSQL: cast back.
+        const Q: &str = "SELECT COUNT(*), COALESCE(MAX(last_modified_ms), 0), CAST(COALESCE(SUM(id), 0) AS BIGINT) \
              FROM assets WHERE repository_id = $1 AND substr(path, 1, length($2)) = $2 \
              AND substr(path, length(path) - length($3) + 1) = $3";
         let (n, m, s): (i64, i64, i64) = on_db!(self, |p| sqlx::query_as(Q)
