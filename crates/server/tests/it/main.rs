@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod auth;
+mod authz;
 mod blobs;
 mod components;
 mod config;
