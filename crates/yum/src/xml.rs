@@ -97,20 +97,18 @@ pub fn listed_requires(p: &Package) -> Vec<Dep> {
                 && pr.ver == r.ver
                 && pr.rel == r.rel
         }) || (r.name.starts_with('/')
-            && r.flags.is_empty()
+            && is_primary_file(&r.name)
             && p.files.iter().any(|f| f.path == r.name));
         if self_provided {
             continue;
         }
-        if let Some(existing) = out.iter_mut().find(|d| {
-            d.name == r.name
-                && d.flags == r.flags
-                && d.epoch == r.epoch
-                && d.ver == r.ver
-                && d.rel == r.rel
-        }) {
-            // The same requirement twice: pre wins only when both are pre.
-            existing.pre &= r.pre;
+        // As createrepo: a repeat of the requirement emitted last with this name is dropped.
+        if out
+            .iter()
+            .rev()
+            .find(|d| d.name == r.name)
+            .is_some_and(|d| d == r)
+        {
             continue;
         }
         out.push(r.clone());
@@ -202,7 +200,8 @@ pub fn filelists_package(e: &Entry<'_>) -> String {
 
 pub fn other_package(e: &Entry<'_>) -> String {
     let mut o = package_head(e);
-    for c in &e.pkg.changelogs {
+    // As createrepo: the newest ten entries, oldest first.
+    for c in e.pkg.changelogs.iter().take(10).rev() {
         let _ = writeln!(
             o,
             "  <changelog author=\"{}\" date=\"{}\">{}</changelog>",

@@ -323,4 +323,16 @@ async fn tasks_api(b: Backend) {
         .await
         .unwrap();
     assert_eq!(r.status(), 404);
+    // Nothing is running to stop: 409, as Nexus answers; unknown tasks 404.
+    for (id, want) in [("blob-gc", 409), ("nope", 404)] {
+        let r = s
+            .admin(
+                arca_testkit::reqwest::Method::POST,
+                &format!("/service/rest/v1/tasks/{id}/stop"),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), want, "{id}");
+    }
 }

@@ -11,7 +11,8 @@ use crate::ApiError;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/tasks", web::get().to(list))
         .route("/tasks/{id}", web::get().to(get))
-        .route("/tasks/{id}/run", web::post().to(run));
+        .route("/tasks/{id}/run", web::post().to(run))
+        .route("/tasks/{id}/stop", web::post().to(stop));
 }
 
 fn iso(ms: Option<i64>) -> Value {
@@ -120,4 +121,17 @@ async fn run(
             "Task {id} is running on another node"
         ))),
     }
+}
+
+/// Nexus answers 409 for a task that is not running. Arca's built-in tasks are short, run under
+/// a lease and are not interruptible, so a stop is always that answer (404 for unknown ids).
+async fn stop(
+    arca: web::Data<Arca>,
+    _g: Guard<TasksStart>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    find(&arca, &id).await?;
+    Err(ApiError::Conflict(format!(
+        "Task {id} is not running or cannot be stopped"
+    )))
 }
