@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use arca_testkit::{Backend, TestServer, both_backends};
 use serde_json::{Value, json};
 
-use crate::{DELETE, GET, POST, PUT, json};
+use crate::{DELETE, GET, POST, PUT, Part, json, multipart};
 
 /// Every item of a paged listing, following `continuationToken`.
 async fn all_pages(s: &TestServer, path: &str) -> Vec<Value> {
@@ -385,26 +385,10 @@ async fn search(b: Backend) {
 async fn raw_upload_form(b: Backend) {
     let s = TestServer::start(b).await;
     s.create_raw_hosted("files", "ALLOW_ONCE").await;
-    let send = |parts: Vec<(&'static str, Option<&'static str>, &'static [u8])>| {
-        let bnd = "arca-raw-boundary";
-        let mut body = Vec::new();
-        for (name, file, data) in parts {
-            let disp = match file {
-                Some(f) => format!("form-data; name=\"{name}\"; filename=\"{f}\""),
-                None => format!("form-data; name=\"{name}\""),
-            };
-            body.extend_from_slice(
-                format!("--{bnd}\r\nContent-Disposition: {disp}\r\n\r\n").as_bytes(),
-            );
-            body.extend_from_slice(data);
-            body.extend_from_slice(b"\r\n");
-        }
-        body.extend_from_slice(format!("--{bnd}--\r\n").as_bytes());
+    let send = |parts: Vec<Part>| {
+        let (content_type, body) = multipart(&parts);
         s.admin(POST, "/service/rest/v1/components?repository=files")
-            .header(
-                "content-type",
-                format!("multipart/form-data; boundary={bnd}"),
-            )
+            .header("content-type", content_type)
             .body(body)
             .send()
     };
@@ -483,15 +467,9 @@ async fn pypi_upload_form(b: Backend) {
         .send().await.unwrap();
     assert_eq!(r.status(), 201);
     let send = |file: &'static str, data: &'static [u8]| {
-        let bnd = "arca-py-boundary";
-        let mut body = format!("--{bnd}\r\nContent-Disposition: form-data; name=\"pypi.asset\"; filename=\"{file}\"\r\n\r\n").into_bytes();
-        body.extend_from_slice(data);
-        body.extend_from_slice(format!("\r\n--{bnd}--\r\n").as_bytes());
+        let (content_type, body) = multipart(&[("pypi.asset", Some(file), data)]);
         s.admin(POST, "/service/rest/v1/components?repository=py")
-            .header(
-                "content-type",
-                format!("multipart/form-data; boundary={bnd}"),
-            )
+            .header("content-type", content_type)
             .body(body)
             .send()
     };
@@ -525,30 +503,14 @@ async fn maven_upload_form(b: Backend) {
                       "maven": {"versionPolicy": "RELEASE", "layoutPolicy": "STRICT"}}))
         .send().await.unwrap();
     assert_eq!(r.status(), 201);
-    let send = |parts: Vec<(&'static str, Option<&'static str>, &'static [u8])>| {
-        let bnd = "arca-mvn-boundary";
-        let mut body = Vec::new();
-        for (name, file, data) in parts {
-            let disp = match file {
-                Some(f) => format!("form-data; name=\"{name}\"; filename=\"{f}\""),
-                None => format!("form-data; name=\"{name}\""),
-            };
-            body.extend_from_slice(
-                format!("--{bnd}\r\nContent-Disposition: {disp}\r\n\r\n").as_bytes(),
-            );
-            body.extend_from_slice(data);
-            body.extend_from_slice(b"\r\n");
-        }
-        body.extend_from_slice(format!("--{bnd}--\r\n").as_bytes());
+    let send = |parts: Vec<Part>| {
+        let (content_type, body) = multipart(&parts);
         s.admin(POST, "/service/rest/v1/components?repository=mvn")
-            .header(
-                "content-type",
-                format!("multipart/form-data; boundary={bnd}"),
-            )
+            .header("content-type", content_type)
             .body(body)
             .send()
     };
-    let coords: Vec<(&'static str, Option<&'static str>, &'static [u8])> = vec![
+    let coords: Vec<Part> = vec![
         ("maven2.groupId", None, b"org.example"),
         ("maven2.artifactId", None, b"tool"),
         ("maven2.version", None, b"3.1"),

@@ -58,3 +58,25 @@ pub async fn raw_request(s: &arca_testkit::TestServer, head: &str, body: &[u8]) 
         .and_then(|c| c.parse().ok())
         .unwrap_or(0)
 }
+
+/// A form field: name, file name (for a file part) and content.
+pub type Part = (&'static str, Option<&'static str>, &'static [u8]);
+
+/// A `multipart/form-data` body of `parts`, with its content type.
+pub fn multipart(parts: &[Part]) -> (String, Vec<u8>) {
+    let bnd = "arca-test-form-boundary";
+    let mut body = Vec::new();
+    for (name, file, data) in parts {
+        let disp = match file {
+            Some(f) => format!("form-data; name=\"{name}\"; filename=\"{f}\""),
+            None => format!("form-data; name=\"{name}\""),
+        };
+        body.extend_from_slice(
+            format!("--{bnd}\r\nContent-Disposition: {disp}\r\n\r\n").as_bytes(),
+        );
+        body.extend_from_slice(data);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{bnd}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={bnd}"), body)
+}

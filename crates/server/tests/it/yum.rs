@@ -149,13 +149,13 @@ async fn hosted_repodata(b: Backend) {
         "{p}"
     );
     // Nexus's component upload form.
-    let form = |dir: &str, file: &[u8]| {
-        let b = "arca-yum-boundary";
-        let mut body = format!("--{b}\r\nContent-Disposition: form-data; name=\"yum.directory\"\r\n\r\n{dir}\r\n--{b}\r\nContent-Disposition: form-data; name=\"yum.asset\"; filename=\"arca-hello-1.0-1.noarch.rpm\"\r\nContent-Type: application/x-rpm\r\n\r\n").into_bytes();
-        body.extend_from_slice(file);
-        body.extend_from_slice(format!("\r\n--{b}--\r\n").as_bytes());
+    let form = |dir: &'static str, file: &'static [u8]| {
+        let (content_type, body) = crate::multipart(&[
+            ("yum.directory", None, dir.as_bytes()),
+            ("yum.asset", Some("arca-hello-1.0-1.noarch.rpm"), file),
+        ]);
         s.admin(POST, "/service/rest/v1/components?repository=yh")
-            .header("content-type", format!("multipart/form-data; boundary={b}"))
+            .header("content-type", content_type)
             .body(body)
             .send()
     };

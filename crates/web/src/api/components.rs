@@ -130,28 +130,6 @@ async fn repo_for(
     Ok(repo)
 }
 
-fn token(after: i64, full: bool) -> Value {
-    if full {
-        json!(b64().encode(after.to_string()))
-    } else {
-        Value::Null
-    }
-}
-
-fn after_of(q: &ListQuery) -> Result<i64, ApiError> {
-    match &q.continuation_token {
-        None => Ok(0),
-        Some(t) => b64()
-            .decode(t)
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok())
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| {
-                ApiError::invalid("PARAMETER continuationToken", "invalid continuationToken")
-            }),
-    }
-}
-
 fn repository_param(q: &ListQuery) -> Result<&str, ApiError> {
     q.repository
         .as_deref()
@@ -166,7 +144,7 @@ async fn list_components(
     q: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let repo = repo_for(&arca, &caller.0, repository_param(&q)?, Action::Browse).await?;
-    let after = after_of(&q)?;
+    let after = super::paging::decode(q.continuation_token.as_deref())?;
     let base = arca.settings.public.for_request(&req);
     let comps = arca.db.list_components(repo.id, after, PAGE).await?;
     let assets = match (comps.first(), comps.last()) {
@@ -186,7 +164,7 @@ async fn list_components(
     let last = comps.last().map_or(after, |c| c.id);
     Ok(HttpResponse::Ok().json(json!({
         "items": items,
-        "continuationToken": token(last, comps.len() as i64 == PAGE),
+        "continuationToken": super::paging::next(last, comps.len() as i64 == PAGE),
     })))
 }
 
@@ -197,13 +175,13 @@ async fn list_assets(
     q: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let repo = repo_for(&arca, &caller.0, repository_param(&q)?, Action::Browse).await?;
-    let after = after_of(&q)?;
+    let after = super::paging::decode(q.continuation_token.as_deref())?;
     let base = arca.settings.public.for_request(&req);
     let assets = arca.db.list_assets_by_id(repo.id, after, PAGE).await?;
     let last = assets.last().map_or(after, |a| a.id);
     Ok(HttpResponse::Ok().json(json!({
         "items": assets.iter().map(|a| asset_json(&base, &repo.format, a)).collect::<Vec<_>>(),
-        "continuationToken": token(last, assets.len() as i64 == PAGE),
+        "continuationToken": super::paging::next(last, assets.len() as i64 == PAGE),
     })))
 }
 

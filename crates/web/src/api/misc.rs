@@ -3,7 +3,6 @@
 
 use actix_web::{HttpResponse, web};
 use arca_core::{Arca, auth::Caller, auth::Guard};
-use base64::Engine;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -54,18 +53,7 @@ async fn audit_log(
     _g: Guard<AuditRead>,
     q: web::Query<Page>,
 ) -> Result<HttpResponse, ApiError> {
-    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    let before = match &q.continuation_token {
-        None => 0,
-        Some(t) => b64
-            .decode(t)
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok())
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| {
-                ApiError::invalid("PARAMETER continuationToken", "invalid continuationToken")
-            })?,
-    };
+    let before = super::paging::decode(q.continuation_token.as_deref())?;
     let events = arca.db.list_audit(before, PAGE).await?;
     let items: Vec<_> = events
         .iter()
@@ -82,9 +70,9 @@ async fn audit_log(
             })
         })
         .collect();
-    let token = match events.last() {
-        Some(last) if events.len() as i64 == PAGE => json!(b64.encode(last.id.to_string())),
-        _ => serde_json::Value::Null,
-    };
+    let token = super::paging::next(
+        events.last().map_or(0, |e| e.id),
+        events.len() as i64 == PAGE,
+    );
     Ok(HttpResponse::Ok().json(json!({ "items": items, "continuationToken": token })))
 }

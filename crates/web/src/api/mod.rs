@@ -4,6 +4,7 @@ mod blobstores;
 mod components;
 mod metrics;
 mod misc;
+mod paging;
 mod repositories;
 mod search;
 mod security;

@@ -12,7 +12,6 @@ use arca_core::{
     model::{Asset, Repository},
     security::{Action, Permission, Subject},
 };
-use base64::Engine;
 use serde_json::{Value, json};
 
 use super::components::{asset_json, component_json};
@@ -100,30 +99,12 @@ async fn parse(arca: &Arca, subject: &Subject, req: &HttpRequest) -> Result<Pars
             repos.insert(r.id, r);
         }
     }
-    let after = match get("continuationToken") {
-        None => 0,
-        Some(t) => base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(&t)
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok())
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| {
-                ApiError::invalid("PARAMETER continuationToken", "invalid continuationToken")
-            })?,
-    };
+    let after = super::paging::decode(get("continuationToken").as_deref())?;
     Ok(Parsed {
         query: q,
         repos,
         after,
     })
-}
-
-fn next_token(last: i64, full: bool) -> Value {
-    if full {
-        json!(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(last.to_string()))
-    } else {
-        Value::Null
-    }
 }
 
 /// A page of matching components and their assets (only those matching a checksum filter).
@@ -147,7 +128,7 @@ async fn page(
         });
     }
     let last = comps.last().map_or(p.after, |c| c.id);
-    let token = next_token(last, comps.len() as i64 == PAGE);
+    let token = super::paging::next(last, comps.len() as i64 == PAGE);
     Ok((comps, assets, token))
 }
 

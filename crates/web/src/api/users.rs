@@ -381,6 +381,19 @@ async fn create_role(
     Ok(HttpResponse::Ok().json(role_json(&role)))
 }
 
+/// A role the API may change: it exists and is not built in.
+async fn editable_role(arca: &Arca, id: &str) -> Result<(), ApiError> {
+    match arca.db.get_role(id).await {
+        Ok(r) if r.read_only => Err(ApiError::invalid(
+            "PARAMETER id",
+            format!("role {id} is built in and read-only"),
+        )),
+        Ok(_) => Ok(()),
+        Err(MetaError::NotFound) => Err(ApiError::NotFound(format!("Role '{id}' not found"))),
+        Err(e) => Err(e.into()),
+    }
+}
+
 async fn update_role(
     req: HttpRequest,
     arca: web::Data<Arca>,
@@ -389,19 +402,7 @@ async fn update_role(
     body: web::Json<RoleBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
-    match arca.db.get_role(&id).await {
-        Ok(r) if r.read_only => {
-            return Err(ApiError::invalid(
-                "PARAMETER id",
-                format!("role {id} is built in and read-only"),
-            ));
-        }
-        Ok(_) => {}
-        Err(MetaError::NotFound) => {
-            return Err(ApiError::NotFound(format!("Role '{id}' not found")));
-        }
-        Err(e) => return Err(e.into()),
-    }
+    editable_role(&arca, &id).await?;
     if body.id.as_deref().is_some_and(|b| b != id) {
         return Err(ApiError::invalid(
             "PARAMETER id",
@@ -431,19 +432,7 @@ async fn delete_role(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
-    match arca.db.get_role(&id).await {
-        Ok(r) if r.read_only => {
-            return Err(ApiError::invalid(
-                "PARAMETER id",
-                format!("role {id} is built in and read-only"),
-            ));
-        }
-        Ok(_) => {}
-        Err(MetaError::NotFound) => {
-            return Err(ApiError::NotFound(format!("Role '{id}' not found")));
-        }
-        Err(e) => return Err(e.into()),
-    }
+    editable_role(&arca, &id).await?;
     arca.db.delete_role(&id).await?;
     arca.security.invalidate();
     audit(
