@@ -100,19 +100,45 @@ impl Format for DockerFormat {
         Ok(())
     }
 
-    /// Docker content is served on `/v2/`; `/repository/<name>/` only browses.
-    async fn handle(
-        &self,
-        cx: RepoContext,
-        _req: HttpRequest,
-        _body: web::Payload,
-    ) -> HttpResponse {
-        arca_core::http::text(
-            actix_web::http::StatusCode::NOT_FOUND,
-            format!(
-                "repository {} is a docker registry: use {}/v2/{}/<image>",
-                cx.repo.name, cx.base_url, cx.repo.name
-            ),
+    /// As in Nexus, `/repository/<name>/` browses and downloads a docker repository's assets
+    /// (`v2/-/blobs/…`, `v2/<image>/manifests/…`); clients push and pull on `/v2/`.
+    async fn handle(&self, cx: RepoContext, req: HttpRequest, _body: web::Payload) -> HttpResponse {
+        use actix_web::http::StatusCode;
+        use arca_core::http::{blob_response, not_modified, requested_range, storage_error, text};
+        if !matches!(*req.method(), Method::GET | Method::HEAD) {
+            return text(
+                StatusCode::METHOD_NOT_ALLOWED,
+                format!(
+                    "push with a docker client to {}/v2/{}/<image>",
+                    cx.base_url, cx.repo.name
+                ),
+            );
+        }
+        let sources = match access::read_sources(&cx.arca, &cx.repo).await {
+            Ok(s) => s,
+            Err(e) => return e.response(),
+        };
+        if cx.path.is_empty() || cx.path.ends_with('/') {
+            return arca_core::browse::listing(&cx, &sources).await;
+        }
+        for repo in &sources {
+            match cx.arca.db.find_asset(repo.id, &cx.path).await {
+                Ok(Some(a)) => {
+                    if let Some(r) = not_modified(&req, &a) {
+                        return r;
+                    }
+                    return match cx.arca.storage.open(&a, requested_range(&req)).await {
+                        Ok(body) => blob_response(&req, &a, body),
+                        Err(e) => storage_error(e),
+                    };
+                }
+                Ok(None) => {}
+                Err(e) => return storage_error(e.into()),
+            }
+        }
+        text(
+            StatusCode::NOT_FOUND,
+            format!("{} not found in {}", cx.path, cx.repo.name),
         )
     }
 

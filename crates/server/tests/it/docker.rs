@@ -663,6 +663,34 @@ async fn manifests_and_tags(b: Backend) {
         .await
         .unwrap();
     assert_eq!(error_code(r).await, "MANIFEST_UNKNOWN");
+    // As in Nexus, /repository/<name>/ browses and downloads the stored assets.
+    let listing = s
+        .admin(GET, "/repository/dh/v2/team/app/manifests/")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        listing.contains(">2<") && listing.contains(">multi<"),
+        "{listing}"
+    );
+    let r = s
+        .admin(GET, "/repository/dh/v2/team/app/manifests/2")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        s.admin(PUT, "/repository/dh/v2/x")
+            .body("x")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        405
+    );
     // Catalog, paginated.
     push_image(&s, "dh/base", "1", "base").await;
     let r = reg(&s, GET, "_catalog").send().await.unwrap();
