@@ -469,6 +469,24 @@ impl Db {
         rows.into_iter().map(AssetRow::into_asset).collect()
     }
 
+    /// The assets of components (in any repositories), in one query.
+    pub async fn assets_of(&self, component_ids: &[i64]) -> Result<Vec<Asset>> {
+        if component_ids.is_empty() {
+            return Ok(vec![]);
+        }
+        // Integers we hold, never request text: safe to inline.
+        let ids: Vec<String> = component_ids.iter().map(i64::to_string).collect();
+        let sql = asset_query(&format!(
+            "WHERE a.component_id IN ({}) ORDER BY a.path",
+            ids.join(",")
+        ));
+        let rows: Vec<AssetRow> =
+            on_db!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+                .fetch_all(p)
+                .await?);
+        rows.into_iter().map(AssetRow::into_asset).collect()
+    }
+
     /// Assets of a repository after id `after`, by id (keyset pagination).
     pub async fn list_assets_by_id(
         &self,

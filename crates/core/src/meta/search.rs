@@ -123,17 +123,6 @@ impl Db {
             })
             .collect()
     }
-
-    /// The assets of components (any repositories), by component id.
-    pub async fn assets_of(&self, component_ids: &[i64]) -> Result<Vec<crate::model::Asset>> {
-        let mut out = Vec::new();
-        for id in component_ids {
-            let c = self.get_component(*id).await?;
-            let repo = self.get_repository(&c.repository).await?;
-            out.extend(self.assets_of_components(repo.id, *id, *id).await?);
-        }
-        Ok(out)
-    }
 }
 
 #[cfg(test)]

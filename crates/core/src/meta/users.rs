@@ -133,11 +133,7 @@ impl Db {
             .execute(p)
             .await?
             .rows_affected());
-        if n == 0 {
-            Err(MetaError::NotFound)
-        } else {
-            Ok(())
-        }
+        found(n)
     }
 
     /// Deletes a user and (by cascade) its API tokens.
@@ -154,11 +150,7 @@ impl Db {
             .execute(p)
             .await?
             .rows_affected());
-        if n == 0 {
-            Err(MetaError::NotFound)
-        } else {
-            Ok(())
-        }
+        found(n)
     }
 
     pub async fn list_roles(&self) -> Result<Vec<Role>> {
@@ -178,11 +170,7 @@ impl Db {
             .execute(p)
             .await?
             .rows_affected());
-        if n == 0 {
-            Err(MetaError::NotFound)
-        } else {
-            Ok(())
-        }
+        found(n)
     }
 
     pub async fn set_password_hash(&self, user_id: &str, hash: &str) -> Result<()> {
@@ -195,11 +183,7 @@ impl Db {
             .execute(p)
             .await?
             .rows_affected());
-        if n == 0 {
-            Err(MetaError::NotFound)
-        } else {
-            Ok(())
-        }
+        found(n)
     }
 
     pub async fn get_role(&self, id: &str) -> Result<Role> {
@@ -283,10 +267,15 @@ impl Db {
             .execute(p)
             .await?
             .rows_affected());
-        if n == 0 {
-            Err(MetaError::NotFound)
-        } else {
-            Ok(())
-        }
+        found(n)
+    }
+}
+
+/// `NotFound` when a statement touched no row.
+fn found(rows: u64) -> Result<()> {
+    if rows == 0 {
+        Err(MetaError::NotFound)
+    } else {
+        Ok(())
     }
 }
