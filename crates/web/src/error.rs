@@ -9,6 +9,14 @@ use arca_core::{
     storage::StorageError,
 };
 
+/// Nexus's `ValidationErrorXO`: 400 and 409 answers are a list of these.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ValidationErrorXO {
+    /// The field at fault (`PARAMETER name`), or `*` for the request as a whole.
+    pub id: String,
+    pub message: String,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// A request field is wrong; `id` names it as Nexus does (`PARAMETER name`, `*`).
@@ -65,8 +73,12 @@ impl ResponseError for ApiError {
             _ => "*",
         };
         match status {
-            StatusCode::BAD_REQUEST | StatusCode::CONFLICT => HttpResponse::build(status)
-                .json(serde_json::json!([{ "id": id, "message": message }])),
+            StatusCode::BAD_REQUEST | StatusCode::CONFLICT => {
+                HttpResponse::build(status).json([ValidationErrorXO {
+                    id: id.to_owned(),
+                    message,
+                }])
+            }
             StatusCode::UNAUTHORIZED => HttpResponse::build(status)
                 .insert_header((
                     "WWW-Authenticate",

@@ -10,11 +10,12 @@ use arca_core::{
     security::{Action, Permission, Subject},
 };
 use base64::Engine;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
 
-use super::audit;
-use crate::ApiError;
+use super::{audit, paging::page};
+use crate::{ApiError, error::ValidationErrorXO};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/components", web::get().to(list_components))
@@ -53,50 +54,124 @@ pub fn iso(ms: i64) -> String {
     )
 }
 
-pub(super) fn asset_json(base: &str, format: &str, a: &Asset) -> Value {
-    let mut checksum = json!({ "sha256": a.checksums.sha256 });
-    for (k, v) in [
-        ("sha1", &a.checksums.sha1),
-        ("md5", &a.checksums.md5),
-        ("sha512", &a.checksums.sha512),
-    ] {
-        if !v.is_empty() {
-            checksum[k] = json!(v);
-        }
+/// An asset's checksums: `sha256` always, the others when known.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct AssetChecksums {
+    sha256: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    sha1: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    md5: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    sha512: Option<String>,
+}
+
+/// Nexus's `AssetXO`.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct AssetXO {
+    /// Opaque.
+    id: String,
+    download_url: String,
+    path: String,
+    repository: String,
+    format: String,
+    checksum: AssetChecksums,
+    content_type: String,
+    #[schema(format = DateTime)]
+    last_modified: String,
+    #[schema(format = DateTime)]
+    last_downloaded: Option<String>,
+    uploader: Option<String>,
+    uploader_ip: Option<String>,
+    file_size: i64,
+    #[schema(format = DateTime)]
+    blob_created: String,
+    blob_store_name: String,
+}
+
+/// Nexus's `ComponentXO`.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ComponentXO {
+    /// Opaque.
+    id: String,
+    repository: String,
+    format: String,
+    /// Null for formats without groups.
+    group: Option<String>,
+    name: String,
+    /// Null for formats without versions.
+    version: Option<String>,
+    assets: Vec<AssetXO>,
+}
+
+page!(
+    /// A page of components.
+    PageComponentXO,
+    ComponentXO
+);
+
+page!(
+    /// A page of assets.
+    PageAssetXO,
+    AssetXO
+);
+
+fn non_empty(v: &str) -> Option<String> {
+    (!v.is_empty()).then(|| v.to_owned())
+}
+
+pub(super) fn asset_xo(base: &str, format: &str, a: &Asset) -> AssetXO {
+    AssetXO {
+        id: encode_id(&a.repository, "asset", a.id),
+        download_url: format!("{base}/repository/{}/{}", a.repository, a.path),
+        path: a.path.clone(),
+        repository: a.repository.clone(),
+        format: format.to_owned(),
+        checksum: AssetChecksums {
+            sha256: a.checksums.sha256.clone(),
+            sha1: non_empty(&a.checksums.sha1),
+            md5: non_empty(&a.checksums.md5),
+            sha512: non_empty(&a.checksums.sha512),
+        },
+        content_type: a.content_type.clone(),
+        last_modified: iso(a.last_modified_ms),
+        last_downloaded: a.last_downloaded_ms.map(iso),
+        uploader: a.uploader.clone(),
+        uploader_ip: a.uploader_ip.clone(),
+        file_size: a.size,
+        blob_created: iso(a.created_ms),
+        blob_store_name: a.blob_store.clone(),
     }
-    json!({
-        "id": encode_id(&a.repository, "asset", a.id),
-        "downloadUrl": format!("{base}/repository/{}/{}", a.repository, a.path),
-        "path": a.path,
-        "repository": a.repository,
-        "format": format,
-        "checksum": checksum,
-        "contentType": a.content_type,
-        "lastModified": iso(a.last_modified_ms),
-        "lastDownloaded": a.last_downloaded_ms.map(iso),
-        "uploader": a.uploader,
-        "uploaderIp": a.uploader_ip,
-        "fileSize": a.size,
-        "blobCreated": iso(a.created_ms),
-        "blobStoreName": a.blob_store,
-    })
 }
 
-pub(super) fn component_json(base: &str, format: &str, c: &Component, assets: &[&Asset]) -> Value {
-    json!({
-        "id": encode_id(&c.repository, "component", c.id),
-        "repository": c.repository,
-        "format": format,
-        "group": (!c.namespace.is_empty()).then_some(&c.namespace),
-        "name": c.name,
-        "version": (!c.version.is_empty()).then_some(&c.version),
-        "assets": assets.iter().map(|a| asset_json(base, format, a)).collect::<Vec<_>>(),
-    })
+pub(super) fn component_xo(
+    base: &str,
+    format: &str,
+    c: &Component,
+    assets: &[&Asset],
+) -> ComponentXO {
+    ComponentXO {
+        id: encode_id(&c.repository, "component", c.id),
+        repository: c.repository.clone(),
+        format: format.to_owned(),
+        group: non_empty(&c.namespace),
+        name: c.name.clone(),
+        version: non_empty(&c.version),
+        assets: assets.iter().map(|a| asset_xo(base, format, a)).collect(),
+    }
 }
 
-#[derive(Deserialize)]
-struct ListQuery {
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ListQuery {
+    /// The repository's name.
+    #[param(required = true, nullable = false)]
     repository: Option<String>,
+    /// The `continuationToken` of the previous page.
     #[serde(rename = "continuationToken")]
     continuation_token: Option<String>,
 }
@@ -137,7 +212,21 @@ fn repository_param(q: &ListQuery) -> Result<&str, ApiError> {
         .ok_or_else(|| ApiError::invalid("PARAMETER repository", "repository is required"))
 }
 
-async fn list_components(
+/// List a repository's components, 100 a page.
+#[utoipa::path(
+    get,
+    path = "/service/rest/v1/components",
+    tag = "Components",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page of components", body = PageComponentXO),
+        (status = 400, description = "No repository, or an invalid continuationToken", body = Vec<ValidationErrorXO>),
+        (status = 401, description = "Authentication required"),
+        (status = 403, description = "Insufficient permissions"),
+        (status = 404, description = "Repository not found"),
+    ),
+)]
+pub(crate) async fn list_components(
     req: HttpRequest,
     arca: web::Data<Arca>,
     caller: Caller,
@@ -151,24 +240,38 @@ async fn list_components(
         (Some(a), Some(b)) => arca.db.assets_of_components(repo.id, a.id, b.id).await?,
         _ => vec![],
     };
-    let items: Vec<Value> = comps
+    let items: Vec<ComponentXO> = comps
         .iter()
         .map(|c| {
             let mine: Vec<&Asset> = assets
                 .iter()
                 .filter(|a| a.component_id == Some(c.id))
                 .collect();
-            component_json(&base, &repo.format, c, &mine)
+            component_xo(&base, &repo.format, c, &mine)
         })
         .collect();
     let last = comps.last().map_or(after, |c| c.id);
-    Ok(HttpResponse::Ok().json(json!({
-        "items": items,
-        "continuationToken": super::paging::next(last, comps.len() as i64 == PAGE),
-    })))
+    Ok(HttpResponse::Ok().json(PageComponentXO {
+        items,
+        continuation_token: super::paging::next(last, comps.len() as i64 == PAGE),
+    }))
 }
 
-async fn list_assets(
+/// List a repository's assets, 100 a page.
+#[utoipa::path(
+    get,
+    path = "/service/rest/v1/assets",
+    tag = "Assets",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page of assets", body = PageAssetXO),
+        (status = 400, description = "No repository, or an invalid continuationToken", body = Vec<ValidationErrorXO>),
+        (status = 401, description = "Authentication required"),
+        (status = 403, description = "Insufficient permissions"),
+        (status = 404, description = "Repository not found"),
+    ),
+)]
+pub(crate) async fn list_assets(
     req: HttpRequest,
     arca: web::Data<Arca>,
     caller: Caller,
@@ -179,10 +282,13 @@ async fn list_assets(
     let base = arca.settings.public.for_request(&req);
     let assets = arca.db.list_assets_by_id(repo.id, after, PAGE).await?;
     let last = assets.last().map_or(after, |a| a.id);
-    Ok(HttpResponse::Ok().json(json!({
-        "items": assets.iter().map(|a| asset_json(&base, &repo.format, a)).collect::<Vec<_>>(),
-        "continuationToken": super::paging::next(last, assets.len() as i64 == PAGE),
-    })))
+    Ok(HttpResponse::Ok().json(PageAssetXO {
+        items: assets
+            .iter()
+            .map(|a| asset_xo(&base, &repo.format, a))
+            .collect(),
+        continuation_token: super::paging::next(last, assets.len() as i64 == PAGE),
+    }))
 }
 
 fn malformed(what: &str) -> ApiError {
@@ -209,7 +315,21 @@ async fn component(
     Ok((repo, c, assets))
 }
 
-async fn get_component(
+/// Get a component.
+#[utoipa::path(
+    get,
+    path = "/service/rest/v1/components/{id}",
+    tag = "Components",
+    params(("id" = String, Path, description = "The component's id")),
+    responses(
+        (status = 200, description = "The component", body = ComponentXO),
+        (status = 400, description = "Malformed id", body = Vec<ValidationErrorXO>),
+        (status = 401, description = "Authentication required"),
+        (status = 403, description = "Insufficient permissions"),
+        (status = 404, description = "Component not found"),
+    ),
+)]
+pub(crate) async fn get_component(
     req: HttpRequest,
     arca: web::Data<Arca>,
     caller: Caller,
@@ -218,7 +338,7 @@ async fn get_component(
     let (repo, c, assets) = component(&arca, &caller.0, &id, Action::Browse).await?;
     let base = arca.settings.public.for_request(&req);
     let refs: Vec<&Asset> = assets.iter().collect();
-    Ok(HttpResponse::Ok().json(component_json(&base, &repo.format, &c, &refs)))
+    Ok(HttpResponse::Ok().json(component_xo(&base, &repo.format, &c, &refs)))
 }
 
 /// Deletes assets and lets the format bring its metadata in step.
@@ -245,7 +365,21 @@ async fn remove(
     Ok(())
 }
 
-async fn delete_component(
+/// Delete a component and its assets.
+#[utoipa::path(
+    delete,
+    path = "/service/rest/v1/components/{id}",
+    tag = "Components",
+    params(("id" = String, Path, description = "The component's id")),
+    responses(
+        (status = 204, description = "Component deleted"),
+        (status = 400, description = "Malformed id", body = Vec<ValidationErrorXO>),
+        (status = 401, description = "Authentication required"),
+        (status = 403, description = "Insufficient permissions"),
+        (status = 404, description = "Component not found"),
+    ),
+)]
+pub(crate) async fn delete_component(
     req: HttpRequest,
     arca: web::Data<Arca>,
     caller: Caller,
@@ -285,7 +419,21 @@ async fn asset(
     }
 }
 
-async fn get_asset(
+/// Get an asset.
+#[utoipa::path(
+    get,
+    path = "/service/rest/v1/assets/{id}",
+    tag = "Assets",
+    params(("id" = String, Path, description = "The asset's id")),
+    responses(
+        (status = 200, description = "The asset", body = AssetXO),
+        (status = 400, description = "Malformed id", body = Vec<ValidationErrorXO>),
+        (status = 401, description = "Authentication required"),
+        (status = 403, description = "Insufficient permissions"),
+        (status = 404, description = "Asset not found"),
+    ),
+)]
+pub(crate) async fn get_asset(
     req: HttpRequest,
     arca: web::Data<Arca>,
     caller: Caller,
@@ -293,10 +441,24 @@ async fn get_asset(
 ) -> Result<HttpResponse, ApiError> {
     let (repo, a) = asset(&arca, &caller.0, &id, Action::Browse).await?;
     let base = arca.settings.public.for_request(&req);
-    Ok(HttpResponse::Ok().json(asset_json(&base, &repo.format, &a)))
+    Ok(HttpResponse::Ok().json(asset_xo(&base, &repo.format, &a)))
 }
 
-async fn delete_asset(
+/// Delete an asset.
+#[utoipa::path(
+    delete,
+    path = "/service/rest/v1/assets/{id}",
+    tag = "Assets",
+    params(("id" = String, Path, description = "The asset's id")),
+    responses(
+        (status = 204, description = "Asset deleted"),
+        (status = 400, description = "Malformed id", body = Vec<ValidationErrorXO>),
+        (status = 401, description = "Authentication required"),
+        (status = 403, description = "Insufficient permissions"),
+        (status = 404, description = "Asset not found"),
+    ),
+)]
+pub(crate) async fn delete_asset(
     req: HttpRequest,
     arca: web::Data<Arca>,
     caller: Caller,

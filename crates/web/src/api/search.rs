@@ -12,10 +12,12 @@ use arca_core::{
     model::{Asset, Repository},
     security::{Action, Permission, Subject},
 };
-use serde_json::{Value, json};
+use utoipa::IntoParams;
 
-use super::components::{asset_json, component_json};
-use crate::ApiError;
+use super::components::{
+    AssetXO, ComponentXO, PageAssetXO, PageComponentXO, asset_xo, component_xo,
+};
+use crate::{ApiError, error::ValidationErrorXO};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/search", web::get().to(search))
@@ -35,6 +37,50 @@ const ALIASES: [(&str, &[&str]); 4] = [
     ),
     ("keyword", &["q", "keyword"]),
 ];
+
+/// The search parameters (read from the query string by [`parse`]). Empty values are ignored.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub(crate) struct SearchParams {
+    /// Keyword: matches group, name or version.
+    q: Option<String>,
+    /// Alias of `q`.
+    keyword: Option<String>,
+    /// Only this repository.
+    repository: Option<String>,
+    /// Only this format (`maven2` or `maven`, `pypi`, `docker`, `yum`, `raw`).
+    format: Option<String>,
+    group: Option<String>,
+    name: Option<String>,
+    version: Option<String>,
+    /// Alias of `group`.
+    #[param(rename = "maven.groupId")]
+    maven_group_id: Option<String>,
+    /// Alias of `name`.
+    #[param(rename = "maven.artifactId")]
+    maven_artifact_id: Option<String>,
+    /// Alias of `version`.
+    #[param(rename = "maven.baseVersion")]
+    maven_base_version: Option<String>,
+    /// Alias of `name`.
+    #[param(rename = "docker.imageName")]
+    docker_image_name: Option<String>,
+    /// Alias of `version`.
+    #[param(rename = "docker.imageTag")]
+    docker_image_tag: Option<String>,
+    /// Hexadecimal; only assets with this checksum.
+    sha256: Option<String>,
+    /// Hexadecimal; only assets with this checksum.
+    sha1: Option<String>,
+    /// Hexadecimal; only assets with this checksum.
+    md5: Option<String>,
+    /// Hexadecimal; only assets with this checksum.
+    sha512: Option<String>,
+    /// The `continuationToken` of the previous page.
+    #[param(rename = "continuationToken")]
+    continuation_token: Option<String>,
+}
 
 struct Parsed {
     query: SearchQuery,
@@ -111,9 +157,9 @@ async fn parse(arca: &Arca, subject: &Subject, req: &HttpRequest) -> Result<Pars
 async fn page(
     arca: &Arca,
     p: &Parsed,
-) -> Result<(Vec<arca_core::model::Component>, Vec<Asset>, Value), ApiError> {
+) -> Result<(Vec<arca_core::model::Component>, Vec<Asset>, Option<String>), ApiError> {
     if p.query.repo_ids.is_empty() {
-        return Ok((vec![], vec![], Value::Null));
+        return Ok((vec![], vec![], None));
     }
     let comps = arca.db.search_components(&p.query, p.after, PAGE).await?;
     let ids: Vec<i64> = comps.iter().map(|c| c.id).collect();
@@ -140,7 +186,19 @@ fn format_of(p: &Parsed, repo: &str) -> String {
         .unwrap_or_default()
 }
 
-async fn search(
+/// Search components, 50 a page.
+#[utoipa::path(
+    get,
+    path = "/service/rest/v1/search",
+    tag = "Search",
+    params(SearchParams),
+    responses(
+        (status = 200, description = "A page of matching components", body = PageComponentXO),
+        (status = 400, description = "An invalid parameter", body = Vec<ValidationErrorXO>),
+        (status = 401, description = "Authentication required"),
+    ),
+)]
+pub(crate) async fn search(
     req: HttpRequest,
     arca: web::Data<Arca>,
     caller: Caller,
@@ -148,20 +206,35 @@ async fn search(
     let p = parse(&arca, &caller.0, &req).await?;
     let (comps, assets, token) = page(&arca, &p).await?;
     let base = arca.settings.public.for_request(&req);
-    let items: Vec<Value> = comps
+    let items: Vec<ComponentXO> = comps
         .iter()
         .map(|c| {
             let mine: Vec<&Asset> = assets
                 .iter()
                 .filter(|a| a.component_id == Some(c.id))
                 .collect();
-            component_json(&base, &format_of(&p, &c.repository), c, &mine)
+            component_xo(&base, &format_of(&p, &c.repository), c, &mine)
         })
         .collect();
-    Ok(HttpResponse::Ok().json(json!({ "items": items, "continuationToken": token })))
+    Ok(HttpResponse::Ok().json(PageComponentXO {
+        items,
+        continuation_token: token,
+    }))
 }
 
-async fn search_assets(
+/// Search assets: the assets of a page of 50 matching components.
+#[utoipa::path(
+    get,
+    path = "/service/rest/v1/search/assets",
+    tag = "Search",
+    params(SearchParams),
+    responses(
+        (status = 200, description = "A page of matching assets", body = PageAssetXO),
+        (status = 400, description = "An invalid parameter", body = Vec<ValidationErrorXO>),
+        (status = 401, description = "Authentication required"),
+    ),
+)]
+pub(crate) async fn search_assets(
     req: HttpRequest,
     arca: web::Data<Arca>,
     caller: Caller,
@@ -169,15 +242,30 @@ async fn search_assets(
     let p = parse(&arca, &caller.0, &req).await?;
     let (_, assets, token) = page(&arca, &p).await?;
     let base = arca.settings.public.for_request(&req);
-    let items: Vec<Value> = assets
+    let items: Vec<AssetXO> = assets
         .iter()
-        .map(|a| asset_json(&base, &format_of(&p, &a.repository), a))
+        .map(|a| asset_xo(&base, &format_of(&p, &a.repository), a))
         .collect();
-    Ok(HttpResponse::Ok().json(json!({ "items": items, "continuationToken": token })))
+    Ok(HttpResponse::Ok().json(PageAssetXO {
+        items,
+        continuation_token: token,
+    }))
 }
 
-/// Redirects to the one asset the search finds; 404 for none, 400 for several.
-async fn download(
+/// Search and download the one matching asset.
+#[utoipa::path(
+    get,
+    path = "/service/rest/v1/search/assets/download",
+    tag = "Search",
+    params(SearchParams),
+    responses(
+        (status = 302, description = "Redirect to the asset", headers(("Location" = String, description = "The asset's download URL"))),
+        (status = 400, description = "An invalid parameter, or more than one asset matches", body = Vec<ValidationErrorXO>),
+        (status = 401, description = "Authentication required"),
+        (status = 404, description = "No asset matches"),
+    ),
+)]
+pub(crate) async fn download(
     req: HttpRequest,
     arca: web::Data<Arca>,
     caller: Caller,
@@ -185,7 +273,7 @@ async fn download(
     let p = parse(&arca, &caller.0, &req).await?;
     let (_, assets, token) = page(&arca, &p).await?;
     match assets.as_slice() {
-        [a] if token.is_null() => {
+        [a] if token.is_none() => {
             let base = arca.settings.public.for_request(&req);
             Ok(HttpResponse::Found()
                 .insert_header((

@@ -9,8 +9,9 @@ use arca_core::{
     model::now_ms,
     security::{ANONYMOUS_USER, AuthError},
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
+use utoipa::ToSchema;
 
 use super::{SettingsRead, SettingsUpdate, audit};
 use crate::ApiError;
@@ -29,28 +30,67 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 const REALM_NAME: &str = "NexusAuthorizingRealm";
 
-async fn get_anonymous(
+/// Anonymous access: on or off. The user and realm are fixed (`anonymous`,
+/// `NexusAuthorizingRealm`); a request may leave them out.
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct AnonymousAccessSettingsXO {
+    enabled: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, example = "anonymous")]
+    user_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, example = "NexusAuthorizingRealm")]
+    realm_name: Option<String>,
+}
+
+impl AnonymousAccessSettingsXO {
+    fn new(enabled: bool) -> Self {
+        Self {
+            enabled,
+            user_id: Some(ANONYMOUS_USER.into()),
+            realm_name: Some(REALM_NAME.into()),
+        }
+    }
+}
+
+/// Get the anonymous access settings.
+#[utoipa::path(
+    get,
+    path = "/service/rest/v1/security/anonymous",
+    tag = "Security management: anonymous access",
+    responses(
+        (status = 200, description = "The settings", body = AnonymousAccessSettingsXO),
+        (status = 401, description = "Authentication required"),
+        (status = 403, description = "Insufficient permissions"),
+    ),
+)]
+pub(crate) async fn get_anonymous(
     arca: web::Data<Arca>,
     _g: Guard<SettingsRead>,
 ) -> Result<HttpResponse, ApiError> {
     let enabled = arca.security.anonymous_enabled().await?;
-    Ok(HttpResponse::Ok()
-        .json(json!({ "enabled": enabled, "userId": ANONYMOUS_USER, "realmName": REALM_NAME })))
+    Ok(HttpResponse::Ok().json(AnonymousAccessSettingsXO::new(enabled)))
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct AnonymousSettings {
-    enabled: bool,
-    user_id: Option<String>,
-    realm_name: Option<String>,
-}
-
-async fn put_anonymous(
+/// Turn anonymous access on or off.
+#[utoipa::path(
+    put,
+    path = "/service/rest/v1/security/anonymous",
+    tag = "Security management: anonymous access",
+    request_body = AnonymousAccessSettingsXO,
+    responses(
+        (status = 200, description = "The settings now", body = AnonymousAccessSettingsXO),
+        (status = 400, description = "Another user or realm", body = Vec<crate::error::ValidationErrorXO>),
+        (status = 401, description = "Authentication required"),
+        (status = 403, description = "Insufficient permissions"),
+    ),
+)]
+pub(crate) async fn put_anonymous(
     req: HttpRequest,
     arca: web::Data<Arca>,
     g: Guard<SettingsUpdate>,
-    body: web::Json<AnonymousSettings>,
+    body: web::Json<AnonymousAccessSettingsXO>,
 ) -> Result<HttpResponse, ApiError> {
     if body.user_id.as_deref().is_some_and(|u| u != ANONYMOUS_USER) {
         return Err(ApiError::invalid(
@@ -75,9 +115,7 @@ async fn put_anonymous(
         json!({ "enabled": body.enabled }),
     )
     .await;
-    Ok(HttpResponse::Ok().json(
-        json!({ "enabled": body.enabled, "userId": ANONYMOUS_USER, "realmName": REALM_NAME }),
-    ))
+    Ok(HttpResponse::Ok().json(AnonymousAccessSettingsXO::new(body.enabled)))
 }
 
 fn signed_in(c: &Caller) -> Result<&str, ApiError> {
@@ -88,36 +126,86 @@ fn signed_in(c: &Caller) -> Result<&str, ApiError> {
     }
 }
 
-fn token_json(t: &arca_core::meta::ApiToken) -> serde_json::Value {
-    json!({
-        "id": t.id,
-        "name": t.name,
-        "userId": t.user_id,
-        "created": t.created_ms,
-        "expires": t.expires_ms,
-        "lastUsed": t.last_used_ms,
-    })
+/// An API token (without its secret).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ApiTokenXO {
+    id: i64,
+    name: String,
+    user_id: String,
+    /// Milliseconds since the epoch.
+    created: i64,
+    /// Milliseconds since the epoch; null for a token that does not expire.
+    expires: Option<i64>,
+    /// Milliseconds since the epoch; null before first use.
+    last_used: Option<i64>,
 }
 
-async fn list_tokens(arca: web::Data<Arca>, caller: Caller) -> Result<HttpResponse, ApiError> {
+/// A new API token, with its secret: shown this once.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ApiTokenCreatedXO {
+    #[serde(flatten)]
+    details: ApiTokenXO,
+    /// Use as `Authorization: Bearer <token>`.
+    token: String,
+}
+
+fn token_xo(t: &arca_core::meta::ApiToken) -> ApiTokenXO {
+    ApiTokenXO {
+        id: t.id,
+        name: t.name.clone(),
+        user_id: t.user_id.clone(),
+        created: t.created_ms,
+        expires: t.expires_ms,
+        last_used: t.last_used_ms,
+    }
+}
+
+/// List the caller's API tokens.
+#[utoipa::path(
+    get,
+    path = "/service/rest/v1/security/tokens",
+    tag = "Security management: API tokens",
+    responses(
+        (status = 200, description = "The caller's tokens", body = Vec<ApiTokenXO>),
+        (status = 401, description = "Authentication required"),
+    ),
+)]
+pub(crate) async fn list_tokens(
+    arca: web::Data<Arca>,
+    caller: Caller,
+) -> Result<HttpResponse, ApiError> {
     let user = signed_in(&caller)?;
     let tokens = arca.db.list_tokens(user).await?;
-    Ok(HttpResponse::Ok().json(tokens.iter().map(token_json).collect::<Vec<_>>()))
+    Ok(HttpResponse::Ok().json(tokens.iter().map(token_xo).collect::<Vec<_>>()))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct NewToken {
+pub(crate) struct ApiTokenRequest {
+    /// 1 to 100 characters.
     name: String,
+    /// Days until the token expires; it never does without.
     expires_in_days: Option<u32>,
 }
 
-/// Creates a token for the caller; the token itself is in this response only.
-async fn create_token(
+/// Create an API token for the caller; the token itself is in this response only.
+#[utoipa::path(
+    post,
+    path = "/service/rest/v1/security/tokens",
+    tag = "Security management: API tokens",
+    request_body = ApiTokenRequest,
+    responses(
+        (status = 201, description = "Token created", body = ApiTokenCreatedXO),
+        (status = 400, description = "Invalid name", body = Vec<crate::error::ValidationErrorXO>),
+        (status = 401, description = "Authentication required"),
+    ),
+)]
+pub(crate) async fn create_token(
     req: HttpRequest,
     arca: web::Data<Arca>,
     caller: Caller,
-    body: web::Json<NewToken>,
+    body: web::Json<ApiTokenRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let user = signed_in(&caller)?;
     let name = body.name.trim();
@@ -141,12 +229,25 @@ async fn create_token(
         json!({ "id": t.id }),
     )
     .await;
-    let mut out = token_json(&t);
-    out["token"] = json!(token);
-    Ok(HttpResponse::Created().json(out))
+    Ok(HttpResponse::Created().json(ApiTokenCreatedXO {
+        details: token_xo(&t),
+        token,
+    }))
 }
 
-async fn delete_token(
+/// Revoke one of the caller's API tokens.
+#[utoipa::path(
+    delete,
+    path = "/service/rest/v1/security/tokens/{id}",
+    tag = "Security management: API tokens",
+    params(("id" = i64, Path, description = "The token's id")),
+    responses(
+        (status = 204, description = "Token revoked"),
+        (status = 401, description = "Authentication required"),
+        (status = 404, description = "Token not found"),
+    ),
+)]
+pub(crate) async fn delete_token(
     req: HttpRequest,
     arca: web::Data<Arca>,
     caller: Caller,
@@ -173,10 +274,23 @@ async fn delete_token(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Nexus's `PUT security/users/{userId}/change-password` with the new password as text. Users
-/// may change their own; changing another's takes `nx-users-update`. Once admin's is changed,
-/// the generated `admin.password` file goes, as Nexus does.
-async fn change_password(
+/// Change a user's password. Users may change their own; another's takes `nx-users-update`.
+/// Once admin's is changed, the generated `admin.password` file goes, as in Nexus.
+#[utoipa::path(
+    put,
+    path = "/service/rest/v1/security/users/{userId}/change-password",
+    tag = "Security management: users",
+    params(("userId" = String, Path, description = "The user whose password to change")),
+    request_body(content = String, description = "The new password (at least 8 characters)", content_type = "text/plain"),
+    responses(
+        (status = 204, description = "Password changed"),
+        (status = 400, description = "No or too short a password, or the anonymous user", body = Vec<crate::error::ValidationErrorXO>),
+        (status = 401, description = "Authentication required"),
+        (status = 403, description = "Insufficient permissions"),
+        (status = 404, description = "User not found"),
+    ),
+)]
+pub(crate) async fn change_password(
     req: HttpRequest,
     arca: web::Data<Arca>,
     caller: Caller,

@@ -1,6 +1,7 @@
 use actix_web::{HttpResponse, web};
 use arca_core::Arca;
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::HealthRead;
 use arca_core::auth::Guard;
@@ -11,16 +12,36 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/status/check", web::get().to(check));
 }
 
-/// 200 when the node can serve reads, 503 otherwise (load balancers poll this).
-async fn status(arca: web::Data<Arca>) -> HttpResponse {
+/// Whether the node can serve reads (load balancers poll this).
+#[utoipa::path(
+    get,
+    path = "/service/rest/v1/status",
+    tag = "Status",
+    security(()),
+    responses(
+        (status = 200, description = "Available to service requests"),
+        (status = 503, description = "Unavailable to service requests"),
+    ),
+)]
+pub(crate) async fn status(arca: web::Data<Arca>) -> HttpResponse {
     match arca.db.ping().await {
         Ok(()) => HttpResponse::Ok().finish(),
         Err(_) => HttpResponse::ServiceUnavailable().finish(),
     }
 }
 
-/// 200 when the node can also take writes.
-async fn writable(arca: web::Data<Arca>) -> HttpResponse {
+/// Whether the node can serve reads and take writes.
+#[utoipa::path(
+    get,
+    path = "/service/rest/v1/status/writable",
+    tag = "Status",
+    security(()),
+    responses(
+        (status = 200, description = "Available to service requests"),
+        (status = 503, description = "Unavailable to service requests"),
+    ),
+)]
+pub(crate) async fn writable(arca: web::Data<Arca>) -> HttpResponse {
     let db_ok = arca.db.ping().await.is_ok();
     let mut stores_ok = true;
     for name in arca.storage.store_names() {
@@ -36,20 +57,62 @@ async fn writable(arca: web::Data<Arca>) -> HttpResponse {
     }
 }
 
-fn check_entry(healthy: bool, message: String, started: std::time::Instant) -> serde_json::Value {
-    json!({
-        "healthy": healthy,
-        "message": message,
-        "error": null,
-        "details": null,
-        "time": arca_core::model::now_ms(),
-        "duration": started.elapsed().as_millis() as u64,
-        "timestamp": null,
-    })
+/// The result of one status check.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct StatusCheckResult {
+    healthy: bool,
+    message: String,
+    /// Always null in Arca.
+    #[schema(value_type = Option<String>)]
+    error: Option<String>,
+    /// Always null in Arca.
+    #[schema(value_type = Option<Object>)]
+    details: Option<serde_json::Value>,
+    /// When the check ran, in milliseconds since the epoch.
+    time: i64,
+    /// How long the check took, in milliseconds.
+    duration: u64,
+    /// Always null in Arca.
+    timestamp: Option<String>,
 }
 
 /// Nexus's system status checks, keyed by check name.
-async fn check(arca: web::Data<Arca>, _g: Guard<HealthRead>) -> HttpResponse {
+#[derive(Serialize, ToSchema)]
+pub(crate) struct StatusCheckResults {
+    #[serde(rename = "Available CPUs")]
+    available_cpus: StatusCheckResult,
+    #[serde(rename = "Blob Stores Ready")]
+    blob_stores_ready: StatusCheckResult,
+    #[serde(rename = "Default Admin Credentials")]
+    default_admin_credentials: StatusCheckResult,
+    #[serde(rename = "Metadata Database")]
+    metadata_database: StatusCheckResult,
+}
+
+fn check_entry(healthy: bool, message: String, started: std::time::Instant) -> StatusCheckResult {
+    StatusCheckResult {
+        healthy,
+        message,
+        error: None,
+        details: None,
+        time: arca_core::model::now_ms(),
+        duration: started.elapsed().as_millis() as u64,
+        timestamp: None,
+    }
+}
+
+/// The results of the system status checks.
+#[utoipa::path(
+    get,
+    path = "/service/rest/v1/status/check",
+    tag = "Status",
+    responses(
+        (status = 200, description = "The system status check results", body = StatusCheckResults),
+        (status = 401, description = "Authentication required"),
+        (status = 403, description = "Insufficient permissions"),
+    ),
+)]
+pub(crate) async fn check(arca: web::Data<Arca>, _g: Guard<HealthRead>) -> HttpResponse {
     let t = std::time::Instant::now();
     let db = match arca.db.ping().await {
         Ok(()) => check_entry(true, format!("{} reachable", arca.db.kind()), t),
@@ -83,10 +146,11 @@ async fn check(arca: web::Data<Arca>, _g: Guard<HealthRead>) -> HttpResponse {
         },
         std::time::Instant::now(),
     );
-    HttpResponse::Ok().json(json!({
-        "Available CPUs": check_entry(true, format!("{} CPUs", std::thread::available_parallelism().map_or(1, |n| n.get())), std::time::Instant::now()),
-        "Blob Stores Ready": stores,
-        "Default Admin Credentials": credentials,
-        "Metadata Database": db,
-    }))
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    HttpResponse::Ok().json(StatusCheckResults {
+        available_cpus: check_entry(true, format!("{cpus} CPUs"), std::time::Instant::now()),
+        blob_stores_ready: stores,
+        default_admin_credentials: credentials,
+        metadata_database: db,
+    })
 }

@@ -2,10 +2,11 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use arca_core::{Arca, auth::Guard, meta::TaskRow};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
 
-use super::{TasksRead, TasksStart, audit};
+use super::{TasksRead, TasksStart, audit, paging::page};
 use crate::ApiError;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -15,46 +16,100 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/tasks/{id}/stop", web::post().to(stop));
 }
 
-fn iso(ms: Option<i64>) -> Value {
-    match ms {
-        Some(ms) => {
-            let (y, m, d, hh, mm, ss) = arca_core::model::utc_parts(ms);
-            json!(format!(
-                "{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}.000+00:00"
-            ))
-        }
-        None => Value::Null,
-    }
-}
-
-/// Nexus's `TaskXO`.
-fn task_xo(t: &TaskRow) -> Value {
-    json!({
-        "id": t.id,
-        "name": t.name,
-        "type": t.type_id,
-        "message": t.last_result,
-        "currentState": "WAITING",
-        "lastRunResult": t.last_result.as_deref().map(|r| if r.starts_with("FAILED") { "FAILED" } else { "OK" }),
-        "nextRun": iso(t.next_run_ms),
-        "lastRun": iso(t.last_run_ms),
-        "enabled": t.enabled,
-        "schedule": t.schedule,
+fn iso(ms: Option<i64>) -> Option<String> {
+    ms.map(|ms| {
+        let (y, m, d, hh, mm, ss) = arca_core::model::utc_parts(ms);
+        format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}.000+00:00")
     })
 }
 
-#[derive(Deserialize)]
-struct ListQuery {
+/// A task's state: Arca's tasks are short and run under a lease, so the API sees them waiting.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub(crate) enum TaskState {
+    Waiting,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub(crate) enum TaskResult {
+    Ok,
+    Failed,
+}
+
+/// Nexus's `TaskXO`.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct TaskXO {
+    id: String,
+    name: String,
+    #[serde(rename = "type")]
+    kind: String,
+    /// The last run's result message.
+    message: Option<String>,
+    current_state: TaskState,
+    last_run_result: Option<TaskResult>,
+    #[schema(format = DateTime)]
+    next_run: Option<String>,
+    #[schema(format = DateTime)]
+    last_run: Option<String>,
+    enabled: bool,
+    schedule: String,
+}
+
+page!(
+    /// Every task, on one page.
+    PageTaskXO,
+    TaskXO
+);
+
+fn task_xo(t: &TaskRow) -> TaskXO {
+    TaskXO {
+        id: t.id.clone(),
+        name: t.name.clone(),
+        kind: t.type_id.clone(),
+        message: t.last_result.clone(),
+        current_state: TaskState::Waiting,
+        last_run_result: t.last_result.as_deref().map(|r| {
+            if r.starts_with("FAILED") {
+                TaskResult::Failed
+            } else {
+                TaskResult::Ok
+            }
+        }),
+        next_run: iso(t.next_run_ms),
+        last_run: iso(t.last_run_ms),
+        enabled: t.enabled,
+        schedule: t.schedule.clone(),
+    }
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ListQuery {
+    /// Only tasks of this type.
     #[serde(rename = "type")]
     kind: Option<String>,
 }
 
-async fn list(
+/// List tasks.
+#[utoipa::path(
+    get,
+    path = "/service/rest/v1/tasks",
+    tag = "Tasks",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "The tasks", body = PageTaskXO),
+        (status = 401, description = "Authentication required"),
+        (status = 403, description = "Insufficient permissions"),
+    ),
+)]
+pub(crate) async fn list(
     arca: web::Data<Arca>,
     _g: Guard<TasksRead>,
     q: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let items: Vec<Value> = arca
+    let items: Vec<TaskXO> = arca
         .db
         .list_tasks()
         .await?
@@ -62,7 +117,10 @@ async fn list(
         .filter(|t| q.kind.as_deref().is_none_or(|k| k == t.type_id))
         .map(task_xo)
         .collect();
-    Ok(HttpResponse::Ok().json(json!({ "items": items, "continuationToken": null })))
+    Ok(HttpResponse::Ok().json(PageTaskXO {
+        items,
+        continuation_token: None,
+    }))
 }
 
 async fn find(arca: &Arca, id: &str) -> Result<TaskRow, ApiError> {
@@ -74,7 +132,20 @@ async fn find(arca: &Arca, id: &str) -> Result<TaskRow, ApiError> {
         .ok_or_else(|| ApiError::NotFound(format!("Task {id} not found")))
 }
 
-async fn get(
+/// Get a task.
+#[utoipa::path(
+    get,
+    path = "/service/rest/v1/tasks/{id}",
+    tag = "Tasks",
+    params(("id" = String, Path, description = "The task's id")),
+    responses(
+        (status = 200, description = "The task", body = TaskXO),
+        (status = 401, description = "Authentication required"),
+        (status = 403, description = "Insufficient permissions"),
+        (status = 404, description = "Task not found"),
+    ),
+)]
+pub(crate) async fn get(
     arca: web::Data<Arca>,
     _g: Guard<TasksRead>,
     id: web::Path<String>,
@@ -82,8 +153,22 @@ async fn get(
     Ok(HttpResponse::Ok().json(task_xo(&find(&arca, &id).await?)))
 }
 
-/// Runs the task now: 204 when run, 404 unknown, 405 disabled, 409 while another node keeps it busy.
-async fn run(
+/// Run a task now.
+#[utoipa::path(
+    post,
+    path = "/service/rest/v1/tasks/{id}/run",
+    tag = "Tasks",
+    params(("id" = String, Path, description = "The task's id")),
+    responses(
+        (status = 204, description = "Task was run"),
+        (status = 401, description = "Authentication required"),
+        (status = 403, description = "Insufficient permissions"),
+        (status = 404, description = "Task not found"),
+        (status = 405, description = "Task is disabled", body = String, content_type = "text/plain"),
+        (status = 409, description = "Task is running on another node", body = Vec<crate::error::ValidationErrorXO>),
+    ),
+)]
+pub(crate) async fn run(
     req: HttpRequest,
     arca: web::Data<Arca>,
     g: Guard<TasksStart>,
@@ -123,9 +208,21 @@ async fn run(
     }
 }
 
-/// Nexus answers 409 for a task that is not running. Arca's built-in tasks are short, run under
-/// a lease and are not interruptible, so a stop is always that answer (404 for unknown ids).
-async fn stop(
+/// Stop a task. Arca's tasks are short and not interruptible, so this is always 409 (as Nexus
+/// answers for a task that is not running), or 404 for an unknown id.
+#[utoipa::path(
+    post,
+    path = "/service/rest/v1/tasks/{id}/stop",
+    tag = "Tasks",
+    params(("id" = String, Path, description = "The task's id")),
+    responses(
+        (status = 401, description = "Authentication required"),
+        (status = 403, description = "Insufficient permissions"),
+        (status = 404, description = "Task not found"),
+        (status = 409, description = "Task is not running or cannot be stopped", body = Vec<crate::error::ValidationErrorXO>),
+    ),
+)]
+pub(crate) async fn stop(
     arca: web::Data<Arca>,
     _g: Guard<TasksStart>,
     id: web::Path<String>,

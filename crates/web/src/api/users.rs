@@ -7,14 +7,15 @@ use arca_core::{
     meta::{MetaError, Role, User},
     security::{ANONYMOUS_USER, hash_password},
 };
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
 
 use super::{
     RolesCreate, RolesDelete, RolesRead, RolesUpdate, UsersCreate, UsersDelete, UsersRead,
     UsersUpdate, audit,
 };
-use crate::ApiError;
+use crate::{ApiError, error::ValidationErrorXO};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/security/users", web::get().to(list_users))
@@ -31,45 +32,116 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 const STATUSES: [&str; 4] = ["active", "locked", "disabled", "changepassword"];
 
-fn user_json(u: &User) -> Value {
-    json!({
-        "userId": u.user_id,
-        "firstName": u.first_name,
-        "lastName": u.last_name,
-        "emailAddress": u.email,
-        "source": u.source,
-        "status": u.status,
-        "readOnly": false,
-        "roles": u.roles,
-        "externalRoles": [],
-    })
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub(crate) enum UserStatus {
+    Active,
+    Locked,
+    Disabled,
+    #[schema(rename = "changepassword")]
+    ChangePassword,
 }
 
-fn role_json(r: &Role) -> Value {
-    json!({
-        "id": r.id,
-        "source": r.source,
-        "name": r.name,
-        "description": r.description,
-        "readOnly": r.read_only,
-        "privileges": r.privileges,
-        "roles": r.roles,
-    })
+/// Nexus's `ApiUser`.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ApiUser {
+    user_id: String,
+    first_name: String,
+    last_name: String,
+    #[schema(format = Email)]
+    email_address: String,
+    /// `default`: Arca's own users.
+    source: String,
+    #[schema(value_type = UserStatus)]
+    status: String,
+    /// Always false: every field can be changed.
+    read_only: bool,
+    roles: Vec<String>,
+    /// Always empty: Arca has no external user sources.
+    external_roles: Vec<String>,
 }
 
-#[derive(Deserialize)]
-struct UserQuery {
+/// Nexus's `RoleXOResponse`.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct RoleXOResponse {
+    id: String,
+    source: String,
+    name: String,
+    description: String,
+    /// Built-in roles cannot be changed or deleted.
+    read_only: bool,
+    privileges: Vec<String>,
+    roles: Vec<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ApiUserSource {
+    id: String,
+    name: String,
+}
+
+fn user_xo(u: &User) -> ApiUser {
+    ApiUser {
+        user_id: u.user_id.clone(),
+        first_name: u.first_name.clone(),
+        last_name: u.last_name.clone(),
+        email_address: u.email.clone(),
+        source: u.source.clone(),
+        status: u.status.clone(),
+        read_only: false,
+        roles: u.roles.clone(),
+        external_roles: vec![],
+    }
+}
+
+fn role_xo(r: &Role) -> RoleXOResponse {
+    RoleXOResponse {
+        id: r.id.clone(),
+        source: r.source.clone(),
+        name: r.name.clone(),
+        description: r.description.clone(),
+        read_only: r.read_only,
+        privileges: r.privileges.clone(),
+        roles: r.roles.clone(),
+    }
+}
+
+/// A role as the audit log records it.
+fn role_audit(r: &Role) -> serde_json::Value {
+    serde_json::to_value(role_xo(r)).unwrap_or_default()
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct UserQuery {
+    /// Users whose id starts with this.
     #[serde(rename = "userId")]
     user_id: Option<String>,
+    /// Users of this source (`default`).
     source: Option<String>,
 }
 
-async fn list_users(
+/// List users.
+#[utoipa::path(
+    get,
+    path = "/service/rest/v1/security/users",
+    tag = "Security management: users",
+    params(UserQuery),
+    responses(
+        (status = 200, description = "The users", body = Vec<ApiUser>),
+        (status = 401, description = "Authentication required"),
+        (status = 403, description = "Insufficient permissions"),
+    ),
+)]
+pub(crate) async fn list_users(
     arca: web::Data<Arca>,
     _g: Guard<UsersRead>,
     q: web::Query<UserQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let users: Vec<Value> = arca
+    let users: Vec<ApiUser> = arca
         .db
         .list_users()
         .await?
@@ -80,20 +152,32 @@ async fn list_users(
                 .as_deref()
                 .is_none_or(|t| u.user_id.starts_with(t))
         })
-        .map(user_json)
+        .map(user_xo)
         .collect();
     Ok(HttpResponse::Ok().json(users))
 }
 
-#[derive(Deserialize)]
+/// Nexus's `ApiCreateUser`. An update takes the same fields (Nexus's `ApiUser`) but no password.
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct UserBody {
+pub(crate) struct ApiCreateUser {
+    /// No `:`, `/` or spaces; at most 128 characters.
+    #[schema(required = true, nullable = false)]
     user_id: Option<String>,
+    #[schema(required = true, nullable = false)]
     first_name: Option<String>,
+    #[schema(required = true, nullable = false)]
     last_name: Option<String>,
+    #[schema(required = true, nullable = false, format = Email)]
     email_address: Option<String>,
+    /// At least 8 characters; ignored on update.
+    #[schema(required = true, nullable = false)]
     password: Option<String>,
+    /// `active` when left out.
+    #[schema(value_type = UserStatus, nullable = false)]
     status: Option<String>,
+    /// Only `default`.
+    #[schema(nullable = false)]
     source: Option<String>,
     #[serde(default)]
     roles: Vec<String>,
@@ -112,7 +196,7 @@ fn required<'a>(v: &'a Option<String>, field: &str) -> Result<&'a str, ApiError>
 }
 
 /// Checks the fields both create and update take; returns the user they describe.
-async fn user_from(arca: &Arca, b: &UserBody, user_id: &str) -> Result<User, ApiError> {
+async fn user_from(arca: &Arca, b: &ApiCreateUser, user_id: &str) -> Result<User, ApiError> {
     let email = required(&b.email_address, "emailAddress")?;
     if !email.contains('@') {
         return Err(ApiError::invalid(
@@ -154,11 +238,25 @@ async fn user_from(arca: &Arca, b: &UserBody, user_id: &str) -> Result<User, Api
     })
 }
 
-async fn create_user(
+/// Create a user in the default source.
+#[utoipa::path(
+    post,
+    path = "/service/rest/v1/security/users",
+    tag = "Security management: users",
+    request_body = ApiCreateUser,
+    responses(
+        (status = 200, description = "The user created", body = ApiUser),
+        (status = 400, description = "A field is missing or wrong", body = Vec<ValidationErrorXO>),
+        (status = 401, description = "Authentication required"),
+        (status = 403, description = "Insufficient permissions"),
+        (status = 409, description = "The user exists", body = Vec<ValidationErrorXO>),
+    ),
+)]
+pub(crate) async fn create_user(
     req: HttpRequest,
     arca: web::Data<Arca>,
     g: Guard<UsersCreate>,
-    body: web::Json<UserBody>,
+    body: web::Json<ApiCreateUser>,
 ) -> Result<HttpResponse, ApiError> {
     let id = required(&body.user_id, "userId")?;
     if id.contains([':', '/', ' ']) || id.len() > 128 {
@@ -191,15 +289,30 @@ async fn create_user(
         json!({ "roles": user.roles }),
     )
     .await;
-    Ok(HttpResponse::Ok().json(user_json(&user)))
+    Ok(HttpResponse::Ok().json(user_xo(&user)))
 }
 
-async fn update_user(
+/// Update a user (the password is changed with `change-password`).
+#[utoipa::path(
+    put,
+    path = "/service/rest/v1/security/users/{userId}",
+    tag = "Security management: users",
+    params(("userId" = String, Path, description = "The user's id")),
+    request_body(content = ApiUser, description = "`readOnly` and `externalRoles` are ignored"),
+    responses(
+        (status = 204, description = "User updated"),
+        (status = 400, description = "A field is missing or wrong", body = Vec<ValidationErrorXO>),
+        (status = 401, description = "Authentication required"),
+        (status = 403, description = "Insufficient permissions"),
+        (status = 404, description = "User not found"),
+    ),
+)]
+pub(crate) async fn update_user(
     req: HttpRequest,
     arca: web::Data<Arca>,
     g: Guard<UsersUpdate>,
     path: web::Path<String>,
-    body: web::Json<UserBody>,
+    body: web::Json<ApiCreateUser>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     if body.user_id.as_deref().is_some_and(|u| u != id) {
@@ -237,7 +350,21 @@ async fn update_user(
     Ok(HttpResponse::NoContent().finish())
 }
 
-async fn delete_user(
+/// Delete a user.
+#[utoipa::path(
+    delete,
+    path = "/service/rest/v1/security/users/{userId}",
+    tag = "Security management: users",
+    params(("userId" = String, Path, description = "The user's id")),
+    responses(
+        (status = 204, description = "User deleted"),
+        (status = 400, description = "The caller itself, or the anonymous user", body = Vec<ValidationErrorXO>),
+        (status = 401, description = "Authentication required"),
+        (status = 403, description = "Insufficient permissions"),
+        (status = 404, description = "User not found"),
+    ),
+)]
+pub(crate) async fn delete_user(
     req: HttpRequest,
     arca: web::Data<Arca>,
     g: Guard<UsersDelete>,
@@ -277,13 +404,31 @@ async fn delete_user(
     Ok(HttpResponse::NoContent().finish())
 }
 
-async fn user_sources(_g: Guard<UsersRead>) -> HttpResponse {
-    HttpResponse::Ok().json(json!([{ "id": "default", "name": "Local" }]))
+/// List the user sources (only Arca's own, `default`).
+#[utoipa::path(
+    get,
+    path = "/service/rest/v1/security/user-sources",
+    tag = "Security management",
+    responses(
+        (status = 200, description = "The user sources", body = Vec<ApiUserSource>),
+        (status = 401, description = "Authentication required"),
+        (status = 403, description = "Insufficient permissions"),
+    ),
+)]
+pub(crate) async fn user_sources(_g: Guard<UsersRead>) -> HttpResponse {
+    HttpResponse::Ok().json([ApiUserSource {
+        id: "default".into(),
+        name: "Local".into(),
+    }])
 }
 
-#[derive(Deserialize)]
-struct RoleBody {
+/// Nexus's `RoleXORequest`.
+#[derive(Deserialize, ToSchema)]
+pub(crate) struct RoleXORequest {
+    /// Required on create; on update, if given, the id in the path.
+    #[schema(nullable = false)]
     id: Option<String>,
+    #[schema(required = true, nullable = false)]
     name: Option<String>,
     #[serde(default)]
     description: String,
@@ -293,25 +438,52 @@ struct RoleBody {
     roles: Vec<String>,
 }
 
-async fn list_roles(arca: web::Data<Arca>, _g: Guard<RolesRead>) -> Result<HttpResponse, ApiError> {
-    let roles: Vec<Value> = arca.db.list_roles().await?.iter().map(role_json).collect();
+/// List roles.
+#[utoipa::path(
+    get,
+    path = "/service/rest/v1/security/roles",
+    tag = "Security management: roles",
+    responses(
+        (status = 200, description = "The roles", body = Vec<RoleXOResponse>),
+        (status = 401, description = "Authentication required"),
+        (status = 403, description = "Insufficient permissions"),
+    ),
+)]
+pub(crate) async fn list_roles(
+    arca: web::Data<Arca>,
+    _g: Guard<RolesRead>,
+) -> Result<HttpResponse, ApiError> {
+    let roles: Vec<RoleXOResponse> = arca.db.list_roles().await?.iter().map(role_xo).collect();
     Ok(HttpResponse::Ok().json(roles))
 }
 
-async fn get_role(
+/// Get a role.
+#[utoipa::path(
+    get,
+    path = "/service/rest/v1/security/roles/{id}",
+    tag = "Security management: roles",
+    params(("id" = String, Path, description = "The role's id")),
+    responses(
+        (status = 200, description = "The role", body = RoleXOResponse),
+        (status = 401, description = "Authentication required"),
+        (status = 403, description = "Insufficient permissions"),
+        (status = 404, description = "Role not found"),
+    ),
+)]
+pub(crate) async fn get_role(
     arca: web::Data<Arca>,
     _g: Guard<RolesRead>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     match arca.db.get_role(&path).await {
-        Ok(r) => Ok(HttpResponse::Ok().json(role_json(&r))),
+        Ok(r) => Ok(HttpResponse::Ok().json(role_xo(&r))),
         Err(MetaError::NotFound) => Err(ApiError::NotFound(format!("Role '{path}' not found"))),
         Err(e) => Err(e.into()),
     }
 }
 
 /// Checks a role body: names present, contained roles exist, no role contains itself.
-async fn role_from(arca: &Arca, b: &RoleBody, id: &str) -> Result<Role, ApiError> {
+async fn role_from(arca: &Arca, b: &RoleXORequest, id: &str) -> Result<Role, ApiError> {
     let name = required(&b.name, "name")?;
     if b.privileges.iter().any(|p| p.trim().is_empty()) {
         return Err(ApiError::invalid(
@@ -354,11 +526,25 @@ async fn role_from(arca: &Arca, b: &RoleBody, id: &str) -> Result<Role, ApiError
     })
 }
 
-async fn create_role(
+/// Create a role.
+#[utoipa::path(
+    post,
+    path = "/service/rest/v1/security/roles",
+    tag = "Security management: roles",
+    request_body = RoleXORequest,
+    responses(
+        (status = 200, description = "The role created", body = RoleXOResponse),
+        (status = 400, description = "A field is missing or wrong", body = Vec<ValidationErrorXO>),
+        (status = 401, description = "Authentication required"),
+        (status = 403, description = "Insufficient permissions"),
+        (status = 409, description = "The role exists", body = Vec<ValidationErrorXO>),
+    ),
+)]
+pub(crate) async fn create_role(
     req: HttpRequest,
     arca: web::Data<Arca>,
     g: Guard<RolesCreate>,
-    body: web::Json<RoleBody>,
+    body: web::Json<RoleXORequest>,
 ) -> Result<HttpResponse, ApiError> {
     let id = required(&body.id, "id")?.to_owned();
     match arca.db.get_role(&id).await {
@@ -375,10 +561,10 @@ async fn create_role(
         "security.role",
         "created",
         &id,
-        role_json(&role),
+        role_audit(&role),
     )
     .await;
-    Ok(HttpResponse::Ok().json(role_json(&role)))
+    Ok(HttpResponse::Ok().json(role_xo(&role)))
 }
 
 /// A role the API may change: it exists and is not built in.
@@ -394,12 +580,27 @@ async fn editable_role(arca: &Arca, id: &str) -> Result<(), ApiError> {
     }
 }
 
-async fn update_role(
+/// Update a role (not a built-in one).
+#[utoipa::path(
+    put,
+    path = "/service/rest/v1/security/roles/{id}",
+    tag = "Security management: roles",
+    params(("id" = String, Path, description = "The role's id")),
+    request_body = RoleXORequest,
+    responses(
+        (status = 204, description = "Role updated"),
+        (status = 400, description = "A field is wrong, or the role is built in", body = Vec<ValidationErrorXO>),
+        (status = 401, description = "Authentication required"),
+        (status = 403, description = "Insufficient permissions"),
+        (status = 404, description = "Role not found"),
+    ),
+)]
+pub(crate) async fn update_role(
     req: HttpRequest,
     arca: web::Data<Arca>,
     g: Guard<RolesUpdate>,
     path: web::Path<String>,
-    body: web::Json<RoleBody>,
+    body: web::Json<RoleXORequest>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     editable_role(&arca, &id).await?;
@@ -419,13 +620,27 @@ async fn update_role(
         "security.role",
         "updated",
         &id,
-        role_json(&role),
+        role_audit(&role),
     )
     .await;
     Ok(HttpResponse::NoContent().finish())
 }
 
-async fn delete_role(
+/// Delete a role (not a built-in one).
+#[utoipa::path(
+    delete,
+    path = "/service/rest/v1/security/roles/{id}",
+    tag = "Security management: roles",
+    params(("id" = String, Path, description = "The role's id")),
+    responses(
+        (status = 204, description = "Role deleted"),
+        (status = 400, description = "The role is built in", body = Vec<ValidationErrorXO>),
+        (status = 401, description = "Authentication required"),
+        (status = 403, description = "Insufficient permissions"),
+        (status = 404, description = "Role not found"),
+    ),
+)]
+pub(crate) async fn delete_role(
     req: HttpRequest,
     arca: web::Data<Arca>,
     g: Guard<RolesDelete>,
