@@ -4,10 +4,12 @@ pub mod api;
 mod error;
 mod ui;
 
+pub use api::openapi::ApiDoc;
 pub use error::ApiError;
 
-/// Registers the REST API and UI routes.
+/// Registers the REST API, its OpenAPI document and the UI routes.
 pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
     api::configure(cfg);
+    api::openapi::configure(cfg);
     ui::configure(cfg);
 }

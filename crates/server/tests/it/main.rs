@@ -9,6 +9,7 @@ mod config;
 mod deploy;
 mod docker;
 mod maven;
+mod openapi;
 mod proxy;
 mod pypi;
 mod repositories;

@@ -49,6 +49,7 @@ pub(crate) struct BlobStoreQuotaResultXO {
 /// List the blob stores.
 #[utoipa::path(
     get,
+    operation_id = "list_blob_stores",
     path = "/service/rest/v1/blobstores",
     tag = "Blob store",
     responses(
@@ -89,6 +90,7 @@ pub(crate) async fn list(
 /// Get the quota status of a blob store (Arca has no quotas: never a violation).
 #[utoipa::path(
     get,
+    operation_id = "get_blob_store_quota_status",
     path = "/service/rest/v1/blobstores/{name}/quota-status",
     tag = "Blob store",
     params(("name" = String, Path, description = "The blob store's name")),

@@ -480,6 +480,86 @@ pub(crate) async fn delete_asset(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// The component upload form: the fields of the repository's format (see
+/// `formats/upload-specs`). More files go in `<format>.asset2`, `<format>.asset3`, ... with
+/// their own `.extension`/`.classifier` (maven2) or `.filename` (raw).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct ComponentUploadForm {
+    #[serde(rename = "maven2.groupId")]
+    #[schema(required = false)]
+    maven2_group_id: String,
+    #[serde(rename = "maven2.artifactId")]
+    #[schema(required = false)]
+    maven2_artifact_id: String,
+    #[serde(rename = "maven2.version")]
+    #[schema(required = false)]
+    maven2_version: String,
+    /// `true` to generate a pom.
+    #[serde(rename = "maven2.generate-pom")]
+    #[schema(required = false)]
+    maven2_generate_pom: bool,
+    /// For a generated pom; `jar` by default.
+    #[serde(rename = "maven2.packaging")]
+    #[schema(required = false)]
+    maven2_packaging: String,
+    #[serde(rename = "maven2.asset1")]
+    #[schema(required = false, value_type = String, format = Binary)]
+    maven2_asset1: Vec<u8>,
+    #[serde(rename = "maven2.asset1.extension")]
+    #[schema(required = false)]
+    maven2_asset1_extension: String,
+    #[serde(rename = "maven2.asset1.classifier")]
+    #[schema(required = false)]
+    maven2_asset1_classifier: String,
+    /// A wheel or sdist; name and version come from its file name.
+    #[serde(rename = "pypi.asset")]
+    #[schema(required = false, value_type = String, format = Binary)]
+    pypi_asset: Vec<u8>,
+    /// Where the files go, e.g. `/path/to/files/`.
+    #[serde(rename = "raw.directory")]
+    #[schema(required = false)]
+    raw_directory: String,
+    #[serde(rename = "raw.asset1")]
+    #[schema(required = false, value_type = String, format = Binary)]
+    raw_asset1: Vec<u8>,
+    #[serde(rename = "raw.asset1.filename")]
+    #[schema(required = false)]
+    raw_asset1_filename: String,
+    /// The directory for the RPM, below the repository root.
+    #[serde(rename = "yum.directory")]
+    #[schema(required = false)]
+    yum_directory: String,
+    #[serde(rename = "yum.asset")]
+    #[schema(required = false, value_type = String, format = Binary)]
+    yum_asset: Vec<u8>,
+    /// The RPM's file name; the uploaded file's by default.
+    #[serde(rename = "yum.asset.filename")]
+    #[schema(required = false)]
+    yum_asset_filename: String,
+}
+
+/// Upload a component with its format's form.
+///
+/// Served by `arca_core::format::component_upload_route`; this stub only describes it.
+#[utoipa::path(
+    post,
+    path = "/service/rest/v1/components",
+    tag = "Components",
+    params(("repository" = String, Query, description = "A hosted repository")),
+    request_body(content = ComponentUploadForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 204, description = "Component uploaded"),
+        (status = 400, description = "Not a hosted repository, a format without upload, or a wrong form", body = String, content_type = "text/plain"),
+        (status = 401, description = "Authentication required"),
+        (status = 403, description = "Insufficient permissions"),
+        (status = 404, description = "Repository not found", body = String, content_type = "text/plain"),
+        (status = 503, description = "Repository offline", body = String, content_type = "text/plain"),
+    ),
+)]
+#[allow(dead_code)]
+pub(crate) fn upload_component() {}
+
 #[cfg(test)]
 mod tests {
     #[test]

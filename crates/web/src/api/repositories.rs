@@ -15,10 +15,15 @@ use arca_core::{
     proxy::ProxySettings,
     security::{Action, Permission},
 };
+use serde::Serialize;
 use serde_json::{Map, Value, json};
+use utoipa::ToSchema;
 
+use super::repository_schemas::{
+    AbstractApiRepository, RepositoryApiRequest, RepositoryFormat, RepositoryType,
+};
 use super::{ReposAdd, ReposDelete, ReposEdit, ReposRead, audit};
-use crate::ApiError;
+use crate::{ApiError, error::ValidationErrorXO};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/repositories", web::get().to(list))
@@ -67,21 +72,53 @@ fn repo_url(base: &str, name: &RepoName) -> String {
     format!("{base}/repository/{name}")
 }
 
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct RepositoryProxyXO {
+    #[schema(value_type = String)]
+    remote_url: Value,
+}
+
+/// A proxy's `proxy.remoteUrl`; empty for the others.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct RepositoryAttributesXO {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    proxy: Option<RepositoryProxyXO>,
+}
+
 /// Nexus's `RepositoryXO`.
-fn summary(r: &Repository, base: &str, size: Option<i64>) -> Value {
-    let mut attributes = Map::new();
-    if let Some(remote) = r.attrs.pointer("/proxy/remoteUrl") {
-        attributes.insert("proxy".into(), json!({ "remoteUrl": remote }));
+#[derive(Serialize, ToSchema)]
+pub(crate) struct RepositoryXO {
+    name: String,
+    /// The format id: `maven2`, `pypi`, `docker`, `yum` or `raw`.
+    format: String,
+    #[serde(rename = "type")]
+    kind: RepositoryType,
+    url: String,
+    online: bool,
+    /// Always 0.
+    size: i64,
+    attributes: RepositoryAttributesXO,
+}
+
+fn summary(r: &Repository, base: &str, size: Option<i64>) -> RepositoryXO {
+    RepositoryXO {
+        name: r.name.to_string(),
+        format: r.format.clone(),
+        kind: r.kind.into(),
+        url: repo_url(base, &r.name),
+        online: r.online,
+        size: size.unwrap_or(0),
+        attributes: RepositoryAttributesXO {
+            proxy: r
+                .attrs
+                .pointer("/proxy/remoteUrl")
+                .map(|remote| RepositoryProxyXO {
+                    remote_url: remote.clone(),
+                }),
+        },
     }
-    json!({
-        "name": r.name,
-        "format": r.format,
-        "type": r.kind.as_str(),
-        "url": repo_url(base, &r.name),
-        "online": r.online,
-        "size": size.unwrap_or(0),
-        "attributes": attributes,
-    })
 }
 
 /// Removes write-only secrets (`password`, `bearerToken`, `secretAccessKey`, signing keys)
@@ -143,15 +180,25 @@ fn can_browse(caller: &Caller, r: &Repository) -> bool {
     })
 }
 
-/// The repositories the caller may browse.
-async fn list(
+/// List the repositories the caller may browse.
+#[utoipa::path(
+    get,
+    operation_id = "list_repositories",
+    path = "/service/rest/v1/repositories",
+    tag = "Repository Management",
+    responses(
+        (status = 200, description = "The repositories", body = Vec<RepositoryXO>),
+        (status = 401, description = "Authentication required"),
+    ),
+)]
+pub(crate) async fn list(
     req: HttpRequest,
     arca: web::Data<Arca>,
     caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
     let base = arca.settings.public.for_request(&req);
     let repos = arca.db.list_repositories().await?;
-    let out: Vec<Value> = repos
+    let out: Vec<RepositoryXO> = repos
         .iter()
         .filter(|r| can_browse(&caller, r))
         .map(|r| summary(r, &base, None))
@@ -159,7 +206,20 @@ async fn list(
     Ok(HttpResponse::Ok().json(out))
 }
 
-async fn get_one(
+/// Get a repository the caller may browse.
+#[utoipa::path(
+    get,
+    operation_id = "get_repository",
+    path = "/service/rest/v1/repositories/{name}",
+    tag = "Repository Management",
+    params(("name" = String, Path, description = "The repository's name")),
+    responses(
+        (status = 200, description = "The repository", body = RepositoryXO),
+        (status = 401, description = "Authentication required"),
+        (status = 404, description = "Repository not found"),
+    ),
+)]
+pub(crate) async fn get_one(
     req: HttpRequest,
     arca: web::Data<Arca>,
     caller: Caller,
@@ -175,7 +235,19 @@ async fn get_one(
     }
 }
 
-async fn settings(
+/// List every repository with its full settings.
+#[utoipa::path(
+    get,
+    operation_id = "list_repository_settings",
+    path = "/service/rest/v1/repositorySettings",
+    tag = "Repository Management",
+    responses(
+        (status = 200, description = "The repositories", body = Vec<AbstractApiRepository>),
+        (status = 401, description = "Authentication required"),
+        (status = 403, description = "Insufficient permissions"),
+    ),
+)]
+pub(crate) async fn settings(
     req: HttpRequest,
     arca: web::Data<Arca>,
     _g: Guard<ReposRead>,
@@ -185,7 +257,21 @@ async fn settings(
     Ok(HttpResponse::Ok().json(repos.iter().map(|r| detail(r, &base)).collect::<Vec<_>>()))
 }
 
-async fn delete(
+/// Delete a repository of any format.
+#[utoipa::path(
+    delete,
+    operation_id = "delete_repository",
+    path = "/service/rest/v1/repositories/{name}",
+    tag = "Repository Management",
+    params(("name" = String, Path, description = "The repository's name")),
+    responses(
+        (status = 204, description = "Repository deleted"),
+        (status = 401, description = "Authentication required"),
+        (status = 403, description = "Insufficient permissions"),
+        (status = 404, description = "Repository not found"),
+    ),
+)]
+pub(crate) async fn delete(
     req: HttpRequest,
     arca: web::Data<Arca>,
     g: RepoAdminGuard<ReposDelete>,
@@ -440,7 +526,27 @@ async fn parse_spec(
     Ok(spec)
 }
 
-async fn create(
+/// Create a repository of a format and type.
+#[utoipa::path(
+    post,
+    operation_id = "create_repository",
+    path = "/service/rest/v1/repositories/{format}/{kind}",
+    tag = "Repository Management",
+    params(
+        ("format" = RepositoryFormat, Path, description = "The format"),
+        ("kind" = RepositoryType, Path, description = "The repository type"),
+    ),
+    request_body = RepositoryApiRequest,
+    responses(
+        (status = 201, description = "Repository created"),
+        (status = 400, description = "A field is missing or wrong, or the format is not served", body = Vec<ValidationErrorXO>),
+        (status = 401, description = "Authentication required"),
+        (status = 403, description = "Insufficient permissions"),
+        (status = 404, description = "Unknown repository type"),
+        (status = 409, description = "The repository exists", body = Vec<ValidationErrorXO>),
+    ),
+)]
+pub(crate) async fn create(
     req: HttpRequest,
     arca: web::Data<Arca>,
     g: RepoAdminGuard<ReposAdd>,
@@ -494,7 +600,26 @@ async fn typed(
     }
 }
 
-async fn get_typed(
+/// Get a repository's full settings.
+#[utoipa::path(
+    get,
+    operation_id = "get_repository_settings",
+    path = "/service/rest/v1/repositories/{format}/{kind}/{name}",
+    tag = "Repository Management",
+    params(
+        ("format" = RepositoryFormat, Path, description = "The format"),
+        ("kind" = RepositoryType, Path, description = "The repository type"),
+        ("name" = String, Path, description = "The repository's name"),
+    ),
+    responses(
+        (status = 200, description = "The repository", body = AbstractApiRepository),
+        (status = 400, description = "The format is not served", body = Vec<ValidationErrorXO>),
+        (status = 401, description = "Authentication required"),
+        (status = 403, description = "Insufficient permissions"),
+        (status = 404, description = "No such repository of this format and type"),
+    ),
+)]
+pub(crate) async fn get_typed(
     req: HttpRequest,
     arca: web::Data<Arca>,
     _g: RepoAdminGuard<ReposRead>,
@@ -505,7 +630,27 @@ async fn get_typed(
     Ok(HttpResponse::Ok().json(detail(&repo, &arca.settings.public.for_request(&req))))
 }
 
-async fn update(
+/// Update a repository (not its name or blob store).
+#[utoipa::path(
+    put,
+    operation_id = "update_repository",
+    path = "/service/rest/v1/repositories/{format}/{kind}/{name}",
+    tag = "Repository Management",
+    params(
+        ("format" = RepositoryFormat, Path, description = "The format"),
+        ("kind" = RepositoryType, Path, description = "The repository type"),
+        ("name" = String, Path, description = "The repository's name"),
+    ),
+    request_body = RepositoryApiRequest,
+    responses(
+        (status = 204, description = "Repository updated"),
+        (status = 400, description = "A field is missing or wrong", body = Vec<ValidationErrorXO>),
+        (status = 401, description = "Authentication required"),
+        (status = 403, description = "Insufficient permissions"),
+        (status = 404, description = "No such repository of this format and type"),
+    ),
+)]
+pub(crate) async fn update(
     req: HttpRequest,
     arca: web::Data<Arca>,
     g: RepoAdminGuard<ReposEdit>,

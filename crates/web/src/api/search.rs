@@ -189,6 +189,7 @@ fn format_of(p: &Parsed, repo: &str) -> String {
 /// Search components, 50 a page.
 #[utoipa::path(
     get,
+    operation_id = "search_components",
     path = "/service/rest/v1/search",
     tag = "Search",
     params(SearchParams),
@@ -255,6 +256,7 @@ pub(crate) async fn search_assets(
 /// Search and download the one matching asset.
 #[utoipa::path(
     get,
+    operation_id = "search_and_download_asset",
     path = "/service/rest/v1/search/assets/download",
     tag = "Search",
     params(SearchParams),

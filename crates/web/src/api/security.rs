@@ -274,8 +274,10 @@ pub(crate) async fn delete_token(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Change a user's password. Users may change their own; another's takes `nx-users-update`.
-/// Once admin's is changed, the generated `admin.password` file goes, as in Nexus.
+/// Change a user's password.
+///
+/// Users may change their own; another's takes `nx-users-update`. Once admin's is changed, the
+/// generated `admin.password` file goes, as in Nexus.
 #[utoipa::path(
     put,
     path = "/service/rest/v1/security/users/{userId}/change-password",

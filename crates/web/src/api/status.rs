@@ -15,6 +15,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// Whether the node can serve reads (load balancers poll this).
 #[utoipa::path(
     get,
+    operation_id = "get_status",
     path = "/service/rest/v1/status",
     tag = "Status",
     security(()),
@@ -33,6 +34,7 @@ pub(crate) async fn status(arca: web::Data<Arca>) -> HttpResponse {
 /// Whether the node can serve reads and take writes.
 #[utoipa::path(
     get,
+    operation_id = "get_status_writable",
     path = "/service/rest/v1/status/writable",
     tag = "Status",
     security(()),
@@ -104,6 +106,7 @@ fn check_entry(healthy: bool, message: String, started: std::time::Instant) -> S
 /// The results of the system status checks.
 #[utoipa::path(
     get,
+    operation_id = "get_status_check",
     path = "/service/rest/v1/status/check",
     tag = "Status",
     responses(

@@ -95,6 +95,7 @@ pub(crate) struct ListQuery {
 /// List tasks.
 #[utoipa::path(
     get,
+    operation_id = "list_tasks",
     path = "/service/rest/v1/tasks",
     tag = "Tasks",
     params(ListQuery),
@@ -135,6 +136,7 @@ async fn find(arca: &Arca, id: &str) -> Result<TaskRow, ApiError> {
 /// Get a task.
 #[utoipa::path(
     get,
+    operation_id = "get_task",
     path = "/service/rest/v1/tasks/{id}",
     tag = "Tasks",
     params(("id" = String, Path, description = "The task's id")),
@@ -156,6 +158,7 @@ pub(crate) async fn get(
 /// Run a task now.
 #[utoipa::path(
     post,
+    operation_id = "run_task",
     path = "/service/rest/v1/tasks/{id}/run",
     tag = "Tasks",
     params(("id" = String, Path, description = "The task's id")),
@@ -208,10 +211,13 @@ pub(crate) async fn run(
     }
 }
 
-/// Stop a task. Arca's tasks are short and not interruptible, so this is always 409 (as Nexus
-/// answers for a task that is not running), or 404 for an unknown id.
+/// Stop a task.
+///
+/// Arca's tasks are short and not interruptible, so this is always 409 (as Nexus answers for a
+/// task that is not running), or 404 for an unknown id.
 #[utoipa::path(
     post,
+    operation_id = "stop_task",
     path = "/service/rest/v1/tasks/{id}/stop",
     tag = "Tasks",
     params(("id" = String, Path, description = "The task's id")),

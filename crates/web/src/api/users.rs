@@ -174,7 +174,7 @@ pub(crate) struct ApiCreateUser {
     #[schema(required = true, nullable = false)]
     password: Option<String>,
     /// `active` when left out.
-    #[schema(value_type = UserStatus, nullable = false)]
+    #[schema(value_type = UserStatus, required = false)]
     status: Option<String>,
     /// Only `default`.
     #[schema(nullable = false)]

@@ -1,0 +1,165 @@
+//! The OpenAPI document of the REST API, generated from the handlers' `#[utoipa::path]`
+//! annotations and served at `/service/rest/swagger.json` (where Nexus serves its own).
+
+use std::sync::OnceLock;
+
+use actix_web::{HttpResponse, web};
+use utoipa::{
+    Modify, OpenApi,
+    openapi::security::{Http, HttpAuthScheme, SecurityScheme},
+};
+
+use super::{
+    blobstores, components, misc, repositories, repository_schemas, search, security, status,
+    tasks, users,
+};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Arca REST API",
+        version = env!("CARGO_PKG_VERSION"),
+        description = "Arca's REST admin API: Nexus Repository 3's paths, shapes and status codes \
+            under `/service/rest/v1`, so tools written for Nexus work by changing the base URL. \
+            Send HTTP basic credentials or an API token as a bearer token.",
+        license(name = "Apache-2.0", identifier = "Apache-2.0"),
+    ),
+    paths(
+        status::status,
+        status::writable,
+        status::check,
+        repositories::list,
+        repositories::settings,
+        repositories::get_one,
+        repositories::delete,
+        repositories::create,
+        repositories::get_typed,
+        repositories::update,
+        blobstores::list,
+        blobstores::quota,
+        components::list_components,
+        components::upload_component,
+        components::get_component,
+        components::delete_component,
+        components::list_assets,
+        components::get_asset,
+        components::delete_asset,
+        search::search,
+        search::search_assets,
+        search::download,
+        misc::upload_specs,
+        misc::upload_spec,
+        users::list_users,
+        users::create_user,
+        users::update_user,
+        users::delete_user,
+        security::change_password,
+        users::list_roles,
+        users::create_role,
+        users::get_role,
+        users::update_role,
+        users::delete_role,
+        users::user_sources,
+        security::get_anonymous,
+        security::put_anonymous,
+        security::list_tokens,
+        security::create_token,
+        security::delete_token,
+        tasks::list,
+        tasks::get,
+        tasks::run,
+        tasks::stop,
+        misc::audit_log,
+    ),
+    components(schemas(
+        crate::error::ValidationErrorXO,
+        repository_schemas::RepositoryFormat,
+        repository_schemas::RepositoryType,
+        repository_schemas::MavenHostedRepositoryApiRequest,
+        repository_schemas::MavenProxyRepositoryApiRequest,
+        repository_schemas::MavenGroupRepositoryApiRequest,
+        repository_schemas::PypiHostedRepositoryApiRequest,
+        repository_schemas::PypiProxyRepositoryApiRequest,
+        repository_schemas::PypiGroupRepositoryApiRequest,
+        repository_schemas::DockerHostedRepositoryApiRequest,
+        repository_schemas::DockerProxyRepositoryApiRequest,
+        repository_schemas::DockerGroupRepositoryApiRequest,
+        repository_schemas::YumHostedRepositoryApiRequest,
+        repository_schemas::YumProxyRepositoryApiRequest,
+        repository_schemas::YumGroupRepositoryApiRequest,
+        repository_schemas::RawHostedRepositoryApiRequest,
+        repository_schemas::RawProxyRepositoryApiRequest,
+        repository_schemas::RawGroupRepositoryApiRequest,
+    )),
+    modifiers(&SecuritySchemes),
+    security(("BasicAuth" = []), ("BearerAuth" = [])),
+    tags(
+        (name = "Status", description = "Health checks"),
+        (name = "Repository Management"),
+        (name = "Blob store"),
+        (name = "Components"),
+        (name = "Assets"),
+        (name = "Search"),
+        (name = "Formats"),
+        (name = "Security management: users"),
+        (name = "Security management: roles"),
+        (name = "Security management"),
+        (name = "Security management: anonymous access"),
+        (name = "Security management: API tokens", description = "Arca's own: tokens for `Authorization: Bearer`"),
+        (name = "Tasks"),
+        (name = "Audit", description = "Arca's own: the audit log of changes"),
+    ),
+)]
+pub struct ApiDoc;
+
+/// `BasicAuth` (user and password, or user and API token) and `BearerAuth` (an API token).
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "BasicAuth",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Basic)),
+        );
+        components.add_security_scheme(
+            "BearerAuth",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}
+
+/// The document as JSON, built once.
+pub fn json() -> Result<&'static str, &'static str> {
+    static DOC: OnceLock<Result<String, String>> = OnceLock::new();
+    DOC.get_or_init(|| ApiDoc::openapi().to_json().map_err(|e| e.to_string()))
+        .as_deref()
+        .map_err(String::as_str)
+}
+
+async fn swagger_json() -> HttpResponse {
+    match json() {
+        Ok(doc) => HttpResponse::Ok()
+            .content_type("application/json")
+            .body(doc),
+        Err(e) => {
+            tracing::error!(error = e, "OpenAPI document not generated");
+            HttpResponse::InternalServerError()
+                .content_type("text/plain; charset=utf-8")
+                .body("internal error; see the server log")
+        }
+    }
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/service/rest/swagger.json", web::get().to(swagger_json));
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn document_builds() {
+        let doc = super::json().expect("the document serialises");
+        assert!(doc.contains("\"Arca REST API\""));
+    }
+}
