@@ -292,7 +292,7 @@
     const info = doc.info || {};
     root.replaceChildren(
       el("p", { class: "muted" }, `${info.title || ""} ${info.version || ""} · ${n} operations`),
-      [...tags.values()].filter((t) => t.ops.length).map(({ tag, ops }) =>
+      ...[...tags.values()].filter((t) => t.ops.length).map(({ tag, ops }) =>
         el("details", { class: "tag", open: true }, el("summary", {}, tag.name),
           tag.description ? el("p", { class: "muted" }, tag.description) : null, ops)));
     if (location.hash) {
@@ -304,6 +304,7 @@
     }
   }
 
+  document.getElementById("auth").addEventListener("submit", (e) => e.preventDefault());
   const kind = document.getElementById("auth-kind");
   kind.addEventListener("change", () => {
     document.getElementById("auth-user").hidden = kind.value !== "basic";
