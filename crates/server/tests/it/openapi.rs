@@ -7,7 +7,8 @@ use serde_json::Value;
 use crate::json;
 
 /// Every route the `configure` functions of `arca_web::api` register under `/service/rest/v1`
-/// (and the component upload `api::configure` adds from core). Add new routes here.
+/// (with the component upload `api::configure` adds from core), and those the formats register
+/// there. Add new routes here.
 const ROUTES: &[(&str, &str)] = &[
     // status.rs
     ("get", "/status"),
@@ -64,6 +65,9 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/audit"),
     // mod.rs: arca_core::format::component_upload_route
     ("post", "/components"),
+    // arca-pypi's Format::configure
+    ("post", "/pypi/{repository}/{project}/{version}/yank"),
+    ("delete", "/pypi/{repository}/{project}/{version}/yank"),
 ];
 
 /// Every `$ref` in `v`, with where it was found.

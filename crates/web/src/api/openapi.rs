@@ -70,6 +70,8 @@ use super::{
         tasks::run,
         tasks::stop,
         misc::audit_log,
+        pypi_yank,
+        pypi_unyank,
     ),
     components(schemas(
         crate::error::ValidationErrorXO,
@@ -108,9 +110,78 @@ use super::{
         (name = "Security management: API tokens", description = "Arca's own: tokens for `Authorization: Bearer`"),
         (name = "Tasks"),
         (name = "Audit", description = "Arca's own: the audit log of changes"),
+        (name = "PyPI", description = "Arca's own: PEP 592 yanking in hosted PyPI repositories"),
     ),
 )]
 pub struct ApiDoc;
+
+// Routes a format registers (`Format::configure`), described here.
+
+/// Why a release is yanked.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct PypiYankRequest {
+    #[schema(nullable = false)]
+    reason: Option<String>,
+}
+
+/// What a yank or unyank changed.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct PypiYankResultXO {
+    /// The normalized project name.
+    project: String,
+    version: String,
+    yanked: bool,
+    /// How many files of the release were marked.
+    #[schema(minimum = 1)]
+    files: i64,
+}
+
+/// Yank a release (PEP 592).
+///
+/// Served by the pypi format; installers skip yanked files unless pinned to them.
+#[utoipa::path(
+    post,
+    path = "/service/rest/v1/pypi/{repository}/{project}/{version}/yank",
+    tag = "PyPI",
+    params(
+        ("repository" = String, Path, description = "A hosted PyPI repository"),
+        ("project" = String, Path, description = "The project (any spelling that normalizes to it)"),
+        ("version" = String, Path, description = "The release"),
+    ),
+    request_body(content = Option<PypiYankRequest>, description = "Optional"),
+    responses(
+        (status = 200, description = "Release yanked", body = PypiYankResultXO),
+        (status = 400, description = "Not a hosted PyPI repository", body = String, content_type = "text/plain"),
+        (status = 401, description = "Authentication required"),
+        (status = 403, description = "Insufficient permissions"),
+        (status = 404, description = "Repository or release not found", body = String, content_type = "text/plain"),
+    ),
+)]
+#[allow(dead_code)]
+fn pypi_yank() {}
+
+/// Unyank a release (PEP 592).
+#[utoipa::path(
+    delete,
+    path = "/service/rest/v1/pypi/{repository}/{project}/{version}/yank",
+    tag = "PyPI",
+    params(
+        ("repository" = String, Path, description = "A hosted PyPI repository"),
+        ("project" = String, Path, description = "The project (any spelling that normalizes to it)"),
+        ("version" = String, Path, description = "The release"),
+    ),
+    responses(
+        (status = 200, description = "Release no longer yanked", body = PypiYankResultXO),
+        (status = 400, description = "Not a hosted PyPI repository", body = String, content_type = "text/plain"),
+        (status = 401, description = "Authentication required"),
+        (status = 403, description = "Insufficient permissions"),
+        (status = 404, description = "Repository or release not found", body = String, content_type = "text/plain"),
+    ),
+)]
+#[allow(dead_code)]
+fn pypi_unyank() {}
 
 /// `BasicAuth` (user and password, or user and API token) and `BearerAuth` (an API token).
 struct SecuritySchemes;
