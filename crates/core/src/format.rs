@@ -189,13 +189,14 @@ async fn context(
     let action = action(format.as_ref());
     let subject = subject_of(req).await?;
     arca.security
-        .authorize(
+        .authorize_at(
             &subject,
             &Permission::RepoView {
                 format: format.id(),
                 repo: repo.name.as_str(),
                 action,
             },
+            &path,
         )
         .map_err(Denied)?;
     if !repo.online {

@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod blob;
 pub mod browse;
+pub mod csel;
 pub mod error;
 pub mod format;
 pub mod group;
@@ -11,6 +12,7 @@ pub mod jwt;
 pub mod meta;
 pub mod metrics;
 pub mod model;
+pub mod privilege;
 pub mod proxy;
 pub mod security;
 pub mod state;

@@ -19,7 +19,11 @@ use rand::{Rng, distributions::Alphanumeric};
 use sha2::{Digest as _, Sha256};
 use thiserror::Error;
 
-use crate::meta::{Db, MetaError, Role, User};
+use crate::{
+    csel::Selector,
+    meta::{Db, MetaError, Role, User},
+    privilege::{SelectorGrant, expand},
+};
 
 /// Tokens start with this so a Basic password can be told from a token without a lookup.
 pub const TOKEN_PREFIX: &str = "arca_";
@@ -116,12 +120,48 @@ pub struct Subject {
     pub user_id: String,
     pub anonymous: bool,
     pub privileges: Arc<Vec<String>>,
+    /// Content-selector privileges: access limited to the assets their expression selects.
+    pub selectors: Arc<Vec<SelectorGrant>>,
 }
 
 impl Subject {
     pub fn can(&self, perm: &Permission<'_>) -> bool {
         self.privileges.iter().any(|p| grants(p, perm))
     }
+
+    /// Like [`Subject::can`], for a request on one asset path: content-selector privileges
+    /// count too.
+    pub fn can_at(&self, perm: &Permission<'_>, path: &str) -> bool {
+        self.can(perm)
+            || match *perm {
+                Permission::RepoView {
+                    format,
+                    repo,
+                    action,
+                } => self
+                    .selectors
+                    .iter()
+                    .any(|g| g.allows(format, repo, action, path)),
+                _ => false,
+            }
+    }
+
+    /// Whether some content-selector privilege reaches into `repo` for `action`, so a
+    /// listing should show the assets it selects.
+    pub fn selects_in(&self, format: &str, repo: &str, action: Action) -> bool {
+        self.selectors.iter().any(|g| {
+            (g.format == "*" || g.format == format)
+                && (g.repo == "*" || g.repo == repo)
+                && g.actions.iter().any(|a| a == "*" || a == action.as_str())
+        })
+    }
+}
+
+/// The stored privileges and content selectors, as resolution needs them.
+#[derive(Default)]
+struct PrivilegeTable {
+    rows: HashMap<String, crate::meta::PrivilegeRow>,
+    selectors: HashMap<String, Arc<Selector>>,
 }
 
 #[derive(Debug, Error)]
@@ -174,6 +214,7 @@ pub struct Security {
     /// user → (consecutive failed logins, when the last one failed): drives the backoff.
     failures: Mutex<HashMap<String, (u32, Instant)>>,
     anonymous: Mutex<Option<(bool, Instant)>>,
+    privileges: Mutex<Option<(Arc<PrivilegeTable>, Instant)>>,
     /// Set by [`Security::bootstrap`].
     jwt: std::sync::OnceLock<crate::jwt::Jwt>,
 }
@@ -185,6 +226,7 @@ impl Security {
             cache: Mutex::new(HashMap::new()),
             failures: Mutex::new(HashMap::new()),
             anonymous: Mutex::new(None),
+            privileges: Mutex::new(None),
             jwt: std::sync::OnceLock::new(),
         }
     }
@@ -294,10 +336,64 @@ impl Security {
         if let Ok(mut c) = self.cache.lock() {
             c.clear();
         }
+        if let Ok(mut p) = self.privileges.lock() {
+            *p = None;
+        }
     }
 
-    /// Resolves the privileges of a set of roles, following nested roles.
-    async fn privileges_of(&self, roles: &[String]) -> Result<Vec<String>, AuthError> {
+    async fn privilege_table(&self) -> Result<Arc<PrivilegeTable>, AuthError> {
+        if let Ok(g) = self.privileges.lock()
+            && let Some((t, at)) = &*g
+            && at.elapsed() < Duration::from_secs(5)
+        {
+            return Ok(t.clone());
+        }
+        let mut t = PrivilegeTable::default();
+        for c in self.db.list_content_selectors().await? {
+            match Selector::parse(&c.expression) {
+                Ok(sel) => {
+                    t.selectors.insert(c.name, Arc::new(sel));
+                }
+                Err(e) => {
+                    tracing::warn!(selector = %c.name, error = %e, "content selector ignored")
+                }
+            }
+        }
+        for r in self.db.list_privileges().await? {
+            t.rows.insert(r.name.clone(), r);
+        }
+        let t = Arc::new(t);
+        if let Ok(mut g) = self.privileges.lock() {
+            *g = Some((t.clone(), Instant::now()));
+        }
+        Ok(t)
+    }
+
+    /// Resolves the privileges of a set of roles, following nested roles: stored privileges
+    /// expand to what they grant, other names are built-in patterns.
+    async fn privileges_of(
+        &self,
+        roles: &[String],
+    ) -> Result<(Vec<String>, Vec<SelectorGrant>), AuthError> {
+        let names = self.privilege_names(roles).await?;
+        let table = self.privilege_table().await?;
+        let (mut patterns, mut selectors) = (Vec::new(), Vec::new());
+        for n in names {
+            match table.rows.get(&n) {
+                Some(row) => {
+                    let (p, g) = expand(row, |s| table.selectors.get(s).cloned());
+                    patterns.extend(p);
+                    selectors.extend(g);
+                }
+                None => patterns.push(n),
+            }
+        }
+        patterns.sort();
+        patterns.dedup();
+        Ok((patterns, selectors))
+    }
+
+    async fn privilege_names(&self, roles: &[String]) -> Result<Vec<String>, AuthError> {
         let mut seen = HashSet::new();
         let mut todo: Vec<String> = roles.to_vec();
         let mut privileges = Vec::new();
@@ -320,27 +416,30 @@ impl Security {
     }
 
     async fn subject_of(&self, user: &User) -> Result<Subject, AuthError> {
+        let (privileges, selectors) = self.privileges_of(&user.roles).await?;
         Ok(Subject {
             user_id: user.user_id.clone(),
             anonymous: false,
-            privileges: Arc::new(self.privileges_of(&user.roles).await?),
+            privileges: Arc::new(privileges),
+            selectors: Arc::new(selectors),
         })
     }
 
     pub async fn anonymous_subject(&self) -> Result<Subject, AuthError> {
-        let privileges = if self.anonymous_enabled().await? {
+        let (privileges, selectors) = if self.anonymous_enabled().await? {
             match self.db.get_user(ANONYMOUS_USER).await {
                 Ok(u) => self.privileges_of(&u.roles).await?,
-                Err(MetaError::NotFound) => vec![],
+                Err(MetaError::NotFound) => Default::default(),
                 Err(e) => return Err(e.into()),
             }
         } else {
-            vec![]
+            Default::default()
         };
         Ok(Subject {
             user_id: ANONYMOUS_USER.into(),
             anonymous: true,
             privileges: Arc::new(privileges),
+            selectors: Arc::new(selectors),
         })
     }
 
@@ -519,7 +618,21 @@ impl Security {
     /// The one authorization question. Anonymous callers are told to authenticate (401),
     /// authenticated ones that lack the privilege are refused (403).
     pub fn authorize(&self, subject: &Subject, perm: &Permission<'_>) -> Result<(), AuthError> {
-        if subject.can(perm) {
+        self.decide(subject, subject.can(perm))
+    }
+
+    /// [`Security::authorize`] for a request on one asset, where content selectors count.
+    pub fn authorize_at(
+        &self,
+        subject: &Subject,
+        perm: &Permission<'_>,
+        path: &str,
+    ) -> Result<(), AuthError> {
+        self.decide(subject, subject.can_at(perm, path))
+    }
+
+    fn decide(&self, subject: &Subject, allowed: bool) -> Result<(), AuthError> {
+        if allowed {
             Ok(())
         } else if subject.anonymous {
             Err(AuthError::Unauthenticated)

@@ -7,6 +7,7 @@
 mod assets;
 mod audit;
 mod blobstores;
+mod privileges;
 mod repos;
 mod search;
 mod settings;
@@ -27,6 +28,7 @@ use thiserror::Error;
 pub use assets::{NewAsset, NewComponent, ReleasedBlob};
 pub use audit::AuditEvent;
 pub use blobstores::BlobStoreRow;
+pub use privileges::{ContentSelectorRow, PrivilegeRow};
 pub use search::SearchQuery;
 pub use tasks::TaskRow;
 pub use users::{ApiToken, Role, User};

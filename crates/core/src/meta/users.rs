@@ -272,7 +272,7 @@ impl Db {
 }
 
 /// `NotFound` when a statement touched no row.
-fn found(rows: u64) -> Result<()> {
+pub(super) fn found(rows: u64) -> Result<()> {
     if rows == 0 {
         Err(MetaError::NotFound)
     } else {

@@ -10,6 +10,7 @@ mod deploy;
 mod docker;
 mod maven;
 mod openapi;
+mod privileges;
 mod proxy;
 mod pypi;
 mod repositories;

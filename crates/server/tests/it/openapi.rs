@@ -68,6 +68,34 @@ const ROUTES: &[(&str, &str)] = &[
     // arca-pypi's Format::configure
     ("post", "/pypi/{repository}/{project}/{version}/yank"),
     ("delete", "/pypi/{repository}/{project}/{version}/yank"),
+    // privileges.rs
+    ("get", "/security/privileges"),
+    ("get", "/security/privileges/{privilegeName}"),
+    ("delete", "/security/privileges/{privilegeName}"),
+    ("post", "/security/privileges/application"),
+    ("put", "/security/privileges/application/{privilegeName}"),
+    ("post", "/security/privileges/repository-view"),
+    (
+        "put",
+        "/security/privileges/repository-view/{privilegeName}",
+    ),
+    ("post", "/security/privileges/repository-admin"),
+    (
+        "put",
+        "/security/privileges/repository-admin/{privilegeName}",
+    ),
+    ("post", "/security/privileges/repository-content-selector"),
+    (
+        "put",
+        "/security/privileges/repository-content-selector/{privilegeName}",
+    ),
+    ("post", "/security/privileges/wildcard"),
+    ("put", "/security/privileges/wildcard/{privilegeName}"),
+    ("get", "/security/content-selectors"),
+    ("post", "/security/content-selectors"),
+    ("get", "/security/content-selectors/{name}"),
+    ("put", "/security/content-selectors/{name}"),
+    ("delete", "/security/content-selectors/{name}"),
 ];
 
 /// Every `$ref` in `v`, with where it was found.

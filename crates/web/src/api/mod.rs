@@ -6,6 +6,7 @@ mod metrics;
 mod misc;
 pub(crate) mod openapi;
 mod paging;
+mod privileges;
 mod repositories;
 mod repository_schemas;
 mod search;
@@ -38,6 +39,14 @@ arca_core::policy! {
     RolesUpdate = app("roles", "update");
     RolesDelete = app("roles", "delete");
     AuditRead = app("audit", "read");
+    PrivilegesRead = app("privileges", "read");
+    PrivilegesCreate = app("privileges", "create");
+    PrivilegesUpdate = app("privileges", "update");
+    PrivilegesDelete = app("privileges", "delete");
+    SelectorsRead = app("selectors", "read");
+    SelectorsCreate = app("selectors", "create");
+    SelectorsUpdate = app("selectors", "update");
+    SelectorsDelete = app("selectors", "delete");
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -50,6 +59,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(security::configure)
                 .configure(tasks::configure)
                 .configure(users::configure)
+                .configure(privileges::configure)
                 .configure(components::configure)
                 .configure(search::configure)
                 .configure(misc::configure)

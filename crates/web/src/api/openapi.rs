@@ -10,8 +10,8 @@ use utoipa::{
 };
 
 use super::{
-    blobstores, components, misc, repositories, repository_schemas, search, security, status,
-    tasks, users,
+    blobstores, components, misc, privileges, repositories, repository_schemas, search, security,
+    status, tasks, users,
 };
 
 #[derive(OpenApi)]
@@ -60,6 +60,24 @@ use super::{
         users::update_role,
         users::delete_role,
         users::user_sources,
+        privileges::list_privileges,
+        privileges::get_privilege,
+        privileges::delete_privilege,
+        privileges::create_application,
+        privileges::update_application,
+        privileges::create_repository_view,
+        privileges::update_repository_view,
+        privileges::create_repository_admin,
+        privileges::update_repository_admin,
+        privileges::create_repository_content_selector,
+        privileges::update_repository_content_selector,
+        privileges::create_wildcard,
+        privileges::update_wildcard,
+        privileges::list_selectors,
+        privileges::get_selector,
+        privileges::create_selector,
+        privileges::update_selector,
+        privileges::delete_selector,
         security::get_anonymous,
         security::put_anonymous,
         security::list_tokens,
@@ -107,6 +125,8 @@ use super::{
         (name = "Security management: roles"),
         (name = "Security management"),
         (name = "Security management: anonymous access"),
+        (name = "Security management: privileges"),
+        (name = "Content selectors"),
         (name = "Security management: API tokens", description = "Arca's own: tokens for `Authorization: Bearer`"),
         (name = "Tasks"),
         (name = "Audit", description = "Arca's own: the audit log of changes"),

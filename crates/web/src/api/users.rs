@@ -183,7 +183,7 @@ pub(crate) struct ApiCreateUser {
     roles: Vec<String>,
 }
 
-fn required<'a>(v: &'a Option<String>, field: &str) -> Result<&'a str, ApiError> {
+pub(super) fn required<'a>(v: &'a Option<String>, field: &str) -> Result<&'a str, ApiError> {
     v.as_deref()
         .map(str::trim)
         .filter(|s| !s.is_empty())

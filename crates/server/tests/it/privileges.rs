@@ -1,0 +1,327 @@
+//! `security/privileges` and `security/content-selectors`: typed privileges grant what they
+//! say (application, repository view, wildcard) and content-selector privileges only the
+//! paths their expression selects; built-ins are read-only; changes apply at once.
+
+use arca_testkit::{Backend, TestServer, both_backends};
+use serde_json::json;
+
+use crate::{DELETE, GET, POST, PUT, json};
+
+const API: &str = "/service/rest/v1/security";
+
+async fn typed_privileges_and_selectors(b: Backend) {
+    let s = TestServer::start(b).await;
+    s.create_raw_hosted("files", "ALLOW").await;
+    for p in ["org/a.txt", "com/b.txt"] {
+        let r = s
+            .admin(PUT, &format!("/repository/files/{p}"))
+            .body(p.to_owned())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201, "{p}");
+    }
+    let post =
+        |p: &str, body: serde_json::Value| s.admin(POST, &format!("{API}/{p}")).json(&body).send();
+    let put =
+        |p: &str, body: serde_json::Value| s.admin(PUT, &format!("{API}/{p}")).json(&body).send();
+
+    // Content selectors: a bad expression is refused with the field named.
+    let r = post(
+        "content-selectors",
+        json!({"name": "org-only", "expression": "path =^ \"/org/"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(json(r).await[0]["id"], "PARAMETER expression");
+    let r = post(
+        "content-selectors",
+        json!({"name": "org-only", "description": "org only",
+               "expression": "format == \"raw\" and path =^ \"/org/\""}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 204);
+    let v = json(
+        s.admin(GET, &format!("{API}/content-selectors/org-only"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(v["type"], "csel");
+    assert_eq!(v["description"], "org only");
+
+    // Typed privileges, each validated.
+    for (kind, body, field) in [
+        (
+            "repository-content-selector",
+            json!({"name": "x", "format": "raw", "repository": "files", "contentSelector": "nope", "actions": ["READ"]}),
+            "PARAMETER contentSelector",
+        ),
+        (
+            "repository-view",
+            json!({"name": "x", "format": "raw", "repository": "no-such-repo", "actions": ["READ"]}),
+            "PARAMETER repository",
+        ),
+        (
+            "repository-view",
+            json!({"name": "x", "format": "raw", "repository": "files", "actions": []}),
+            "PARAMETER actions",
+        ),
+        (
+            "wildcard",
+            json!({"name": "x", "pattern": "something:else"}),
+            "PARAMETER pattern",
+        ),
+        (
+            "application",
+            json!({"name": "nx-mine", "domain": "tasks", "actions": ["READ"]}),
+            "PARAMETER name",
+        ),
+    ] {
+        let r = post(&format!("privileges/{kind}"), body).await.unwrap();
+        assert_eq!(r.status(), 400, "{kind}");
+        assert_eq!(json(r).await[0]["id"], field, "{kind}");
+    }
+    for (kind, body) in [
+        (
+            "repository-content-selector",
+            json!({"name": "files-org-read", "format": "raw", "repository": "files", "contentSelector": "org-only", "actions": ["READ", "BROWSE"]}),
+        ),
+        (
+            "repository-view",
+            json!({"name": "files-add", "format": "raw", "repository": "files", "actions": ["ADD"]}),
+        ),
+        (
+            "application",
+            json!({"name": "blobstores-read", "domain": "blobstores", "actions": ["READ"]}),
+        ),
+        (
+            "wildcard",
+            json!({"name": "tasks-all", "pattern": "nexus:tasks:*"}),
+        ),
+    ] {
+        let r = post(&format!("privileges/{kind}"), body.clone())
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201, "{kind}");
+        let r = post(&format!("privileges/{kind}"), body).await.unwrap();
+        assert_eq!(r.status(), 400, "{kind} twice");
+    }
+    let list = json(
+        s.admin(GET, &format!("{API}/privileges"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let find = |n: &str| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == n)
+            .cloned()
+            .unwrap_or_else(|| panic!("{n} not listed"))
+    };
+    assert_eq!(find("nx-all")["type"], "wildcard");
+    assert_eq!(find("nx-all")["readOnly"], true);
+    assert_eq!(
+        find("nx-repository-view-raw-files-read")["type"],
+        "repository-view"
+    );
+    let p = find("files-org-read");
+    assert_eq!(p["type"], "repository-content-selector");
+    assert_eq!(p["contentSelector"], "org-only");
+    assert_eq!(p["actions"], json!(["READ", "BROWSE"]));
+    assert_eq!(p["readOnly"], false);
+    let one = json(
+        s.admin(GET, &format!("{API}/privileges/tasks-all"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(one["pattern"], "nexus:tasks:*");
+    let st = |r: reqwest::Response| r.status().as_u16();
+    assert_eq!(
+        st(s.admin(GET, &format!("{API}/privileges/nope"))
+            .send()
+            .await
+            .unwrap()),
+        404
+    );
+    assert_eq!(
+        st(s.admin(DELETE, &format!("{API}/privileges/nx-all"))
+            .send()
+            .await
+            .unwrap()),
+        400
+    );
+    assert_eq!(
+        st(s.admin(DELETE, &format!("{API}/privileges/nope"))
+            .send()
+            .await
+            .unwrap()),
+        404
+    );
+    assert_eq!(
+        st(s.client()
+            .get(s.at(&format!("{API}/privileges")))
+            .send()
+            .await
+            .unwrap()),
+        401
+    );
+    // Updating through another type's endpoint is refused; a built-in cannot be changed.
+    assert_eq!(
+        st(put(
+            "privileges/wildcard/files-add",
+            json!({"name": "files-add", "pattern": "nexus:*"})
+        )
+        .await
+        .unwrap()),
+        400
+    );
+    assert_eq!(
+        st(put(
+            "privileges/wildcard/nx-all",
+            json!({"name": "nx-all", "pattern": "nexus:*"})
+        )
+        .await
+        .unwrap()),
+        400
+    );
+
+    // A user whose role holds them.
+    let r = post(
+        "roles",
+        json!({"id": "org-reader", "name": "org reader", "description": "",
+               "privileges": ["files-org-read", "files-add", "blobstores-read", "tasks-all"], "roles": []}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = post(
+        "users",
+        json!({"userId": "bob", "firstName": "Bob", "lastName": "B", "emailAddress": "bob@example.org",
+               "password": "bob-password", "status": "active", "roles": ["org-reader"]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    let bob = |m: reqwest::Method, p: &str| {
+        s.client()
+            .request(m, s.at(p))
+            .basic_auth("bob", Some("bob-password"))
+            .send()
+    };
+    assert_eq!(
+        st(bob(GET, "/repository/files/org/a.txt").await.unwrap()),
+        200
+    );
+    assert_eq!(
+        st(bob(GET, "/repository/files/com/b.txt").await.unwrap()),
+        403
+    );
+    assert_eq!(
+        st(bob(GET, "/service/rest/v1/blobstores").await.unwrap()),
+        200
+    );
+    assert_eq!(st(bob(GET, "/service/rest/v1/tasks").await.unwrap()), 200);
+    assert_eq!(
+        st(bob(GET, "/service/rest/v1/security/users").await.unwrap()),
+        403
+    );
+    assert_eq!(
+        st(bob(DELETE, "/repository/files/org/a.txt").await.unwrap()),
+        403
+    );
+    let r = s
+        .client()
+        .put(s.at("/repository/files/new.txt"))
+        .basic_auth("bob", Some("bob-password"))
+        .body("new")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "files-add lets bob upload");
+
+    // Changing the selector moves what bob may read, at once.
+    let r = put(
+        "content-selectors/org-only",
+        json!({"description": "now com", "expression": "path =~ \"/com/.*\""}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(
+        st(bob(GET, "/repository/files/com/b.txt").await.unwrap()),
+        200
+    );
+    assert_eq!(
+        st(bob(GET, "/repository/files/org/a.txt").await.unwrap()),
+        403
+    );
+    // Narrowing a privilege's actions applies too.
+    let r = put(
+        "privileges/repository-content-selector/files-org-read",
+        json!({"name": "files-org-read", "format": "raw", "repository": "files", "contentSelector": "org-only", "actions": ["BROWSE"]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(
+        st(bob(GET, "/repository/files/com/b.txt").await.unwrap()),
+        403
+    );
+
+    // A selector in use cannot go; once its privilege is deleted it can.
+    assert_eq!(
+        st(
+            s.admin(DELETE, &format!("{API}/content-selectors/org-only"))
+                .send()
+                .await
+                .unwrap()
+        ),
+        400
+    );
+    assert_eq!(
+        st(s.admin(DELETE, &format!("{API}/privileges/files-org-read"))
+            .send()
+            .await
+            .unwrap()),
+        204
+    );
+    assert_eq!(
+        st(
+            s.admin(DELETE, &format!("{API}/content-selectors/org-only"))
+                .send()
+                .await
+                .unwrap()
+        ),
+        204
+    );
+    assert_eq!(
+        st(s.admin(GET, &format!("{API}/content-selectors/org-only"))
+            .send()
+            .await
+            .unwrap()),
+        404
+    );
+
+    // Every change is in the audit log.
+    let audit = json(s.admin(GET, "/service/rest/v1/audit").send().await.unwrap()).await;
+    let text = audit.to_string();
+    for needle in [
+        "security.privilege",
+        "security.selector",
+        "files-org-read",
+        "org-only",
+    ] {
+        assert!(text.contains(needle), "{needle} not audited");
+    }
+}
+
+both_backends!(typed_privileges_and_selectors);
