@@ -145,16 +145,6 @@ impl Subject {
                 _ => false,
             }
     }
-
-    /// Whether some content-selector privilege reaches into `repo` for `action`, so a
-    /// listing should show the assets it selects.
-    pub fn selects_in(&self, format: &str, repo: &str, action: Action) -> bool {
-        self.selectors.iter().any(|g| {
-            (g.format == "*" || g.format == format)
-                && (g.repo == "*" || g.repo == repo)
-                && g.actions.iter().any(|a| a == "*" || a == action.as_str())
-        })
-    }
 }
 
 /// The stored privileges and content selectors, as resolution needs them.

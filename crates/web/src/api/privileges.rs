@@ -377,6 +377,18 @@ async fn builtins(arca: &Arca) -> Result<Vec<ApiPrivilegeRequest>, ApiError> {
         .collect())
 }
 
+/// The error for a privilege not stored: 400 for a built-in one (read-only), else 404.
+async fn unknown_or_builtin(arca: &Arca, name: &str) -> ApiError {
+    match builtins(arca).await {
+        Ok(b) if b.iter().any(|p| p.name == name) => ApiError::invalid(
+            "PARAMETER privilegeName",
+            format!("privilege {name} is built in and read-only"),
+        ),
+        Ok(_) => ApiError::NotFound(format!("Privilege '{name}' not found")),
+        Err(e) => e,
+    }
+}
+
 fn stored(r: PrivilegeRow) -> ApiPrivilegeRequest {
     let p: Properties = serde_json::from_str(&r.properties).unwrap_or_default();
     ApiPrivilegeRequest::new(r.name, &r.kind, r.description, false, p)
@@ -456,14 +468,7 @@ pub(crate) async fn delete_privilege(
     match arca.db.delete_privilege(&name).await {
         Ok(()) => {}
         Err(MetaError::NotFound) => {
-            return Err(if builtins(&arca).await?.iter().any(|p| p.name == *name) {
-                ApiError::invalid(
-                    "PARAMETER privilegeName",
-                    format!("privilege {name} is built in and read-only"),
-                )
-            } else {
-                ApiError::NotFound(format!("Privilege '{name}' not found"))
-            });
+            return Err(unknown_or_builtin(&arca, &name).await);
         }
         Err(e) => return Err(e.into()),
     }
@@ -489,7 +494,7 @@ async fn create(
     d: Draft,
 ) -> Result<HttpResponse, ApiError> {
     let name = checked_name(&d.name)?;
-    if name.starts_with("nx-") || builtins(arca).await?.iter().any(|p| p.name == name) {
+    if name.starts_with("nx-") {
         return Err(ApiError::invalid(
             "PARAMETER name",
             "names starting with nx- are reserved for built-in privileges",
@@ -538,14 +543,7 @@ async fn update(
             ));
         }
         Err(MetaError::NotFound) => {
-            return Err(if builtins(arca).await?.iter().any(|p| p.name == name) {
-                ApiError::invalid(
-                    "PARAMETER privilegeName",
-                    format!("privilege {name} is built in and read-only"),
-                )
-            } else {
-                ApiError::NotFound(format!("Privilege '{name}' not found"))
-            });
+            return Err(unknown_or_builtin(arca, &name).await);
         }
         Err(e) => return Err(e.into()),
     }
