@@ -85,6 +85,9 @@ ARCA_BIN="$CARGO_TARGET_DIR/debug/arca" bash scripts/e2e-docker.sh
 step "Yum: real rpmbuild, dnf and createrepo_c through Arca"
 ARCA_BIN="$CARGO_TARGET_DIR/debug/arca" bash scripts/e2e-yum.sh
 
+step "REST API: against Nexus 3.94's OpenAPI description, and schemathesis against Arca's"
+PY_VENV="$CACHE/pyvenv" ARCA_BIN="$CARGO_TARGET_DIR/debug/arca" bash scripts/e2e-api.sh
+
 step "deployment files"
 docker-compose -f docker-compose.yml config -q
 "$CACHE/venv/bin/hadolint" Dockerfile

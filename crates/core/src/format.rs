@@ -53,6 +53,11 @@ pub trait Format: Send + Sync + 'static {
     fn validate(&self, _spec: &RepositorySpec) -> Result<(), String> {
         Ok(())
     }
+    /// The blocks Nexus always reports for this format and type, holding the values Arca acts
+    /// on when a request left them out; the REST API fills them in under what was stored.
+    fn api_defaults(&self, _kind: RepoKind) -> serde_json::Value {
+        serde_json::Value::Null
+    }
     /// The privilege action a request needs.
     fn action(&self, method: &Method, path: &str) -> Action {
         default_action(method, path)

@@ -56,6 +56,16 @@ pub fn connector_port(attrs: &serde_json::Value) -> Option<u16> {
 
 #[async_trait(?Send)]
 impl Format for DockerFormat {
+    /// Arca takes Basic credentials and bearer tokens alike and serves only the V2 API.
+    fn api_defaults(&self, kind: RepoKind) -> serde_json::Value {
+        let mut v = serde_json::json!({ "docker": { "forceBasicAuth": true, "v1Enabled": false } });
+        if kind == RepoKind::Proxy {
+            v["dockerProxy"] =
+                serde_json::json!({ "indexType": "REGISTRY", "cacheForeignLayers": false });
+        }
+        v
+    }
+
     fn id(&self) -> &'static str {
         "docker"
     }
@@ -78,6 +88,10 @@ impl Format for DockerFormat {
         {
             return Err("docker.httpsPort is not supported: put TLS on the main listener or a reverse proxy".into());
         }
+        if spec.attrs.pointer("/docker/v1Enabled") == Some(&serde_json::Value::Bool(true)) {
+            return Err("docker.v1Enabled: Arca serves only the V2 registry API".into());
+        }
+        spec.check_choice("dockerProxy", "indexType", &["HUB", "REGISTRY", "CUSTOM"])?;
         match spec.kind {
             RepoKind::Proxy => {
                 ProxySettings::from_attrs(&spec.attrs)?;

@@ -34,6 +34,13 @@ const PAGE_LIMIT: u64 = 64 * 1024 * 1024;
 
 #[async_trait(?Send)]
 impl Format for PypiFormat {
+    fn api_defaults(&self, kind: RepoKind) -> serde_json::Value {
+        match kind {
+            RepoKind::Proxy => serde_json::json!({ "pypi": { "indexPath": "simple" } }),
+            _ => serde_json::Value::Null,
+        }
+    }
+
     fn id(&self) -> &'static str {
         "pypi"
     }

@@ -1,7 +1,17 @@
 //! Nexus's `raw` format: any file at any path. Hosted and group repositories; it is also the
 //! smallest example of a [`Format`].
 
-use actix_web::{HttpRequest, HttpResponse, http::Method, http::StatusCode, web};
+use actix_web::{
+    HttpRequest, HttpResponse,
+    http::{
+        Method, StatusCode,
+        header::{
+            self, ContentDisposition, DispositionParam, DispositionType, HeaderValue,
+            TryIntoHeaderValue,
+        },
+    },
+    web,
+};
 use arca_core::{
     Format, RepoContext,
     blob::PutOptions,
@@ -29,6 +39,12 @@ impl Format for RawFormat {
 
     fn kinds(&self) -> &'static [RepoKind] {
         &[RepoKind::Hosted, RepoKind::Proxy, RepoKind::Group]
+    }
+
+    /// Files are served as attachments unless the repository says INLINE: an uploaded HTML
+    /// page must not run in the browser as if the server had written it.
+    fn api_defaults(&self, _kind: RepoKind) -> serde_json::Value {
+        serde_json::json!({ "raw": { "contentDisposition": "ATTACHMENT" } })
     }
 
     fn validate(&self, spec: &RepositorySpec) -> Result<(), String> {
@@ -107,6 +123,26 @@ impl Format for RawFormat {
 }
 
 /// The repositories to look in for a read: the repository itself, or a group's members in order.
+/// `Content-Disposition` as the repository's `raw.contentDisposition` asks (the repository
+/// addressed, so a group decides for its members); ATTACHMENT when unset.
+fn content_disposition(repo: &Repository, path: &AssetPath) -> Option<HeaderValue> {
+    let inline = repo
+        .attrs
+        .pointer("/raw/contentDisposition")
+        .and_then(|v| v.as_str())
+        == Some("INLINE");
+    let name = path.as_str().rsplit('/').next().unwrap_or_default().to_owned();
+    let cd = ContentDisposition {
+        disposition: if inline {
+            DispositionType::Inline
+        } else {
+            DispositionType::Attachment
+        },
+        parameters: vec![DispositionParam::Filename(name)],
+    };
+    cd.try_into_value().ok()
+}
+
 async fn sources(cx: &RepoContext) -> Result<Vec<Repository>, StorageError> {
     Ok(match cx.repo.kind {
         RepoKind::Group => leaf_members(&cx.arca.db, &cx.repo).await?,
@@ -156,7 +192,13 @@ async fn read(cx: &RepoContext, req: &HttpRequest, path: &AssetPath) -> HttpResp
             return r;
         }
         return match cx.arca.storage.open(&asset, requested_range(req)).await {
-            Ok(body) => blob_response(req, &asset, body),
+            Ok(body) => {
+                let mut resp = blob_response(req, &asset, body);
+                if let Some(cd) = content_disposition(&cx.repo, path) {
+                    resp.headers_mut().insert(header::CONTENT_DISPOSITION, cd);
+                }
+                resp
+            }
             Err(e) => error(e),
         };
     }

@@ -48,6 +48,15 @@ pub fn depth(repo_attrs: &serde_json::Value) -> usize {
 
 #[async_trait(?Send)]
 impl Format for YumFormat {
+    fn api_defaults(&self, kind: RepoKind) -> serde_json::Value {
+        match kind {
+            RepoKind::Hosted => {
+                serde_json::json!({ "yum": { "repodataDepth": 0, "deployPolicy": "STRICT" } })
+            }
+            _ => serde_json::Value::Null,
+        }
+    }
+
     fn id(&self) -> &'static str {
         "yum"
     }

@@ -1052,6 +1052,36 @@ async fn unprefixed_access(b: Backend) {
         .await
         .unwrap();
     assert_eq!(r.status(), 400);
+    // No V1 API: asking for it is refused on the field, not silently ignored.
+    let mut v1 = hosted("dv1");
+    v1["docker"]["v1Enabled"] = json!(true);
+    let r = s
+        .admin(POST, "/service/rest/v1/repositories/docker/hosted")
+        .json(&v1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("v1Enabled"));
+    // A block left out is reported as Arca acts: basic auth accepted, no V1.
+    let mut bare = hosted("dbare");
+    bare.as_object_mut().unwrap().remove("docker");
+    let r = s
+        .admin(POST, "/service/rest/v1/repositories/docker/hosted")
+        .json(&bare)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let got: Value = s
+        .admin(GET, "/service/rest/v1/repositories/docker/hosted/dbare")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(got["docker"], json!({"forceBasicAuth": true, "v1Enabled": false}));
 }
 
 mod connectors {

@@ -51,6 +51,24 @@ async fn crud(b: Backend) {
     .await;
     assert_eq!(one["storage"]["writePolicy"], "ALLOW_ONCE");
     assert_eq!(one["online"], true);
+    // A block left out is reported with the value Arca acts on, as Nexus always reports it.
+    assert_eq!(one["raw"]["contentDisposition"], "ATTACHMENT");
+    let r = s
+        .admin(PUT, "/repository/raw-a/docs/page.html")
+        .body("<p>hi</p>")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let r = s
+        .admin(GET, "/repository/raw-a/docs/page.html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.headers()["content-disposition"],
+        "attachment; filename=\"page.html\""
+    );
 
     // Update: go offline, change the write policy; format attributes are kept and echoed.
     let mut upd = hosted("raw-a");
@@ -74,6 +92,32 @@ async fn crud(b: Backend) {
     assert_eq!(one["online"], false);
     assert_eq!(one["storage"]["writePolicy"], "DENY");
     assert_eq!(one["raw"]["contentDisposition"], "INLINE");
+    // Back online: files now open in the browser.
+    upd["online"] = json!(true);
+    let r = s
+        .admin(PUT, &format!("{API}/repositories/raw/hosted/raw-a"))
+        .json(&upd)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let r = s
+        .admin(GET, "/repository/raw-a/docs/page.html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.headers()["content-disposition"],
+        "inline; filename=\"page.html\""
+    );
+    upd["online"] = json!(false);
+    let r = s
+        .admin(PUT, &format!("{API}/repositories/raw/hosted/raw-a"))
+        .json(&upd)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
     // Offline repositories answer 503.
     let r = s.admin(GET, "/repository/raw-a/x").send().await.unwrap();
     assert_eq!(r.status(), 503);

@@ -139,12 +139,28 @@ fn redact(v: &mut Value) {
     }
 }
 
-/// The full Nexus `*ApiRepository` shape.
-fn detail(r: &Repository, base: &str) -> Value {
+/// The full Nexus `*ApiRepository` shape: what was stored over the format's defaults.
+fn detail(arca: &Arca, r: &Repository, base: &str) -> Value {
     let mut out = match &r.attrs {
         Value::Object(m) => m.clone(),
         _ => Map::new(),
     };
+    let defaults = arca.formats.get(&r.format).map(|f| f.api_defaults(r.kind));
+    if let Some(Value::Object(defaults)) = defaults {
+        for (block, fields) in defaults {
+            match (out.get_mut(&block), fields) {
+                (Some(Value::Object(have)), Value::Object(fields)) => {
+                    for (k, v) in fields {
+                        have.entry(k).or_insert(v);
+                    }
+                }
+                (Some(_), _) => {}
+                (None, fields) => {
+                    out.insert(block, fields);
+                }
+            }
+        }
+    }
     out.insert("name".into(), json!(r.name));
     out.insert("format".into(), json!(r.format));
     out.insert("type".into(), json!(r.kind.as_str()));
@@ -254,7 +270,7 @@ pub(crate) async fn settings(
 ) -> Result<HttpResponse, ApiError> {
     let base = arca.settings.public.for_request(&req);
     let repos = arca.db.list_repositories().await?;
-    Ok(HttpResponse::Ok().json(repos.iter().map(|r| detail(r, &base)).collect::<Vec<_>>()))
+    Ok(HttpResponse::Ok().json(repos.iter().map(|r| detail(&arca, r, &base)).collect::<Vec<_>>()))
 }
 
 /// Delete a repository of any format.
@@ -627,7 +643,7 @@ pub(crate) async fn get_typed(
 ) -> Result<HttpResponse, ApiError> {
     let (segment, kind, name) = path.into_inner();
     let (repo, _, _) = typed(&arca, &segment, &kind, &name).await?;
-    Ok(HttpResponse::Ok().json(detail(&repo, &arca.settings.public.for_request(&req))))
+    Ok(HttpResponse::Ok().json(detail(&arca, &repo, &arca.settings.public.for_request(&req))))
 }
 
 /// Update a repository (not its name or blob store).

@@ -189,9 +189,37 @@ pub(crate) struct RawAttributes {
 #[derive(ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct DockerAttributes {
+    /// Arca takes Basic credentials and bearer tokens alike; reported as true.
+    #[schema(nullable = false)]
+    force_basic_auth: Option<bool>,
+    /// Only the V2 API is served: true is refused.
+    #[schema(nullable = false)]
+    v1_enabled: Option<bool>,
     /// A connector port of its own (unprefixed image names); `httpsPort` is refused.
     #[schema(nullable = false, minimum = 1, maximum = 65535)]
     http_port: Option<i32>,
+}
+
+#[derive(ToSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub(crate) enum DockerIndexType {
+    Hub,
+    Registry,
+    Custom,
+}
+
+/// Where a docker proxy finds images; Arca reads the remote URL as a V2 registry whatever the
+/// index type, and caches no foreign layers.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct DockerProxyAttributes {
+    index_type: DockerIndexType,
+    #[schema(nullable = false)]
+    index_url: Option<String>,
+    #[schema(nullable = false)]
+    cache_foreign_layers: Option<bool>,
+    #[schema(nullable = false)]
+    foreign_layer_url_whitelist: Option<Vec<String>>,
 }
 
 #[derive(ToSchema)]
@@ -247,18 +275,22 @@ macro_rules! request {
 }
 
 /// A repository as its typed `GET` answers: the request's blocks (secrets left out) and where
-/// it is.
+/// it is. `format` and `type` carry patterns so that exactly one schema of
+/// `AbstractApiRepository` matches a repository.
 macro_rules! response {
-    ($(#[$m:meta])* $name:ident { $($(#[$fm:meta])* $field:ident : $ty:ty),* $(,)? }) => {
+    ($(#[$m:meta])* $name:ident ($format:tt, $kind:tt) { $($(#[$fm:meta])* $field:ident : $ty:ty),* $(,)? }) => {
         $(#[$m])*
         #[derive(ToSchema)]
         #[serde(rename_all = "camelCase")]
         pub(crate) struct $name {
             name: String,
             /// The format id: `maven2`, `pypi`, `docker`, `yum` or `raw`.
+            #[schema(pattern = $format)]
             format: String,
+            /// `hosted`, `proxy` or `group`.
             #[serde(rename = "type")]
-            kind: RepositoryType,
+            #[schema(pattern = $kind)]
+            kind: String,
             url: String,
             online: bool,
             $($(#[$fm])* $field: $ty,)*
@@ -308,6 +340,8 @@ request!(DockerHostedRepositoryApiRequest {
     docker: Option<DockerAttributes>,
 });
 request!(DockerProxyRepositoryApiRequest {
+    #[schema(nullable = false)]
+    docker_proxy: Option<DockerProxyAttributes>,
     storage: StorageAttributes,
     proxy: ProxyAttributes,
     #[schema(nullable = false)]
@@ -368,11 +402,11 @@ request!(RawGroupRepositoryApiRequest {
     raw: Option<RawAttributes>,
 });
 
-response!(MavenHostedApiRepository {
+response!(MavenHostedApiRepository ("^maven2$", "^hosted$") {
     storage: HostedStorageAttributes,
     maven: MavenAttributes,
 });
-response!(MavenProxyApiRepository {
+response!(MavenProxyApiRepository ("^maven2$", "^proxy$") {
     storage: StorageAttributes,
     proxy: ProxyAttributes,
     #[schema(nullable = false)]
@@ -383,54 +417,50 @@ response!(MavenProxyApiRepository {
 });
 response!(
     /// A maven or pypi group.
-    SimpleApiGroupRepository {
+    SimpleApiGroupRepository ("^(maven2|pypi)$", "^group$") {
         storage: StorageAttributes,
         group: GroupAttributes,
     }
 );
 response!(
     /// A pypi hosted repository.
-    SimpleApiHostedRepository {
+    SimpleApiHostedRepository ("^pypi$", "^hosted$") {
         storage: HostedStorageAttributes,
     }
 );
-response!(PyPiProxyApiRepository {
+response!(PyPiProxyApiRepository ("^pypi$", "^proxy$") {
     storage: StorageAttributes,
     proxy: ProxyAttributes,
     #[schema(nullable = false)]
     negative_cache: Option<NegativeCacheAttributes>,
     #[schema(nullable = false)]
     http_client: Option<HttpClientAttributes>,
-    #[schema(nullable = false)]
-    pypi: Option<PyPiProxyAttributes>,
+    pypi: PyPiProxyAttributes,
 });
-response!(DockerHostedApiRepository {
+response!(DockerHostedApiRepository ("^docker$", "^hosted$") {
     storage: HostedStorageAttributes,
-    #[schema(nullable = false)]
-    docker: Option<DockerAttributes>,
+    docker: DockerAttributes,
 });
-response!(DockerProxyApiRepository {
+response!(DockerProxyApiRepository ("^docker$", "^proxy$") {
+    docker_proxy: DockerProxyAttributes,
     storage: StorageAttributes,
     proxy: ProxyAttributes,
     #[schema(nullable = false)]
     negative_cache: Option<NegativeCacheAttributes>,
     #[schema(nullable = false)]
     http_client: Option<HttpClientAttributes>,
-    #[schema(nullable = false)]
-    docker: Option<DockerAttributes>,
+    docker: DockerAttributes,
 });
-response!(DockerGroupApiRepository {
+response!(DockerGroupApiRepository ("^docker$", "^group$") {
     storage: StorageAttributes,
     group: GroupDeployAttributes,
-    #[schema(nullable = false)]
-    docker: Option<DockerAttributes>,
+    docker: DockerAttributes,
 });
-response!(YumHostedApiRepository {
+response!(YumHostedApiRepository ("^yum$", "^hosted$") {
     storage: HostedStorageAttributes,
-    #[schema(nullable = false)]
-    yum: Option<YumAttributes>,
+    yum: YumAttributes,
 });
-response!(YumProxyApiRepository {
+response!(YumProxyApiRepository ("^yum$", "^proxy$") {
     storage: StorageAttributes,
     proxy: ProxyAttributes,
     #[schema(nullable = false)]
@@ -438,30 +468,27 @@ response!(YumProxyApiRepository {
     #[schema(nullable = false)]
     http_client: Option<HttpClientAttributes>,
 });
-response!(YumGroupApiRepository {
+response!(YumGroupApiRepository ("^yum$", "^group$") {
     storage: StorageAttributes,
     group: GroupAttributes,
 });
-response!(RawHostedApiRepository {
+response!(RawHostedApiRepository ("^raw$", "^hosted$") {
     storage: HostedStorageAttributes,
-    #[schema(nullable = false)]
-    raw: Option<RawAttributes>,
+    raw: RawAttributes,
 });
-response!(RawProxyApiRepository {
+response!(RawProxyApiRepository ("^raw$", "^proxy$") {
     storage: StorageAttributes,
     proxy: ProxyAttributes,
     #[schema(nullable = false)]
     negative_cache: Option<NegativeCacheAttributes>,
     #[schema(nullable = false)]
     http_client: Option<HttpClientAttributes>,
-    #[schema(nullable = false)]
-    raw: Option<RawAttributes>,
+    raw: RawAttributes,
 });
-response!(RawGroupApiRepository {
+response!(RawGroupApiRepository ("^raw$", "^group$") {
     storage: StorageAttributes,
     group: GroupAttributes,
-    #[schema(nullable = false)]
-    raw: Option<RawAttributes>,
+    raw: RawAttributes,
 });
 
 /// A repository's full settings: the schema of its format and type.
