@@ -386,11 +386,113 @@ async fn change_password(b: Backend) {
     assert_eq!(check["Default Admin Credentials"]["healthy"], true);
 }
 
+/// Registry bearer tokens (JWTs) that were not signed by this server as it signs them are
+/// refused: a changed payload, another key, an expired or wrong-audience token, `alg: none`,
+/// and HS512 under the right key.
+async fn forged_jwts(b: Backend) {
+    use base64::Engine as _;
+    use jsonwebtoken::{Algorithm, EncodingKey, Header};
+    let s = TestServer::start(b).await;
+    let c = s.client();
+    let b64 = |v: &serde_json::Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap())
+    };
+    let v2 = |token: String| {
+        let c = c.clone();
+        let url = s.at("/v2/_catalog");
+        async move {
+            c.get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    let issued = json(
+        c.get(s.at("/v2/token?service=arca"))
+            .basic_auth("admin", Some(&s.admin_password))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(v2(issued.clone()).await, 200, "the genuine token works");
+
+    let db = arca_core::meta::Db::connect(&match b {
+        Backend::Sqlite => format!("sqlite://{}", s.data_dir().join("arca.db").display()),
+        Backend::Postgres => s.database_url().to_owned(),
+    })
+    .await
+    .unwrap();
+    let secret = db.get_setting("jwt_secret").await.unwrap().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let claims = |exp: i64, aud: &str| {
+        json!({"iss": "arca", "sub": "admin", "aud": aud, "iat": now, "exp": exp, "access": []})
+    };
+    let sign = |alg: Algorithm, key: &[u8], claims: serde_json::Value| {
+        jsonwebtoken::encode(&Header::new(alg), &claims, &EncodingKey::from_secret(key)).unwrap()
+    };
+    // The control: a token made here with the server's own key and settings is accepted, so
+    // each refusal below is for the one thing changed.
+    let good = sign(Algorithm::HS256, secret.as_bytes(), claims(now + 300, "arca"));
+    assert_eq!(v2(good.clone()).await, 200);
+
+    let parts: Vec<&str> = issued.split('.').collect();
+    let mut payload: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(parts[1])
+            .unwrap(),
+    )
+    .unwrap();
+    payload["exp"] = json!(now + 86_400 * 365);
+    let tampered = format!("{}.{}.{}", parts[0], b64(&payload), parts[2]);
+    let cases = [
+        ("changed payload", tampered),
+        (
+            "another key",
+            sign(Algorithm::HS256, b"not-the-key", claims(now + 300, "arca")),
+        ),
+        (
+            "expired",
+            sign(Algorithm::HS256, secret.as_bytes(), claims(now - 600, "arca")),
+        ),
+        (
+            "another audience",
+            sign(Algorithm::HS256, secret.as_bytes(), claims(now + 300, "ui")),
+        ),
+        (
+            "HS512",
+            sign(Algorithm::HS512, secret.as_bytes(), claims(now + 300, "arca")),
+        ),
+        (
+            "alg none",
+            format!(
+                "{}.{}.",
+                b64(&json!({"alg": "none", "typ": "JWT"})),
+                b64(&claims(now + 300, "arca"))
+            ),
+        ),
+        ("garbage", "not.a.jwt".to_owned()),
+    ];
+    for (what, token) in cases {
+        assert_eq!(v2(token).await, 401, "{what}");
+    }
+}
+
 both_backends!(
     basic_and_anonymous,
     tokens,
     change_password,
-    format_scoped_repository_admin
+    format_scoped_repository_admin,
+    forged_jwts
 );
 
 /// Repeated wrong passwords make the next attempts wait, even with the right password.
