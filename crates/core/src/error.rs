@@ -55,7 +55,7 @@ impl HttpError for StorageError {
             Self::Meta(m) => m.status(),
             Self::UnknownStore(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::WriteDenied(_) | Self::AlreadyExists(..) => StatusCode::BAD_REQUEST,
-            Self::Raced => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Raced | Self::ReadOnly(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }

@@ -6,6 +6,7 @@ pub mod browse;
 pub mod csel;
 pub mod error;
 pub mod format;
+pub mod freeze;
 pub mod group;
 pub mod http;
 pub mod jwt;

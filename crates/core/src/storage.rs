@@ -11,6 +11,7 @@ use thiserror::Error;
 
 use crate::{
     blob::{BlobBody, BlobError, BlobStore, ByteRange, ByteStream, PutOptions},
+    freeze::Freeze,
     meta::{Db, MetaError, NewAsset, NewComponent, ReleasedBlob},
     model::{Asset, AssetPath, Digest, Repository, WritePolicy, now_ms},
 };
@@ -29,6 +30,10 @@ pub enum StorageError {
     AlreadyExists(String, String),
     #[error("the blob was removed while being stored; retry the upload")]
     Raced,
+    #[error(
+        "Arca is in read-only mode (frozen by {0}): no writes until an administrator releases it"
+    )]
+    ReadOnly(String),
 }
 
 /// What a format knows about an asset besides its bytes.
@@ -45,6 +50,8 @@ const LOCK_STRIPES: usize = 64;
 
 pub struct Storage {
     db: Db,
+    /// Read-only mode: checked before every write and every free.
+    pub freeze: Freeze,
     stores: RwLock<HashMap<String, Arc<dyn BlobStore>>>,
     /// Serialises, per digest, recording a reference and freeing a blob, so the GC never frees
     /// bytes that an upload has just deduplicated against.
@@ -54,6 +61,7 @@ pub struct Storage {
 impl Storage {
     pub fn new(db: Db) -> Self {
         Self {
+            freeze: Freeze::new(db.clone()),
             db,
             stores: RwLock::new(HashMap::new()),
             locks: (0..LOCK_STRIPES)
@@ -89,6 +97,14 @@ impl Storage {
         &self.locks[(h.finish() as usize) % LOCK_STRIPES]
     }
 
+    /// Refuses any write while the server is frozen.
+    pub async fn check_writable(&self) -> Result<(), StorageError> {
+        match self.freeze.state().await {
+            Some(f) => Err(StorageError::ReadOnly(f.by)),
+            None => Ok(()),
+        }
+    }
+
     /// Refuses a write that the repository's write policy forbids.
     pub async fn check_write_policy(
         &self,
@@ -118,6 +134,7 @@ impl Storage {
         opts: PutOptions,
         meta: AssetMeta,
     ) -> Result<Asset, StorageError> {
+        self.check_writable().await?;
         let store = self.store(&repo.blob_store)?;
         let blob = store.put(body, opts).await?;
         self.record(repo, path, blob, meta).await
@@ -132,6 +149,7 @@ impl Storage {
         blob: crate::blob::BlobRef,
         meta: AssetMeta,
     ) -> Result<Asset, StorageError> {
+        self.check_writable().await?;
         let store = self.store(&repo.blob_store)?;
         let digest_hex = blob.digest.hex();
         let new = NewAsset {
@@ -208,6 +226,7 @@ impl Storage {
 
     /// Deletes an asset; its blob is freed at once when nothing else references it.
     pub async fn delete_asset(&self, repo: &Repository, path: &str) -> Result<(), StorageError> {
+        self.check_writable().await?;
         if let Some(r) = self.db.delete_asset(repo.id, path).await? {
             self.free(&r).await;
         }
@@ -307,6 +326,10 @@ impl Storage {
     /// Frees blobs unreferenced for longer than `grace` (left by repository deletion or a crash
     /// between commit and free). Returns how many were freed.
     pub async fn collect_garbage(&self, grace: Duration) -> Result<usize, StorageError> {
+        // Frozen: a backup is reading the stores; the blobs wait for the next run.
+        if self.freeze.state().await.is_some() {
+            return Ok(0);
+        }
         let cutoff = now_ms() - grace.as_millis() as i64;
         let mut freed = 0;
         loop {

@@ -156,6 +156,7 @@ pub async fn start(
             .await?;
         return Ok(created(&t.name, &d));
     }
+    arca.storage.check_writable().await?;
     let id = arca.storage.store(&repo.blob_store)?.begin_upload().await?;
     Ok(in_progress(&t.name, &id, 0, StatusCode::ACCEPTED))
 }

@@ -161,6 +161,11 @@ impl From<StorageError> for RegistryError {
                 "BLOB_UPLOAD_INVALID",
                 "the blob was removed while being stored; retry",
             ),
+            StorageError::ReadOnly(_) => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "UNAVAILABLE",
+                e.to_string(),
+            ),
             other => Self::internal(other),
         }
     }

@@ -131,7 +131,12 @@ fn content_disposition(repo: &Repository, path: &AssetPath) -> Option<HeaderValu
         .pointer("/raw/contentDisposition")
         .and_then(|v| v.as_str())
         == Some("INLINE");
-    let name = path.as_str().rsplit('/').next().unwrap_or_default().to_owned();
+    let name = path
+        .as_str()
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
     let cd = ContentDisposition {
         disposition: if inline {
             DispositionType::Inline

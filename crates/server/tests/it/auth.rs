@@ -434,15 +434,17 @@ async fn forged_jwts(b: Backend) {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64;
-    let claims = |exp: i64, aud: &str| {
-        json!({"iss": "arca", "sub": "admin", "aud": aud, "iat": now, "exp": exp, "access": []})
-    };
+    let claims = |exp: i64, aud: &str| json!({"iss": "arca", "sub": "admin", "aud": aud, "iat": now, "exp": exp, "access": []});
     let sign = |alg: Algorithm, key: &[u8], claims: serde_json::Value| {
         jsonwebtoken::encode(&Header::new(alg), &claims, &EncodingKey::from_secret(key)).unwrap()
     };
     // The control: a token made here with the server's own key and settings is accepted, so
     // each refusal below is for the one thing changed.
-    let good = sign(Algorithm::HS256, secret.as_bytes(), claims(now + 300, "arca"));
+    let good = sign(
+        Algorithm::HS256,
+        secret.as_bytes(),
+        claims(now + 300, "arca"),
+    );
     assert_eq!(v2(good.clone()).await, 200);
 
     let parts: Vec<&str> = issued.split('.').collect();
@@ -462,7 +464,11 @@ async fn forged_jwts(b: Backend) {
         ),
         (
             "expired",
-            sign(Algorithm::HS256, secret.as_bytes(), claims(now - 600, "arca")),
+            sign(
+                Algorithm::HS256,
+                secret.as_bytes(),
+                claims(now - 600, "arca"),
+            ),
         ),
         (
             "another audience",
@@ -470,7 +476,11 @@ async fn forged_jwts(b: Backend) {
         ),
         (
             "HS512",
-            sign(Algorithm::HS512, secret.as_bytes(), claims(now + 300, "arca")),
+            sign(
+                Algorithm::HS512,
+                secret.as_bytes(),
+                claims(now + 300, "arca"),
+            ),
         ),
         (
             "alg none",

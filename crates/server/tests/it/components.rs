@@ -626,7 +626,11 @@ async fn ten_thousand(b: Backend) {
     let once = |items: &[Value], field: &str| {
         let mut seen = HashSet::new();
         for it in items {
-            let name = it[field].as_str().unwrap().trim_start_matches('/').to_owned();
+            let name = it[field]
+                .as_str()
+                .unwrap()
+                .trim_start_matches('/')
+                .to_owned();
             assert!(seen.insert(name.clone()), "{name} listed twice");
         }
         seen

@@ -1081,7 +1081,10 @@ async fn unprefixed_access(b: Backend) {
         .json()
         .await
         .unwrap();
-    assert_eq!(got["docker"], json!({"forceBasicAuth": true, "v1Enabled": false}));
+    assert_eq!(
+        got["docker"],
+        json!({"forceBasicAuth": true, "v1Enabled": false})
+    );
 }
 
 mod connectors {

@@ -17,6 +17,7 @@ mod repositories;
 mod restart;
 mod schema;
 mod status;
+mod system;
 mod users;
 mod yum;
 

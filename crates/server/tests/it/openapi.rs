@@ -63,6 +63,14 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/formats/upload-specs"),
     ("get", "/formats/{format}/upload-specs"),
     ("get", "/audit"),
+    // system.rs
+    ("get", "/read-only"),
+    ("post", "/read-only/freeze"),
+    ("post", "/read-only/release"),
+    ("post", "/read-only/force-release"),
+    ("get", "/lifecycle/phase"),
+    ("put", "/lifecycle/phase"),
+    ("put", "/lifecycle/bounce"),
     // mod.rs: arca_core::format::component_upload_route
     ("post", "/components"),
     // arca-pypi's Format::configure

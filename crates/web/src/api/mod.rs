@@ -12,6 +12,7 @@ mod repository_schemas;
 mod search;
 mod security;
 mod status;
+mod system;
 mod tasks;
 mod users;
 
@@ -63,6 +64,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(components::configure)
                 .configure(search::configure)
                 .configure(misc::configure)
+                .configure(system::configure)
                 .route(
                     "/components",
                     web::post().to(arca_core::format::component_upload_route),

@@ -11,7 +11,7 @@ use utoipa::{
 
 use super::{
     blobstores, components, misc, privileges, repositories, repository_schemas, search, security,
-    status, tasks, users,
+    status, system, tasks, users,
 };
 
 #[derive(OpenApi)]
@@ -88,6 +88,13 @@ use super::{
         tasks::run,
         tasks::stop,
         misc::audit_log,
+        system::read_only,
+        system::freeze,
+        system::release,
+        system::force_release,
+        system::phase,
+        system::set_phase,
+        system::bounce,
         pypi_yank,
         pypi_unyank,
     ),
@@ -128,6 +135,8 @@ use super::{
         (name = "Security management: privileges"),
         (name = "Content selectors"),
         (name = "Security management: API tokens", description = "Arca's own: tokens for `Authorization: Bearer`"),
+        (name = "Read-only", description = "Freeze writes for a consistent backup"),
+        (name = "Lifecycle", description = "Start-up phases (Arca is always fully started)"),
         (name = "Tasks"),
         (name = "Audit", description = "Arca's own: the audit log of changes"),
         (name = "PyPI", description = "Arca's own: PEP 592 yanking in hosted PyPI repositories"),

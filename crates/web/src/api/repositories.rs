@@ -270,7 +270,12 @@ pub(crate) async fn settings(
 ) -> Result<HttpResponse, ApiError> {
     let base = arca.settings.public.for_request(&req);
     let repos = arca.db.list_repositories().await?;
-    Ok(HttpResponse::Ok().json(repos.iter().map(|r| detail(&arca, r, &base)).collect::<Vec<_>>()))
+    Ok(HttpResponse::Ok().json(
+        repos
+            .iter()
+            .map(|r| detail(&arca, r, &base))
+            .collect::<Vec<_>>(),
+    ))
 }
 
 /// Delete a repository of any format.
@@ -293,6 +298,10 @@ pub(crate) async fn delete(
     g: RepoAdminGuard<ReposDelete>,
     name: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    arca.storage
+        .check_writable()
+        .await
+        .map_err(ApiError::from)?;
     match arca.db.delete_repository(&name).await {
         Ok(()) => {}
         Err(MetaError::NotFound) => {
@@ -643,7 +652,11 @@ pub(crate) async fn get_typed(
 ) -> Result<HttpResponse, ApiError> {
     let (segment, kind, name) = path.into_inner();
     let (repo, _, _) = typed(&arca, &segment, &kind, &name).await?;
-    Ok(HttpResponse::Ok().json(detail(&arca, &repo, &arca.settings.public.for_request(&req))))
+    Ok(HttpResponse::Ok().json(detail(
+        &arca,
+        &repo,
+        &arca.settings.public.for_request(&req),
+    )))
 }
 
 /// Update a repository (not its name or blob store).
