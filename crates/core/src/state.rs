@@ -20,6 +20,8 @@ pub struct CoreSettings {
     /// The docker repository that serves image names without a repository prefix on the main
     /// port (`/v2/library/alpine/...`), as a registry mirror needs.
     pub docker_default_repository: Option<String>,
+    /// Where file blob stores created with a relative path go (`<data>/blobstores`).
+    pub blob_store_root: std::path::PathBuf,
 }
 
 impl Default for CoreSettings {
@@ -30,6 +32,7 @@ impl Default for CoreSettings {
             gc_grace: Duration::from_secs(60),
             admin_password_file: None,
             docker_default_repository: None,
+            blob_store_root: "blobstores".into(),
         }
     }
 }

@@ -76,6 +76,11 @@ impl Storage {
         }
     }
 
+    /// Unregisters a store (deleted, or reopened elsewhere by the caller).
+    pub fn remove_store(&self, name: &str) -> Option<Arc<dyn BlobStore>> {
+        self.stores.write().ok().and_then(|mut s| s.remove(name))
+    }
+
     pub fn store(&self, name: &str) -> Result<Arc<dyn BlobStore>, StorageError> {
         self.stores
             .read()

@@ -66,6 +66,7 @@ pub async fn start(settings: Settings, listener: TcpListener) -> anyhow::Result<
         gc_grace: settings.gc_grace,
         admin_password_file: Some(settings.data_dir.join("admin.password")),
         docker_default_repository: settings.docker_default_repository.clone(),
+        blob_store_root: settings.data_dir.join("blobstores"),
     };
     let arca = web::Data::new(Arca::new(db.clone(), formats(), core));
     for s in db.list_blob_stores().await? {

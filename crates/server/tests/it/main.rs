@@ -4,6 +4,7 @@
 mod auth;
 mod authz;
 mod blobs;
+mod blobstores;
 mod components;
 mod config;
 mod deploy;

@@ -24,6 +24,10 @@ const ROUTES: &[(&str, &str)] = &[
     ("put", "/repositories/{format}/{kind}/{name}"),
     // blobstores.rs
     ("get", "/blobstores"),
+    ("delete", "/blobstores/{name}"),
+    ("post", "/blobstores/file"),
+    ("get", "/blobstores/file/{name}"),
+    ("put", "/blobstores/file/{name}"),
     ("get", "/blobstores/{name}/quota-status"),
     // security.rs
     ("get", "/security/anonymous"),

@@ -1,14 +1,30 @@
-use actix_web::{HttpResponse, web};
-use arca_core::{Arca, auth::Guard};
-use serde::Serialize;
+//! `blobstores`: list, quota status, delete, and file stores' create/get/update, with Nexus's
+//! shapes and status codes. A store is usable the moment it is created (no restart).
+
+use std::{path::PathBuf, sync::Arc};
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use arca_core::{
+    Arca,
+    auth::Guard,
+    blob::{BlobStore, FileBlobStore},
+    meta::{BlobStoreRow, MetaError},
+    model::RepoName,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 use utoipa::ToSchema;
 
-use super::BlobstoresRead;
+use super::{BlobstoresCreate, BlobstoresDelete, BlobstoresRead, BlobstoresUpdate, audit};
 use crate::ApiError;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/blobstores", web::get().to(list))
-        .route("/blobstores/{name}/quota-status", web::get().to(quota));
+        .route("/blobstores/{name}", web::delete().to(delete))
+        .route("/blobstores/{name}/quota-status", web::get().to(quota))
+        .route("/blobstores/file", web::post().to(create_file))
+        .route("/blobstores/file/{name}", web::get().to(get_file))
+        .route("/blobstores/file/{name}", web::put().to(update_file));
 }
 
 #[derive(Serialize, ToSchema)]
@@ -17,12 +33,31 @@ pub(crate) enum BlobStoreType {
     S3,
 }
 
-/// Nexus's soft quota; Arca has none, so it is always null.
-#[derive(Serialize, ToSchema)]
+/// What a soft quota limits.
+#[derive(Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub(crate) enum SoftQuotaType {
+    /// Violated when the free space of the store's volume falls below `limit`.
+    #[serde(rename = "spaceRemainingQuota")]
+    SpaceRemaining,
+    /// Violated when the store holds more than `limit` bytes.
+    #[serde(rename = "spaceUsedQuota")]
+    SpaceUsed,
+}
+
+/// Nexus's soft quota: reported by `quota-status` (and the UI), never blocking writes.
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
 pub(crate) struct BlobStoreApiSoftQuota {
     #[serde(rename = "type")]
-    kind: String,
+    kind: SoftQuotaType,
+    /// Bytes.
+    #[schema(minimum = 0)]
     limit: i64,
+}
+
+fn quota_of(row: &BlobStoreRow) -> Option<BlobStoreApiSoftQuota> {
+    row.soft_quota
+        .as_deref()
+        .and_then(|q| serde_json::from_str(q).ok())
 }
 
 #[derive(Serialize, ToSchema)]
@@ -76,12 +111,12 @@ pub(crate) async fn list(
             } else {
                 BlobStoreType::S3
             },
-            name: s.name,
+            name: s.name.clone(),
             unavailable: store.is_none(),
             blob_count: count,
             total_size_in_bytes: bytes,
             available_space_in_bytes: available.unwrap_or(0),
-            soft_quota: None,
+            soft_quota: quota_of(&s),
         });
     }
     Ok(HttpResponse::Ok().json(out))
@@ -106,13 +141,365 @@ pub(crate) async fn quota(
     _g: Guard<BlobstoresRead>,
     name: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let stores = arca.db.list_blob_stores().await?;
-    if !stores.iter().any(|s| s.name == *name) {
-        return Err(ApiError::NotFound(format!("blob store {name} not found")));
-    }
+    let row = find(&arca, &name).await?;
+    let (is_violation, message) = match quota_of(&row) {
+        None => (false, format!("Blob store {name} has no soft quota")),
+        Some(q) => match q.kind {
+            SoftQuotaType::SpaceUsed => {
+                let (used, _) = arca.db.blob_store_usage(&name).await?;
+                (
+                    used > q.limit,
+                    format!(
+                        "Blob store {name} is using {used} bytes and has a limit of {} bytes",
+                        q.limit
+                    ),
+                )
+            }
+            SoftQuotaType::SpaceRemaining => {
+                let free = match arca.storage.store(&name) {
+                    Ok(st) => st.available_space().await,
+                    Err(_) => None,
+                };
+                match free {
+                    Some(free) => (
+                        (free as i64) < q.limit,
+                        format!(
+                            "Blob store {name} has {free} bytes remaining and a limit of {} bytes",
+                            q.limit
+                        ),
+                    ),
+                    None => (
+                        false,
+                        format!("Blob store {name} cannot report its free space"),
+                    ),
+                }
+            }
+        },
+    };
     Ok(HttpResponse::Ok().json(BlobStoreQuotaResultXO {
-        is_violation: false,
-        message: "no quota configured".into(),
+        is_violation,
+        message,
         blob_store_name: name.into_inner(),
     }))
+}
+
+async fn find(arca: &Arca, name: &str) -> Result<BlobStoreRow, ApiError> {
+    match arca.db.get_blob_store(name).await {
+        Ok(r) => Ok(r),
+        Err(MetaError::NotFound) => Err(ApiError::NotFound(format!("Blob store {name} not found"))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Nexus's `FileBlobStoreApiCreateRequest`.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct FileBlobStoreApiCreateRequest {
+    /// Letters, digits, `-`, `_` and `.`, not starting with `_` or `.`.
+    name: String,
+    /// An absolute path, or one relative to `<data_dir>/blobstores`.
+    path: String,
+    #[schema(nullable = false)]
+    soft_quota: Option<BlobStoreApiSoftQuota>,
+}
+
+/// Nexus's `FileBlobStoreApiUpdateRequest`.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct FileBlobStoreApiUpdateRequest {
+    /// The store's directory; only a store holding no blobs can move.
+    path: String,
+    #[schema(nullable = false)]
+    soft_quota: Option<BlobStoreApiSoftQuota>,
+}
+
+/// Nexus's `FileBlobStoreApiModel`.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct FileBlobStoreApiModel {
+    /// The store's directory, absolute.
+    path: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    soft_quota: Option<BlobStoreApiSoftQuota>,
+}
+
+fn check_quota(q: &Option<BlobStoreApiSoftQuota>) -> Result<Option<String>, ApiError> {
+    match q {
+        None => Ok(None),
+        Some(q) if q.limit < 0 => Err(ApiError::invalid(
+            "softQuota.limit",
+            "softQuota.limit must be 0 or more bytes",
+        )),
+        Some(q) => serde_json::to_string(q)
+            .map(Some)
+            .map_err(|e| ApiError::invalid("softQuota", e.to_string())),
+    }
+}
+
+/// The absolute directory for `path`, refused when it is, holds or lies inside another file
+/// store's directory: two stores sharing files would free each other's blobs.
+async fn resolve_dir(arca: &Arca, name: &str, path: &str) -> Result<PathBuf, ApiError> {
+    let path = path.trim();
+    if path.is_empty() {
+        return Err(ApiError::invalid("path", "path must not be empty"));
+    }
+    if path.split(['/', '\\']).any(|seg| seg == "..") {
+        return Err(ApiError::invalid("path", "path must not contain '..'"));
+    }
+    let given = PathBuf::from(path);
+    let dir = if given.is_absolute() {
+        given
+    } else {
+        std::path::absolute(&arca.settings.blob_store_root)
+            .unwrap_or_else(|_| arca.settings.blob_store_root.clone())
+            .join(given)
+    };
+    for other in arca.db.list_blob_stores().await? {
+        if other.kind != "file" || other.name == name {
+            continue;
+        }
+        let o = PathBuf::from(&other.path);
+        if dir.starts_with(&o) || o.starts_with(&dir) {
+            return Err(ApiError::invalid(
+                "path",
+                format!(
+                    "{} overlaps blob store {} at {}",
+                    dir.display(),
+                    other.name,
+                    o.display()
+                ),
+            ));
+        }
+    }
+    Ok(dir)
+}
+
+fn open_dir(dir: &std::path::Path) -> Result<Arc<dyn BlobStore>, ApiError> {
+    FileBlobStore::open(dir)
+        .map(|s| Arc::new(s) as Arc<dyn BlobStore>)
+        .map_err(|e| ApiError::invalid("path", format!("cannot use {}: {e}", dir.display())))
+}
+
+/// Create a file blob store.
+#[utoipa::path(
+    post,
+    operation_id = "create_file_blob_store",
+    path = "/service/rest/v1/blobstores/file",
+    tag = "Blob store",
+    request_body = FileBlobStoreApiCreateRequest,
+    responses(
+        (status = 204, description = "Blob store created"),
+        (status = 400, description = "Invalid name, path or quota, or the name is taken", body = Vec<crate::error::ValidationErrorXO>),
+        (status = 401, description = "Authentication required"),
+        (status = 403, description = "Insufficient permissions"),
+    ),
+)]
+pub(crate) async fn create_file(
+    req: HttpRequest,
+    arca: web::Data<Arca>,
+    g: Guard<BlobstoresCreate>,
+    body: web::Json<FileBlobStoreApiCreateRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    RepoName::parse(&body.name).map_err(|e| ApiError::invalid("name", e.to_string()))?;
+    let soft_quota = check_quota(&body.soft_quota)?;
+    if arca.db.get_blob_store(&body.name).await.is_ok() {
+        return Err(ApiError::invalid(
+            "name",
+            format!("a blob store named {} already exists", body.name),
+        ));
+    }
+    let dir = resolve_dir(&arca, &body.name, &body.path).await?;
+    let store = open_dir(&dir)?;
+    let row = BlobStoreRow {
+        name: body.name.clone(),
+        kind: "file".into(),
+        path: dir.to_string_lossy().into_owned(),
+        soft_quota,
+        attributes: "{}".into(),
+        created_ms: 0,
+    };
+    arca.db.create_blob_store(&row).await.map_err(|e| match e {
+        MetaError::Conflict(m) => ApiError::invalid("name", m),
+        e => e.into(),
+    })?;
+    arca.storage.add_store(&row.name, store);
+    audit(
+        &arca,
+        &req,
+        &g.subject,
+        "blobstore",
+        "created",
+        &row.name,
+        json!({ "type": "file", "path": row.path }),
+    )
+    .await;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn find_file(arca: &Arca, name: &str) -> Result<BlobStoreRow, ApiError> {
+    let row = find(arca, name).await?;
+    if row.kind != "file" {
+        return Err(ApiError::NotFound(format!(
+            "Blob store {name} is not a file blob store"
+        )));
+    }
+    Ok(row)
+}
+
+/// Get a file blob store's settings.
+#[utoipa::path(
+    get,
+    operation_id = "get_file_blob_store",
+    path = "/service/rest/v1/blobstores/file/{name}",
+    tag = "Blob store",
+    params(("name" = String, Path, description = "The blob store's name")),
+    responses(
+        (status = 200, description = "The blob store", body = FileBlobStoreApiModel),
+        (status = 401, description = "Authentication required"),
+        (status = 403, description = "Insufficient permissions"),
+        (status = 404, description = "Blob store not found"),
+    ),
+)]
+pub(crate) async fn get_file(
+    arca: web::Data<Arca>,
+    _g: Guard<BlobstoresRead>,
+    name: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let row = find_file(&arca, &name).await?;
+    Ok(HttpResponse::Ok().json(FileBlobStoreApiModel {
+        soft_quota: quota_of(&row),
+        path: row.path,
+    }))
+}
+
+/// Change a file blob store's soft quota, or its path while it holds no blobs.
+#[utoipa::path(
+    put,
+    operation_id = "update_file_blob_store",
+    path = "/service/rest/v1/blobstores/file/{name}",
+    tag = "Blob store",
+    params(("name" = String, Path, description = "The blob store's name")),
+    request_body = FileBlobStoreApiUpdateRequest,
+    responses(
+        (status = 204, description = "Blob store updated"),
+        (status = 400, description = "Invalid path or quota", body = Vec<crate::error::ValidationErrorXO>),
+        (status = 401, description = "Authentication required"),
+        (status = 403, description = "Insufficient permissions"),
+        (status = 404, description = "Blob store not found"),
+    ),
+)]
+pub(crate) async fn update_file(
+    req: HttpRequest,
+    arca: web::Data<Arca>,
+    g: Guard<BlobstoresUpdate>,
+    name: web::Path<String>,
+    body: web::Json<FileBlobStoreApiUpdateRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let mut row = find_file(&arca, &name).await?;
+    row.soft_quota = check_quota(&body.soft_quota)?;
+    let dir = resolve_dir(&arca, &name, &body.path).await?;
+    let moved = dir != PathBuf::from(&row.path);
+    if moved {
+        let (_, blobs) = arca.db.blob_store_usage(&name).await?;
+        if blobs > 0 || name.as_str() == "default" {
+            return Err(ApiError::invalid(
+                "path",
+                format!(
+                    "blob store {name} holds {blobs} blobs{}: it cannot move; create a new store \
+                     and point repositories at it",
+                    if name.as_str() == "default" {
+                        " and follows the blob_dir setting"
+                    } else {
+                        ""
+                    }
+                ),
+            ));
+        }
+        let store = open_dir(&dir)?;
+        row.path = dir.to_string_lossy().into_owned();
+        arca.db.update_blob_store(&row).await?;
+        arca.storage.add_store(&name, store);
+    } else {
+        arca.db.update_blob_store(&row).await?;
+    }
+    audit(
+        &arca,
+        &req,
+        &g.subject,
+        "blobstore",
+        "updated",
+        &name,
+        json!({ "path": row.path, "softQuota": row.soft_quota }),
+    )
+    .await;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Delete a blob store no repository uses; a file store's directory goes with it.
+#[utoipa::path(
+    delete,
+    operation_id = "delete_blob_store",
+    path = "/service/rest/v1/blobstores/{name}",
+    tag = "Blob store",
+    params(("name" = String, Path, description = "The blob store's name")),
+    responses(
+        (status = 204, description = "Blob store deleted"),
+        (status = 400, description = "In use by repositories, or the default store", body = Vec<crate::error::ValidationErrorXO>),
+        (status = 401, description = "Authentication required"),
+        (status = 403, description = "Insufficient permissions"),
+        (status = 404, description = "Blob store not found"),
+    ),
+)]
+pub(crate) async fn delete(
+    req: HttpRequest,
+    arca: web::Data<Arca>,
+    g: Guard<BlobstoresDelete>,
+    name: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let row = find(&arca, &name).await?;
+    if row.name == "default" {
+        return Err(ApiError::invalid(
+            "name",
+            "the default blob store is where Arca's blob_dir setting points; it cannot be deleted",
+        ));
+    }
+    arca.storage.check_writable().await?;
+    arca.db
+        .delete_blob_store(&name)
+        .await
+        .map_err(|e| match e {
+            MetaError::Conflict(m) => ApiError::invalid("name", m),
+            e => e.into(),
+        })?;
+    arca.storage.remove_store(&name);
+    if row.kind == "file" {
+        remove_file_store(&PathBuf::from(&row.path)).await;
+    }
+    audit(
+        &arca,
+        &req,
+        &g.subject,
+        "blobstore",
+        "deleted",
+        &name,
+        json!({ "type": row.kind, "path": row.path }),
+    )
+    .await;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Removes what a file store wrote (its `sha256`, `tmp` and `uploads` directories) and the
+/// directory itself if nothing else is in it; files someone else put there are left alone.
+async fn remove_file_store(dir: &std::path::Path) {
+    for sub in ["sha256", "tmp", "uploads"] {
+        let p = dir.join(sub);
+        if let Err(e) = tokio::fs::remove_dir_all(&p).await
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(path = %p.display(), error = %e, "removing a deleted blob store's files failed");
+        }
+    }
+    let _ = tokio::fs::remove_dir(dir).await;
 }

@@ -25,6 +25,9 @@ arca_core::policy! {
     ReposEdit = repo_admin(Edit);
     ReposDelete = repo_admin(Delete);
     BlobstoresRead = app("blobstores", "read");
+    BlobstoresCreate = app("blobstores", "create");
+    BlobstoresUpdate = app("blobstores", "update");
+    BlobstoresDelete = app("blobstores", "delete");
     SettingsRead = app("settings", "read");
     SettingsUpdate = app("settings", "update");
     HealthRead = app("healthcheck", "read");
