@@ -113,7 +113,13 @@ table = [  # path template (after /service/rest) -> values of its path parameter
     (rf"/v1/assets/{P}", [aid]),
 ]
 pinned = [(rf"/v1/security/users/{P}(/.*)?", ["alice"])]  # for every method
+# Not fuzzed (crates/server/tests/it/ covers them): a freeze turns every later write into the 503 it is
+# meant to be, and generated absolute paths would make blob store directories anywhere on this machine.
+skipped = ["POST /service/rest/v1/read-only/freeze", "POST /service/rest/v1/blobstores/file",
+           "PUT /service/rest/v1/blobstores/file/{name}"]
 lines = []
+for name in skipped:
+    lines += ["[[operations]]", f"include-name = {json.dumps(name)}", "enabled = false", ""]
 for path, item in (doc.get("paths") or {}).items():
     rel = path[path.find("/v1/"):] if "/v1/" in path else path
     for method in item:
