@@ -253,4 +253,103 @@ async fn matrix(b: Backend) {
     );
 }
 
-both_backends!(matrix);
+/// Every operation of the served OpenAPI document, except the few open to every user (listed
+/// here with why), refuses anonymous with 401 and the reader and deployer with 403: a new admin
+/// endpoint without its guard fails here without anyone adding a row. Denied requests change
+/// nothing, so the dummy path values and bodies are harmless.
+async fn every_admin_endpoint(b: Backend) {
+    let s = TestServer::start(b).await;
+    setup(&s, b).await;
+    let doc: serde_json::Value = s
+        .client()
+        .get(s.at("/service/rest/swagger.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    // (method, path): decided per repository or per user, so open to the reader or deployer.
+    const PER_REPOSITORY_OR_SELF: &[(&str, &str)] = &[
+        ("get", "/v1/repositories"),
+        ("get", "/v1/repositories/{name}"),
+        ("get", "/v1/components"),
+        ("post", "/v1/components"),
+        ("get", "/v1/components/{id}"),
+        ("delete", "/v1/components/{id}"),
+        ("get", "/v1/assets"),
+        ("get", "/v1/assets/{id}"),
+        ("delete", "/v1/assets/{id}"),
+        ("get", "/v1/search"),
+        ("get", "/v1/search/assets"),
+        ("get", "/v1/search/assets/download"),
+        ("get", "/v1/formats/upload-specs"),
+        ("get", "/v1/formats/{format}/upload-specs"),
+        ("get", "/v1/security/tokens"),
+        ("post", "/v1/security/tokens"),
+        ("delete", "/v1/security/tokens/{id}"),
+        ("put", "/v1/security/users/{userId}/change-password"),
+        ("post", "/v1/pypi/{repository}/{project}/{version}/yank"),
+        ("delete", "/v1/pypi/{repository}/{project}/{version}/yank"),
+    ];
+    let people = [
+        (None, 401, "anonymous"),
+        (Some(("reader", "reader-password")), 403, "reader"),
+        (Some(("deployer", "deployer-password")), 403, "deployer"),
+    ];
+    let mut checked = 0;
+    let mut failures = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        let rel = path.trim_start_matches("/service/rest");
+        for (method, op) in item.as_object().unwrap() {
+            if !["get", "put", "post", "delete"].contains(&method.as_str()) {
+                continue;
+            }
+            // `security: [{}]` marks the operations that need no authentication (status).
+            if op["security"] == json!([{}]) || PER_REPOSITORY_OR_SELF.contains(&(method, rel)) {
+                continue;
+            }
+            let url = path.replace('{', "").replace('}', "");
+            for (creds, want, who) in &people {
+                let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+                let mut r = s
+                    .client()
+                    .request(m, s.at(&url))
+                    .header("content-type", "application/json")
+                    .body("{}");
+                if let Some((u, p)) = creds {
+                    r = r.basic_auth(u, Some(p));
+                }
+                let got = r.send().await.unwrap().status().as_u16();
+                if got != *want {
+                    failures.push(format!(
+                        "{} {rel} as {who}: HTTP {got}, want {want}",
+                        method.to_uppercase()
+                    ));
+                }
+            }
+            checked += 1;
+        }
+    }
+    assert!(
+        checked > 40,
+        "only {checked} admin operations found in the document"
+    );
+    assert!(
+        failures.is_empty(),
+        "admin endpoints:\n{}",
+        failures.join("\n")
+    );
+    // The server is still as it was: nothing above got through.
+    let r = s
+        .admin(GET, "/service/rest/v1/read-only")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.json::<serde_json::Value>().await.unwrap()["frozen"],
+        false
+    );
+}
+
+both_backends!(matrix, every_admin_endpoint);
