@@ -129,6 +129,18 @@ impl Subject {
         self.privileges.iter().any(|p| grants(p, perm))
     }
 
+    /// Whether a content-selector privilege lets the subject see some paths of a repository
+    /// (listings then show only the paths [`Subject::can_at`] allows).
+    pub fn sees_some_of(&self, format: &str, repo: &str) -> bool {
+        self.selectors.iter().any(|g| {
+            (g.format == "*" || g.format == format)
+                && (g.repo == "*" || g.repo == repo)
+                && g.actions
+                    .iter()
+                    .any(|a| a == "*" || a == "browse" || a == "read")
+        })
+    }
+
     /// Like [`Subject::can`], for a request on one asset path: content-selector privileges
     /// count too.
     pub fn can_at(&self, perm: &Permission<'_>, path: &str) -> bool {

@@ -225,6 +225,40 @@ async fn typed_privileges_and_selectors(b: Backend) {
         st(bob(GET, "/repository/files/com/b.txt").await.unwrap()),
         403
     );
+    // Search shows bob the selected paths only; admin sees both.
+    let names = |v: serde_json::Value| {
+        let mut n: Vec<String> = v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| {
+                a["path"]
+                    .as_str()
+                    .unwrap()
+                    .trim_start_matches('/')
+                    .to_owned()
+            })
+            .collect();
+        n.sort();
+        n
+    };
+    let found = json(
+        bob(GET, "/service/rest/v1/search/assets?repository=files")
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(names(found), ["org/a.txt"]);
+    let found = json(
+        s.admin(GET, "/service/rest/v1/search/assets?repository=files")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(names(found), ["com/b.txt", "org/a.txt"]);
+    let comps = json(bob(GET, "/service/rest/v1/search?q=b.txt").await.unwrap()).await;
+    assert_eq!(comps["items"], json!([]), "{comps}");
     assert_eq!(
         st(bob(GET, "/service/rest/v1/blobstores").await.unwrap()),
         200

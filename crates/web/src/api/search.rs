@@ -85,6 +85,9 @@ pub(crate) struct SearchParams {
 struct Parsed {
     query: SearchQuery,
     repos: HashMap<i64, Repository>,
+    /// Repositories seen only through content selectors: their assets are filtered by path.
+    selected_only: HashMap<String, String>,
+    subject: Subject,
     after: i64,
 }
 
@@ -123,6 +126,7 @@ async fn parse(arca: &Arca, subject: &Subject, req: &HttpRequest) -> Result<Pars
     let format = get("format");
     let repository = get("repository");
     let mut repos = HashMap::new();
+    let mut selected_only = HashMap::new();
     for r in arca.db.list_repositories().await? {
         if format.as_deref().is_some_and(|f| {
             let api = arca.formats.get(&r.format).map(|x| x.api_name());
@@ -140,15 +144,20 @@ async fn parse(arca: &Arca, subject: &Subject, req: &HttpRequest) -> Result<Pars
                 action,
             })
         });
-        if visible {
-            q.repo_ids.push(r.id);
-            repos.insert(r.id, r);
+        if !visible && subject.sees_some_of(&r.format, r.name.as_str()) {
+            selected_only.insert(r.name.to_string(), r.format.clone());
+        } else if !visible {
+            continue;
         }
+        q.repo_ids.push(r.id);
+        repos.insert(r.id, r);
     }
     let after = super::paging::decode(get("continuationToken").as_deref())?;
     Ok(Parsed {
         query: q,
         repos,
+        selected_only,
+        subject: subject.clone(),
         after,
     })
 }
@@ -175,6 +184,31 @@ async fn page(
     }
     let last = comps.last().map_or(p.after, |c| c.id);
     let token = super::paging::next(last, comps.len() as i64 == PAGE);
+    if p.selected_only.is_empty() {
+        return Ok((comps, assets, token));
+    }
+    // Content selectors: only the selected paths, and components with at least one of them.
+    // The page may come out short; the token still moves past everything examined.
+    assets.retain(|a| match p.selected_only.get(&a.repository) {
+        None => true,
+        Some(format) => [Action::Browse, Action::Read].into_iter().any(|action| {
+            p.subject.can_at(
+                &Permission::RepoView {
+                    format,
+                    repo: &a.repository,
+                    action,
+                },
+                &a.path,
+            )
+        }),
+    });
+    let comps = comps
+        .into_iter()
+        .filter(|c| {
+            !p.selected_only.contains_key(&c.repository)
+                || assets.iter().any(|a| a.component_id == Some(c.id))
+        })
+        .collect();
     Ok((comps, assets, token))
 }
 
