@@ -42,6 +42,27 @@ impl Db {
         }))
     }
 
+    /// Records a new blob store (`attributes`: its type's settings as JSON, e.g. an S3
+    /// bucket configuration); `Conflict` when the name is taken.
+    pub async fn create_blob_store(
+        &self,
+        name: &str,
+        kind: &str,
+        path: &str,
+        attributes: &str,
+    ) -> Result<BlobStoreRow> {
+        const INS: &str = "INSERT INTO blob_stores (name, type, path, attributes, created_ms) VALUES ($1, $2, $3, $4, $5) \
+             RETURNING name, type, path, soft_quota, attributes, created_ms";
+        Ok(on_db!(self, |p| sqlx::query_as(INS)
+            .bind(name)
+            .bind(kind)
+            .bind(path)
+            .bind(attributes)
+            .bind(now_ms())
+            .fetch_one(p)
+            .await?))
+    }
+
     /// Points an existing blob store at a new path (the default store follows `data_dir`).
     pub async fn set_blob_store_path(&self, name: &str, path: &str) -> Result<()> {
         const Q: &str = "UPDATE blob_stores SET path = $2 WHERE name = $1";

@@ -15,6 +15,7 @@ mod proxy;
 mod pypi;
 mod repositories;
 mod restart;
+mod s3;
 mod schema;
 mod status;
 mod users;
