@@ -23,6 +23,8 @@ impl HttpError for BlobError {
             Self::UploadUnknown(_) => StatusCode::NOT_FOUND,
             Self::OffsetMismatch { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::Unsupported => StatusCode::NOT_IMPLEMENTED,
+            Self::Remote { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Config(_) => StatusCode::BAD_REQUEST,
         }
     }
 }

@@ -9,8 +9,11 @@ use std::{net::TcpListener, sync::Arc, time::Instant};
 use actix_web::{App, HttpResponse, HttpServer, dev::ServerHandle, middleware, web};
 use anyhow::Context;
 use arca_core::{
-    Arca, CoreSettings, Format, FormatRegistry, blob::FileBlobStore, format::repository_route,
-    http::PublicUrl, meta::Db,
+    Arca, CoreSettings, Format, FormatRegistry,
+    blob::{FileBlobStore, S3BlobStore, S3Config},
+    format::repository_route,
+    http::PublicUrl,
+    meta::Db,
 };
 use tracing_futures::Instrument;
 
@@ -70,16 +73,22 @@ pub async fn start(settings: Settings, listener: TcpListener) -> anyhow::Result<
     };
     let arca = web::Data::new(Arca::new(db.clone(), formats(), core));
     for s in db.list_blob_stores().await? {
-        if s.kind == "file" {
-            let path = if s.name == "default" {
-                blob_dir.clone()
-            } else {
-                s.path.clone().into()
-            };
-            let store = FileBlobStore::open(&path).with_context(|| {
-                format!("blob store {}: cannot open {}", s.name, path.display())
-            })?;
-            arca.storage.add_store(&s.name, Arc::new(store));
+        match s.kind.as_str() {
+            "file" => {
+                let path = if s.name == "default" {
+                    blob_dir.clone()
+                } else {
+                    s.path.clone().into()
+                };
+                let store = FileBlobStore::open(&path).with_context(|| {
+                    format!("blob store {}: cannot open {}", s.name, path.display())
+                })?;
+                arca.storage.add_store(&s.name, Arc::new(store));
+            }
+            "s3" => open_s3_store(&arca, &s).await,
+            other => {
+                tracing::error!(blob_store = %s.name, kind = other, "unknown blob store type; not opened")
+            }
         }
     }
 
@@ -125,6 +134,60 @@ pub async fn start(settings: Settings, listener: TcpListener) -> anyhow::Result<
         admin_password: generated,
     })
 }
+
+/// Registers an S3 blob store once its bucket answers. One bad store must not keep Arca from
+/// starting: a failure is logged and leaves the store unregistered, so the REST API lists it
+/// `unavailable` and its repositories fail until it works. Settings that cannot work stay so;
+/// a bucket that does not answer is tried again every minute (it may be down for a while).
+async fn open_s3_store(arca: &web::Data<Arca>, row: &arca_core::meta::BlobStoreRow) {
+    let store = S3Config::from_attributes(&row.attributes)
+        .and_then(|cfg| S3BlobStore::connect(&row.name, &cfg));
+    let store = match store {
+        Ok(s) => Arc::new(s),
+        Err(e) => {
+            tracing::error!(blob_store = %row.name, error = %e, "cannot open the S3 blob store; it stays unavailable");
+            return;
+        }
+    };
+    match tokio::time::timeout(S3_CHECK_TIMEOUT, store.verify()).await {
+        Ok(Ok(())) => {
+            arca.storage.add_store(&row.name, store);
+            return;
+        }
+        Ok(Err(e)) => {
+            tracing::error!(blob_store = %row.name, error = %e, "S3 blob store not reachable; unavailable until it is")
+        }
+        Err(_) => {
+            tracing::error!(blob_store = %row.name, "S3 blob store did not answer; unavailable until it does")
+        }
+    }
+    let (arca, row) = (arca.clone(), row.clone());
+    actix_web::rt::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            // Stop when the store was removed or reconfigured meanwhile.
+            let Ok(all) = arca.db.list_blob_stores().await else {
+                continue;
+            };
+            let same = |s: &arca_core::meta::BlobStoreRow| {
+                s.name == row.name && s.attributes == row.attributes
+            };
+            if !all.iter().any(same) || arca.storage.store(&row.name).is_ok() {
+                return;
+            }
+            if let Ok(Ok(())) = tokio::time::timeout(S3_CHECK_TIMEOUT, store.verify()).await {
+                tracing::info!(blob_store = %row.name, "S3 blob store reachable again");
+                arca.storage.add_store(&row.name, store);
+                return;
+            }
+        }
+    });
+}
+
+/// How long start-up waits for an S3 bucket to answer.
+const S3_CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 fn write_admin_password(dir: &std::path::Path, pw: &str) -> anyhow::Result<()> {
     use std::io::Write;

@@ -27,6 +27,42 @@ pub enum Backend {
 /// `postgres://postgres:postgres@127.0.0.1:5432/postgres`.
 pub const PG_ENV: &str = "ARCA_TEST_DATABASE_URL";
 
+/// The S3 server tests use, as the JSON of a Nexus `bucketConfiguration` (bucket name, region
+/// and prefix, `bucketSecurity` keys, `advancedBucketConnection` endpoint and path style), e.g.
+/// `{"bucket":{"name":"arca-test","region":"us-east-1","prefix":""},
+///   "bucketSecurity":{"accessKeyId":"K","secretAccessKey":"S"},
+///   "advancedBucketConnection":{"endpoint":"http://127.0.0.1:PORT","forcePathStyle":true}}`.
+/// Unset: S3 tests skip. `scripts/test.sh` starts `s3s-fs` and sets it.
+pub use arca_core::blob::S3_TEST_ENV;
+
+/// The `bucketConfiguration` of a Nexus `POST /service/rest/v1/blobstores/s3` body (also what
+/// an S3 blob store row keeps as `attributes`) for the test S3 server, under a prefix of its
+/// own so that tests never see each other's objects; `None` (with a note) when
+/// [`S3_TEST_ENV`] is unset.
+pub fn s3_config_from_env() -> Option<serde_json::Value> {
+    let Ok(raw) = std::env::var(S3_TEST_ENV) else {
+        eprintln!("{S3_TEST_ENV} is not set: skipping an S3 test (scripts/test.sh sets it)");
+        return None;
+    };
+    let mut v: serde_json::Value =
+        serde_json::from_str(&raw).unwrap_or_else(|e| panic!("{S3_TEST_ENV}: not JSON: {e}"));
+    let base = v["bucket"]["prefix"]
+        .as_str()
+        .unwrap_or_default()
+        .trim_matches('/')
+        .to_owned();
+    let own = format!(
+        "t-{}",
+        arca_core::security::random_secret(12).to_lowercase()
+    );
+    v["bucket"]["prefix"] = if base.is_empty() {
+        own.into()
+    } else {
+        format!("{base}/{own}").into()
+    };
+    Some(v)
+}
+
 pub struct TestServer {
     pub url: String,
     pub admin_password: String,

@@ -3,6 +3,8 @@
 mod file;
 mod hashing;
 mod range;
+#[cfg(feature = "s3")]
+mod s3;
 
 use std::{io, path::PathBuf};
 
@@ -14,6 +16,8 @@ use thiserror::Error;
 pub use file::FileBlobStore;
 pub use hashing::MultiHasher;
 pub use range::ByteRange;
+#[cfg(feature = "s3")]
+pub use s3::{S3_TEST_ENV, S3BlobStore, S3Bucket, S3BucketSecurity, S3Config, S3Connection};
 
 use crate::model::{Checksums, Digest};
 
@@ -43,6 +47,16 @@ pub enum BlobError {
     OffsetMismatch { have: u64, got: u64 },
     #[error("this blob store does not support resumable uploads")]
     Unsupported,
+    /// A remote store (S3) failed or refused: unreachable, bad credentials, no such bucket.
+    #[error("object store: {op} failed: {source}")]
+    Remote {
+        op: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A blob store's settings cannot work (no bucket, a bad endpoint URL...).
+    #[error("blob store configuration: {0}")]
+    Config(String),
 }
 
 /// What a `put` must check and compute besides SHA-256.

@@ -309,7 +309,7 @@ async fn every_admin_endpoint(b: Backend) {
             if op["security"] == json!([{}]) || PER_REPOSITORY_OR_SELF.contains(&(method, rel)) {
                 continue;
             }
-            let url = path.replace('{', "").replace('}', "");
+            let url = path.replace(['{', '}'], "");
             for (creds, want, who) in &people {
                 let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
                 let mut r = s

@@ -16,6 +16,7 @@ mod proxy;
 mod pypi;
 mod repositories;
 mod restart;
+mod s3;
 mod schema;
 mod status;
 mod system;

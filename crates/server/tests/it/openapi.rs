@@ -28,6 +28,9 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/blobstores/file"),
     ("get", "/blobstores/file/{name}"),
     ("put", "/blobstores/file/{name}"),
+    ("post", "/blobstores/s3"),
+    ("get", "/blobstores/s3/{name}"),
+    ("put", "/blobstores/s3/{name}"),
     ("get", "/blobstores/{name}/quota-status"),
     // security.rs
     ("get", "/security/anonymous"),

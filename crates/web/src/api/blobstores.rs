@@ -7,7 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use arca_core::{
     Arca,
     auth::Guard,
-    blob::{BlobStore, FileBlobStore},
+    blob::{BlobError, BlobStore, FileBlobStore, S3BlobStore, S3Config},
     meta::{BlobStoreRow, MetaError},
     model::RepoName,
 };
@@ -24,7 +24,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/blobstores/{name}/quota-status", web::get().to(quota))
         .route("/blobstores/file", web::post().to(create_file))
         .route("/blobstores/file/{name}", web::get().to(get_file))
-        .route("/blobstores/file/{name}", web::put().to(update_file));
+        .route("/blobstores/file/{name}", web::put().to(update_file))
+        .route("/blobstores/s3", web::post().to(create_s3))
+        .route("/blobstores/s3/{name}", web::get().to(get_s3))
+        .route("/blobstores/s3/{name}", web::put().to(update_s3));
 }
 
 #[derive(Serialize, ToSchema)]
@@ -400,7 +403,7 @@ pub(crate) async fn update_file(
     let mut row = find_file(&arca, &name).await?;
     row.soft_quota = check_quota(&body.soft_quota)?;
     let dir = resolve_dir(&arca, &name, &body.path).await?;
-    let moved = dir != PathBuf::from(&row.path);
+    let moved = dir.as_path() != std::path::Path::new(&row.path);
     if moved {
         let (_, blobs) = arca.db.blob_store_usage(&name).await?;
         if blobs > 0 || name.as_str() == "default" {
@@ -502,4 +505,296 @@ async fn remove_file_store(dir: &std::path::Path) {
         }
     }
     let _ = tokio::fs::remove_dir(dir).await;
+}
+
+/// How long creating or updating an S3 store waits for its bucket to answer.
+const S3_CHECK: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// The bucket of an S3 blob store.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct S3BlobStoreApiBucket {
+    name: String,
+    /// An AWS region, `DEFAULT`, or what an S3-compatible server expects.
+    region: String,
+    /// Key prefix of everything the store writes; empty for the bucket's root.
+    #[schema(nullable = false)]
+    prefix: Option<String>,
+}
+
+/// Static credentials; without them the instance's are used. `secretAccessKey` is never
+/// echoed; an update that leaves it out keeps the stored one.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+#[schema(rename_all = "camelCase")]
+pub(crate) struct S3BlobStoreApiBucketSecurity {
+    access_key_id: String,
+    #[schema(write_only, nullable = false)]
+    secret_access_key: Option<String>,
+    #[schema(write_only, nullable = false)]
+    session_token: Option<String>,
+    /// Assuming a role is not supported: leave it out.
+    #[schema(nullable = false)]
+    role: Option<String>,
+}
+
+/// For S3-compatible servers.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+#[schema(rename_all = "camelCase")]
+pub(crate) struct S3BlobStoreApiAdvancedBucketConnection {
+    /// `https://host[:port]` (or `http://` on a trusted network).
+    #[schema(nullable = false)]
+    endpoint: Option<String>,
+    #[schema(nullable = false)]
+    force_path_style: Option<bool>,
+    /// Accepted; requests are always signed with SigV4.
+    #[schema(nullable = false)]
+    signer_type: Option<String>,
+    #[schema(nullable = false)]
+    max_connection_pool_size: Option<i32>,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+#[schema(rename_all = "camelCase")]
+pub(crate) struct S3BlobStoreApiBucketConfiguration {
+    bucket: S3BlobStoreApiBucket,
+    #[schema(nullable = false)]
+    bucket_security: Option<S3BlobStoreApiBucketSecurity>,
+    #[schema(nullable = false)]
+    advanced_bucket_connection: Option<S3BlobStoreApiAdvancedBucketConnection>,
+}
+
+/// Nexus's `S3BlobStoreApiModel`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+#[schema(rename_all = "camelCase")]
+pub(crate) struct S3BlobStoreApiModel {
+    name: String,
+    /// `S3` in answers; ignored in requests.
+    #[schema(rename = "type", nullable = false)]
+    kind: Option<String>,
+    #[schema(nullable = false)]
+    soft_quota: Option<BlobStoreApiSoftQuota>,
+    bucket_configuration: S3BlobStoreApiBucketConfiguration,
+}
+
+fn s3_body_error(e: impl std::fmt::Display) -> ApiError {
+    ApiError::invalid("bucketConfiguration", e.to_string())
+}
+
+/// The request's `name`, soft quota and bucket configuration.
+fn parse_s3(
+    body: &serde_json::Value,
+) -> Result<(Option<String>, Option<String>, S3Config), ApiError> {
+    let name = body.get("name").and_then(|v| v.as_str()).map(str::to_owned);
+    let quota: Option<BlobStoreApiSoftQuota> = match body.get("softQuota") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(q) => Some(
+            serde_json::from_value(q.clone())
+                .map_err(|e| ApiError::invalid("softQuota", e.to_string()))?,
+        ),
+    };
+    let cfg = body.get("bucketConfiguration").ok_or_else(|| {
+        ApiError::invalid("bucketConfiguration", "bucketConfiguration is required")
+    })?;
+    let cfg: S3Config = serde_json::from_value(cfg.clone()).map_err(s3_body_error)?;
+    Ok((name, check_quota(&quota)?, cfg))
+}
+
+/// Connects and proves the bucket answers (list, write, delete) before anything is recorded:
+/// a typo in the endpoint or the keys is a 400 now, not failed uploads later.
+async fn connect_s3(name: &str, cfg: &S3Config) -> Result<Arc<dyn BlobStore>, ApiError> {
+    let store = S3BlobStore::connect(name, cfg).map_err(s3_body_error)?;
+    match tokio::time::timeout(S3_CHECK, store.verify()).await {
+        Ok(Ok(())) => Ok(Arc::new(store)),
+        Ok(Err(e @ (BlobError::Remote { .. } | BlobError::Config(_)))) => {
+            Err(s3_body_error(format!("the bucket cannot be used: {e}")))
+        }
+        Ok(Err(e)) => Err(s3_body_error(e)),
+        Err(_) => Err(s3_body_error(format!(
+            "the bucket did not answer within {} s",
+            S3_CHECK.as_secs()
+        ))),
+    }
+}
+
+/// Create an S3 blob store; its bucket must answer first.
+#[utoipa::path(
+    post,
+    operation_id = "create_s3_blob_store",
+    path = "/service/rest/v1/blobstores/s3",
+    tag = "Blob store",
+    request_body = S3BlobStoreApiModel,
+    responses(
+        (status = 201, description = "S3 blob store created"),
+        (status = 400, description = "Invalid name or settings, or the bucket cannot be used", body = Vec<crate::error::ValidationErrorXO>),
+        (status = 401, description = "Authentication required"),
+        (status = 403, description = "Insufficient permissions"),
+    ),
+)]
+pub(crate) async fn create_s3(
+    req: HttpRequest,
+    arca: web::Data<Arca>,
+    g: Guard<BlobstoresCreate>,
+    body: web::Json<serde_json::Value>,
+) -> Result<HttpResponse, ApiError> {
+    let (name, soft_quota, cfg) = parse_s3(&body)?;
+    let name = name.ok_or_else(|| ApiError::invalid("name", "name is required"))?;
+    RepoName::parse(&name).map_err(|e| ApiError::invalid("name", e.to_string()))?;
+    if arca.db.get_blob_store(&name).await.is_ok() {
+        return Err(ApiError::invalid(
+            "name",
+            format!("a blob store named {name} already exists"),
+        ));
+    }
+    let store = connect_s3(&name, &cfg).await?;
+    let row = BlobStoreRow {
+        name: name.clone(),
+        kind: "s3".into(),
+        path: String::new(),
+        soft_quota,
+        attributes: serde_json::to_string(&cfg).map_err(s3_body_error)?,
+        created_ms: 0,
+    };
+    arca.db.create_blob_store(&row).await.map_err(|e| match e {
+        MetaError::Conflict(m) => ApiError::invalid("name", m),
+        e => e.into(),
+    })?;
+    arca.storage.add_store(&name, store);
+    audit(
+        &arca,
+        &req,
+        &g.subject,
+        "blobstore",
+        "created",
+        &name,
+        json!({ "type": "s3", "bucket": cfg.bucket.name, "prefix": cfg.bucket.prefix }),
+    )
+    .await;
+    Ok(HttpResponse::Created().finish())
+}
+
+async fn find_s3(arca: &Arca, name: &str) -> Result<(BlobStoreRow, S3Config), ApiError> {
+    let row = find(arca, name).await?;
+    if row.kind != "s3" {
+        return Err(ApiError::NotFound(format!(
+            "Blob store {name} is not an S3 blob store"
+        )));
+    }
+    let cfg = S3Config::from_attributes(&row.attributes).map_err(s3_body_error)?;
+    Ok((row, cfg))
+}
+
+/// Get an S3 blob store's settings (the secret key left out).
+#[utoipa::path(
+    get,
+    operation_id = "get_s3_blob_store",
+    path = "/service/rest/v1/blobstores/s3/{name}",
+    tag = "Blob store",
+    params(("name" = String, Path, description = "The blob store's name")),
+    responses(
+        (status = 200, description = "The blob store", body = S3BlobStoreApiModel),
+        (status = 401, description = "Authentication required"),
+        (status = 403, description = "Insufficient permissions"),
+        (status = 404, description = "Blob store not found"),
+    ),
+)]
+pub(crate) async fn get_s3(
+    arca: web::Data<Arca>,
+    _g: Guard<BlobstoresRead>,
+    name: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let (row, cfg) = find_s3(&arca, &name).await?;
+    let mut cfg = serde_json::to_value(&cfg).map_err(s3_body_error)?;
+    if let Some(sec) = cfg
+        .get_mut("bucketSecurity")
+        .and_then(|v| v.as_object_mut())
+    {
+        sec.remove("secretAccessKey");
+        sec.remove("sessionToken");
+    }
+    let mut out = json!({ "name": row.name, "type": "S3", "bucketConfiguration": cfg });
+    if let Some(q) = quota_of(&row) {
+        out["softQuota"] = serde_json::to_value(q).map_err(s3_body_error)?;
+    }
+    Ok(HttpResponse::Ok().json(out))
+}
+
+/// Change an S3 blob store's credentials, region, connection or soft quota; the bucket,
+/// prefix and endpoint stay while it holds blobs.
+#[utoipa::path(
+    put,
+    operation_id = "update_s3_blob_store",
+    path = "/service/rest/v1/blobstores/s3/{name}",
+    tag = "Blob store",
+    params(("name" = String, Path, description = "The blob store's name")),
+    request_body = S3BlobStoreApiModel,
+    responses(
+        (status = 204, description = "S3 blob store updated"),
+        (status = 400, description = "Invalid settings, the bucket cannot be used, or no such S3 blob store", body = Vec<crate::error::ValidationErrorXO>),
+        (status = 401, description = "Authentication required"),
+        (status = 403, description = "Insufficient permissions"),
+    ),
+)]
+pub(crate) async fn update_s3(
+    req: HttpRequest,
+    arca: web::Data<Arca>,
+    g: Guard<BlobstoresUpdate>,
+    name: web::Path<String>,
+    body: web::Json<serde_json::Value>,
+) -> Result<HttpResponse, ApiError> {
+    // Nexus answers 400 for an unknown S3 store here.
+    let (mut row, old) = find_s3(&arca, &name).await.map_err(|e| match e {
+        ApiError::NotFound(m) => ApiError::invalid("name", m),
+        e => e,
+    })?;
+    let (_, soft_quota, mut cfg) = parse_s3(&body)?;
+    // A left-out secret keeps the stored one (answers never carry it).
+    if let (Some(new), Some(old)) = (cfg.bucket_security.as_mut(), old.bucket_security.as_ref())
+        && new.secret_access_key.is_empty()
+        && new.access_key_id == old.access_key_id
+    {
+        new.secret_access_key = old.secret_access_key.clone();
+        if new.session_token.is_none() {
+            new.session_token = old.session_token.clone();
+        }
+    }
+    let endpoint = |c: &S3Config| {
+        c.advanced_bucket_connection
+            .as_ref()
+            .and_then(|a| a.endpoint.clone())
+            .unwrap_or_default()
+    };
+    let moved = cfg.bucket.name != old.bucket.name
+        || cfg.bucket.prefix.trim_matches('/') != old.bucket.prefix.trim_matches('/')
+        || endpoint(&cfg) != endpoint(&old);
+    if moved {
+        let (_, blobs) = arca.db.blob_store_usage(&name).await?;
+        if blobs > 0 {
+            return Err(ApiError::invalid(
+                "bucketConfiguration",
+                format!(
+                    "blob store {name} holds {blobs} blobs: its bucket, prefix and endpoint cannot change"
+                ),
+            ));
+        }
+    }
+    let store = connect_s3(&name, &cfg).await?;
+    row.soft_quota = soft_quota;
+    row.attributes = serde_json::to_string(&cfg).map_err(s3_body_error)?;
+    arca.db.update_blob_store(&row).await?;
+    arca.storage.add_store(&name, store);
+    audit(
+        &arca,
+        &req,
+        &g.subject,
+        "blobstore",
+        "updated",
+        &name,
+        json!({ "type": "s3", "bucket": cfg.bucket.name, "prefix": cfg.bucket.prefix }),
+    )
+    .await;
+    Ok(HttpResponse::NoContent().finish())
 }
