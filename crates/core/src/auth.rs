@@ -57,6 +57,19 @@ pub async fn subject_of(req: &HttpRequest) -> Result<Subject, Denied> {
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
+    // A browser session counts only when the request carries no credentials of its own.
+    if authz.is_none()
+        && let Some(claims) = crate::session::of_request(&arca, req)
+    {
+        if !crate::session::csrf_ok(req, &claims) {
+            return Err(Denied(AuthError::Csrf));
+        }
+        return arca
+            .security
+            .user_subject(&claims.sub)
+            .await
+            .map_err(Denied);
+    }
     arca.security.authenticate(authz).await.map_err(Denied)
 }
 

@@ -44,7 +44,7 @@ impl HttpError for AuthError {
     fn status(&self) -> StatusCode {
         match self {
             Self::Unauthenticated | Self::BadCredentials => StatusCode::UNAUTHORIZED,
-            Self::Forbidden { .. } => StatusCode::FORBIDDEN,
+            Self::Forbidden { .. } | Self::Csrf => StatusCode::FORBIDDEN,
             Self::Meta(m) => m.status(),
         }
     }

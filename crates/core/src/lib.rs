@@ -16,6 +16,7 @@ pub mod model;
 pub mod privilege;
 pub mod proxy;
 pub mod security;
+pub mod session;
 pub mod state;
 pub mod storage;
 pub mod tasks;

@@ -176,6 +176,9 @@ pub enum AuthError {
     /// Authenticated, but not allowed.
     #[error("{user} lacks the privilege for this request")]
     Forbidden { user: String },
+    /// A state-changing request made with the session cookie lacks the session's CSRF token.
+    #[error("this request needs the session's CSRF token in X-CSRF-Token; reload the page")]
+    Csrf,
     #[error("metadata store: {0}")]
     Meta(#[from] MetaError),
 }

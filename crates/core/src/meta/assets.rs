@@ -252,6 +252,95 @@ impl Db {
         rows.into_iter().map(AssetRow::into_asset).collect()
     }
 
+    /// The entries directly under `prefix` (`a/b/`, or `""` for the root), in byte order,
+    /// starting after `after` (an entry name, for paging): `dir/` names for directories, file
+    /// names with their asset. One index seek per entry, so listing a directory of a repository
+    /// with a million assets costs what it costs in a small one.
+    pub async fn list_children(
+        &self,
+        repository_id: i64,
+        prefix: &str,
+        after: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, Option<Asset>)>> {
+        // Byte order on both databases: PostgreSQL's collation might otherwise put `a/x` far
+        // from `a/`, and `a0` would no longer be just past every `a/...`.
+        let sqlite = asset_query(
+            "WHERE a.repository_id = $1 AND a.path >= $2 ORDER BY a.path LIMIT 1",
+        );
+        let pg = asset_query(
+            "WHERE a.repository_id = $1 AND a.path COLLATE \"C\" >= $2 ORDER BY a.path COLLATE \"C\" LIMIT 1",
+        );
+        // The first candidate: just past `after` (past the whole directory if it was one).
+        let mut from = match after.strip_suffix('/') {
+            Some(dir) => format!("{prefix}{dir}0"),
+            None if after.is_empty() => prefix.to_owned(),
+            None => format!("{prefix}{after}\u{1}"),
+        };
+        let mut out = Vec::new();
+        while out.len() < limit {
+            let row: Option<AssetRow> = match self {
+                Db::Sqlite(p) => {
+                    sqlx::query_as(sqlx::AssertSqlSafe(sqlite.clone()))
+                        .bind(repository_id)
+                        .bind(&from)
+                        .fetch_optional(p)
+                        .await?
+                }
+                Db::Pg(p) => {
+                    sqlx::query_as(sqlx::AssertSqlSafe(pg.clone()))
+                        .bind(repository_id)
+                        .bind(&from)
+                        .fetch_optional(p)
+                        .await?
+                }
+            };
+            let Some(row) = row else { break };
+            let a = row.into_asset()?;
+            let Some(rest) = a.path.strip_prefix(prefix) else {
+                break;
+            };
+            match rest.split_once('/') {
+                Some((dir, _)) => {
+                    // `0` is the byte after `/`: the next candidate follows the whole directory.
+                    from = format!("{prefix}{dir}0");
+                    out.push((format!("{dir}/"), None));
+                }
+                None => {
+                    // The smallest string after this path (NUL is not allowed in PostgreSQL text).
+                    from = format!("{}\u{1}", a.path);
+                    out.push((rest.to_owned(), Some(a)));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Per repository: (components, assets, bytes), for the repository list.
+    pub async fn repository_stats(&self) -> Result<Vec<(i64, i64, i64, i64)>> {
+        const ASSETS: &str = "SELECT repository_id, COUNT(*), CAST(COALESCE(SUM(size), 0) AS BIGINT) \
+             FROM assets GROUP BY repository_id";
+        const COMPONENTS: &str =
+            "SELECT repository_id, COUNT(*) FROM components GROUP BY repository_id";
+        let assets: Vec<(i64, i64, i64)> =
+            on_db!(self, |p| sqlx::query_as(ASSETS).fetch_all(p).await?);
+        let comps: Vec<(i64, i64)> =
+            on_db!(self, |p| sqlx::query_as(COMPONENTS).fetch_all(p).await?);
+        let mut out: Vec<(i64, i64, i64, i64)> = assets
+            .into_iter()
+            .map(|(r, n, bytes)| {
+                let c = comps.iter().find(|(id, _)| *id == r).map_or(0, |(_, c)| *c);
+                (r, c, n, bytes)
+            })
+            .collect();
+        for (r, c) in comps {
+            if !out.iter().any(|(id, ..)| *id == r) {
+                out.push((r, c, 0, 0));
+            }
+        }
+        Ok(out)
+    }
+
     /// Records that a proxy's remote confirmed the cached copy (HTTP 304).
     pub async fn mark_asset_verified(&self, id: i64) -> Result<()> {
         const Q: &str = "UPDATE assets SET last_verified_ms = $2 WHERE id = $1";

@@ -34,11 +34,11 @@ fn b64() -> base64::engine::GeneralPurpose {
 }
 
 /// `<repository>:<kind>:<id>`, base64url: opaque to clients, checkable by us.
-fn encode_id(repo: &str, kind: &str, id: i64) -> String {
+pub(crate) fn encode_id(repo: &str, kind: &str, id: i64) -> String {
     b64().encode(format!("{repo}:{kind}:{id}"))
 }
 
-fn decode_id(s: &str, kind: &str) -> Option<(String, i64)> {
+pub(crate) fn decode_id(s: &str, kind: &str) -> Option<(String, i64)> {
     let raw = String::from_utf8(b64().decode(s).ok()?).ok()?;
     let (rest, id) = raw.rsplit_once(':')?;
     let (repo, k) = rest.rsplit_once(':')?;
@@ -124,7 +124,7 @@ fn non_empty(v: &str) -> Option<String> {
     (!v.is_empty()).then(|| v.to_owned())
 }
 
-pub(super) fn asset_xo(base: &str, format: &str, a: &Asset) -> AssetXO {
+pub(crate) fn asset_xo(base: &str, format: &str, a: &Asset) -> AssetXO {
     AssetXO {
         id: encode_id(&a.repository, "asset", a.id),
         download_url: format!("{base}/repository/{}/{}", a.repository, a.path),
@@ -402,7 +402,7 @@ pub(crate) async fn delete_component(
     Ok(HttpResponse::NoContent().finish())
 }
 
-async fn asset(
+pub(crate) async fn asset(
     arca: &Arca,
     subject: &Subject,
     id: &str,

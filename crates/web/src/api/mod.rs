@@ -1,15 +1,15 @@
 //! `/service/rest/v1/...` with Nexus 3's paths, field names and status codes.
 
 mod blobstores;
-mod components;
+pub(crate) mod components;
 mod metrics;
 mod misc;
 pub(crate) mod openapi;
 mod paging;
 mod privileges;
-mod repositories;
+pub(crate) mod repositories;
 mod repository_schemas;
-mod search;
+pub(crate) mod search;
 mod security;
 mod status;
 mod system;

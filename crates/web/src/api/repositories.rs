@@ -140,7 +140,7 @@ fn redact(v: &mut Value) {
 }
 
 /// The full Nexus `*ApiRepository` shape: what was stored over the format's defaults.
-fn detail(arca: &Arca, r: &Repository, base: &str) -> Value {
+pub(crate) fn detail(arca: &Arca, r: &Repository, base: &str) -> Value {
     let mut out = match &r.attrs {
         Value::Object(m) => m.clone(),
         _ => Map::new(),

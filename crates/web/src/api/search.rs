@@ -96,6 +96,45 @@ async fn parse(arca: &Arca, subject: &Subject, req: &HttpRequest) -> Result<Pars
         web::Query::<Vec<(String, String)>>::from_query(req.query_string())
             .map(|q| q.into_inner())
             .map_err(|e| ApiError::invalid("*", e.to_string()))?;
+    parse_params(arca, subject, &params).await
+}
+
+/// What the web UI's search page shows: one page of matching components and their assets
+/// (only what `subject` may see, exactly as the REST search answers), the next page's token,
+/// and each shown repository's format.
+pub(crate) async fn find(
+    arca: &Arca,
+    subject: &Subject,
+    params: &[(String, String)],
+) -> Result<SearchPage, ApiError> {
+    let p = parse_params(arca, subject, params).await?;
+    let (components, assets, token) = page(arca, &p).await?;
+    let formats = p
+        .repos
+        .values()
+        .map(|r| (r.name.to_string(), r.format.clone()))
+        .collect();
+    Ok(SearchPage {
+        components,
+        assets,
+        token,
+        formats,
+    })
+}
+
+pub(crate) struct SearchPage {
+    pub components: Vec<arca_core::model::Component>,
+    pub assets: Vec<Asset>,
+    pub token: Option<String>,
+    /// Repository name → format.
+    pub formats: HashMap<String, String>,
+}
+
+async fn parse_params(
+    arca: &Arca,
+    subject: &Subject,
+    params: &[(String, String)],
+) -> Result<Parsed, ApiError> {
     let get = |k: &str| {
         params
             .iter()

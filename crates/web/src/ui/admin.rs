@@ -1,0 +1,529 @@
+//! Administration pages. They read through the same store functions the REST API reads, under
+//! the same privileges; every change is made by the page's script through the REST API.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use arca_core::{
+    Arca,
+    meta::Db,
+    security::{Action, Permission},
+};
+use askama::Template;
+
+use super::{Chrome, Page, UiError, browse::RepoRow, human_bytes, render, when};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/ui/admin", web::get().to(system))
+        .route("/ui/admin/repositories", web::get().to(repositories))
+        .route("/ui/admin/repositories/new", web::get().to(new_repository))
+        .route("/ui/admin/repositories/{name}", web::get().to(edit_repository))
+        .route("/ui/admin/blobstores", web::get().to(blobstores))
+        .route("/ui/admin/users", web::get().to(users))
+        .route("/ui/admin/roles", web::get().to(roles))
+        .route("/ui/admin/privileges", web::get().to(privileges))
+        .route("/ui/admin/tasks", web::get().to(tasks))
+        .route("/ui/admin/audit", web::get().to(audit));
+}
+
+const fn app(domain: &'static str, action: &'static str) -> Permission<'static> {
+    Permission::App { domain, action }
+}
+
+const fn repo_admin(action: Action) -> Permission<'static> {
+    Permission::RepoAdmin {
+        format: "*",
+        repo: "*",
+        action,
+    }
+}
+
+async fn admin_page(
+    arca: &Arca,
+    req: &HttpRequest,
+    section: &'static str,
+    perm: Permission<'_>,
+) -> Result<Page, UiError> {
+    let page = Page::of(arca, req, section).await?;
+    page.require(req, &perm)?;
+    Ok(page)
+}
+
+pub(crate) struct StoreRow {
+    pub name: String,
+    pub kind: String,
+    pub path: String,
+    pub blobs: i64,
+    pub size: String,
+    pub repositories: i64,
+    pub available: String,
+    pub healthy: bool,
+}
+
+async fn store_rows(arca: &Arca) -> Result<Vec<StoreRow>, UiError> {
+    let mut out = Vec::new();
+    for s in arca.db.list_blob_stores().await? {
+        let (bytes, blobs) = arca.db.blob_store_usage(&s.name).await?;
+        let repositories = arca.db.blob_store_repository_count(&s.name).await?;
+        let (available, healthy) = match arca.storage.store(&s.name) {
+            Ok(st) => (
+                st.available_space().await.map(|b| human_bytes(b as i64)),
+                st.healthy().await,
+            ),
+            Err(_) => (None, false),
+        };
+        out.push(StoreRow {
+            kind: s.kind.clone(),
+            path: if s.kind == "file" {
+                s.path.clone()
+            } else {
+                serde_json::from_str::<serde_json::Value>(&s.attributes)
+                    .ok()
+                    .and_then(|v| v.pointer("/bucket/name").and_then(|b| b.as_str()).map(|b| format!("s3://{b}")))
+                    .unwrap_or_default()
+            },
+            name: s.name,
+            blobs,
+            size: human_bytes(bytes),
+            repositories,
+            available: available.unwrap_or_else(|| "—".into()),
+            healthy,
+        });
+    }
+    Ok(out)
+}
+
+#[derive(Template)]
+#[template(path = "admin_system.html")]
+struct System {
+    chrome: Chrome,
+    version: &'static str,
+    uptime: String,
+    database: &'static str,
+    database_ok: bool,
+    stores: Vec<StoreRow>,
+    frozen: Option<String>,
+    anonymous: bool,
+    repositories: usize,
+}
+
+fn duration(secs: u64) -> String {
+    let (d, h, m) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60);
+    match (d, h) {
+        (0, 0) => format!("{m} min"),
+        (0, _) => format!("{h} h {m} min"),
+        _ => format!("{d} d {h} h"),
+    }
+}
+
+pub(crate) async fn system(
+    req: HttpRequest,
+    arca: web::Data<Arca>,
+) -> Result<HttpResponse, UiError> {
+    let page = admin_page(&arca, &req, "admin", app("settings", "read")).await?;
+    let frozen = arca
+        .storage
+        .freeze
+        .state()
+        .await
+        .map(|f| format!("frozen by {} at {}", f.by, when(f.at_ms)));
+    Ok(render(&System {
+        chrome: page.chrome,
+        version: env!("CARGO_PKG_VERSION"),
+        uptime: duration(arca.started.elapsed().as_secs()),
+        database: match arca.db {
+            Db::Sqlite(_) => "SQLite",
+            Db::Pg(_) => "PostgreSQL",
+        },
+        database_ok: arca.db.ping().await.is_ok(),
+        stores: store_rows(&arca).await?,
+        frozen,
+        anonymous: arca.security.anonymous_enabled().await.unwrap_or(false),
+        repositories: arca.db.list_repositories().await?.len(),
+    }))
+}
+
+#[derive(Template)]
+#[template(path = "admin_repositories.html")]
+struct Repositories {
+    chrome: Chrome,
+    repos: Vec<RepoRow>,
+}
+
+pub(crate) async fn repositories(
+    req: HttpRequest,
+    arca: web::Data<Arca>,
+) -> Result<HttpResponse, UiError> {
+    let page = admin_page(&arca, &req, "admin", repo_admin(Action::Read)).await?;
+    let base = arca.settings.public.for_request(&req);
+    let repos = arca
+        .db
+        .list_repositories()
+        .await?
+        .into_iter()
+        .map(|r| RepoRow {
+            url: format!("{base}/repository/{}/", r.name),
+            format: r.format.clone(),
+            kind: r.kind.as_str().to_owned(),
+            online: r.online,
+            blob_store: r.blob_store.clone(),
+            components: 0,
+            size: String::new(),
+            members: r.members.join(", "),
+            name: r.name.to_string(),
+        })
+        .collect();
+    Ok(render(&Repositories {
+        chrome: page.chrome,
+        repos,
+    }))
+}
+
+pub(crate) struct FormatChoice {
+    pub id: String,
+    pub api: String,
+    pub kinds: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_repository.html")]
+struct RepositoryForm {
+    chrome: Chrome,
+    /// The repository being edited; empty for a new one.
+    name: String,
+    /// Its settings as the REST API answers them (`null` for a new one), for the script.
+    data: String,
+    formats: Vec<FormatChoice>,
+    blob_stores: Vec<String>,
+    /// `name format` of every repository, for group members.
+    members: Vec<(String, String)>,
+}
+
+async fn repository_form(
+    arca: &Arca,
+    page: Page,
+    name: String,
+    data: String,
+) -> Result<HttpResponse, UiError> {
+    let formats = arca
+        .formats
+        .all()
+        .iter()
+        .map(|f| FormatChoice {
+            id: f.id().to_owned(),
+            api: f.api_name().to_owned(),
+            kinds: f
+                .kinds()
+                .iter()
+                .map(|k| k.as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
+        })
+        .collect();
+    let blob_stores = arca
+        .db
+        .list_blob_stores()
+        .await?
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    let members = arca
+        .db
+        .list_repositories()
+        .await?
+        .into_iter()
+        .filter(|r| r.name.as_str() != name)
+        .map(|r| (r.name.to_string(), r.format))
+        .collect();
+    Ok(render(&RepositoryForm {
+        chrome: page.chrome,
+        name,
+        data,
+        formats,
+        blob_stores,
+        members,
+    }))
+}
+
+pub(crate) async fn new_repository(
+    req: HttpRequest,
+    arca: web::Data<Arca>,
+) -> Result<HttpResponse, UiError> {
+    let page = admin_page(&arca, &req, "admin", repo_admin(Action::Add)).await?;
+    repository_form(&arca, page, String::new(), "null".into()).await
+}
+
+pub(crate) async fn edit_repository(
+    req: HttpRequest,
+    arca: web::Data<Arca>,
+    name: web::Path<String>,
+) -> Result<HttpResponse, UiError> {
+    let page = Page::of(&arca, &req, "admin").await?;
+    let repo = arca.db.get_repository(&name).await?;
+    page.require(
+        &req,
+        &Permission::RepoAdmin {
+            format: &repo.format,
+            repo: repo.name.as_str(),
+            action: Action::Read,
+        },
+    )?;
+    let base = arca.settings.public.for_request(&req);
+    let data = crate::api::repositories::detail(&arca, &repo, &base);
+    // Inside a <script> element: `</` must not close it.
+    let data = data.to_string().replace("</", "<\\/");
+    repository_form(&arca, page, name.into_inner(), data).await
+}
+
+#[derive(Template)]
+#[template(path = "admin_blobstores.html")]
+struct Blobstores {
+    chrome: Chrome,
+    stores: Vec<StoreRow>,
+}
+
+pub(crate) async fn blobstores(
+    req: HttpRequest,
+    arca: web::Data<Arca>,
+) -> Result<HttpResponse, UiError> {
+    let page = admin_page(&arca, &req, "admin", app("blobstores", "read")).await?;
+    Ok(render(&Blobstores {
+        chrome: page.chrome,
+        stores: store_rows(&arca).await?,
+    }))
+}
+
+pub(crate) struct UserRow {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub status: String,
+    pub roles: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_users.html")]
+struct Users {
+    chrome: Chrome,
+    users: Vec<UserRow>,
+    roles: Vec<String>,
+}
+
+pub(crate) async fn users(
+    req: HttpRequest,
+    arca: web::Data<Arca>,
+) -> Result<HttpResponse, UiError> {
+    let page = admin_page(&arca, &req, "admin", app("users", "read")).await?;
+    let users = arca
+        .db
+        .list_users()
+        .await?
+        .into_iter()
+        .map(|u| UserRow {
+            name: format!("{} {}", u.first_name, u.last_name).trim().to_owned(),
+            id: u.user_id,
+            email: u.email,
+            status: u.status,
+            roles: u.roles.join(", "),
+        })
+        .collect();
+    let roles = arca
+        .db
+        .list_roles()
+        .await?
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    Ok(render(&Users {
+        chrome: page.chrome,
+        users,
+        roles,
+    }))
+}
+
+pub(crate) struct RoleRow {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub privileges: String,
+    pub roles: String,
+    pub read_only: bool,
+}
+
+#[derive(Template)]
+#[template(path = "admin_roles.html")]
+struct Roles {
+    chrome: Chrome,
+    roles: Vec<RoleRow>,
+    privileges: Vec<String>,
+    role_ids: Vec<String>,
+}
+
+async fn privilege_rows(arca: &Arca) -> Result<Vec<PrivilegeRow>, UiError> {
+    let repos: Vec<(String, String)> = arca
+        .db
+        .list_repositories()
+        .await?
+        .into_iter()
+        .map(|r| (r.format, r.name.to_string()))
+        .collect();
+    let formats: Vec<&str> = arca.formats.all().iter().map(|f| f.id()).collect();
+    let mut out: Vec<PrivilegeRow> = arca_core::privilege::builtin(&repos, &formats)
+        .into_iter()
+        .map(|(name, kind, description, _)| PrivilegeRow {
+            name,
+            kind: kind.to_owned(),
+            description,
+            read_only: true,
+        })
+        .collect();
+    out.extend(
+        arca.db
+            .list_privileges()
+            .await?
+            .into_iter()
+            .map(|p| PrivilegeRow {
+                name: p.name,
+                kind: p.kind,
+                description: p.description,
+                read_only: false,
+            }),
+    );
+    Ok(out)
+}
+
+pub(crate) async fn roles(
+    req: HttpRequest,
+    arca: web::Data<Arca>,
+) -> Result<HttpResponse, UiError> {
+    let page = admin_page(&arca, &req, "admin", app("roles", "read")).await?;
+    let all = arca.db.list_roles().await?;
+    let role_ids = all.iter().map(|r| r.id.clone()).collect();
+    let roles = all
+        .into_iter()
+        .map(|r| RoleRow {
+            id: r.id,
+            name: r.name,
+            description: r.description,
+            privileges: r.privileges.join(", "),
+            roles: r.roles.join(", "),
+            read_only: r.read_only,
+        })
+        .collect();
+    let privileges = privilege_rows(&arca).await?.into_iter().map(|p| p.name).collect();
+    Ok(render(&Roles {
+        chrome: page.chrome,
+        roles,
+        privileges,
+        role_ids,
+    }))
+}
+
+pub(crate) struct PrivilegeRow {
+    pub name: String,
+    pub kind: String,
+    pub description: String,
+    pub read_only: bool,
+}
+
+#[derive(Template)]
+#[template(path = "admin_privileges.html")]
+struct Privileges {
+    chrome: Chrome,
+    privileges: Vec<PrivilegeRow>,
+}
+
+pub(crate) async fn privileges(
+    req: HttpRequest,
+    arca: web::Data<Arca>,
+) -> Result<HttpResponse, UiError> {
+    let page = admin_page(&arca, &req, "admin", app("privileges", "read")).await?;
+    Ok(render(&Privileges {
+        chrome: page.chrome,
+        privileges: privilege_rows(&arca).await?,
+    }))
+}
+
+pub(crate) struct TaskView {
+    pub id: String,
+    pub name: String,
+    pub kind: String,
+    pub schedule: String,
+    pub last_run: String,
+    pub last_result: String,
+    pub failed: bool,
+    pub next_run: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_tasks.html")]
+struct Tasks {
+    chrome: Chrome,
+    tasks: Vec<TaskView>,
+}
+
+pub(crate) async fn tasks(
+    req: HttpRequest,
+    arca: web::Data<Arca>,
+) -> Result<HttpResponse, UiError> {
+    let page = admin_page(&arca, &req, "admin", app("tasks", "read")).await?;
+    let tasks = arca
+        .db
+        .list_tasks()
+        .await?
+        .into_iter()
+        .map(|t| TaskView {
+            failed: t.last_result.as_deref().is_some_and(|r| r.starts_with("FAILED")),
+            id: t.id,
+            name: t.name,
+            kind: t.type_id,
+            schedule: t.schedule,
+            last_run: t.last_run_ms.map(when).unwrap_or_else(|| "never".into()),
+            last_result: t.last_result.unwrap_or_default(),
+            next_run: t.next_run_ms.map(when).unwrap_or_else(|| "—".into()),
+        })
+        .collect();
+    Ok(render(&Tasks {
+        chrome: page.chrome,
+        tasks,
+    }))
+}
+
+pub(crate) struct AuditRow {
+    pub when: String,
+    pub actor: String,
+    pub ip: String,
+    pub domain: String,
+    pub kind: String,
+    pub context: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_audit.html")]
+struct Audit {
+    chrome: Chrome,
+    events: Vec<AuditRow>,
+}
+
+pub(crate) async fn audit(
+    req: HttpRequest,
+    arca: web::Data<Arca>,
+) -> Result<HttpResponse, UiError> {
+    let page = admin_page(&arca, &req, "admin", app("audit", "read")).await?;
+    let events = arca
+        .db
+        .list_audit(i64::MAX, 200)
+        .await?
+        .into_iter()
+        .map(|e| AuditRow {
+            when: when(e.ts_ms),
+            actor: e.actor,
+            ip: e.remote_ip.unwrap_or_default(),
+            domain: e.domain,
+            kind: e.kind,
+            context: e.context,
+        })
+        .collect();
+    Ok(render(&Audit {
+        chrome: page.chrome,
+        events,
+    }))
+}

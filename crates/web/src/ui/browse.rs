@@ -1,0 +1,358 @@
+//! Browse: the repository list, a repository's tree, and an asset's page.
+
+use std::{
+    collections::HashMap,
+    sync::Mutex,
+    time::{Duration, Instant},
+};
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use arca_core::{
+    Arca,
+    group::leaf_members,
+    model::{RepoKind, Repository},
+    security::{Action, Permission},
+};
+use askama::Template;
+
+use super::{Chrome, Page, UiError, format::snippets, human_bytes, render, urlencode, when};
+use crate::api::components::{asset as find_asset, encode_id};
+
+pub(crate) struct RepoRow {
+    pub name: String,
+    pub format: String,
+    pub kind: String,
+    pub url: String,
+    pub online: bool,
+    pub blob_store: String,
+    pub components: i64,
+    pub size: String,
+    pub members: String,
+}
+
+#[derive(Template)]
+#[template(path = "repositories.html")]
+struct Repositories {
+    chrome: Chrome,
+    repos: Vec<RepoRow>,
+    can_create: bool,
+}
+
+/// Counting every asset is a scan; the list shows counts at most a minute old.
+const STATS_TTL: Duration = Duration::from_secs(60);
+type Stats = HashMap<i64, (i64, i64, i64)>;
+static STATS: Mutex<Option<(Instant, Stats)>> = Mutex::new(None);
+
+async fn stats(arca: &Arca) -> Stats {
+    if let Ok(g) = STATS.lock()
+        && let Some((at, s)) = g.as_ref()
+        && at.elapsed() < STATS_TTL
+    {
+        return s.clone();
+    }
+    let fresh: Stats = match arca.db.repository_stats().await {
+        Ok(rows) => rows
+            .into_iter()
+            .map(|(r, c, n, b)| (r, (c, n, b)))
+            .collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "repository statistics failed");
+            return HashMap::new();
+        }
+    };
+    if let Ok(mut g) = STATS.lock() {
+        *g = Some((Instant::now(), fresh.clone()));
+    }
+    fresh
+}
+
+pub(crate) fn can_browse(page: &Page, r: &Repository) -> bool {
+    [Action::Browse, Action::Read].into_iter().any(|action| {
+        page.subject.can(&Permission::RepoView {
+            format: &r.format,
+            repo: r.name.as_str(),
+            action,
+        })
+    }) || page.subject.sees_some_of(&r.format, r.name.as_str())
+}
+
+pub(crate) async fn repositories(
+    req: HttpRequest,
+    arca: web::Data<Arca>,
+) -> Result<HttpResponse, UiError> {
+    let page = Page::of(&arca, &req, "browse").await?;
+    let base = arca.settings.public.for_request(&req);
+    let stats = stats(&arca).await;
+    let repos = arca
+        .db
+        .list_repositories()
+        .await?
+        .into_iter()
+        .filter(|r| can_browse(&page, r))
+        .map(|r| {
+            let (components, _, bytes) = stats.get(&r.id).copied().unwrap_or((0, 0, 0));
+            RepoRow {
+                url: format!("{base}/repository/{}/", r.name),
+                format: r.format.clone(),
+                kind: r.kind.as_str().to_owned(),
+                online: r.online,
+                blob_store: r.blob_store.clone(),
+                components,
+                size: human_bytes(bytes),
+                members: r.members.join(", "),
+                name: r.name.to_string(),
+            }
+        })
+        .collect();
+    let can_create = page.subject.can(&Permission::RepoAdmin {
+        format: "*",
+        repo: "*",
+        action: Action::Add,
+    });
+    Ok(render(&Repositories {
+        chrome: page.chrome,
+        repos,
+        can_create,
+    }))
+}
+
+pub(crate) struct Entry {
+    pub name: String,
+    pub href: String,
+    pub dir: bool,
+    pub size: String,
+    pub modified: String,
+}
+
+pub(crate) struct Crumb {
+    pub name: String,
+    pub href: String,
+}
+
+#[derive(Template)]
+#[template(path = "browse.html")]
+struct Tree {
+    chrome: Chrome,
+    repo: String,
+    format: String,
+    kind: String,
+    hosted: bool,
+    crumbs: Vec<Crumb>,
+    entries: Vec<Entry>,
+    more: Option<String>,
+    url: String,
+}
+
+#[derive(serde::Deserialize)]
+pub(crate) struct TreeQuery {
+    after: Option<String>,
+}
+
+/// Entries shown per directory page.
+const TREE_PAGE: usize = 200;
+
+pub(crate) async fn tree(
+    req: HttpRequest,
+    arca: web::Data<Arca>,
+    q: web::Query<TreeQuery>,
+) -> Result<HttpResponse, UiError> {
+    let page = Page::of(&arca, &req, "browse").await?;
+    let name = req.match_info().get("repo").unwrap_or_default().to_owned();
+    let path = req.match_info().get("path").unwrap_or_default().to_owned();
+    let prefix = if path.is_empty() || path.ends_with('/') {
+        path.clone()
+    } else {
+        format!("{path}/")
+    };
+    let repo = match arca.db.get_repository(&name).await {
+        Ok(r) if can_browse(&page, &r) => r,
+        Ok(_) if page.subject.anonymous => {
+            return Err(UiError::SignIn(format!("/ui/browse/{name}/")));
+        }
+        Ok(_) | Err(arca_core::meta::MetaError::NotFound) => {
+            return Err(UiError::NotFound(format!("No repository {name}")));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let sources = match repo.kind {
+        RepoKind::Group => leaf_members(&arca.db, &repo).await?,
+        _ => vec![repo.clone()],
+    };
+    let after = q.after.clone().unwrap_or_default();
+    // A group shows its members merged, the first member's entry winning.
+    let mut merged: std::collections::BTreeMap<String, Option<arca_core::model::Asset>> =
+        std::collections::BTreeMap::new();
+    for src in &sources {
+        for (n, a) in arca
+            .db
+            .list_children(src.id, &prefix, &after, TREE_PAGE + 1)
+            .await?
+        {
+            merged.entry(n).or_insert(a);
+        }
+    }
+    let selected_only = !page.subject.can(&Permission::RepoView {
+        format: &repo.format,
+        repo: repo.name.as_str(),
+        action: Action::Browse,
+    });
+    let mut entries = Vec::new();
+    let mut more = None;
+    for (n, a) in merged {
+        if entries.len() == TREE_PAGE {
+            more = entries
+                .last()
+                .map(|e: &Entry| format!("?after={}", urlencode(&e.name)));
+            break;
+        }
+        match a {
+            None => entries.push(Entry {
+                href: format!("/ui/browse/{name}/{prefix}{n}"),
+                name: n,
+                dir: true,
+                size: String::new(),
+                modified: String::new(),
+            }),
+            Some(a) => {
+                // Content selectors: only the paths the caller may see.
+                if selected_only
+                    && !page.subject.can_at(
+                        &Permission::RepoView {
+                            format: &repo.format,
+                            repo: repo.name.as_str(),
+                            action: Action::Browse,
+                        },
+                        &a.path,
+                    )
+                {
+                    continue;
+                }
+                entries.push(Entry {
+                    href: format!("/ui/assets/{}", encode_id(&a.repository, "asset", a.id)),
+                    name: n,
+                    dir: false,
+                    size: human_bytes(a.size),
+                    modified: when(a.last_modified_ms),
+                })
+            }
+        }
+    }
+    if entries.is_empty() && !prefix.is_empty() && after.is_empty() {
+        return Err(UiError::NotFound(format!("{prefix} is empty or absent in {name}")));
+    }
+    let mut crumbs = vec![Crumb {
+        name: name.clone(),
+        href: format!("/ui/browse/{name}/"),
+    }];
+    let mut acc = String::new();
+    for seg in prefix.split('/').filter(|s| !s.is_empty()) {
+        acc.push_str(seg);
+        acc.push('/');
+        crumbs.push(Crumb {
+            name: seg.to_owned(),
+            href: format!("/ui/browse/{name}/{acc}"),
+        });
+    }
+    let base = arca.settings.public.for_request(&req);
+    Ok(render(&Tree {
+        chrome: page.chrome,
+        url: format!("{base}/repository/{name}/{prefix}"),
+        hosted: repo.kind == RepoKind::Hosted,
+        format: repo.format.clone(),
+        kind: repo.kind.as_str().to_owned(),
+        repo: name,
+        crumbs,
+        entries,
+        more,
+    }))
+}
+
+pub(crate) struct Snippet {
+    pub label: String,
+    pub text: String,
+}
+
+#[derive(Template)]
+#[template(path = "asset.html")]
+struct AssetPage {
+    chrome: Chrome,
+    id: String,
+    repo: String,
+    format: String,
+    path: String,
+    dir_href: String,
+    download: String,
+    size: String,
+    bytes: i64,
+    content_type: String,
+    sha256: String,
+    sha1: String,
+    md5: String,
+    created: String,
+    modified: String,
+    downloaded: String,
+    uploader: String,
+    component: String,
+    snippets: Vec<Snippet>,
+    can_delete: bool,
+}
+
+pub(crate) async fn asset(
+    req: HttpRequest,
+    arca: web::Data<Arca>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, UiError> {
+    let page = Page::of(&arca, &req, "browse").await?;
+    let (repo, a) = find_asset(&arca, &page.subject, &id, Action::Browse).await?;
+    let base = arca.settings.public.for_request(&req);
+    let download = format!("{base}/repository/{}/{}", a.repository, a.path);
+    let component = match a.component_id {
+        Some(cid) => arca.db.get_component(cid).await.ok(),
+        None => None,
+    };
+    let snippets = snippets(&base, &repo, &a, component.as_ref());
+    let can_delete = page.subject.can_at(
+        &Permission::RepoView {
+            format: &repo.format,
+            repo: repo.name.as_str(),
+            action: Action::Delete,
+        },
+        &a.path,
+    );
+    let dir = a.path.rsplit_once('/').map(|(d, _)| format!("{d}/")).unwrap_or_default();
+    Ok(render(&AssetPage {
+        chrome: page.chrome,
+        id: id.into_inner(),
+        dir_href: format!("/ui/browse/{}/{dir}", repo.name),
+        repo: repo.name.to_string(),
+        format: repo.format.clone(),
+        download,
+        size: human_bytes(a.size),
+        bytes: a.size,
+        content_type: a.content_type.clone(),
+        sha256: a.checksums.sha256.clone(),
+        sha1: a.checksums.sha1.clone(),
+        md5: a.checksums.md5.clone(),
+        created: when(a.created_ms),
+        modified: when(a.last_modified_ms),
+        downloaded: a.last_downloaded_ms.map(when).unwrap_or_else(|| "never".into()),
+        uploader: match (&a.uploader, &a.uploader_ip) {
+            (Some(u), Some(ip)) => format!("{u} from {ip}"),
+            (Some(u), None) => u.clone(),
+            (None, _) => "—".into(),
+        },
+        component: component
+            .map(|c| {
+                [c.namespace.as_str(), c.name.as_str(), c.version.as_str()]
+                    .iter()
+                    .filter(|s| !s.is_empty())
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join(" : ")
+            })
+            .unwrap_or_default(),
+        path: a.path.clone(),
+        snippets,
+        can_delete,
+    }))
+}
