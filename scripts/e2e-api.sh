@@ -56,13 +56,19 @@ api POST security/privileges/repository-view '{"name":"e2e-raw-read","descriptio
 CID=$(jget 'components?repository=raw-hosted' 'd["items"][0]["id"]')
 AID=$(jget 'assets?repository=raw-hosted' 'd["items"][0]["id"]')
 TASK=$(jget tasks 'd["items"][0]["id"]')
+# An S3 store when the suite's S3 server runs (ARCA_TEST_S3 holds its bucket configuration).
+S3_STORE=""
+if [ -n "${ARCA_TEST_S3:-}" ]; then
+  check "create an S3 blob store" test "$(api POST blobstores/s3 "{\"name\":\"s3-store\",\"bucketConfiguration\":$(python3 -c 'import json,os; c=json.loads(os.environ["ARCA_TEST_S3"]); c["bucket"]["prefix"]="e2e-api"; print(json.dumps(c))')}")" = 201
+  S3_STORE=s3-store
+fi
 check "component and asset ids known" test -n "$CID" -a -n "$AID"
 
 # --- Arca's document and live responses against Nexus's
 check "arca serves /service/rest/swagger.json" curl -sf -u "admin:$PW" -o "$W/swagger.json" "$URL/service/rest/swagger.json"
 samples=(
   --sample repository=raw-hosted
-  --sample '/v1/blobstores/*:name=default'
+  --sample '/v1/blobstores/file/*:name=default' --sample '/v1/blobstores/*/quota-status:name=default'
   --sample '/v1/repositories/*:repositoryName=maven-releases'
   --sample '/v1/repositories/*:name=maven-releases'
   --sample '/v1/repositories/*:format=maven' --sample '/v1/repositories/*:kind=hosted'
@@ -77,6 +83,7 @@ samples=(
   --get /v1/repositories/raw/hosted/raw-hosted
   --get /v1/repositories/pypi/proxy/pypi-proxy
 )
+[ -n "$S3_STORE" ] && samples+=(--sample "/v1/blobstores/s3/*:name=$S3_STORE")
 if "$VENV/bin/python" "$ROOT/scripts/api-conformance.py" --base "$URL" --user admin --password "$PW" \
      --nexus "$ROOT/tests/reference/nexus-openapi-3.94.yaml" "${samples[@]}" >"$W/conformance.log" 2>&1; then
   ok "conformance with Nexus 3.94: $(tail -1 "$W/conformance.log")"
@@ -90,9 +97,9 @@ fi
 # other methods get generated values (schemathesis runs last: it may change or delete what it finds),
 # except that every operation on /security/users/{userId}... is pinned to alice: otherwise schemathesis
 # picks "admin" out of GET /security/users and changes its password, roles or status mid-run.
-"$VENV/bin/python" - "$W/swagger.json" "$W/schemathesis.toml" "$CID" "$AID" "$TASK" <<'EOF'
+"$VENV/bin/python" - "$W/swagger.json" "$W/schemathesis.toml" "$CID" "$AID" "$TASK" "$S3_STORE" <<'EOF'
 import json, re, sys
-doc_path, out, cid, aid, task = sys.argv[1:6]
+doc_path, out, cid, aid, task, s3 = sys.argv[1:7]
 try:
     doc = json.load(open(doc_path))
 except (OSError, ValueError):
@@ -100,7 +107,8 @@ except (OSError, ValueError):
 P = r"\{[^}/]+\}"
 table = [  # path template (after /service/rest) -> values of its path parameters, in order
     (rf"/v1/blobstores/{P}/quota-status", ["default"]),
-    (rf"/v1/blobstores/(file|s3)/{P}", ["default"]),
+    (rf"/v1/blobstores/file/{P}", ["default"]),
+    (rf"/v1/blobstores/s3/{P}", [s3 or "default"]),
     (rf"/v1/repositories/{P}", ["maven-releases"]),
     (rf"/v1/repositories/{P}/{P}/{P}", ["maven", "hosted", "maven-releases"]),
     (rf"/v1/repositories/maven/hosted/{P}", ["maven-releases"]),
