@@ -265,9 +265,8 @@ impl Db {
     ) -> Result<Vec<(String, Option<Asset>)>> {
         // Byte order on both databases: PostgreSQL's collation might otherwise put `a/x` far
         // from `a/`, and `a0` would no longer be just past every `a/...`.
-        let sqlite = asset_query(
-            "WHERE a.repository_id = $1 AND a.path >= $2 ORDER BY a.path LIMIT 1",
-        );
+        let sqlite =
+            asset_query("WHERE a.repository_id = $1 AND a.path >= $2 ORDER BY a.path LIMIT 1");
         let pg = asset_query(
             "WHERE a.repository_id = $1 AND a.path COLLATE \"C\" >= $2 ORDER BY a.path COLLATE \"C\" LIMIT 1",
         );

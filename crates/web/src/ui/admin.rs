@@ -15,7 +15,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/ui/admin", web::get().to(system))
         .route("/ui/admin/repositories", web::get().to(repositories))
         .route("/ui/admin/repositories/new", web::get().to(new_repository))
-        .route("/ui/admin/repositories/{name}", web::get().to(edit_repository))
+        .route(
+            "/ui/admin/repositories/{name}",
+            web::get().to(edit_repository),
+        )
         .route("/ui/admin/blobstores", web::get().to(blobstores))
         .route("/ui/admin/users", web::get().to(users))
         .route("/ui/admin/roles", web::get().to(roles))
@@ -77,7 +80,11 @@ async fn store_rows(arca: &Arca) -> Result<Vec<StoreRow>, UiError> {
             } else {
                 serde_json::from_str::<serde_json::Value>(&s.attributes)
                     .ok()
-                    .and_then(|v| v.pointer("/bucket/name").and_then(|b| b.as_str()).map(|b| format!("s3://{b}")))
+                    .and_then(|v| {
+                        v.pointer("/bucket/name")
+                            .and_then(|b| b.as_str())
+                            .map(|b| format!("s3://{b}"))
+                    })
                     .unwrap_or_default()
             },
             name: s.name,
@@ -318,7 +325,9 @@ pub(crate) async fn users(
         .await?
         .into_iter()
         .map(|u| UserRow {
-            name: format!("{} {}", u.first_name, u.last_name).trim().to_owned(),
+            name: format!("{} {}", u.first_name, u.last_name)
+                .trim()
+                .to_owned(),
             id: u.user_id,
             email: u.email,
             status: u.status,
@@ -408,7 +417,11 @@ pub(crate) async fn roles(
             read_only: r.read_only,
         })
         .collect();
-    let privileges = privilege_rows(&arca).await?.into_iter().map(|p| p.name).collect();
+    let privileges = privilege_rows(&arca)
+        .await?
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
     Ok(render(&Roles {
         chrome: page.chrome,
         roles,
@@ -471,7 +484,10 @@ pub(crate) async fn tasks(
         .await?
         .into_iter()
         .map(|t| TaskView {
-            failed: t.last_result.as_deref().is_some_and(|r| r.starts_with("FAILED")),
+            failed: t
+                .last_result
+                .as_deref()
+                .is_some_and(|r| r.starts_with("FAILED")),
             id: t.id,
             name: t.name,
             kind: t.type_id,

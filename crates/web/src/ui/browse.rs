@@ -238,7 +238,9 @@ pub(crate) async fn tree(
         }
     }
     if entries.is_empty() && !prefix.is_empty() && after.is_empty() {
-        return Err(UiError::NotFound(format!("{prefix} is empty or absent in {name}")));
+        return Err(UiError::NotFound(format!(
+            "{prefix} is empty or absent in {name}"
+        )));
     }
     let mut crumbs = vec![Crumb {
         name: name.clone(),
@@ -319,7 +321,11 @@ pub(crate) async fn asset(
         },
         &a.path,
     );
-    let dir = a.path.rsplit_once('/').map(|(d, _)| format!("{d}/")).unwrap_or_default();
+    let dir = a
+        .path
+        .rsplit_once('/')
+        .map(|(d, _)| format!("{d}/"))
+        .unwrap_or_default();
     Ok(render(&AssetPage {
         chrome: page.chrome,
         id: id.into_inner(),
@@ -335,7 +341,10 @@ pub(crate) async fn asset(
         md5: a.checksums.md5.clone(),
         created: when(a.created_ms),
         modified: when(a.last_modified_ms),
-        downloaded: a.last_downloaded_ms.map(when).unwrap_or_else(|| "never".into()),
+        downloaded: a
+            .last_downloaded_ms
+            .map(when)
+            .unwrap_or_else(|| "never".into()),
         uploader: match (&a.uploader, &a.uploader_ip) {
             (Some(u), Some(ip)) => format!("{u} from {ip}"),
             (Some(u), None) => u.clone(),

@@ -13,7 +13,9 @@ fn snippet(label: &str, text: String) -> Snippet {
 
 /// `host:port` of the base URL, as image names carry it.
 fn host(base: &str) -> &str {
-    base.split_once("://").map_or(base, |(_, h)| h).trim_end_matches('/')
+    base.split_once("://")
+        .map_or(base, |(_, h)| h)
+        .trim_end_matches('/')
 }
 
 pub(crate) fn snippets(
@@ -42,7 +44,10 @@ pub(crate) fn snippets(
             ));
             out.push(snippet(
                 "Gradle",
-                format!("implementation(\"{}:{}:{}\")", c.namespace, c.name, c.version),
+                format!(
+                    "implementation(\"{}:{}:{}\")",
+                    c.namespace, c.name, c.version
+                ),
             ));
             out.push(snippet(
                 "Repository (pom.xml)",
@@ -76,11 +81,21 @@ pub(crate) fn snippets(
             };
             out.push(snippet(
                 "docker",
-                format!("docker pull {}/{}/{}{reference}", host(base), repo.name, c.name),
+                format!(
+                    "docker pull {}/{}/{}{reference}",
+                    host(base),
+                    repo.name,
+                    c.name
+                ),
             ));
             out.push(snippet(
                 "podman",
-                format!("podman pull {}/{}/{}{reference}", host(base), repo.name, c.name),
+                format!(
+                    "podman pull {}/{}/{}{reference}",
+                    host(base),
+                    repo.name,
+                    c.name
+                ),
             ));
         }
         ("yum", c) => {

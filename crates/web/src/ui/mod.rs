@@ -82,7 +82,11 @@ pub(crate) struct Page {
 }
 
 impl Page {
-    pub async fn of(arca: &Arca, req: &HttpRequest, section: &'static str) -> Result<Self, UiError> {
+    pub async fn of(
+        arca: &Arca,
+        req: &HttpRequest,
+        section: &'static str,
+    ) -> Result<Self, UiError> {
         let subject = subject_of(req).await.map_err(|d| match d.0 {
             AuthError::Unauthenticated | AuthError::BadCredentials => UiError::SignIn(next_of(req)),
             AuthError::Forbidden { .. } | AuthError::Csrf => UiError::Forbidden,

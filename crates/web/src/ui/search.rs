@@ -76,7 +76,12 @@ pub(crate) async fn search(
         .filter(|r| can_browse(&page, r))
         .map(|r| r.name.to_string())
         .collect();
-    let mut formats: Vec<String> = arca.formats.all().iter().map(|f| f.id().to_owned()).collect();
+    let mut formats: Vec<String> = arca
+        .formats
+        .all()
+        .iter()
+        .map(|f| f.id().to_owned())
+        .collect();
     formats.sort();
     let checksum = f.checksum.trim().to_ascii_lowercase();
     let searched = [&f.q, &f.format, &f.repository, &f.version, &checksum]
@@ -100,12 +105,10 @@ pub(crate) async fn search(
         if !checksum.is_empty() {
             match checksum_param(&checksum) {
                 Some(algo) => push(algo, &checksum),
-                None => {
-                    error = Some(
-                        "A checksum is 32 (MD5), 40 (SHA-1), 64 (SHA-256) or 128 (SHA-512) hex digits."
-                            .to_owned(),
-                    )
-                }
+                None => error = Some(
+                    "A checksum is 32 (MD5), 40 (SHA-1), 64 (SHA-256) or 128 (SHA-512) hex digits."
+                        .to_owned(),
+                ),
             }
         }
         if let Some(t) = &f.continuation_token {

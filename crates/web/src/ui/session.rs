@@ -51,7 +51,10 @@ pub(crate) struct LoginForm {
 }
 
 fn secure(arca: &Arca, req: &HttpRequest) -> bool {
-    arca.settings.public.for_request(req).starts_with("https://")
+    arca.settings
+        .public
+        .for_request(req)
+        .starts_with("https://")
 }
 
 /// Checks the password as every login does (with its backoff), then sets the session cookie.
@@ -72,7 +75,11 @@ pub(crate) async fn login(
             },
         )
     };
-    let subject = match arca.security.login(form.username.trim(), &form.password).await {
+    let subject = match arca
+        .security
+        .login(form.username.trim(), &form.password)
+        .await
+    {
         Ok(s) => s,
         Err(AuthError::Meta(e)) => {
             tracing::error!(error = %e, "login failed");
@@ -82,20 +89,23 @@ pub(crate) async fn login(
             );
         }
         Err(_) => {
-            return failed(
-                StatusCode::UNAUTHORIZED,
-                "Wrong user name or password.",
-            );
+            return failed(StatusCode::UNAUTHORIZED, "Wrong user name or password.");
         }
     };
     let Some(jwt) = arca.security.jwt() else {
-        return failed(StatusCode::INTERNAL_SERVER_ERROR, "Sessions are not available.");
+        return failed(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Sessions are not available.",
+        );
     };
     let token = match session::issue(jwt, &subject.user_id) {
         Ok((t, _)) => t,
         Err(e) => {
             tracing::error!(error = %e, "signing a session failed");
-            return failed(StatusCode::INTERNAL_SERVER_ERROR, "Sessions are not available.");
+            return failed(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Sessions are not available.",
+            );
         }
     };
     tracing::info!(user = %subject.user_id, "signed in to the web UI");

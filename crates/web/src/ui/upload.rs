@@ -84,7 +84,6 @@ struct Form {
     asset_base: String,
     component_fields: Vec<Field>,
     asset_fields: Vec<Field>,
-    targets: Vec<Target>,
 }
 
 fn fields(spec: &serde_json::Value, key: &str, prefix: &str) -> Vec<Field> {
@@ -138,6 +137,5 @@ pub(crate) async fn form(
         // Per-file fields; the script renames them for each added file.
         asset_fields: fields(&spec, "assetFields", "ASSET"),
         asset_base,
-        targets,
     }))
 }
