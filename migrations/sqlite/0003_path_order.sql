@@ -1,3 +1,9 @@
 -- SQLite compares text bytewise already: the (repository_id, path) index serves directory
--- listings. Kept so both databases have the same migrations.
-SELECT 1;
+-- listings.
+-- A repository's components by id (listing pages), its assets by component, exact names any
+-- case, and SHA-512 lookups: each measured at hundreds of ms to seconds on a million assets
+-- without its index.
+CREATE INDEX components_repository ON components (repository_id, id);
+CREATE INDEX components_lower_name ON components (LOWER(name));
+CREATE INDEX assets_repository_component ON assets (repository_id, component_id);
+CREATE INDEX assets_sha512 ON assets (sha512);

@@ -57,10 +57,17 @@ impl Db {
             return Ok(vec![]);
         }
         let ids: Vec<String> = q.repo_ids.iter().map(i64::to_string).collect();
+        // SQLite: `+` keeps the repository filter off the index, so the plan walks components
+        // in id order (the order of the page) unless an exact name or a checksum narrows it
+        // first, instead of sorting every component of the repositories for each page.
+        let repo_col = match self {
+            Db::Sqlite(_) => "+c.repository_id",
+            Db::Pg(_) => "c.repository_id",
+        };
         let mut sql = format!(
             "SELECT c.id, r.name AS repository, c.namespace, c.name, c.version, c.attributes, c.created_ms \
              FROM components c JOIN repositories r ON r.id = c.repository_id \
-             WHERE c.repository_id IN ({}) AND c.id > $1",
+             WHERE {repo_col} IN ({}) AND c.id > $1",
             ids.join(",")
         );
         let mut binds: Vec<String> = Vec::new();
@@ -74,12 +81,19 @@ impl Db {
             ("c.name", &q.name),
             ("c.version", &q.version),
         ] {
-            if let Some(v) = v {
-                push(
+            match v {
+                // Without wildcards an equality, which the index on LOWER(name) serves.
+                Some(v) if !v.contains('*') => push(
+                    &mut sql,
+                    &format!(" AND LOWER({col}) = $?"),
+                    v.to_lowercase(),
+                ),
+                Some(v) => push(
                     &mut sql,
                     &format!(" AND LOWER({col}) LIKE $? ESCAPE '\\'"),
                     like(v),
-                );
+                ),
+                None => {}
             }
         }
         if let Some(k) = &q.keyword {
@@ -95,9 +109,8 @@ impl Db {
             // The column name comes from a fixed list, never from the request.
             push(
                 &mut sql,
-                &format!(
-                    " AND EXISTS (SELECT 1 FROM assets a WHERE a.component_id = c.id AND a.{algo} = $?)"
-                ),
+                // IN, not a correlated EXISTS: the checksum's index finds the few assets first.
+                &format!(" AND c.id IN (SELECT a.component_id FROM assets a WHERE a.{algo} = $?)"),
                 value.to_lowercase(),
             );
         }

@@ -149,7 +149,7 @@ pub(crate) struct TreeQuery {
 }
 
 /// Entries shown per directory page.
-const TREE_PAGE: usize = 200;
+const TREE_PAGE: usize = 100;
 
 pub(crate) async fn tree(
     req: HttpRequest,
