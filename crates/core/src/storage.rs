@@ -47,9 +47,16 @@ pub struct AssetMeta {
 }
 
 const LOCK_STRIPES: usize = 64;
+pub const USAGE_TTL: Duration = Duration::from_secs(30);
+
+/// Per store: when summed, (bytes, blobs).
+type UsageCache = HashMap<String, (std::time::Instant, (i64, i64))>;
 
 pub struct Storage {
     db: Db,
+    /// Summing a store's blobs reads every blob row (seconds at a million): listings show
+    /// sums at most [`USAGE_TTL`] old.
+    usage: std::sync::Mutex<UsageCache>,
     /// Read-only mode: checked before every write and every free.
     pub freeze: Freeze,
     stores: RwLock<HashMap<String, Arc<dyn BlobStore>>>,
@@ -61,6 +68,7 @@ pub struct Storage {
 impl Storage {
     pub fn new(db: Db) -> Self {
         Self {
+            usage: std::sync::Mutex::new(HashMap::new()),
             freeze: Freeze::new(db.clone()),
             db,
             stores: RwLock::new(HashMap::new()),
@@ -100,6 +108,28 @@ impl Storage {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         digest.hash(&mut h);
         &self.locks[(h.finish() as usize) % LOCK_STRIPES]
+    }
+
+    /// A store's (bytes, blobs), summed at most [`USAGE_TTL`] ago.
+    pub async fn usage(&self, store: &str) -> Result<(i64, i64), StorageError> {
+        if let Ok(c) = self.usage.lock()
+            && let Some((at, u)) = c.get(store)
+            && at.elapsed() < USAGE_TTL
+        {
+            return Ok(*u);
+        }
+        let u = self.db.blob_store_usage(store).await?;
+        if let Ok(mut c) = self.usage.lock() {
+            c.insert(store.to_owned(), (std::time::Instant::now(), u));
+        }
+        Ok(u)
+    }
+
+    /// Drops a store's cached usage after this node changed it (other nodes' caches expire).
+    fn forget_usage(&self, store: &str) {
+        if let Ok(mut c) = self.usage.lock() {
+            c.remove(store);
+        }
     }
 
     /// Refuses any write while the server is frozen.
@@ -177,6 +207,7 @@ impl Storage {
             }
             self.db.put_asset(&new).await?
         };
+        self.forget_usage(&repo.blob_store);
         if let Some(r) = released {
             self.free(&r).await;
         }
@@ -294,6 +325,7 @@ impl Storage {
 
     /// Frees a blob's bytes if it is still unreferenced.
     async fn free(&self, b: &ReleasedBlob) {
+        self.forget_usage(&b.store);
         let _g = self.lock_for(&b.digest).lock().await;
         match self.db.forget_blob(b).await {
             Ok(true) => {

@@ -102,7 +102,7 @@ pub(crate) async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let mut out = vec![];
     for s in arca.db.list_blob_stores().await? {
-        let (bytes, count) = arca.db.blob_store_usage(&s.name).await?;
+        let (bytes, count) = arca.storage.usage(&s.name).await?;
         let store = arca.storage.store(&s.name).ok();
         let available = match &store {
             Some(st) => st.available_space().await,

@@ -14,7 +14,7 @@ pub async fn metrics(arca: web::Data<Arca>, _g: Guard<MetricsRead>) -> HttpRespo
     let mut bytes = 0.0;
     let mut blobs = 0.0;
     for name in arca.storage.store_names() {
-        if let Ok((b, n)) = arca.db.blob_store_usage(&name).await {
+        if let Ok((b, n)) = arca.storage.usage(&name).await {
             bytes += b as f64;
             blobs += n as f64;
         }

@@ -61,41 +61,14 @@ pub(crate) struct StoreRow {
     pub healthy: bool,
 }
 
-/// Summing a store's blobs reads every blob row: pages show sums at most a minute old.
-static USAGE: std::sync::Mutex<
-    Option<(
-        std::time::Instant,
-        std::collections::HashMap<String, (i64, i64)>,
-    )>,
-> = std::sync::Mutex::new(None);
-
-async fn usage(arca: &Arca, store: &str) -> Result<(i64, i64), UiError> {
-    if let Ok(g) = USAGE.lock()
-        && let Some((at, m)) = g.as_ref()
-        && at.elapsed() < std::time::Duration::from_secs(60)
-        && let Some(u) = m.get(store)
-    {
-        return Ok(*u);
-    }
-    let u = arca.db.blob_store_usage(store).await?;
-    if let Ok(mut g) = USAGE.lock() {
-        let fresh = g
-            .as_ref()
-            .is_some_and(|(at, _)| at.elapsed() < std::time::Duration::from_secs(60));
-        if !fresh {
-            *g = Some((std::time::Instant::now(), Default::default()));
-        }
-        if let Some((_, m)) = g.as_mut() {
-            m.insert(store.to_owned(), u);
-        }
-    }
-    Ok(u)
-}
-
 async fn store_rows(arca: &Arca) -> Result<Vec<StoreRow>, UiError> {
     let mut out = Vec::new();
     for s in arca.db.list_blob_stores().await? {
-        let (bytes, blobs) = usage(arca, &s.name).await?;
+        let (bytes, blobs) = arca
+            .storage
+            .usage(&s.name)
+            .await
+            .map_err(|e| UiError::Internal(e.to_string()))?;
         let repositories = arca.db.blob_store_repository_count(&s.name).await?;
         let (available, healthy) = match arca.storage.store(&s.name) {
             Ok(st) => (
