@@ -13,7 +13,7 @@ fn text(status: StatusCode, msg: String) -> HttpResponse {
         .body(msg)
 }
 
-const MAX_ENTRIES: i64 = 10_000;
+const MAX_ENTRIES: usize = 10_000;
 
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -27,24 +27,21 @@ pub async fn listing(cx: &RepoContext, repos: &[Repository]) -> HttpResponse {
     // name → Some(size) for files, None for directories; first member wins.
     let mut entries: BTreeMap<String, Option<i64>> = BTreeMap::new();
     for repo in repos {
-        let assets = match cx
+        // One index seek per entry: every child is listed, however many assets lie below.
+        let children = match cx
             .arca
             .db
-            .list_assets(repo.id, prefix, "", MAX_ENTRIES)
+            .list_children(repo.id, prefix, "", MAX_ENTRIES)
             .await
         {
-            Ok(a) => a,
+            Ok(c) => c,
             Err(e) => {
                 crate::error::log_if_server_error(&e);
                 return text(e.status(), e.to_string());
             }
         };
-        for a in assets {
-            let rest = &a.path[prefix.len()..];
-            match rest.split_once('/') {
-                Some((dir, _)) => entries.entry(format!("{dir}/")).or_insert(None),
-                None => entries.entry(rest.to_owned()).or_insert(Some(a.size)),
-            };
+        for (name, asset) in children {
+            entries.entry(name).or_insert(asset.map(|a| a.size));
         }
     }
     if entries.is_empty() && !prefix.is_empty() {

@@ -497,7 +497,183 @@ async fn forged_jwts(b: Backend) {
     }
 }
 
+/// Browser sessions: the sign-in form sets an HttpOnly, SameSite=Strict cookie; the session
+/// authenticates pages and REST calls, state-changing ones only with its CSRF token; a wrong
+/// password, a forged or expired cookie and a disabled user get no session.
+async fn browser_sessions(b: Backend) {
+    let s = TestServer::start(b).await;
+    let c = arca_testkit::reqwest::Client::builder()
+        .redirect(arca_testkit::reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let login = |user: &str, pass: &str| {
+        c.post(s.at("/ui/login"))
+            .form(&[
+                ("username", user),
+                ("password", pass),
+                ("next", "/ui/admin"),
+            ])
+            .send()
+    };
+    let r = login("admin", "wrong").await.unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(r.headers().get("set-cookie").is_none());
+    let r = login("admin", &s.admin_password).await.unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/ui/admin");
+    let set = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+        "{set}"
+    );
+    let cookie = set.split(';').next().unwrap().to_owned();
+    // An open redirect is not followed: only local paths.
+    let r = c
+        .post(s.at("/ui/login"))
+        .form(&[
+            ("username", "admin"),
+            ("password", s.admin_password.as_str()),
+            ("next", "//evil.example/"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["location"], "/");
+
+    let page = c
+        .get(s.at("/ui/admin/users"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    let csrf = html
+        .split("name=\"csrf-token\" content=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_owned();
+    assert_eq!(csrf.len(), 32);
+    // REST with the cookie: reads need nothing more, changes need the token.
+    let r = c
+        .get(s.at("/service/rest/v1/security/users"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body = json!({"name": "from-ui", "online": true,
+        "storage": {"blobStoreName": "default", "strictContentTypeValidation": true, "writePolicy": "ALLOW"}});
+    let create = |token: Option<&str>| {
+        let mut r = c
+            .post(s.at("/service/rest/v1/repositories/raw/hosted"))
+            .header("cookie", &cookie)
+            .json(&body);
+        if let Some(t) = token {
+            r = r.header("x-csrf-token", t);
+        }
+        r.send()
+    };
+    assert_eq!(create(None).await.unwrap().status(), 403);
+    assert_eq!(
+        create(Some("0".repeat(32).as_str()))
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+    assert_eq!(create(Some(&csrf)).await.unwrap().status(), 201);
+    // A forged cookie (payload changed) is no session: the page asks to sign in.
+    let token = cookie.split_once('=').unwrap().1;
+    let parts: Vec<&str> = token.split('.').collect();
+    let forged = format!("arca_session={}.{}x.{}", parts[0], parts[1], parts[2]);
+    let r = c
+        .get(s.at("/ui/admin/users"))
+        .header("cookie", &forged)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert!(
+        r.headers()["location"]
+            .to_str()
+            .unwrap()
+            .starts_with("/ui/login")
+    );
+    // A disabled user's session stops at once.
+    let u = json!({"userId": "carol", "firstName": "C", "lastName": "D", "emailAddress": "c@example.org",
+                   "password": "carol-pass-123", "status": "active", "roles": ["nx-admin"]});
+    assert_eq!(
+        s.admin(POST, "/service/rest/v1/security/users")
+            .json(&u)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let r = login("carol", "carol-pass-123").await.unwrap();
+    let carol = r.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let r = c
+        .get(s.at("/ui/admin/users"))
+        .header("cookie", &carol)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let mut off = u.clone();
+    off["status"] = json!("disabled");
+    off["source"] = json!("default");
+    assert_eq!(
+        s.admin(PUT, "/service/rest/v1/security/users/carol")
+            .json(&off)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    let r = c
+        .get(s.at("/service/rest/v1/security/users"))
+        .header("cookie", &carol)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    // Sign-out needs the token too, and clears the cookie.
+    let r = c
+        .post(s.at("/ui/logout"))
+        .header("cookie", &cookie)
+        .form(&[("csrf", "nope")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = c
+        .post(s.at("/ui/logout"))
+        .header("cookie", &cookie)
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert!(
+        r.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+}
+
 both_backends!(
+    browser_sessions,
     basic_and_anonymous,
     tokens,
     change_password,
