@@ -67,6 +67,21 @@ try {
   await Promise.all([page.waitForURL(`${BASE}/ui/admin/repositories`), page.click("#save")]);
   check(await page.isVisible('tr.repo[data-name="ui-raw"]'), "the hosted repository was created");
 
+  // Upload into it through the browser (the REST components upload underneath), with progress.
+  await page.goto(`${BASE}/ui/upload/ui-raw`);
+  await page.fill('input[name="raw.directory"]', "/docs");
+  await page.setInputFiles("[data-asset-file]",
+    { name: "notes.txt", mimeType: "text/plain", buffer: Buffer.from("hello from the browser\n") });
+  await page.fill('[data-asset-field="filename"]', "notes.txt");
+  await page.click("#upload-button");
+  await page.waitForFunction(() => document.getElementById("upload-result").textContent.length > 0);
+  const uploaded = await page.textContent("#upload-result");
+  check(uploaded.startsWith("Uploaded"), "a file uploads through the browser", uploaded);
+  check(await page.$eval("#upload-progress", (p) => p.value) === 100, "the progress bar reached the end");
+  const served = await page.evaluate(async () => (await fetch("/repository/ui-raw/docs/notes.txt")).text());
+  check(served === "hello from the browser\n", "and the repository serves it", served);
+  await shot("upload");
+
   // A proxy through the form.
   await page.goto(`${BASE}/ui/admin/repositories/new`);
   await page.selectOption("#repo-format", "pypi");

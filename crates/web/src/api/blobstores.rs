@@ -125,7 +125,7 @@ pub(crate) async fn list(
     Ok(HttpResponse::Ok().json(out))
 }
 
-/// Get the quota status of a blob store (Arca has no quotas: never a violation).
+/// Whether a blob store exceeds its soft quota (soft quotas are reported, never enforced).
 #[utoipa::path(
     get,
     operation_id = "get_blob_store_quota_status",
