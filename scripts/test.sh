@@ -3,7 +3,9 @@
 #   installs what the tests need (apt packages, a venv for Python tools),
 #   starts a throw-away PostgreSQL server and S3 server (s3s-fs) on loopback,
 #   runs formatting and lint checks, the Rust suite on SQLite and PostgreSQL,
-#   the end-to-end checks of the built binary, and the deployment-file checks.
+#   the end-to-end checks of the built binary with real clients (mvn, pip/uv/twine, docker/podman/
+#   skopeo, dnf), the web UI in headless Chromium, the REST API against Nexus's OpenAPI and
+#   schemathesis, and the deployment-file checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD

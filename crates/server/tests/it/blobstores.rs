@@ -6,7 +6,7 @@ use std::path::Path;
 use arca_testkit::{Backend, TestServer, both_backends};
 use serde_json::{Value, json};
 
-use crate::{DELETE, GET, POST, PUT, json};
+use crate::{DELETE, GET, POST, PUT, json, rest as send};
 
 const API: &str = "/service/rest/v1";
 
@@ -24,21 +24,6 @@ fn files_under(d: &Path) -> usize {
                 .sum()
         })
         .unwrap_or(0)
-}
-
-async fn send(
-    s: &TestServer,
-    m: arca_testkit::reqwest::Method,
-    path: &str,
-    body: Value,
-) -> (u16, String) {
-    let r = s
-        .admin(m, &format!("{API}{path}"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.text().await.unwrap())
 }
 
 fn repo_on(name: &str, store: &str) -> Value {

@@ -32,6 +32,22 @@ pub async fn json(r: Response) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{status}: not JSON ({e}): {text}"))
 }
 
+/// Sends `body` as JSON to `/service/rest/v1{path}` as admin; the status and the body text.
+pub async fn rest(
+    s: &arca_testkit::TestServer,
+    m: Method,
+    path: &str,
+    body: Value,
+) -> (u16, String) {
+    let r = s
+        .admin(m, &format!("/service/rest/v1{path}"))
+        .json(&body)
+        .send()
+        .await
+        .expect("request");
+    (r.status().as_u16(), r.text().await.expect("body"))
+}
+
 pub const GET: Method = Method::GET;
 pub const PUT: Method = Method::PUT;
 pub const POST: Method = Method::POST;

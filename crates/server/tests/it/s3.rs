@@ -9,26 +9,11 @@ use arca_core::{
     model::Digest,
 };
 use arca_testkit::{Backend, TestServer, both_backends, s3_config_from_env};
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::{DELETE, GET, POST, PUT, json};
+use crate::{DELETE, GET, POST, PUT, json, rest as send};
 
 const API: &str = "/service/rest/v1";
-
-async fn send(
-    s: &TestServer,
-    m: arca_testkit::reqwest::Method,
-    path: &str,
-    body: Value,
-) -> (u16, String) {
-    let r = s
-        .admin(m, &format!("{API}{path}"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.text().await.unwrap())
-}
 
 async fn s3_stores(b: Backend) {
     let Some(good) = s3_config_from_env() else {

@@ -9,7 +9,11 @@ use arca_core::{
 };
 use askama::Template;
 
-use super::{Chrome, Page, UiError, browse::RepoRow, human_bytes, render, when};
+use super::{
+    Chrome, Page, UiError,
+    browse::{RepoRow, repo_row},
+    human_bytes, render, when,
+};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/ui/admin", web::get().to(system))
@@ -52,6 +56,8 @@ async fn admin_page(
 
 pub(crate) struct StoreRow {
     pub name: String,
+    /// Components of the repositories on this store (at most a minute old).
+    pub components: i64,
     pub kind: String,
     pub path: String,
     pub blobs: i64,
@@ -63,7 +69,14 @@ pub(crate) struct StoreRow {
 
 async fn store_rows(arca: &Arca) -> Result<Vec<StoreRow>, UiError> {
     let mut out = Vec::new();
+    let repos = arca.db.list_repositories().await?;
+    let stats = super::browse::stats(arca).await;
     for s in arca.db.list_blob_stores().await? {
+        let components = repos
+            .iter()
+            .filter(|r| r.blob_store == s.name)
+            .filter_map(|r| stats.get(&r.id).map(|(c, _, _)| *c))
+            .sum();
         let (bytes, blobs) = arca
             .storage
             .usage(&s.name)
@@ -78,6 +91,7 @@ async fn store_rows(arca: &Arca) -> Result<Vec<StoreRow>, UiError> {
             Err(_) => (None, false),
         };
         out.push(StoreRow {
+            components,
             kind: s.kind.clone(),
             path: if s.kind == "file" {
                 s.path.clone()
@@ -169,18 +183,8 @@ pub(crate) async fn repositories(
         .db
         .list_repositories()
         .await?
-        .into_iter()
-        .map(|r| RepoRow {
-            url: format!("{base}/repository/{}/", r.name),
-            format: r.format.clone(),
-            kind: r.kind.as_str().to_owned(),
-            online: r.online,
-            blob_store: r.blob_store.clone(),
-            components: 0,
-            size: String::new(),
-            members: r.members.join(", "),
-            name: r.name.to_string(),
-        })
+        .iter()
+        .map(|r| repo_row(r, &base, None))
         .collect();
     Ok(render(&Repositories {
         chrome: page.chrome,

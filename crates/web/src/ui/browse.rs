@@ -40,10 +40,10 @@ struct Repositories {
 
 /// Counting every asset is a scan; the list shows counts at most a minute old.
 const STATS_TTL: Duration = Duration::from_secs(60);
-type Stats = HashMap<i64, (i64, i64, i64)>;
+pub(crate) type Stats = HashMap<i64, (i64, i64, i64)>;
 static STATS: Mutex<Option<(Instant, Stats)>> = Mutex::new(None);
 
-async fn stats(arca: &Arca) -> Stats {
+pub(crate) async fn stats(arca: &Arca) -> Stats {
     if let Ok(g) = STATS.lock()
         && let Some((at, s)) = g.as_ref()
         && at.elapsed() < STATS_TTL
@@ -64,6 +64,24 @@ async fn stats(arca: &Arca) -> Stats {
         *g = Some((Instant::now(), fresh.clone()));
     }
     fresh
+}
+
+/// A repository's row in a list; `stats` when the list shows counts.
+pub(crate) fn repo_row(r: &Repository, base: &str, stats: Option<&Stats>) -> RepoRow {
+    let (components, _, bytes) = stats
+        .and_then(|s| s.get(&r.id).copied())
+        .unwrap_or((0, 0, 0));
+    RepoRow {
+        url: format!("{base}/repository/{}/", r.name),
+        format: r.format.clone(),
+        kind: r.kind.as_str().to_owned(),
+        online: r.online,
+        blob_store: r.blob_store.clone(),
+        components,
+        size: human_bytes(bytes),
+        members: r.members.join(", "),
+        name: r.name.to_string(),
+    }
 }
 
 pub(crate) fn can_browse(page: &Page, r: &Repository) -> bool {
@@ -89,20 +107,7 @@ pub(crate) async fn repositories(
         .await?
         .into_iter()
         .filter(|r| can_browse(&page, r))
-        .map(|r| {
-            let (components, _, bytes) = stats.get(&r.id).copied().unwrap_or((0, 0, 0));
-            RepoRow {
-                url: format!("{base}/repository/{}/", r.name),
-                format: r.format.clone(),
-                kind: r.kind.as_str().to_owned(),
-                online: r.online,
-                blob_store: r.blob_store.clone(),
-                components,
-                size: human_bytes(bytes),
-                members: r.members.join(", "),
-                name: r.name.to_string(),
-            }
-        })
+        .map(|r| repo_row(&r, &base, Some(&stats)))
         .collect();
     let can_create = page.subject.can(&Permission::RepoAdmin {
         format: "*",
