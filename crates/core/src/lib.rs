@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod blob;
 pub mod browse;
+pub mod cleanup;
 pub mod csel;
 pub mod error;
 pub mod format;

@@ -218,11 +218,8 @@ fn spawn_gc(arca: web::Data<Arca>) {
         let mut tick = tokio::time::interval(arca_core::tasks::INTERVAL);
         loop {
             tick.tick().await;
-            let run = arca_core::tasks::run(&arca, arca_core::tasks::BLOB_GC, &node);
-            if let Err(e) = run
-                .instrument(tracing::info_span!("task", id = arca_core::tasks::BLOB_GC))
-                .await
-            {
+            let run = arca_core::tasks::run_due(&arca, &node);
+            if let Err(e) = run.instrument(tracing::info_span!("tasks")).await {
                 tracing::warn!(error = %e, "task run failed");
             }
         }

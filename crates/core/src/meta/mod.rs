@@ -7,6 +7,7 @@
 mod assets;
 mod audit;
 mod blobstores;
+mod cleanup;
 mod privileges;
 mod repos;
 mod search;
@@ -28,6 +29,7 @@ use thiserror::Error;
 pub use assets::{NewAsset, NewComponent, ReleasedBlob};
 pub use audit::AuditEvent;
 pub use blobstores::BlobStoreRow;
+pub use cleanup::CleanupPolicyRow;
 pub use privileges::{ContentSelectorRow, PrivilegeRow};
 pub use search::SearchQuery;
 pub use tasks::TaskRow;

@@ -5,6 +5,7 @@ mod auth;
 mod authz;
 mod blobs;
 mod blobstores;
+mod cleanup;
 mod components;
 mod config;
 mod deploy;

@@ -9,6 +9,15 @@ use crate::json;
 /// Every route the `configure` functions of `arca_web::api` register under `/service/rest/v1`
 /// (with the component upload `api::configure` adds from core), and those the formats register
 /// there. Add new routes here.
+/// A ROUTES path in full: under `/service/rest/v1`, or `/service/rest` for `/internal/...`.
+fn full_path(p: &str) -> String {
+    if p.starts_with("/internal/") {
+        format!("/service/rest{p}")
+    } else {
+        format!("/service/rest/v1{p}")
+    }
+}
+
 const ROUTES: &[(&str, &str)] = &[
     // status.rs
     ("get", "/status"),
@@ -70,6 +79,13 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/formats/upload-specs"),
     ("get", "/formats/{format}/upload-specs"),
     ("get", "/audit"),
+    // cleanup.rs (`/internal/...` is under /service/rest, as in Nexus)
+    ("post", "/cleanup/run"),
+    ("get", "/internal/cleanup-policies"),
+    ("post", "/internal/cleanup-policies"),
+    ("get", "/internal/cleanup-policies/{name}"),
+    ("put", "/internal/cleanup-policies/{name}"),
+    ("delete", "/internal/cleanup-policies/{name}"),
     // system.rs
     ("get", "/read-only"),
     ("post", "/read-only/freeze"),
@@ -165,7 +181,7 @@ async fn swagger_json(b: Backend) {
     let paths = doc["paths"].as_object().unwrap();
     let mut described = 0;
     for (method, path) in ROUTES {
-        let full = format!("/service/rest/v1{path}");
+        let full = full_path(path);
         let op = &doc["paths"][&full][method];
         assert!(op.is_object(), "{} {full} is not in the document", method);
         assert!(op["tags"][0].is_string(), "{method} {full} has no tag");
@@ -190,7 +206,7 @@ async fn swagger_json(b: Backend) {
         for method in ops.as_object().unwrap().keys() {
             let known = ROUTES
                 .iter()
-                .any(|(m, p)| m == method && format!("/service/rest/v1{p}") == *path);
+                .any(|(m, p)| m == method && full_path(p) == *path);
             assert!(known, "{method} {path} is described but not routed");
             described += 1;
         }

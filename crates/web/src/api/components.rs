@@ -3,7 +3,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use arca_core::{
-    Arca, RepoContext,
+    Arca,
     auth::Caller,
     meta::MetaError,
     model::{Asset, Component, Repository, utc_parts},
@@ -349,19 +349,8 @@ async fn remove(
     repo: Repository,
     paths: Vec<String>,
 ) -> Result<(), ApiError> {
-    for p in &paths {
-        arca.storage.delete_asset(&repo, p).await?;
-    }
-    if let Some(f) = arca.formats.get(&repo.format).cloned() {
-        let cx = RepoContext {
-            arca: arca.clone(),
-            base_url: arca.settings.public.for_request(req),
-            subject: subject.clone(),
-            path: String::new(),
-            repo,
-        };
-        f.deleted(&cx, &paths).await;
-    }
+    let base = arca.settings.public.for_request(req);
+    arca_core::cleanup::delete_paths(arca, &repo, subject, base, &paths).await?;
     Ok(())
 }
 

@@ -1,6 +1,7 @@
 //! `/service/rest/v1/...` with Nexus 3's paths, field names and status codes.
 
 mod blobstores;
+mod cleanup;
 pub(crate) mod components;
 mod metrics;
 mod misc;
@@ -68,11 +69,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(search::configure)
                 .configure(misc::configure)
                 .configure(system::configure)
+                .configure(cleanup::configure)
                 .route(
                     "/components",
                     web::post().to(arca_core::format::component_upload_route),
                 ),
-        );
+        )
+        .service(web::scope("/service/rest/internal").configure(cleanup::configure_internal));
 }
 
 /// Records a change in the audit log; a failure to record is logged, not fatal.

@@ -10,8 +10,8 @@ use utoipa::{
 };
 
 use super::{
-    blobstores, components, misc, privileges, repositories, repository_schemas, search, security,
-    status, system, tasks, users,
+    blobstores, cleanup, components, misc, privileges, repositories, repository_schemas, search,
+    security, status, system, tasks, users,
 };
 
 #[derive(OpenApi)]
@@ -95,6 +95,12 @@ use super::{
         tasks::run,
         tasks::stop,
         misc::audit_log,
+        cleanup::list,
+        cleanup::create,
+        cleanup::get,
+        cleanup::update,
+        cleanup::delete,
+        cleanup::run,
         system::read_only,
         system::freeze,
         system::release,
@@ -142,6 +148,7 @@ use super::{
         (name = "Security management: privileges"),
         (name = "Content selectors"),
         (name = "Security management: API tokens", description = "Arca's own: tokens for `Authorization: Bearer`"),
+        (name = "Cleanup policies", description = "Delete components by age, downloads, release type or path"),
         (name = "Read-only", description = "Freeze writes for a consistent backup"),
         (name = "Lifecycle", description = "Start-up phases (Arca is always fully started)"),
         (name = "Tasks"),

@@ -548,6 +548,28 @@ async fn parse_spec(
     format
         .validate(&spec)
         .map_err(|m| ApiError::invalid("*", m))?;
+    // Cleanup policies named must exist and suit the format.
+    for name in arca_core::cleanup::policy_names_of(&spec.attrs) {
+        match arca.db.get_cleanup_policy(&name).await {
+            Ok(p) if p.format == "*" || p.format == spec.format => {}
+            Ok(p) => {
+                return Err(ApiError::invalid(
+                    "cleanup.policyNames",
+                    format!(
+                        "cleanup policy {name} is for {}, not {}",
+                        p.format, spec.format
+                    ),
+                ));
+            }
+            Err(MetaError::NotFound) => {
+                return Err(ApiError::invalid(
+                    "cleanup.policyNames",
+                    format!("no cleanup policy named {name}"),
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
     Ok(spec)
 }
 

@@ -1,0 +1,291 @@
+//! Cleanup policies, as Nexus applies them: a repository names its policies in
+//! `cleanup.policyNames`; a component is deleted when every criterion a policy gives holds
+//! (any policy suffices). Deletion goes through [`delete_paths`], the same path as the REST
+//! API's deletes, so blobs are freed at once and Maven metadata and yum repodata stay in step.
+
+use actix_web::web;
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    RepoContext,
+    meta::{CleanupPolicyRow, MetaError},
+    model::{Asset, Component, Repository, now_ms},
+    security::Subject,
+    state::Arca,
+    storage::StorageError,
+};
+
+/// What a policy matches; absent criteria do not restrict.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Criteria {
+    /// Days since the component's newest asset was written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_blob_updated: Option<i64>,
+    /// Days since any asset of the component was downloaded (never counts from its creation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_downloaded: Option<i64>,
+    /// `RELEASES` or `PRERELEASES`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release_type: Option<String>,
+    /// A regular expression one of the component's asset paths must match in full.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asset_regex: Option<String>,
+}
+
+const DAY_MS: i64 = 86_400_000;
+
+impl Criteria {
+    /// Refuses criteria that cannot work; the message names the field.
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        for (field, v) in [
+            ("criteriaLastBlobUpdated", self.last_blob_updated),
+            ("criteriaLastDownloaded", self.last_downloaded),
+        ] {
+            if v.is_some_and(|d| d < 0) {
+                return Err((field, format!("{field} must be 0 or more days")));
+            }
+        }
+        if let Some(t) = &self.release_type
+            && t != "RELEASES"
+            && t != "PRERELEASES"
+        {
+            return Err((
+                "criteriaReleaseType",
+                format!("criteriaReleaseType must be RELEASES or PRERELEASES, not {t:?}"),
+            ));
+        }
+        if let Some(r) = &self.asset_regex {
+            anchored(r).map_err(|e| ("criteriaAssetRegex", format!("criteriaAssetRegex: {e}")))?;
+        }
+        if *self == Self::default() {
+            return Err(("*", "a cleanup policy needs at least one criterion".into()));
+        }
+        Ok(())
+    }
+}
+
+fn anchored(r: &str) -> Result<Regex, regex::Error> {
+    Regex::new(&format!("^(?:{r})$"))
+}
+
+/// Maven snapshots and PEP 440 pre-/dev-releases.
+pub fn is_prerelease(version: &str) -> bool {
+    let v = version.to_ascii_lowercase();
+    v.ends_with("-snapshot")
+        || v.contains(".dev")
+        || v.split(|c: char| !c.is_ascii_alphanumeric()).any(|part| {
+            let letters = part.trim_matches(|c: char| c.is_ascii_digit());
+            matches!(letters, "a" | "b" | "rc" | "alpha" | "beta" | "pre" | "dev")
+        })
+}
+
+/// Whether a component (with its assets) matches every criterion, at `now`.
+pub fn matches(
+    c: &Criteria,
+    regex: Option<&Regex>,
+    comp: &Component,
+    assets: &[Asset],
+    now: i64,
+) -> bool {
+    if assets.is_empty() {
+        return false;
+    }
+    if let Some(days) = c.last_blob_updated {
+        let newest = assets
+            .iter()
+            .map(|a| a.last_modified_ms)
+            .max()
+            .unwrap_or(now);
+        if newest > now - days * DAY_MS {
+            return false;
+        }
+    }
+    if let Some(days) = c.last_downloaded {
+        let cutoff = now - days * DAY_MS;
+        if assets
+            .iter()
+            .any(|a| a.last_downloaded_ms.unwrap_or(a.created_ms) > cutoff)
+        {
+            return false;
+        }
+    }
+    if let Some(t) = &c.release_type
+        && (t == "PRERELEASES") != is_prerelease(&comp.version)
+    {
+        return false;
+    }
+    if let Some(re) = regex
+        && !assets.iter().any(|a| re.is_match(&a.path))
+    {
+        return false;
+    }
+    true
+}
+
+/// The policies a repository names.
+pub fn policy_names(repo: &Repository) -> Vec<String> {
+    policy_names_of(&repo.attrs)
+}
+
+/// The policies a repository's attributes name (`cleanup.policyNames`).
+pub fn policy_names_of(attrs: &serde_json::Value) -> Vec<String> {
+    attrs
+        .pointer("/cleanup/policyNames")
+        .and_then(|v| v.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Deletes assets of a repository and lets its format bring its metadata in step.
+pub async fn delete_paths(
+    arca: &web::Data<Arca>,
+    repo: &Repository,
+    subject: &Subject,
+    base_url: String,
+    paths: &[String],
+) -> Result<(), StorageError> {
+    for p in paths {
+        arca.storage.delete_asset(repo, p).await?;
+    }
+    if let Some(f) = arca.formats.get(&repo.format).cloned() {
+        let cx = RepoContext {
+            arca: arca.clone(),
+            base_url,
+            subject: subject.clone(),
+            path: String::new(),
+            repo: repo.clone(),
+        };
+        f.deleted(&cx, paths).await;
+    }
+    Ok(())
+}
+
+/// What one cleanup of one repository found and did.
+#[derive(Clone, Debug, Default)]
+pub struct Outcome {
+    pub matched: i64,
+    pub deleted: i64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CleanupError {
+    #[error(transparent)]
+    Meta(#[from] MetaError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("cleanup policy {0}: {1}")]
+    Policy(String, String),
+}
+
+/// Applies `policies` to `repo` (components matching any of them); with `dry_run` only counts.
+pub async fn apply(
+    arca: &web::Data<Arca>,
+    repo: &Repository,
+    policies: &[CleanupPolicyRow],
+    dry_run: bool,
+    subject: &Subject,
+    base_url: &str,
+) -> Result<Outcome, CleanupError> {
+    let mut compiled = Vec::new();
+    for p in policies {
+        if p.format != "*" && p.format != repo.format {
+            continue;
+        }
+        let c: Criteria = serde_json::from_str(&p.criteria)
+            .map_err(|e| CleanupError::Policy(p.name.clone(), e.to_string()))?;
+        let re = match &c.asset_regex {
+            Some(r) => {
+                Some(anchored(r).map_err(|e| CleanupError::Policy(p.name.clone(), e.to_string()))?)
+            }
+            None => None,
+        };
+        compiled.push((c, re));
+    }
+    let mut out = Outcome::default();
+    if compiled.is_empty() {
+        return Ok(out);
+    }
+    let now = now_ms();
+    let mut after = 0;
+    loop {
+        let comps = arca.db.list_components(repo.id, after, 500).await?;
+        let Some(last) = comps.last() else { break };
+        after = last.id;
+        let assets = arca
+            .db
+            .assets_of(&comps.iter().map(|c| c.id).collect::<Vec<_>>())
+            .await?;
+        for comp in &comps {
+            let mine: Vec<Asset> = assets
+                .iter()
+                .filter(|a| a.component_id == Some(comp.id))
+                .cloned()
+                .collect();
+            if !compiled
+                .iter()
+                .any(|(c, re)| matches(c, re.as_ref(), comp, &mine, now))
+            {
+                continue;
+            }
+            out.matched += 1;
+            if !dry_run {
+                let paths: Vec<String> = mine.into_iter().map(|a| a.path).collect();
+                delete_paths(arca, repo, subject, base_url.to_owned(), &paths).await?;
+                out.deleted += 1;
+            }
+        }
+        if comps.len() < 500 {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prereleases() {
+        for v in [
+            "1.0-SNAPSHOT",
+            "2.0.0a1",
+            "1.0rc2",
+            "3.1.dev4",
+            "1.0.0b3",
+            "0.9-alpha1",
+        ] {
+            assert!(is_prerelease(v), "{v}");
+        }
+        for v in ["1.0", "2.31.0", "1.0.0-final", "abc", "latest"] {
+            assert!(!is_prerelease(v), "{v}");
+        }
+        assert!(is_prerelease("1.2.3-beta"));
+    }
+
+    #[test]
+    fn criteria_validation() {
+        assert!(Criteria::default().validate().is_err());
+        let bad = Criteria {
+            last_downloaded: Some(-1),
+            ..Default::default()
+        };
+        assert_eq!(bad.validate().unwrap_err().0, "criteriaLastDownloaded");
+        let bad = Criteria {
+            asset_regex: Some("(".into()),
+            ..Default::default()
+        };
+        assert_eq!(bad.validate().unwrap_err().0, "criteriaAssetRegex");
+        let ok = Criteria {
+            release_type: Some("PRERELEASES".into()),
+            ..Default::default()
+        };
+        assert!(ok.validate().is_ok());
+    }
+}

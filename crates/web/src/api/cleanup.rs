@@ -1,0 +1,409 @@
+//! Cleanup policies with Nexus's shapes (`/service/rest/internal/cleanup-policies`, which
+//! Nexus's UI and tooling use) and `POST /v1/cleanup/run` to apply them to a repository now
+//! (or count what they would delete, with `dryRun`).
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use arca_core::{
+    Arca,
+    auth::Guard,
+    cleanup::{Criteria, apply, policy_names},
+    meta::{CleanupPolicyRow, MetaError},
+    model::RepoName,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+
+use super::{SettingsRead, SettingsUpdate, audit};
+use crate::ApiError;
+
+pub fn configure_internal(cfg: &mut web::ServiceConfig) {
+    cfg.route("/cleanup-policies", web::get().to(list))
+        .route("/cleanup-policies", web::post().to(create))
+        .route("/cleanup-policies/{name}", web::get().to(get))
+        .route("/cleanup-policies/{name}", web::put().to(update))
+        .route("/cleanup-policies/{name}", web::delete().to(delete));
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/cleanup/run", web::post().to(run));
+}
+
+/// Nexus's `CleanupPolicyXO`. Ages are in days; every criterion given must hold.
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct CleanupPolicyXO {
+    name: String,
+    /// A format id (`maven2`, `pypi`, `docker`, `yum`, `raw`) or `*` for all.
+    format: String,
+    #[serde(default)]
+    notes: Option<String>,
+    /// Components whose newest asset was written at least this many days ago.
+    #[serde(default)]
+    criteria_last_blob_updated: Option<i64>,
+    /// Components none of whose assets was downloaded for this many days (never: since created).
+    #[serde(default)]
+    criteria_last_downloaded: Option<i64>,
+    /// `RELEASES` or `PRERELEASES` (Maven snapshots, PEP 440 pre- and dev-releases).
+    #[serde(default)]
+    criteria_release_type: Option<String>,
+    /// A regular expression one asset path must match in full.
+    #[serde(default)]
+    criteria_asset_regex: Option<String>,
+    /// How many repositories name it (answers only).
+    #[serde(default)]
+    in_use_count: Option<i64>,
+}
+
+fn to_row(xo: &CleanupPolicyXO) -> Result<CleanupPolicyRow, ApiError> {
+    RepoName::parse(&xo.name).map_err(|e| ApiError::invalid("name", e.to_string()))?;
+    let known = ["*", "maven2", "pypi", "docker", "yum", "raw"];
+    if !known.contains(&xo.format.as_str()) {
+        return Err(ApiError::invalid(
+            "format",
+            format!("format must be one of {}", known.join(", ")),
+        ));
+    }
+    let criteria = Criteria {
+        last_blob_updated: xo.criteria_last_blob_updated,
+        last_downloaded: xo.criteria_last_downloaded,
+        release_type: xo.criteria_release_type.clone().filter(|s| !s.is_empty()),
+        asset_regex: xo.criteria_asset_regex.clone().filter(|s| !s.is_empty()),
+    };
+    criteria
+        .validate()
+        .map_err(|(field, msg)| ApiError::invalid(field, msg))?;
+    Ok(CleanupPolicyRow {
+        name: xo.name.clone(),
+        format: xo.format.clone(),
+        notes: xo.notes.clone().unwrap_or_default(),
+        criteria: serde_json::to_string(&criteria).map_err(MetaError::from)?,
+    })
+}
+
+async fn in_use(arca: &Arca, name: &str) -> Result<Vec<String>, ApiError> {
+    Ok(arca
+        .db
+        .list_repositories()
+        .await?
+        .into_iter()
+        .filter(|r| policy_names(r).iter().any(|n| n == name))
+        .map(|r| r.name.to_string())
+        .collect())
+}
+
+async fn to_xo(arca: &Arca, row: CleanupPolicyRow) -> Result<CleanupPolicyXO, ApiError> {
+    let c: Criteria = serde_json::from_str(&row.criteria).map_err(MetaError::from)?;
+    let used = in_use(arca, &row.name).await?.len() as i64;
+    Ok(CleanupPolicyXO {
+        name: row.name,
+        format: row.format,
+        notes: Some(row.notes),
+        criteria_last_blob_updated: c.last_blob_updated,
+        criteria_last_downloaded: c.last_downloaded,
+        criteria_release_type: c.release_type,
+        criteria_asset_regex: c.asset_regex,
+        in_use_count: Some(used),
+    })
+}
+
+fn not_found(name: &str) -> ApiError {
+    ApiError::NotFound(format!("Cleanup policy {name} not found"))
+}
+
+/// List cleanup policies.
+#[utoipa::path(
+    get,
+    operation_id = "list_cleanup_policies",
+    path = "/service/rest/internal/cleanup-policies",
+    tag = "Cleanup policies",
+    responses(
+        (status = 200, description = "The policies", body = Vec<CleanupPolicyXO>),
+        (status = 401, description = "Authentication required"),
+        (status = 403, description = "Insufficient permissions"),
+    ),
+)]
+pub(crate) async fn list(
+    arca: web::Data<Arca>,
+    _g: Guard<SettingsRead>,
+) -> Result<HttpResponse, ApiError> {
+    let mut out = Vec::new();
+    for row in arca.db.list_cleanup_policies().await? {
+        out.push(to_xo(&arca, row).await?);
+    }
+    Ok(HttpResponse::Ok().json(out))
+}
+
+/// Create a cleanup policy.
+#[utoipa::path(
+    post,
+    operation_id = "create_cleanup_policy",
+    path = "/service/rest/internal/cleanup-policies",
+    tag = "Cleanup policies",
+    request_body = CleanupPolicyXO,
+    responses(
+        (status = 200, description = "The policy", body = CleanupPolicyXO),
+        (status = 400, description = "Invalid policy", body = Vec<crate::error::ValidationErrorXO>),
+        (status = 401, description = "Authentication required"),
+        (status = 403, description = "Insufficient permissions"),
+        (status = 409, description = "A policy of that name exists", body = Vec<crate::error::ValidationErrorXO>),
+    ),
+)]
+pub(crate) async fn create(
+    req: HttpRequest,
+    arca: web::Data<Arca>,
+    g: Guard<SettingsUpdate>,
+    body: web::Json<CleanupPolicyXO>,
+) -> Result<HttpResponse, ApiError> {
+    let row = to_row(&body)?;
+    arca.db.put_cleanup_policy(&row, false).await?;
+    audit(
+        &arca,
+        &req,
+        &g.subject,
+        "cleanup-policy",
+        "created",
+        &row.name,
+        json!({ "criteria": row.criteria }),
+    )
+    .await;
+    Ok(HttpResponse::Ok().json(to_xo(&arca, row).await?))
+}
+
+/// Get a cleanup policy.
+#[utoipa::path(
+    get,
+    operation_id = "get_cleanup_policy",
+    path = "/service/rest/internal/cleanup-policies/{name}",
+    tag = "Cleanup policies",
+    params(("name" = String, Path, description = "The policy's name")),
+    responses(
+        (status = 200, description = "The policy", body = CleanupPolicyXO),
+        (status = 401, description = "Authentication required"),
+        (status = 403, description = "Insufficient permissions"),
+        (status = 404, description = "No such policy"),
+    ),
+)]
+pub(crate) async fn get(
+    arca: web::Data<Arca>,
+    _g: Guard<SettingsRead>,
+    name: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    match arca.db.get_cleanup_policy(&name).await {
+        Ok(row) => Ok(HttpResponse::Ok().json(to_xo(&arca, row).await?)),
+        Err(MetaError::NotFound) => Err(not_found(&name)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Update a cleanup policy (its name stays).
+#[utoipa::path(
+    put,
+    operation_id = "update_cleanup_policy",
+    path = "/service/rest/internal/cleanup-policies/{name}",
+    tag = "Cleanup policies",
+    params(("name" = String, Path, description = "The policy's name")),
+    request_body = CleanupPolicyXO,
+    responses(
+        (status = 200, description = "The policy", body = CleanupPolicyXO),
+        (status = 400, description = "Invalid policy", body = Vec<crate::error::ValidationErrorXO>),
+        (status = 401, description = "Authentication required"),
+        (status = 403, description = "Insufficient permissions"),
+        (status = 404, description = "No such policy"),
+    ),
+)]
+pub(crate) async fn update(
+    req: HttpRequest,
+    arca: web::Data<Arca>,
+    g: Guard<SettingsUpdate>,
+    name: web::Path<String>,
+    body: web::Json<CleanupPolicyXO>,
+) -> Result<HttpResponse, ApiError> {
+    let mut xo = body.into_inner();
+    xo.name = name.to_string();
+    let row = to_row(&xo)?;
+    match arca.db.put_cleanup_policy(&row, true).await {
+        Ok(()) => {}
+        Err(MetaError::NotFound) => return Err(not_found(&name)),
+        Err(e) => return Err(e.into()),
+    }
+    audit(
+        &arca,
+        &req,
+        &g.subject,
+        "cleanup-policy",
+        "updated",
+        &row.name,
+        json!({ "criteria": row.criteria }),
+    )
+    .await;
+    Ok(HttpResponse::Ok().json(to_xo(&arca, row).await?))
+}
+
+/// Delete a cleanup policy no repository names.
+#[utoipa::path(
+    delete,
+    operation_id = "delete_cleanup_policy",
+    path = "/service/rest/internal/cleanup-policies/{name}",
+    tag = "Cleanup policies",
+    params(("name" = String, Path, description = "The policy's name")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "Repositories still name it", body = Vec<crate::error::ValidationErrorXO>),
+        (status = 401, description = "Authentication required"),
+        (status = 403, description = "Insufficient permissions"),
+        (status = 404, description = "No such policy"),
+    ),
+)]
+pub(crate) async fn delete(
+    req: HttpRequest,
+    arca: web::Data<Arca>,
+    g: Guard<SettingsUpdate>,
+    name: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let users = in_use(&arca, &name).await?;
+    if !users.is_empty() {
+        return Err(ApiError::invalid(
+            "name",
+            format!("cleanup policy {name} is used by {}", users.join(", ")),
+        ));
+    }
+    match arca.db.delete_cleanup_policy(&name).await {
+        Ok(()) => {}
+        Err(MetaError::NotFound) => return Err(not_found(&name)),
+        Err(e) => return Err(e.into()),
+    }
+    audit(
+        &arca,
+        &req,
+        &g.subject,
+        "cleanup-policy",
+        "deleted",
+        &name,
+        json!({}),
+    )
+    .await;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Nexus's `CleanupExecutionRequestXO`.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct CleanupExecutionRequestXO {
+    repository: String,
+    /// One policy (it need not be one the repository names); all the repository's by default.
+    #[serde(default)]
+    policy: Option<String>,
+    /// Count what would be deleted, delete nothing.
+    #[serde(default)]
+    dry_run: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub(crate) enum CleanupStatus {
+    Completed,
+}
+
+/// Nexus's `CleanupExecutionStatusXO`: the run is synchronous, so always completed.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct CleanupExecutionStatusXO {
+    id: String,
+    repository: String,
+    #[schema(nullable = false)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    policy: Option<String>,
+    dry_run: bool,
+    status: CleanupStatus,
+    component_count: i64,
+    components_deleted: i64,
+    duration_ms: i64,
+}
+
+/// Apply cleanup policies to a repository now (or, with `dryRun`, count what they match).
+#[utoipa::path(
+    post,
+    operation_id = "run_cleanup",
+    path = "/service/rest/v1/cleanup/run",
+    tag = "Cleanup policies",
+    request_body = CleanupExecutionRequestXO,
+    responses(
+        (status = 200, description = "What was matched and deleted", body = CleanupExecutionStatusXO),
+        (status = 400, description = "No policy to apply", body = Vec<crate::error::ValidationErrorXO>),
+        (status = 401, description = "Authentication required"),
+        (status = 403, description = "Insufficient permissions"),
+        (status = 404, description = "No such repository or policy"),
+    ),
+)]
+pub(crate) async fn run(
+    req: HttpRequest,
+    arca: web::Data<Arca>,
+    g: Guard<SettingsUpdate>,
+    body: web::Json<CleanupExecutionRequestXO>,
+) -> Result<HttpResponse, ApiError> {
+    let started = std::time::Instant::now();
+    let repo = match arca.db.get_repository(&body.repository).await {
+        Ok(r) => r,
+        Err(MetaError::NotFound) => {
+            return Err(ApiError::NotFound(format!(
+                "Repository {} not found",
+                body.repository
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let names = match &body.policy {
+        Some(p) => vec![p.clone()],
+        None => policy_names(&repo),
+    };
+    if names.is_empty() {
+        return Err(ApiError::invalid(
+            "policy",
+            format!("repository {} names no cleanup policy; give one", repo.name),
+        ));
+    }
+    let mut policies = Vec::new();
+    for n in &names {
+        match arca.db.get_cleanup_policy(n).await {
+            Ok(p) => policies.push(p),
+            Err(MetaError::NotFound) => return Err(not_found(n)),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if !body.dry_run {
+        arca.storage.check_writable().await?;
+    }
+    let base = arca.settings.public.for_request(&req);
+    let outcome = apply(&arca, &repo, &policies, body.dry_run, &g.subject, &base)
+        .await
+        .map_err(|e| match e {
+            arca_core::cleanup::CleanupError::Meta(m) => ApiError::from(m),
+            arca_core::cleanup::CleanupError::Storage(s) => ApiError::from(s),
+            e @ arca_core::cleanup::CleanupError::Policy(..) => {
+                ApiError::invalid("policy", e.to_string())
+            }
+        })?;
+    if !body.dry_run {
+        audit(
+            &arca,
+            &req,
+            &g.subject,
+            "repository",
+            "cleaned",
+            repo.name.as_str(),
+            json!({ "policies": names, "componentsDeleted": outcome.deleted }),
+        )
+        .await;
+    }
+    Ok(HttpResponse::Ok().json(CleanupExecutionStatusXO {
+        id: arca_core::security::random_secret(16),
+        repository: repo.name.to_string(),
+        policy: body.policy.clone(),
+        dry_run: body.dry_run,
+        status: CleanupStatus::Completed,
+        component_count: outcome.matched,
+        components_deleted: outcome.deleted,
+        duration_ms: started.elapsed().as_millis() as i64,
+    }))
+}
