@@ -117,6 +117,12 @@
       const resp = await request(method, url, JSON.stringify(body), "application/json");
       if (resp.ok) {
         showErrors(form, []);
+        if (form.dataset.show === "cleanup") {
+          const v = await resp.json();
+          document.getElementById("cleanup-result").textContent =
+            `${v.componentCount} component(s) of ${v.repository} would be deleted.`;
+          return;
+        }
         if (form.dataset.show === "token") {
           const v = await resp.json();
           const out = document.getElementById("new-token");

@@ -95,6 +95,26 @@ try {
   check(proxy.proxy && proxy.proxy.remoteUrl === "http://127.0.0.1:9/", "the proxy was created with its remote",
     JSON.stringify(proxy));
   await shot("admin-repositories");
+
+  // A cleanup policy through its form (a bad expression shown on its field), previewed.
+  await page.goto(`${BASE}/ui/admin/cleanup`);
+  await page.fill("#policy-name", "old-docs");
+  await page.fill("#policy-regex", "docs/(");
+  await page.click("#create-policy");
+  await page.waitForFunction(() => document.querySelector('[data-error-for="criteriaAssetRegex"]').textContent.length > 0);
+  ok("an invalid expression is shown next to its field");
+  await page.fill("#policy-regex", "docs/.*");
+  await Promise.all([page.waitForLoadState("load"), page.click("#create-policy")]);
+  await page.waitForSelector('tr.policy[data-name="old-docs"]');
+  ok("the cleanup policy was created");
+  await page.selectOption('#preview-form select[name="repository"]', "ui-raw");
+  await page.selectOption('#preview-form select[name="policy"]', "old-docs");
+  await page.click('#preview-form button[type="submit"]');
+  await page.waitForFunction(() => document.getElementById("cleanup-result").textContent.length > 0);
+  const preview = await page.textContent("#cleanup-result");
+  check(preview.startsWith("1 component"), "a dry run counts what the policy would delete", preview);
+  check((await page.evaluate(async () => (await fetch("/repository/ui-raw/docs/notes.txt")).status)) === 200,
+    "and deletes nothing");
   await page.goto(`${BASE}/`);
   check(await page.isVisible('tr.repo[data-name="ui-proxy"]'), "the repository list shows the new ones");
   await shot("repositories");

@@ -28,6 +28,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/ui/admin/roles", web::get().to(roles))
         .route("/ui/admin/privileges", web::get().to(privileges))
         .route("/ui/admin/tasks", web::get().to(tasks))
+        .route("/ui/admin/cleanup", web::get().to(cleanup))
         .route("/ui/admin/audit", web::get().to(audit));
 }
 
@@ -549,5 +550,79 @@ pub(crate) async fn audit(
     Ok(render(&Audit {
         chrome: page.chrome,
         events,
+    }))
+}
+
+pub(crate) struct PolicyRow {
+    pub name: String,
+    pub format: String,
+    pub notes: String,
+    pub criteria: String,
+    pub used_by: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_cleanup.html")]
+struct Cleanup {
+    chrome: Chrome,
+    policies: Vec<PolicyRow>,
+    formats: Vec<String>,
+    repositories: Vec<String>,
+}
+
+/// Cleanup policies: what each deletes, who uses it; create, preview on a repository, delete.
+pub(crate) async fn cleanup(
+    req: HttpRequest,
+    arca: web::Data<Arca>,
+) -> Result<HttpResponse, UiError> {
+    let page = admin_page(&arca, &req, "admin", app("settings", "read")).await?;
+    let repos = arca.db.list_repositories().await?;
+    let policies = arca
+        .db
+        .list_cleanup_policies()
+        .await?
+        .into_iter()
+        .map(|p| {
+            let c: arca_core::cleanup::Criteria =
+                serde_json::from_str(&p.criteria).unwrap_or_default();
+            let mut parts = Vec::new();
+            if let Some(d) = c.last_blob_updated {
+                parts.push(format!("written over {d} days ago"));
+            }
+            if let Some(d) = c.last_downloaded {
+                parts.push(format!("not downloaded for {d} days"));
+            }
+            if let Some(t) = &c.release_type {
+                parts.push(t.to_lowercase());
+            }
+            if let Some(r) = &c.asset_regex {
+                parts.push(format!("a path matching {r}"));
+            }
+            let used_by: Vec<String> = repos
+                .iter()
+                .filter(|r| arca_core::cleanup::policy_names(r).contains(&p.name))
+                .map(|r| r.name.to_string())
+                .collect();
+            PolicyRow {
+                criteria: parts.join(", "),
+                used_by: used_by.join(", "),
+                name: p.name,
+                format: p.format,
+                notes: p.notes,
+            }
+        })
+        .collect();
+    let mut formats: Vec<String> = arca
+        .formats
+        .all()
+        .iter()
+        .map(|f| f.id().to_owned())
+        .collect();
+    formats.sort();
+    Ok(render(&Cleanup {
+        chrome: page.chrome,
+        policies,
+        formats,
+        repositories: repos.iter().map(|r| r.name.to_string()).collect(),
     }))
 }
