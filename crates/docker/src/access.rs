@@ -179,6 +179,28 @@ pub async fn subject(arca: &Arca, creds: &Credentials) -> Result<std::result::Re
     }
 }
 
+/// Whether `subject` may do `action` on `target` at `path` (Nexus's docker content path,
+/// `/v2/<image>/...`): a repository privilege, or a content-selector privilege whose
+/// expression selects the path.
+pub fn allowed(subject: &Subject, target: &Target, action: Action, path: &str) -> bool {
+    let perm = Permission::RepoView {
+        format: FORMAT,
+        repo: target.repo.name.as_str(),
+        action,
+    };
+    subject.can(&perm) || subject.can_at(&perm, path)
+}
+
+/// The request's path as content selectors see it: `/v2/<image>/...`, without the repository
+/// segment a prefixed name carries.
+pub fn content_path(req: &HttpRequest, target: &Target) -> String {
+    let p = req.path();
+    match p.strip_prefix(&format!("/v2/{}/", target.repo.name)) {
+        Some(rest) if target.name != target.image => format!("/v2/{rest}"),
+        _ => p.to_owned(),
+    }
+}
+
 /// The caller, if allowed `action` on `target`; else 401 with a challenge for the scope the
 /// request needs, or 403 when the caller is known and lacks the privilege.
 pub async fn authorize(
@@ -197,12 +219,7 @@ pub async fn authorize(
     };
     let creds = credentials(arca, req).map_err(|_| unauthorized())?;
     let subject = subject(arca, &creds).await?.map_err(|_| unauthorized())?;
-    let perm = Permission::RepoView {
-        format: FORMAT,
-        repo: target.repo.name.as_str(),
-        action,
-    };
-    if !subject.can(&perm) {
+    if !allowed(&subject, target, action, &content_path(req, target)) {
         return Err(if subject.anonymous {
             unauthorized()
         } else {

@@ -5,7 +5,7 @@ use arca_core::{
     Arca,
     jwt::ISSUER,
     model::now_ms,
-    security::{Action, Permission, Subject},
+    security::{Action, Subject},
 };
 use serde_json::json;
 
@@ -169,13 +169,10 @@ async fn grant(arca: &Arca, req: &HttpRequest, subject: &Subject, scope: &str) -
         return None;
     }
     let target = access::resolve(arca, req, name).await.ok()?;
-    let can = |action| {
-        subject.can(&Permission::RepoView {
-            format: access::FORMAT,
-            repo: target.repo.name.as_str(),
-            action,
-        })
-    };
+    // A content-selector privilege may cover only some of the image's paths: the token then
+    // carries the action and each request is checked at its own path.
+    let image_path = format!("/v2/{}/", target.image);
+    let can = |action| access::allowed(subject, &target, action, &image_path);
     let mut out: Vec<String> = Vec::new();
     for a in actions.split(',') {
         let wanted: &[(&str, Action)] = match a {

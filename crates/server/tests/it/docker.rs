@@ -922,7 +922,80 @@ async fn group_and_proxy(b: Backend) {
     assert_eq!(error_code(r).await, "UNSUPPORTED");
 }
 
+/// A content-selector privilege on a docker repository: the selected images can be pulled
+/// (with Basic credentials or a token), the others cannot.
+async fn content_selectors(b: Backend) {
+    let s = TestServer::start(b).await;
+    create(&s, "hosted", hosted("dh")).await;
+    push_image(&s, "dh/team/app", "1", "team").await;
+    push_image(&s, "dh/other/app", "1", "other").await;
+    let api = |path: &str, body: Value| {
+        s.admin(POST, &format!("/service/rest/v1/security/{path}"))
+            .json(&body)
+            .send()
+    };
+    let r = api(
+        "content-selectors",
+        json!({"name": "team-only", "expression": "format == \"docker\" and path =^ \"/v2/team/\""}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 204);
+    let r = api(
+        "privileges/repository-content-selector",
+        json!({"name": "dh-team", "format": "docker", "repository": "dh",
+               "contentSelector": "team-only", "actions": ["READ", "BROWSE"]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 201);
+    user(&s, b, "ted", &["dh-team"]).await;
+    let get = |path: &str| {
+        s.client()
+            .get(s.at(&format!("/v2/{path}")))
+            .basic_auth("ted", Some("ted-password"))
+            .header("accept", OCI_MANIFEST)
+            .send()
+    };
+    assert_eq!(get("dh/team/app/manifests/1").await.unwrap().status(), 200);
+    let r = get("dh/other/app/manifests/1").await.unwrap();
+    assert_eq!(r.status(), 403);
+    assert_eq!(error_code(r).await, "DENIED");
+    // Tokens: granted for the selected image only.
+    let ted = Some(("ted", "ted-password"));
+    let t = token(&s, ted, "repository:dh/team/app:pull").await;
+    let r = s
+        .client()
+        .get(s.at("/v2/dh/team/app/manifests/1"))
+        .bearer_auth(&t)
+        .header("accept", OCI_MANIFEST)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let t = token(&s, ted, "repository:dh/other/app:pull").await;
+    let r = s
+        .client()
+        .get(s.at("/v2/dh/other/app/manifests/1"))
+        .bearer_auth(&t)
+        .header("accept", OCI_MANIFEST)
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(r.status(), 200);
+    // Pushing stays refused: the privilege reads.
+    let r = s
+        .client()
+        .post(s.at("/v2/dh/team/app/blobs/uploads/"))
+        .basic_auth("ted", Some("ted-password"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+}
+
 both_backends!(
+    content_selectors,
     token_auth,
     uploads,
     manifests_and_tags,
