@@ -49,6 +49,10 @@ pub struct AssetMeta {
 const LOCK_STRIPES: usize = 64;
 pub const USAGE_TTL: Duration = Duration::from_secs(30);
 
+/// Repository id → (components, assets, bytes).
+pub type RepoStats = HashMap<i64, (i64, i64, i64)>;
+pub const STATS_TTL: Duration = Duration::from_secs(60);
+
 /// Per store: when summed, (bytes, blobs).
 type UsageCache = HashMap<String, (std::time::Instant, (i64, i64))>;
 
@@ -57,6 +61,9 @@ pub struct Storage {
     /// Summing a store's blobs reads every blob row (seconds at a million): listings show
     /// sums at most [`USAGE_TTL`] old.
     usage: std::sync::Mutex<UsageCache>,
+    /// Per repository (components, assets, bytes): counting scans every asset, so lists show
+    /// counts at most [`STATS_TTL`] old.
+    repo_stats: std::sync::Mutex<Option<(std::time::Instant, RepoStats)>>,
     /// Read-only mode: checked before every write and every free.
     pub freeze: Freeze,
     stores: RwLock<HashMap<String, Arc<dyn BlobStore>>>,
@@ -69,6 +76,7 @@ impl Storage {
     pub fn new(db: Db) -> Self {
         Self {
             usage: std::sync::Mutex::new(HashMap::new()),
+            repo_stats: std::sync::Mutex::new(None),
             freeze: Freeze::new(db.clone()),
             db,
             stores: RwLock::new(HashMap::new()),
@@ -123,6 +131,27 @@ impl Storage {
             c.insert(store.to_owned(), (std::time::Instant::now(), u));
         }
         Ok(u)
+    }
+
+    /// Every repository's (components, assets, bytes), counted at most [`STATS_TTL`] ago.
+    pub async fn repository_stats(&self) -> Result<RepoStats, StorageError> {
+        if let Ok(c) = self.repo_stats.lock()
+            && let Some((at, s)) = c.as_ref()
+            && at.elapsed() < STATS_TTL
+        {
+            return Ok(s.clone());
+        }
+        let fresh: RepoStats = self
+            .db
+            .repository_stats()
+            .await?
+            .into_iter()
+            .map(|(r, c, n, b)| (r, (c, n, b)))
+            .collect();
+        if let Ok(mut c) = self.repo_stats.lock() {
+            *c = Some((std::time::Instant::now(), fresh.clone()));
+        }
+        Ok(fresh)
     }
 
     /// Drops a store's cached usage after this node changed it (other nodes' caches expire).

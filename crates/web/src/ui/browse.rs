@@ -1,11 +1,5 @@
 //! Browse: the repository list, a repository's tree, and an asset's page.
 
-use std::{
-    collections::HashMap,
-    sync::Mutex,
-    time::{Duration, Instant},
-};
-
 use actix_web::{HttpRequest, HttpResponse, web};
 use arca_core::{
     Arca,
@@ -38,35 +32,15 @@ struct Repositories {
     can_create: bool,
 }
 
-/// Counting every asset is a scan; the list shows counts at most a minute old.
-const STATS_TTL: Duration = Duration::from_secs(60);
-pub(crate) type Stats = HashMap<i64, (i64, i64, i64)>;
-static STATS: Mutex<Option<(Instant, Stats)>> = Mutex::new(None);
+pub(crate) type Stats = arca_core::storage::RepoStats;
 
 pub(crate) async fn stats(arca: &Arca) -> Stats {
-    if let Ok(g) = STATS.lock()
-        && let Some((at, s)) = g.as_ref()
-        && at.elapsed() < STATS_TTL
-    {
-        return s.clone();
-    }
-    let fresh: Stats = match arca.db.repository_stats().await {
-        Ok(rows) => rows
-            .into_iter()
-            .map(|(r, c, n, b)| (r, (c, n, b)))
-            .collect(),
-        Err(e) => {
-            tracing::warn!(error = %e, "repository statistics failed");
-            return HashMap::new();
-        }
-    };
-    if let Ok(mut g) = STATS.lock() {
-        *g = Some((Instant::now(), fresh.clone()));
-    }
-    fresh
+    arca.storage.repository_stats().await.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "repository statistics failed");
+        Stats::new()
+    })
 }
 
-/// A repository's row in a list; `stats` when the list shows counts.
 pub(crate) fn repo_row(r: &Repository, base: &str, stats: Option<&Stats>) -> RepoRow {
     let (components, _, bytes) = stats
         .and_then(|s| s.get(&r.id).copied())
