@@ -284,7 +284,13 @@ pub(crate) async fn asset(
     id: web::Path<String>,
 ) -> Result<HttpResponse, UiError> {
     let page = Page::of(&arca, &req, "browse").await?;
-    let (repo, a) = find_asset(&arca, &page.subject, &id, Action::Browse).await?;
+    // Anonymous and not allowed: sign in, then come back to this asset.
+    let (repo, a) = find_asset(&arca, &page.subject, &id, Action::Browse)
+        .await
+        .map_err(|e| match UiError::from(e) {
+            UiError::SignIn(_) => UiError::SignIn(super::next_of(&req)),
+            other => other,
+        })?;
     let base = arca.settings.public.for_request(&req);
     let download = format!("{base}/repository/{}/{}", a.repository, a.path);
     let component = match a.component_id {

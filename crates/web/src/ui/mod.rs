@@ -118,7 +118,7 @@ impl Page {
     }
 }
 
-fn next_of(req: &HttpRequest) -> String {
+pub(crate) fn next_of(req: &HttpRequest) -> String {
     match req.uri().path_and_query() {
         Some(pq) => pq.as_str().to_owned(),
         None => "/".into(),
