@@ -86,7 +86,7 @@ pub fn matches(
     c: &Criteria,
     regex: Option<&Regex>,
     comp: &Component,
-    assets: &[Asset],
+    assets: &[&Asset],
     now: i64,
 ) -> bool {
     if assets.is_empty() {
@@ -221,11 +221,13 @@ pub async fn apply(
             .db
             .assets_of(&comps.iter().map(|c| c.id).collect::<Vec<_>>())
             .await?;
+        // The page's matches go in one delete, so the format rebuilds its metadata (Maven
+        // metadata, yum repodata) once per page rather than once per component.
+        let (mut paths, mut page_matched) = (Vec::new(), 0);
         for comp in &comps {
-            let mine: Vec<Asset> = assets
+            let mine: Vec<&Asset> = assets
                 .iter()
                 .filter(|a| a.component_id == Some(comp.id))
-                .cloned()
                 .collect();
             if !compiled
                 .iter()
@@ -233,12 +235,13 @@ pub async fn apply(
             {
                 continue;
             }
-            out.matched += 1;
-            if !dry_run {
-                let paths: Vec<String> = mine.into_iter().map(|a| a.path).collect();
-                delete_paths(arca, repo, subject, base_url.to_owned(), &paths).await?;
-                out.deleted += 1;
-            }
+            page_matched += 1;
+            paths.extend(mine.iter().map(|a| a.path.clone()));
+        }
+        out.matched += page_matched;
+        if !dry_run && !paths.is_empty() {
+            delete_paths(arca, repo, subject, base_url.to_owned(), &paths).await?;
+            out.deleted += page_matched;
         }
         if comps.len() < 500 {
             break;

@@ -92,3 +92,17 @@ impl ResponseError for ApiError {
         }
     }
 }
+
+/// `MetaError::NotFound` as the API's 404 with `message`; other errors as they map.
+pub(crate) trait OrNotFound<T> {
+    fn or_not_found(self, message: impl FnOnce() -> String) -> Result<T, ApiError>;
+}
+
+impl<T> OrNotFound<T> for Result<T, MetaError> {
+    fn or_not_found(self, message: impl FnOnce() -> String) -> Result<T, ApiError> {
+        self.map_err(|e| match e {
+            MetaError::NotFound => ApiError::NotFound(message()),
+            e => e.into(),
+        })
+    }
+}

@@ -16,7 +16,7 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use super::{BlobstoresCreate, BlobstoresDelete, BlobstoresRead, BlobstoresUpdate, audit};
-use crate::ApiError;
+use crate::{ApiError, error::OrNotFound};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/blobstores", web::get().to(list))
@@ -187,11 +187,10 @@ pub(crate) async fn quota(
 }
 
 async fn find(arca: &Arca, name: &str) -> Result<BlobStoreRow, ApiError> {
-    match arca.db.get_blob_store(name).await {
-        Ok(r) => Ok(r),
-        Err(MetaError::NotFound) => Err(ApiError::NotFound(format!("Blob store {name} not found"))),
-        Err(e) => Err(e.into()),
-    }
+    arca.db
+        .get_blob_store(name)
+        .await
+        .or_not_found(|| format!("Blob store {name} not found"))
 }
 
 /// Nexus's `FileBlobStoreApiCreateRequest`.

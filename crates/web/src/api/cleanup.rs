@@ -15,7 +15,7 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use super::{SettingsRead, SettingsUpdate, audit};
-use crate::ApiError;
+use crate::{ApiError, error::OrNotFound};
 
 pub fn configure_internal(cfg: &mut web::ServiceConfig) {
     cfg.route("/cleanup-policies", web::get().to(list))
@@ -107,8 +107,8 @@ async fn to_xo(arca: &Arca, row: CleanupPolicyRow) -> Result<CleanupPolicyXO, Ap
     })
 }
 
-fn not_found(name: &str) -> ApiError {
-    ApiError::NotFound(format!("Cleanup policy {name} not found"))
+fn not_found(name: &str) -> String {
+    format!("Cleanup policy {name} not found")
 }
 
 /// List cleanup policies.
@@ -189,11 +189,12 @@ pub(crate) async fn get(
     _g: Guard<SettingsRead>,
     name: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    match arca.db.get_cleanup_policy(&name).await {
-        Ok(row) => Ok(HttpResponse::Ok().json(to_xo(&arca, row).await?)),
-        Err(MetaError::NotFound) => Err(not_found(&name)),
-        Err(e) => Err(e.into()),
-    }
+    let row = arca
+        .db
+        .get_cleanup_policy(&name)
+        .await
+        .or_not_found(|| not_found(&name))?;
+    Ok(HttpResponse::Ok().json(to_xo(&arca, row).await?))
 }
 
 /// Update a cleanup policy (its name stays).
@@ -222,11 +223,10 @@ pub(crate) async fn update(
     let mut xo = body.into_inner();
     xo.name = name.to_string();
     let row = to_row(&xo)?;
-    match arca.db.put_cleanup_policy(&row, true).await {
-        Ok(()) => {}
-        Err(MetaError::NotFound) => return Err(not_found(&name)),
-        Err(e) => return Err(e.into()),
-    }
+    arca.db
+        .put_cleanup_policy(&row, true)
+        .await
+        .or_not_found(|| not_found(&name))?;
     audit(
         &arca,
         &req,
@@ -268,11 +268,10 @@ pub(crate) async fn delete(
             format!("cleanup policy {name} is used by {}", users.join(", ")),
         ));
     }
-    match arca.db.delete_cleanup_policy(&name).await {
-        Ok(()) => {}
-        Err(MetaError::NotFound) => return Err(not_found(&name)),
-        Err(e) => return Err(e.into()),
-    }
+    arca.db
+        .delete_cleanup_policy(&name)
+        .await
+        .or_not_found(|| not_found(&name))?;
     audit(
         &arca,
         &req,
@@ -343,16 +342,11 @@ pub(crate) async fn run(
     body: web::Json<CleanupExecutionRequestXO>,
 ) -> Result<HttpResponse, ApiError> {
     let started = std::time::Instant::now();
-    let repo = match arca.db.get_repository(&body.repository).await {
-        Ok(r) => r,
-        Err(MetaError::NotFound) => {
-            return Err(ApiError::NotFound(format!(
-                "Repository {} not found",
-                body.repository
-            )));
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let repo = arca
+        .db
+        .get_repository(&body.repository)
+        .await
+        .or_not_found(|| format!("Repository {} not found", body.repository))?;
     let names = match &body.policy {
         Some(p) => vec![p.clone()],
         None => policy_names(&repo),
@@ -365,11 +359,12 @@ pub(crate) async fn run(
     }
     let mut policies = Vec::new();
     for n in &names {
-        match arca.db.get_cleanup_policy(n).await {
-            Ok(p) => policies.push(p),
-            Err(MetaError::NotFound) => return Err(not_found(n)),
-            Err(e) => return Err(e.into()),
-        }
+        policies.push(
+            arca.db
+                .get_cleanup_policy(n)
+                .await
+                .or_not_found(|| not_found(n))?,
+        );
     }
     if !body.dry_run {
         arca.storage.check_writable().await?;
