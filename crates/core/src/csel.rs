@@ -1,9 +1,18 @@
 //! Content selectors: Nexus's CSEL expressions over an asset's `format` and `path`, e.g.
 //! `format == "maven2" and path =^ "/org/example/"`. Operators: `==`, `!=`, `=~` (the whole
 //! value matches a regular expression), `=^` (starts with); `and`, `or`, `not`, parentheses.
+//!
+//! Expressions come from administrators over the REST API and are parsed again on every
+//! privilege reload, so both their size and their nesting are bounded: the parser recurses,
+//! and a stack overflow aborts the whole process rather than failing one request.
 
 use regex::Regex;
 use thiserror::Error;
+
+/// Longest expression accepted, in bytes (Nexus's own selectors are a line or two).
+pub const MAX_LEN: usize = 8 * 1024;
+/// Deepest nesting of parentheses and `not`s accepted.
+pub const MAX_DEPTH: usize = 32;
 
 #[derive(Debug, Error, PartialEq, Eq)]
 #[error("invalid content selector expression at {at}: {msg}")]
@@ -24,8 +33,9 @@ enum Expr {
     Ne(Field, String),
     Matches(Field, Regex),
     Starts(Field, String),
-    And(Box<Expr>, Box<Expr>),
-    Or(Box<Expr>, Box<Expr>),
+    // Flat lists, so a long `a or b or c ...` chain is one level deep, not one per operand.
+    And(Vec<Expr>),
+    Or(Vec<Expr>),
     Not(Box<Expr>),
 }
 
@@ -75,12 +85,13 @@ fn lex(src: &str) -> Result<Vec<(usize, Tok)>, CselError> {
                         Some(&q) if q == c => break,
                         Some(b'\\') if i + 1 < b.len() => {
                             // Keep the escape for regular expressions; only quotes lose it.
-                            let n = b[i + 1];
-                            if n != c {
+                            // The escaped character may be multi-byte: take it whole.
+                            let n = src[i + 1..].chars().next().unwrap_or('\0');
+                            if n != c as char {
                                 s.push('\\');
                             }
-                            s.push(n as char);
-                            i += 2;
+                            s.push(n);
+                            i += 1 + n.len_utf8();
                             continue;
                         }
                         Some(_) => {
@@ -133,6 +144,8 @@ struct Parser {
     toks: Vec<(usize, Tok)>,
     pos: usize,
     len: usize,
+    /// Open parentheses and `not`s around the current position.
+    depth: usize,
 }
 
 impl Parser {
@@ -148,32 +161,57 @@ impl Parser {
         t
     }
     fn or(&mut self) -> Result<Expr, CselError> {
-        let mut e = self.and()?;
+        let mut all = vec![self.and()?];
         while self.peek() == Some(&Tok::Op("or")) {
             self.pos += 1;
-            e = Expr::Or(Box::new(e), Box::new(self.and()?));
+            all.push(self.and()?);
         }
-        Ok(e)
+        Ok(if all.len() == 1 {
+            all.swap_remove(0)
+        } else {
+            Expr::Or(all)
+        })
     }
     fn and(&mut self) -> Result<Expr, CselError> {
-        let mut e = self.unary()?;
+        let mut all = vec![self.unary()?];
         while self.peek() == Some(&Tok::Op("and")) {
             self.pos += 1;
-            e = Expr::And(Box::new(e), Box::new(self.unary()?));
+            all.push(self.unary()?);
         }
-        Ok(e)
+        Ok(if all.len() == 1 {
+            all.swap_remove(0)
+        } else {
+            Expr::And(all)
+        })
+    }
+    /// Enters one more level of `not` or parentheses, refusing to go past [`MAX_DEPTH`].
+    fn nested<T>(
+        &mut self,
+        at: usize,
+        f: impl FnOnce(&mut Self) -> Result<T, CselError>,
+    ) -> Result<T, CselError> {
+        if self.depth >= MAX_DEPTH {
+            return Err(err(
+                at,
+                format!("nested more than {MAX_DEPTH} levels deep (parentheses and not)"),
+            ));
+        }
+        self.depth += 1;
+        let r = f(self);
+        self.depth -= 1;
+        r
     }
     fn unary(&mut self) -> Result<Expr, CselError> {
         let at = self.at();
         match self.next() {
-            Some(Tok::Op("not")) => Ok(Expr::Not(Box::new(self.unary()?))),
-            Some(Tok::Open) => {
-                let e = self.or()?;
-                match self.next() {
+            Some(Tok::Op("not")) => self.nested(at, |p| Ok(Expr::Not(Box::new(p.unary()?)))),
+            Some(Tok::Open) => self.nested(at, |p| {
+                let e = p.or()?;
+                match p.next() {
                     Some(Tok::Close) => Ok(e),
-                    _ => Err(err(self.at(), "expected ')'")),
+                    _ => Err(err(p.at(), "expected ')'")),
                 }
-            }
+            }),
             Some(Tok::Ident(name)) => {
                 let field = match name.as_str() {
                     "format" => Field::Format,
@@ -211,6 +249,9 @@ impl Parser {
 
 impl Selector {
     pub fn parse(src: &str) -> Result<Self, CselError> {
+        if src.len() > MAX_LEN {
+            return Err(err(MAX_LEN, format!("longer than {MAX_LEN} bytes")));
+        }
         let toks = lex(src)?;
         if toks.is_empty() {
             return Err(err(0, "empty expression"));
@@ -219,6 +260,7 @@ impl Selector {
             toks,
             pos: 0,
             len: src.len(),
+            depth: 0,
         };
         let e = p.or()?;
         if p.pos < p.toks.len() {
@@ -247,8 +289,8 @@ fn eval(e: &Expr, format: &str, path: &str) -> bool {
         Expr::Ne(f, s) => v(f) != s,
         Expr::Starts(f, s) => v(f).starts_with(s.as_str()),
         Expr::Matches(f, r) => r.is_match(v(f)),
-        Expr::And(a, b) => eval(a, format, path) && eval(b, format, path),
-        Expr::Or(a, b) => eval(a, format, path) || eval(b, format, path),
+        Expr::And(all) => all.iter().all(|e| eval(e, format, path)),
+        Expr::Or(all) => all.iter().any(|e| eval(e, format, path)),
         Expr::Not(a) => !eval(a, format, path),
     }
 }
@@ -287,5 +329,42 @@ mod tests {
         assert!(Selector::parse(r#"(path == "x""#).is_err());
         assert!(Selector::parse(r#"path == "x" path"#).is_err());
         assert!(Selector::parse("").is_err());
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_not_a_crash() {
+        // Each of these overflowed the stack (and aborted the process) before the limits.
+        let leaf = r#"path =^ "/""#;
+        let parens = format!("{}{leaf}{}", "(".repeat(3000), ")".repeat(3000));
+        let e = Selector::parse(&parens).unwrap_err();
+        assert!(e.msg.contains("nested"), "{e}");
+        let nots = format!("{}{leaf}", "not ".repeat(5000));
+        assert!(Selector::parse(&nots).is_err());
+        let nots = format!("{}{leaf}", "not ".repeat(2000));
+        assert!(Selector::parse(&nots).unwrap_err().msg.contains("nested"));
+        let bangs = format!("{}{leaf}", "!".repeat(5000));
+        assert!(Selector::parse(&bangs).unwrap_err().msg.contains("nested"));
+        let unclosed = "(".repeat(100_000);
+        assert!(Selector::parse(&unclosed).is_err());
+        let long = vec![leaf; 2000].join(" or ");
+        assert!(Selector::parse(&long).unwrap_err().msg.contains("longer"));
+        // Right at the limits still parses.
+        let ok = format!("{}{leaf}{}", "(".repeat(MAX_DEPTH), ")".repeat(MAX_DEPTH));
+        assert!(Selector::parse(&ok).unwrap().matches("raw", "x"));
+        let ok = format!("{}{leaf}", "not ".repeat(MAX_DEPTH));
+        assert!(Selector::parse(&ok).unwrap().matches("raw", "x"));
+        let too = format!("{}{leaf}", "not ".repeat(MAX_DEPTH + 1));
+        assert!(Selector::parse(&too).is_err());
+        // A long flat chain is one level, not hundreds.
+        let chain = vec![r#"path == "/a""#; 500].join(" or ") + r#" or path == "/x""#;
+        assert!(Selector::parse(&chain).unwrap().matches("raw", "x"));
+    }
+
+    #[test]
+    fn escaped_multibyte_character() {
+        // A backslash before a multi-byte character split it, and slicing then panicked.
+        let s = Selector::parse("path == \"/\\é\"").unwrap();
+        assert!(s.matches("raw", "/\\é"));
+        assert!(Selector::parse("path == '\\\u{1F600}'").is_ok());
     }
 }
