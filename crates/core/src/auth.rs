@@ -37,6 +37,9 @@ impl ResponseError for Denied {
         if self.status_code() == StatusCode::UNAUTHORIZED {
             b.insert_header((header::WWW_AUTHENTICATE, format!("Basic realm=\"{REALM}\"")));
         }
+        if let Some(secs) = self.0.retry_after() {
+            b.insert_header((header::RETRY_AFTER, secs.to_string()));
+        }
         b.content_type("text/plain; charset=utf-8")
             .body(self.0.to_string())
     }
@@ -66,11 +69,20 @@ pub async fn subject_of(req: &HttpRequest) -> Result<Subject, Denied> {
         }
         return arca
             .security
-            .user_subject(&claims.sub)
+            .user_subject(&claims.sub, claims.iat_ms)
             .await
             .map_err(Denied);
     }
-    arca.security.authenticate(authz).await.map_err(Denied)
+    arca.security
+        .authenticate(authz, client_ip(&arca, req))
+        .await
+        .map_err(Denied)
+}
+
+/// The caller's address as throttling keys it: the peer, or the first forwarded hop when the
+/// peer is a trusted proxy.
+pub fn client_ip(arca: &Arca, req: &HttpRequest) -> Option<std::net::IpAddr> {
+    crate::http::remote_ip(req, &arca.settings.public).and_then(|s| s.parse().ok())
 }
 
 /// The authenticated caller; anonymous when the request has no credentials.

@@ -44,7 +44,9 @@ impl HttpError for AuthError {
     fn status(&self) -> StatusCode {
         match self {
             Self::Unauthenticated | Self::BadCredentials => StatusCode::UNAUTHORIZED,
-            Self::Forbidden { .. } | Self::Csrf => StatusCode::FORBIDDEN,
+            Self::Forbidden { .. } | Self::Csrf | Self::NeedsPassword(_) => StatusCode::FORBIDDEN,
+            Self::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
             Self::Meta(m) => m.status(),
         }
     }

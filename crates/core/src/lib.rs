@@ -14,6 +14,7 @@ pub mod jwt;
 pub mod meta;
 pub mod metrics;
 pub mod model;
+pub mod password;
 pub mod privilege;
 pub mod proxy;
 pub mod security;
@@ -21,6 +22,7 @@ pub mod session;
 pub mod state;
 pub mod storage;
 pub mod tasks;
+pub mod throttle;
 
 pub use format::{Format, FormatRegistry, RepoContext};
 pub use state::{Arca, CoreSettings};

@@ -33,8 +33,8 @@ impl Metrics {
         }
     }
 
-    /// Renders the counters plus the gauges given by the caller.
-    pub fn render(&self, gauges: &[(&str, &str, f64)]) -> String {
+    /// Renders the counters plus the gauges and counters given by the caller.
+    pub fn render(&self, gauges: &[(&str, &str, f64)], counters: &[(&str, &str, u64)]) -> String {
         let mut out = String::new();
         if let Ok(m) = self.0.lock() {
             out.push_str("# HELP arca_http_requests_total HTTP requests served.\n# TYPE arca_http_requests_total counter\n");
@@ -68,6 +68,12 @@ impl Metrics {
         }
         for (name, help, v) in gauges {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
+        }
+        for (name, help, v) in counters {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
+            );
         }
         out
     }

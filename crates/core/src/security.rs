@@ -6,14 +6,14 @@
 
 use std::{
     collections::{HashMap, HashSet},
-    sync::{Arc, Mutex},
+    net::IpAddr,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
     time::{Duration, Instant},
 };
 
-use argon2::{
-    Argon2, PasswordHash, PasswordHasher, PasswordVerifier,
-    password_hash::{SaltString, rand_core::OsRng},
-};
 use base64::Engine;
 use rand::{Rng, distributions::Alphanumeric};
 use sha2::{Digest as _, Sha256};
@@ -22,13 +22,14 @@ use thiserror::Error;
 use crate::{
     csel::Selector,
     meta::{Db, MetaError, Role, User},
+    password::{PasswordError, Passwords},
     privilege::{SelectorGrant, expand},
+    throttle::{Limits, Throttle},
 };
 
 /// Tokens start with this so a Basic password can be told from a token without a lookup.
 pub const TOKEN_PREFIX: &str = "arca_";
 pub const ANONYMOUS_USER: &str = "anonymous";
-const CACHE_TTL: Duration = Duration::from_secs(30);
 const SETTING_ANONYMOUS: &str = "anonymous_access";
 
 /// What a repository request does, in Nexus's words.
@@ -114,11 +115,26 @@ pub fn grants(p: &str, perm: &Permission<'_>) -> bool {
     }
 }
 
+/// How a caller proved who it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Via {
+    Anonymous,
+    /// A password, checked on this request or cached since.
+    Password,
+    /// An API token: it may use what its user may, but not mint tokens or change passwords.
+    Token,
+    /// A token Arca signed after a password login: a browser session or a registry token.
+    Session,
+    /// Arca itself.
+    System,
+}
+
 /// The caller of a request, with its privileges resolved from its roles.
 #[derive(Clone, Debug)]
 pub struct Subject {
     pub user_id: String,
     pub anonymous: bool,
+    pub via: Via,
     pub privileges: Arc<Vec<String>>,
     /// Content-selector privileges: access limited to the assets their expression selects.
     pub selectors: Arc<Vec<SelectorGrant>>,
@@ -130,6 +146,7 @@ impl Subject {
         Self {
             user_id: "*SYSTEM".into(),
             anonymous: false,
+            via: Via::System,
             privileges: Arc::new(vec!["nx-all".into()]),
             selectors: Arc::new(vec![]),
         }
@@ -189,24 +206,43 @@ pub enum AuthError {
     /// A state-changing request made with the session cookie lacks the session's CSRF token.
     #[error("this request needs the session's CSRF token in X-CSRF-Token; reload the page")]
     Csrf,
+    /// Too many failed logins from this address (for this user): refused unchecked.
+    #[error("too many failed logins; retry in {} s", .0.as_secs().max(1))]
+    Throttled(Duration),
+    /// Every password-hashing slot is taken and its queue full.
+    #[error("too many logins in progress; retry shortly")]
+    Busy,
+    /// Something only a password login may do (not an API token).
+    #[error("{0}")]
+    NeedsPassword(&'static str),
     #[error("metadata store: {0}")]
     Meta(#[from] MetaError),
 }
 
-pub fn hash_password(password: &str) -> Result<String, AuthError> {
-    let salt = SaltString::generate(&mut OsRng);
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| AuthError::Meta(MetaError::Invalid(format!("hashing password: {e}"))))
+impl AuthError {
+    /// Seconds a client should wait before retrying, for refusals that pass.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            Self::Throttled(d) => Some(d.as_secs().max(1)),
+            Self::Busy => Some(1),
+            _ => None,
+        }
+    }
 }
 
-fn verify_password(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|h| {
-        Argon2::default()
-            .verify_password(password.as_bytes(), &h)
-            .is_ok()
-    })
+impl From<PasswordError> for AuthError {
+    fn from(e: PasswordError) -> Self {
+        match e {
+            PasswordError::Busy => Self::Busy,
+            PasswordError::Hash(m) => Self::Meta(MetaError::Invalid(format!("password: {m}"))),
+        }
+    }
+}
+
+/// A new argon2id hash, computed on the calling thread: for tests and tools. The server hashes
+/// through [`Security::hash_password`], on the bounded pool.
+pub fn hash_password(password: &str) -> Result<String, AuthError> {
+    crate::password::hash_with(&argon2::Argon2::default(), password).map_err(AuthError::from)
 }
 
 pub fn random_secret(len: usize) -> String {
@@ -221,25 +257,70 @@ pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-/// Authentication and authorization over the metadata store, with a short-lived cache so that
-/// clients sending Basic credentials on every request do not pay an argon2 hash each time.
+/// How long a verified credential is trusted before it is checked against the database again.
+/// The re-check reads rows (user, token, roles); it repeats the argon2 hash only when the
+/// stored password hash changed, so a busy client never pays for a hash twice.
+const REVALIDATE: Duration = Duration::from_secs(15);
+/// Credentials cached at most; beyond, the oldest are dropped.
+const CACHE_MAX: usize = 10_000;
+
+/// A credential Arca verified.
+struct Verified {
+    subject: Subject,
+    /// What it was verified against: the user's password hash, or the token's hash. A later
+    /// check finding the same proof needs no hash.
+    proof: String,
+    /// Sessions and registry tokens issued before this (ms) are no longer valid.
+    not_before_ms: i64,
+    checked: Instant,
+    generation: u64,
+}
+
+/// Authentication and authorization over the metadata store.
+///
+/// Verified credentials are cached per node: fresh for [`REVALIDATE`], then re-checked against
+/// the database by one request at a time per credential (single flight), while any security
+/// change on this node ([`Security::invalidate`]) makes every entry re-check at once. Password
+/// hashing runs on [`Passwords`], bounded; failed logins feed [`Throttle`].
 pub struct Security {
     db: Db,
-    cache: Mutex<HashMap<[u8; 32], (Subject, Instant)>>,
-    /// user → (consecutive failed logins, when the last one failed): drives the backoff.
-    failures: Mutex<HashMap<String, (u32, Instant)>>,
+    cache: Mutex<HashMap<[u8; 32], Verified>>,
+    flights: Mutex<HashMap<[u8; 32], std::sync::Weak<tokio::sync::Mutex<()>>>>,
+    generation: AtomicU64,
+    /// Logins refused unchecked by the throttle (for `/metrics`).
+    throttled: AtomicU64,
+    passwords: Passwords,
+    throttle: Throttle,
     anonymous: Mutex<Option<(bool, Instant)>>,
     privileges: Mutex<Option<(Arc<PrivilegeTable>, Instant)>>,
     /// Set by [`Security::bootstrap`].
     jwt: std::sync::OnceLock<crate::jwt::Jwt>,
 }
 
+fn key_of(parts: &[&[u8]]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_le_bytes());
+        h.update(p);
+    }
+    h.finalize().into()
+}
+
 impl Security {
     pub fn new(db: Db) -> Self {
+        Self::with(db, Passwords::for_this_machine(), Limits::default())
+    }
+
+    /// With a given hashing pool and throttle limits (tests tune them).
+    pub fn with(db: Db, passwords: Passwords, limits: Limits) -> Self {
         Self {
             db,
             cache: Mutex::new(HashMap::new()),
-            failures: Mutex::new(HashMap::new()),
+            flights: Mutex::new(HashMap::new()),
+            generation: AtomicU64::new(0),
+            throttled: AtomicU64::new(0),
+            passwords,
+            throttle: Throttle::new(limits),
             anonymous: Mutex::new(None),
             privileges: Mutex::new(None),
             jwt: std::sync::OnceLock::new(),
@@ -295,6 +376,7 @@ impl Security {
             status: "active".into(),
             source: "default".into(),
             roles: roles.iter().map(|s| s.to_string()).collect(),
+            not_before_ms: 0,
         };
         if matches!(
             self.db.get_user(ANONYMOUS_USER).await,
@@ -309,7 +391,7 @@ impl Security {
             Err(MetaError::NotFound) => {
                 let generated = admin_password.is_none().then(|| random_secret(24));
                 let pw = admin_password.or(generated.as_deref()).unwrap_or_default();
-                let u = user("admin", hash_password(pw)?, &["nx-admin"]);
+                let u = user("admin", self.hash_password(pw).await?, &["nx-admin"]);
                 match self.db.create_user(&u).await {
                     // Another node created it first.
                     Ok(()) | Err(MetaError::Conflict(_)) => {}
@@ -346,11 +428,10 @@ impl Security {
         Ok(())
     }
 
-    /// Forgets cached logins, e.g. after a password or role change.
+    /// Makes every cached login re-check the database on its next use (no password is hashed
+    /// again unless it changed), e.g. after a password, role or privilege change.
     pub fn invalidate(&self) {
-        if let Ok(mut c) = self.cache.lock() {
-            c.clear();
-        }
+        self.generation.fetch_add(1, Ordering::AcqRel);
         if let Ok(mut p) = self.privileges.lock() {
             *p = None;
         }
@@ -430,11 +511,12 @@ impl Security {
         Ok(privileges)
     }
 
-    async fn subject_of(&self, user: &User) -> Result<Subject, AuthError> {
+    async fn subject_of(&self, user: &User, via: Via) -> Result<Subject, AuthError> {
         let (privileges, selectors) = self.privileges_of(&user.roles).await?;
         Ok(Subject {
             user_id: user.user_id.clone(),
             anonymous: false,
+            via,
             privileges: Arc::new(privileges),
             selectors: Arc::new(selectors),
         })
@@ -453,112 +535,179 @@ impl Security {
         Ok(Subject {
             user_id: ANONYMOUS_USER.into(),
             anonymous: true,
+            via: Via::Anonymous,
             privileges: Arc::new(privileges),
             selectors: Arc::new(selectors),
         })
     }
 
-    fn cached(&self, key: &[u8; 32]) -> Option<Subject> {
+    fn fresh(&self, key: &[u8; 32]) -> Option<(Subject, i64)> {
+        let generation = self.generation.load(Ordering::Acquire);
         let c = self.cache.lock().ok()?;
         c.get(key)
-            .filter(|(_, at)| at.elapsed() < CACHE_TTL)
-            .map(|(s, _)| s.clone())
+            .filter(|v| v.generation == generation && v.checked.elapsed() < REVALIDATE)
+            .map(|v| (v.subject.clone(), v.not_before_ms))
     }
 
-    fn remember(&self, key: [u8; 32], s: &Subject) {
+    /// What a credential was last verified against, however old.
+    fn proof(&self, key: &[u8; 32]) -> Option<String> {
+        let c = self.cache.lock().ok()?;
+        c.get(key).map(|v| v.proof.clone())
+    }
+
+    fn remember(&self, key: [u8; 32], subject: &Subject, proof: String, not_before_ms: i64) {
+        // Read before the rows were: an invalidation racing this check leaves the entry stale.
+        let generation = self.generation.load(Ordering::Acquire);
         if let Ok(mut c) = self.cache.lock() {
-            if c.len() > 10_000 {
-                c.retain(|_, (_, at)| at.elapsed() < CACHE_TTL);
+            if c.len() >= CACHE_MAX {
+                let cutoff = REVALIDATE * 4;
+                c.retain(|_, v| v.checked.elapsed() < cutoff);
+                if c.len() >= CACHE_MAX {
+                    c.clear();
+                }
             }
-            c.insert(key, (s.clone(), Instant::now()));
+            c.insert(
+                key,
+                Verified {
+                    subject: subject.clone(),
+                    proof,
+                    not_before_ms,
+                    checked: Instant::now(),
+                    generation,
+                },
+            );
         }
     }
 
-    /// After `FREE_FAILURES` wrong passwords in a row, a user's next attempt must wait 1 s,
-    /// then 2, 4, … up to 5 minutes; any attempt sooner is refused unchecked. Per node.
-    fn backoff_remaining(&self, user_id: &str) -> Option<Duration> {
-        const FREE_FAILURES: u32 = 5;
-        let f = self.failures.lock().ok()?;
-        let (n, at) = f.get(user_id)?;
-        if *n < FREE_FAILURES {
-            return None;
+    fn forget(&self, key: &[u8; 32]) {
+        if let Ok(mut c) = self.cache.lock() {
+            c.remove(key);
         }
-        let wait =
-            Duration::from_secs(1u64 << (n - FREE_FAILURES).min(8)).min(Duration::from_secs(300));
-        wait.checked_sub(at.elapsed())
     }
 
-    fn record_login(&self, user_id: &str, ok: bool) {
-        let Ok(mut f) = self.failures.lock() else {
-            return;
+    /// The lock that makes checks of one credential run one at a time.
+    fn flight(&self, key: [u8; 32]) -> Arc<tokio::sync::Mutex<()>> {
+        let Ok(mut f) = self.flights.lock() else {
+            return Arc::new(tokio::sync::Mutex::new(()));
         };
-        if ok {
-            f.remove(user_id);
-        } else {
-            if f.len() > 100_000 {
-                f.retain(|_, (_, at)| at.elapsed() < Duration::from_secs(600));
-            }
-            let e = f.entry(user_id.to_owned()).or_insert((0, Instant::now()));
-            e.0 += 1;
-            e.1 = Instant::now();
-            if e.0 >= 5 {
-                tracing::warn!(
-                    user = user_id,
-                    failures = e.0,
-                    "repeated failed logins; backing off"
-                );
-            }
+        if let Some(l) = f.get(&key).and_then(std::sync::Weak::upgrade) {
+            return l;
         }
+        if f.len() >= 1024 {
+            f.retain(|_, w| w.strong_count() > 0);
+        }
+        let l = Arc::new(tokio::sync::Mutex::new(()));
+        f.insert(key, Arc::downgrade(&l));
+        l
     }
 
-    /// Checks a user name and password (or an API token given as the password).
-    pub async fn login(&self, user_id: &str, password: &str) -> Result<Subject, AuthError> {
-        let key: [u8; 32] = Sha256::new()
-            .chain_update(user_id.as_bytes())
-            .chain_update([0u8])
-            .chain_update(password.as_bytes())
-            .finalize()
-            .into();
-        if let Some(s) = self.cached(&key) {
+    /// Login counters: passwords checked, refused because hashing was busy, refused by the
+    /// throttle.
+    pub fn login_counters(&self) -> [(&'static str, &'static str, u64); 3] {
+        let st = self.passwords.stats();
+        [
+            (
+                "arca_password_checks_total",
+                "Passwords checked with argon2 (a cached credential needs none).",
+                st.checked.load(Ordering::Relaxed),
+            ),
+            (
+                "arca_password_checks_refused_total",
+                "Logins refused because every hashing slot was busy.",
+                st.refused.load(Ordering::Relaxed),
+            ),
+            (
+                "arca_logins_throttled_total",
+                "Logins refused unchecked after repeated failures from the address.",
+                self.throttled.load(Ordering::Relaxed),
+            ),
+        ]
+    }
+
+    /// A new argon2id hash of `password`, on the bounded hashing pool.
+    pub async fn hash_password(&self, password: &str) -> Result<String, AuthError> {
+        Ok(self.passwords.hash(password).await?)
+    }
+
+    /// Checks a user name and password (or an API token given as the password) sent from
+    /// `from`. Refused unchecked while `from` is throttled for that user.
+    pub async fn login(
+        &self,
+        user_id: &str,
+        password: &str,
+        from: Option<IpAddr>,
+    ) -> Result<Subject, AuthError> {
+        let key = key_of(&[b"login", user_id.as_bytes(), password.as_bytes()]);
+        if let Some((s, _)) = self.fresh(&key) {
             return Ok(s);
         }
-        if self.backoff_remaining(user_id).is_some() {
-            return Err(AuthError::BadCredentials);
+        let flight = self.flight(key);
+        let _one = flight.lock().await;
+        if let Some((s, _)) = self.fresh(&key) {
+            return Ok(s);
         }
-        let subject = if password.starts_with(TOKEN_PREFIX) {
-            self.token_subject(password).await?
-        } else {
-            let user = match self.db.get_user(user_id).await {
-                Ok(u) => u,
-                Err(MetaError::NotFound) => {
-                    self.record_login(user_id, false);
-                    // Same work as a real check, so timing does not reveal which users exist.
-                    let _ = verify_password(
-                        password,
-                        "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$YWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWE",
-                    );
-                    return Err(AuthError::BadCredentials);
-                }
-                Err(e) => return Err(e.into()),
-            };
-            let (hash, ok_status) = (
-                user.password_hash.clone(),
-                user.status == "active" || user.status == "changepassword",
-            );
-            let valid = tokio::task::spawn_blocking({
-                let password = password.to_owned();
-                move || verify_password(&password, &hash)
-            })
-            .await
-            .unwrap_or(false);
-            self.record_login(user_id, valid && ok_status);
-            if !valid || !ok_status {
+        if password.starts_with(TOKEN_PREFIX) {
+            return self.token_login(key, password, from).await;
+        }
+        let user = match self.db.get_user(user_id).await {
+            Ok(u) => Some(u),
+            Err(MetaError::NotFound) => None,
+            Err(e) => return Err(e.into()),
+        };
+        let active = user
+            .as_ref()
+            .is_some_and(|u| u.status == "active" || u.status == "changepassword");
+        let hash = user.as_ref().map(|u| u.password_hash.as_str());
+        // Verified before against the very hash stored now: the password is still right.
+        let known = hash.is_some() && self.proof(&key).as_deref() == hash;
+        if !known {
+            if let Some(wait) = self.throttle.wait(from, user_id) {
+                self.throttled.fetch_add(1, Ordering::Relaxed);
+                return Err(AuthError::Throttled(wait));
+            }
+            // An unknown user is checked against a decoy, at the same cost.
+            let ok = self.passwords.verify(password, hash).await?;
+            self.throttle.record(from, user_id, ok && active);
+            if !ok {
+                self.forget(&key);
                 return Err(AuthError::BadCredentials);
             }
-            self.subject_of(&user).await?
+        }
+        let Some(user) = user.filter(|_| active) else {
+            self.forget(&key);
+            return Err(AuthError::BadCredentials);
         };
-        self.remember(key, &subject);
-        Ok(subject)
+        let s = self.subject_of(&user, Via::Password).await?;
+        self.remember(key, &s, user.password_hash.clone(), user.not_before_ms);
+        Ok(s)
+    }
+
+    async fn token_login(
+        &self,
+        key: [u8; 32],
+        token: &str,
+        from: Option<IpAddr>,
+    ) -> Result<Subject, AuthError> {
+        let hash = token_hash(token);
+        let known = self.proof(&key).as_deref() == Some(hash.as_str());
+        if !known && let Some(wait) = self.throttle.wait(from, "") {
+            self.throttled.fetch_add(1, Ordering::Relaxed);
+            return Err(AuthError::Throttled(wait));
+        }
+        match self.token_subject(&hash).await {
+            Ok(s) => {
+                self.remember(key, &s, hash, 0);
+                Ok(s)
+            }
+            Err(AuthError::BadCredentials) => {
+                self.forget(&key);
+                if !known {
+                    self.throttle.record(from, "", false);
+                }
+                Err(AuthError::BadCredentials)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// The token signer; `None` before [`Security::bootstrap`].
@@ -566,33 +715,46 @@ impl Security {
         self.jwt.get()
     }
 
-    /// The subject for a user named by a signed token: the user must still exist and be active,
-    /// and the privileges are the user's current ones, not those at signing time.
-    pub async fn user_subject(&self, user_id: &str) -> Result<Subject, AuthError> {
+    /// The subject for a user named by a token Arca signed at `issued_ms` (a browser session, a
+    /// registry token): the user must still exist and be active, must not have signed out or
+    /// changed password since, and the privileges are the user's current ones.
+    pub async fn user_subject(&self, user_id: &str, issued_ms: i64) -> Result<Subject, AuthError> {
         if user_id == ANONYMOUS_USER {
             return self.anonymous_subject().await;
         }
-        let key: [u8; 32] = Sha256::new()
-            .chain_update(b"subject\0")
-            .chain_update(user_id.as_bytes())
-            .finalize()
-            .into();
-        if let Some(s) = self.cached(&key) {
-            return Ok(s);
-        }
-        let user = match self.db.get_user(user_id).await {
-            Ok(u) if u.status == "active" => u,
-            Ok(_) | Err(MetaError::NotFound) => return Err(AuthError::BadCredentials),
-            Err(e) => return Err(e.into()),
+        let key = key_of(&[b"signed", user_id.as_bytes()]);
+        let (s, not_before) = match self.fresh(&key) {
+            Some(hit) => hit,
+            None => {
+                let flight = self.flight(key);
+                let _one = flight.lock().await;
+                match self.fresh(&key) {
+                    Some(hit) => hit,
+                    None => {
+                        let user = match self.db.get_user(user_id).await {
+                            Ok(u) if u.status == "active" || u.status == "changepassword" => u,
+                            Ok(_) | Err(MetaError::NotFound) => {
+                                self.forget(&key);
+                                return Err(AuthError::BadCredentials);
+                            }
+                            Err(e) => return Err(e.into()),
+                        };
+                        let s = self.subject_of(&user, Via::Session).await?;
+                        self.remember(key, &s, String::new(), user.not_before_ms);
+                        (s, user.not_before_ms)
+                    }
+                }
+            }
         };
-        let s = self.subject_of(&user).await?;
-        self.remember(key, &s);
+        if issued_ms < not_before {
+            return Err(AuthError::BadCredentials);
+        }
         Ok(s)
     }
 
-    /// Resolves an API token to its user.
-    pub async fn token_subject(&self, token: &str) -> Result<Subject, AuthError> {
-        let Some(t) = self.db.use_token(&token_hash(token)).await? else {
+    /// Resolves an API token (by its hash) to its user.
+    async fn token_subject(&self, hash: &str) -> Result<Subject, AuthError> {
+        let Some(t) = self.db.use_token(hash).await? else {
             return Err(AuthError::BadCredentials);
         };
         let user = match self.db.get_user(&t.user_id).await {
@@ -600,11 +762,16 @@ impl Security {
             Ok(_) | Err(MetaError::NotFound) => return Err(AuthError::BadCredentials),
             Err(e) => return Err(e.into()),
         };
-        self.subject_of(&user).await
+        self.subject_of(&user, Via::Token).await
     }
 
-    /// Authenticates from an `Authorization` header value; `None` means anonymous.
-    pub async fn authenticate(&self, authorization: Option<&str>) -> Result<Subject, AuthError> {
+    /// Authenticates from an `Authorization` header value sent from `from`; `None` means
+    /// anonymous.
+    pub async fn authenticate(
+        &self,
+        authorization: Option<&str>,
+        from: Option<IpAddr>,
+    ) -> Result<Subject, AuthError> {
         let Some(h) = authorization else {
             return self.anonymous_subject().await;
         };
@@ -615,16 +782,19 @@ impl Security {
                 .map_err(|_| AuthError::BadCredentials)?;
             let text = String::from_utf8(decoded).map_err(|_| AuthError::BadCredentials)?;
             let (user, pass) = text.split_once(':').ok_or(AuthError::BadCredentials)?;
-            self.login(user, pass).await
+            self.login(user, pass, from).await
         } else if scheme.eq_ignore_ascii_case("bearer") && rest.trim().starts_with(TOKEN_PREFIX) {
             let token = rest.trim();
-            let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-            if let Some(s) = self.cached(&key) {
+            let key = key_of(&[b"login", b"", token.as_bytes()]);
+            if let Some((s, _)) = self.fresh(&key) {
                 return Ok(s);
             }
-            let s = self.token_subject(token).await?;
-            self.remember(key, &s);
-            Ok(s)
+            let flight = self.flight(key);
+            let _one = flight.lock().await;
+            if let Some((s, _)) = self.fresh(&key) {
+                return Ok(s);
+            }
+            self.token_login(key, token, from).await
         } else {
             Err(AuthError::BadCredentials)
         }
@@ -659,8 +829,9 @@ impl Security {
     }
 
     /// Sets a user's password (argon2id) and forgets cached logins.
+    /// Sessions and registry tokens issued before now end (the stored password-change time).
     pub async fn change_password(&self, user_id: &str, password: &str) -> Result<(), AuthError> {
-        let hash = hash_password(password)?;
+        let hash = self.hash_password(password).await?;
         self.db.set_password_hash(user_id, &hash).await?;
         self.invalidate();
         Ok(())
@@ -679,6 +850,13 @@ impl Security {
             .create_token(user_id, name, &token_hash(&token), expires_ms)
             .await?;
         Ok((token, t))
+    }
+
+    /// Ends every browser session and registry token `user_id` holds (sign-out).
+    pub async fn end_sessions(&self, user_id: &str) -> Result<(), AuthError> {
+        self.db.end_sessions(user_id).await?;
+        self.invalidate();
+        Ok(())
     }
 
     pub async fn revoke_token(&self, user_id: &str, id: i64) -> Result<(), AuthError> {
@@ -738,8 +916,8 @@ mod tests {
     fn passwords() {
         let h = hash_password("s3cret").unwrap();
         assert!(h.starts_with("$argon2id$"));
-        assert!(verify_password("s3cret", &h));
-        assert!(!verify_password("s3cre", &h));
-        assert!(!verify_password("x", "!"));
+        let mut mem = Vec::new();
+        assert!(crate::password::verify_with("s3cret", &h, &mut mem));
+        assert!(!crate::password::verify_with("s3cre", &h, &mut mem));
     }
 }

@@ -32,11 +32,15 @@ pub struct SessionClaims {
     pub exp: i64,
     /// The CSRF token pages embed and scripts send back.
     pub csrf: String,
+    /// When it was signed, in ms: a sign-out or password change after that ends it.
+    #[serde(default)]
+    pub iat_ms: i64,
 }
 
 /// Signs a new session for `user`.
 pub fn issue(jwt: &Jwt, user: &str) -> Result<(String, SessionClaims), JwtError> {
-    let now = now_ms() / 1000;
+    let ms = now_ms();
+    let now = ms / 1000;
     let claims = SessionClaims {
         iss: ISSUER.into(),
         sub: user.to_owned(),
@@ -44,6 +48,7 @@ pub fn issue(jwt: &Jwt, user: &str) -> Result<(String, SessionClaims), JwtError>
         iat: now,
         exp: now + TTL_SECS,
         csrf: random_secret(32),
+        iat_ms: ms,
     };
     Ok((jwt.sign(&claims)?, claims))
 }
@@ -73,7 +78,8 @@ pub fn csrf_ok(req: &HttpRequest, claims: &SessionClaims) -> bool {
             .is_some_and(|v| constant_time_eq(v.as_bytes(), claims.csrf.as_bytes()))
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+/// Equality whose time does not depend on where the inputs differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 

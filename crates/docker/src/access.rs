@@ -8,7 +8,7 @@ use arca_core::{
     Arca,
     meta::MetaError,
     model::{RepoKind, Repository},
-    security::{Action, Permission, Subject, TOKEN_PREFIX},
+    security::{Action, AuthError, Permission, Subject, TOKEN_PREFIX},
 };
 use serde::{Deserialize, Serialize};
 
@@ -165,16 +165,31 @@ pub fn credentials(arca: &Arca, req: &HttpRequest) -> std::result::Result<Creden
     Ok(Credentials::Header(h.to_owned()))
 }
 
-/// The authenticated subject behind `creds`; `Err(())` for bad credentials.
-pub async fn subject(arca: &Arca, creds: &Credentials) -> Result<std::result::Result<Subject, ()>> {
+/// The authenticated subject behind `creds`; `Err(())` for bad credentials. Throttled and
+/// busy refusals are errors of their own (429, 503): retrying later helps, new credentials not.
+pub async fn subject(
+    arca: &Arca,
+    req: &HttpRequest,
+    creds: &Credentials,
+) -> Result<std::result::Result<Subject, ()>> {
     let r = match creds {
         Credentials::None => arca.security.anonymous_subject().await,
-        Credentials::Token(c) => arca.security.user_subject(&c.sub).await,
-        Credentials::Header(h) => arca.security.authenticate(Some(h)).await,
+        Credentials::Token(c) => {
+            // `iat` is in seconds: a token of the very second of a sign-out still passes.
+            arca.security
+                .user_subject(&c.sub, c.iat.saturating_mul(1000).saturating_add(999))
+                .await
+        }
+        Credentials::Header(h) => {
+            arca.security
+                .authenticate(Some(h), arca_core::auth::client_ip(arca, req))
+                .await
+        }
     };
     match r {
         Ok(s) => Ok(Ok(s)),
-        Err(arca_core::security::AuthError::Meta(e)) => Err(e.into()),
+        Err(e @ (AuthError::Throttled(_) | AuthError::Busy)) => Err(e.into()),
+        Err(AuthError::Meta(e)) => Err(e.into()),
         Err(_) => Ok(Err(())),
     }
 }
@@ -218,7 +233,9 @@ pub async fn authorize(
         )
     };
     let creds = credentials(arca, req).map_err(|_| unauthorized())?;
-    let subject = subject(arca, &creds).await?.map_err(|_| unauthorized())?;
+    let subject = subject(arca, req, &creds)
+        .await?
+        .map_err(|_| unauthorized())?;
     if !allowed(&subject, target, action, &content_path(req, target)) {
         return Err(if subject.anonymous {
             unauthorized()

@@ -1,7 +1,7 @@
 //! The OCI distribution spec's error shape: `{"errors":[{"code","message","detail"}]}`.
 
 use actix_web::{HttpResponse, http::StatusCode};
-use arca_core::{blob::BlobError, meta::MetaError, storage::StorageError};
+use arca_core::{blob::BlobError, meta::MetaError, security::AuthError, storage::StorageError};
 use serde_json::{Value, json};
 
 /// One registry error, ready to become a response (boxed: results stay small).
@@ -146,6 +146,30 @@ impl RegistryError {
 impl From<MetaError> for RegistryError {
     fn from(e: MetaError) -> Self {
         Self::internal(e)
+    }
+}
+
+impl From<AuthError> for RegistryError {
+    fn from(e: AuthError) -> Self {
+        let retry = e.retry_after();
+        let mut r = match e {
+            AuthError::Throttled(_) => Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "TOOMANYREQUESTS",
+                e.to_string(),
+            ),
+            AuthError::Busy => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "UNAVAILABLE",
+                e.to_string(),
+            ),
+            AuthError::Meta(m) => return m.into(),
+            other => Self::denied(other.to_string()),
+        };
+        if let Some(secs) = retry {
+            r.headers.push(("Retry-After", secs.to_string()));
+        }
+        r
     }
 }
 

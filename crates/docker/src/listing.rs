@@ -108,7 +108,7 @@ async fn catalog_inner(req: &HttpRequest, arca: &Arca) -> Result<HttpResponse> {
     let unauthorized =
         || RegistryError::unauthorized(access::challenge(arca, req, Some("registry:catalog:*")));
     let creds = access::credentials(arca, req).map_err(|_| unauthorized())?;
-    let subject = access::subject(arca, &creds)
+    let subject = access::subject(arca, req, &creds)
         .await?
         .map_err(|_| unauthorized())?;
     let connector = access::connector(arca, req);

@@ -5,7 +5,7 @@ use arca_core::{
     Arca,
     jwt::ISSUER,
     model::now_ms,
-    security::{Action, Subject},
+    security::{Action, AuthError, Subject},
 };
 use serde_json::json;
 
@@ -25,7 +25,7 @@ pub async fn version_check(req: HttpRequest, arca: web::Data<Arca>) -> HttpRespo
         Ok(Credentials::None) | Err(_) => return unauthorized(),
         Ok(c) => c,
     };
-    match access::subject(&arca, &creds).await {
+    match access::subject(&arca, &req, &creds).await {
         Ok(Ok(s)) if !s.anonymous || arca.security.anonymous_enabled().await.unwrap_or(false) => {
             HttpResponse::Ok().json(json!({}))
         }
@@ -45,7 +45,7 @@ pub async fn token(req: HttpRequest, arca: web::Data<Arca>) -> HttpResponse {
         Ok(Credentials::Token(_)) | Err(_) => return bad_credentials(),
         Ok(c) => c,
     };
-    let subject = match access::subject(&arca, &creds).await {
+    let subject = match access::subject(&arca, &req, &creds).await {
         Ok(Ok(s)) => s,
         Ok(Err(())) => return bad_credentials(),
         Err(e) => return e.response(),
@@ -131,9 +131,13 @@ pub async fn oauth_token(
     let (Some(user), Some(password)) = (field("username"), field("password")) else {
         return HttpResponse::BadRequest().json(json!({ "error": "invalid_request" }));
     };
-    let subject = match arca.security.login(user, password).await {
+    let from = arca_core::auth::client_ip(&arca, &req);
+    let subject = match arca.security.login(user, password, from).await {
         Ok(s) => s,
-        Err(arca_core::security::AuthError::Meta(e)) => return RegistryError::from(e).response(),
+        Err(e @ (AuthError::Throttled(_) | AuthError::Busy)) => {
+            return RegistryError::from(e).response();
+        }
+        Err(AuthError::Meta(e)) => return RegistryError::from(e).response(),
         Err(_) => return bad_credentials(),
     };
     let scopes: Vec<&str> = form

@@ -1,6 +1,7 @@
 //! The `arca` server: configuration, start-up and wiring of core, formats and web.
 
 pub mod config;
+mod headers;
 mod telemetry;
 mod tls;
 
@@ -317,6 +318,7 @@ pub fn build_app(
     App::new()
         .app_data(arca)
         .app_data(json_config())
+        .wrap(middleware::from_fn(headers::security_headers))
         .wrap(middleware::from_fn(telemetry::request_span))
         .configure(|cfg| {
             for f in formats.all() {

@@ -63,7 +63,11 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         log_if_server_error(self);
         let status = self.status();
-        let message = if status.is_server_error() {
+        let retry_after = match self {
+            Self::Auth(a) => a.retry_after(),
+            _ => None,
+        };
+        let message = if status.is_server_error() && retry_after.is_none() {
             "internal error; see the server log".to_owned()
         } else {
             self.to_string()
@@ -86,9 +90,13 @@ impl ResponseError for ApiError {
                 ))
                 .content_type("text/plain; charset=utf-8")
                 .body(message),
-            _ => HttpResponse::build(status)
-                .content_type("text/plain; charset=utf-8")
-                .body(message),
+            _ => {
+                let mut b = HttpResponse::build(status);
+                if let Some(secs) = retry_after {
+                    b.insert_header(("Retry-After", secs.to_string()));
+                }
+                b.content_type("text/plain; charset=utf-8").body(message)
+            }
         }
     }
 }

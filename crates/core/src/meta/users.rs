@@ -15,6 +15,10 @@ pub struct User {
     pub status: String,
     pub source: String,
     pub roles: Vec<String>,
+    /// Browser sessions and registry tokens signed before this (ms) are void: the later of the
+    /// last password change and the last sign-out.
+    #[serde(skip)]
+    pub not_before_ms: i64,
 }
 
 #[derive(sqlx::FromRow)]
@@ -27,6 +31,7 @@ struct UserRow {
     status: String,
     source: String,
     roles: String,
+    not_before_ms: i64,
 }
 
 impl UserRow {
@@ -40,6 +45,7 @@ impl UserRow {
             password_hash: self.password_hash,
             status: self.status,
             source: self.source,
+            not_before_ms: self.not_before_ms,
         })
     }
 }
@@ -78,8 +84,9 @@ pub struct ApiToken {
 
 impl Db {
     pub async fn get_user(&self, user_id: &str) -> Result<User> {
-        const Q: &str = "SELECT user_id, first_name, last_name, email, password_hash, status, source, roles \
-             FROM users WHERE user_id = $1";
+        const Q: &str = "SELECT user_id, first_name, last_name, email, password_hash, status, source, roles, \
+             CASE WHEN sessions_after_ms > password_changed_ms THEN sessions_after_ms \
+             ELSE password_changed_ms END AS not_before_ms FROM users WHERE user_id = $1";
         let row: UserRow = on_db!(self, |p| sqlx::query_as(Q)
             .bind(user_id)
             .fetch_one(p)
@@ -88,8 +95,9 @@ impl Db {
     }
 
     pub async fn list_users(&self) -> Result<Vec<User>> {
-        const Q: &str = "SELECT user_id, first_name, last_name, email, password_hash, status, source, roles \
-             FROM users ORDER BY user_id";
+        const Q: &str = "SELECT user_id, first_name, last_name, email, password_hash, status, source, roles, \
+             CASE WHEN sessions_after_ms > password_changed_ms THEN sessions_after_ms \
+             ELSE password_changed_ms END AS not_before_ms FROM users ORDER BY user_id";
         let rows: Vec<UserRow> = on_db!(self, |p| sqlx::query_as(Q).fetch_all(p).await?);
         rows.into_iter().map(UserRow::into_user).collect()
     }
@@ -179,6 +187,18 @@ impl Db {
         let n = on_db!(self, |p| sqlx::query(Q)
             .bind(user_id)
             .bind(hash)
+            .bind(now_ms())
+            .execute(p)
+            .await?
+            .rows_affected());
+        found(n)
+    }
+
+    /// Voids the user's sessions and registry tokens signed until now (sign-out).
+    pub async fn end_sessions(&self, user_id: &str) -> Result<()> {
+        const Q: &str = "UPDATE users SET sessions_after_ms = $2 WHERE user_id = $1";
+        let n = on_db!(self, |p| sqlx::query(Q)
+            .bind(user_id)
             .bind(now_ms())
             .execute(p)
             .await?

@@ -506,38 +506,39 @@ async fn browser_sessions(b: Backend) {
         .redirect(arca_testkit::reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let login = |user: &str, pass: &str| {
-        c.post(s.at("/ui/login"))
-            .form(&[
-                ("username", user),
-                ("password", pass),
-                ("next", "/ui/admin"),
-            ])
-            .send()
-    };
-    let r = login("admin", "wrong").await.unwrap();
+    let login = |user: &'static str, pass: String| ui_login(&c, &s, user, pass, "/ui/admin");
+    // A sign-in posted without the form's own cookie (as from another site) is refused.
+    let r = c
+        .post(s.at("/ui/login"))
+        .form(&[
+            ("username", "admin"),
+            ("password", s.admin_password.as_str()),
+            ("csrf", "forged"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(
+        !r.headers()
+            .get_all("set-cookie")
+            .iter()
+            .any(|v| v.to_str().unwrap().starts_with("arca_session="))
+    );
+    let r = login("admin", "wrong".into()).await;
     assert_eq!(r.status(), 401);
-    assert!(r.headers().get("set-cookie").is_none());
-    let r = login("admin", &s.admin_password).await.unwrap();
+    assert!(session_cookie(&r).is_none());
+    let r = login("admin", s.admin_password.clone()).await;
     assert_eq!(r.status(), 303);
     assert_eq!(r.headers()["location"], "/ui/admin");
-    let set = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let set = session_cookie(&r).unwrap();
     assert!(
         set.contains("HttpOnly") && set.contains("SameSite=Strict"),
         "{set}"
     );
     let cookie = set.split(';').next().unwrap().to_owned();
     // An open redirect is not followed: only local paths.
-    let r = c
-        .post(s.at("/ui/login"))
-        .form(&[
-            ("username", "admin"),
-            ("password", s.admin_password.as_str()),
-            ("next", "//evil.example/"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let r = ui_login(&c, &s, "admin", s.admin_password.clone(), "//evil.example/").await;
     assert_eq!(r.headers()["location"], "/");
 
     let page = c
@@ -613,9 +614,8 @@ async fn browser_sessions(b: Backend) {
             .status(),
         200
     );
-    let r = login("carol", "carol-pass-123").await.unwrap();
-    let carol = r.headers()["set-cookie"]
-        .to_str()
+    let r = login("carol", "carol-pass-123".into()).await;
+    let carol = session_cookie(&r)
         .unwrap()
         .split(';')
         .next()
@@ -664,12 +664,84 @@ async fn browser_sessions(b: Backend) {
         .await
         .unwrap();
     assert_eq!(r.status(), 303);
-    assert!(
-        r.headers()["set-cookie"]
-            .to_str()
-            .unwrap()
-            .contains("Max-Age=0")
-    );
+    assert!(session_cookie(&r).unwrap().contains("Max-Age=0"));
+    // The signed-out session is over on the server too: a copy of the cookie gets nothing.
+    let r = c
+        .get(s.at("/service/rest/v1/security/users"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    // A password change ends the user's sessions as well.
+    let r = login("admin", s.admin_password.clone()).await;
+    let again = session_cookie(&r)
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let users = || {
+        c.get(s.at("/service/rest/v1/security/users"))
+            .header("cookie", &again)
+            .send()
+    };
+    assert_eq!(users().await.unwrap().status(), 200);
+    let r = s
+        .admin(PUT, "/service/rest/v1/security/users/admin/change-password")
+        .header("content-type", "text/plain")
+        .body("a-brand-new-password")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(users().await.unwrap().status(), 401);
+}
+
+/// Signs in through the form as a browser does: the page's cookie and token, then the post.
+async fn ui_login(
+    c: &arca_testkit::reqwest::Client,
+    s: &TestServer,
+    user: &str,
+    pass: String,
+    next: &str,
+) -> arca_testkit::reqwest::Response {
+    let page = c.get(s.at("/ui/login")).send().await.unwrap();
+    let cookie = page
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|v| v.starts_with("arca_login="))
+        .expect("the form sets its cookie");
+    let cookie = cookie.split(';').next().unwrap().to_owned();
+    let html = page.text().await.unwrap();
+    let token = html
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_owned();
+    c.post(s.at("/ui/login"))
+        .header("cookie", cookie)
+        .form(&[
+            ("username", user),
+            ("password", pass.as_str()),
+            ("next", next),
+            ("csrf", token.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The `arca_session` cookie a response sets, if any.
+fn session_cookie(r: &arca_testkit::reqwest::Response) -> Option<String> {
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|v| v.starts_with("arca_session="))
 }
 
 both_backends!(
@@ -678,65 +750,290 @@ both_backends!(
     tokens,
     change_password,
     format_scoped_repository_admin,
-    forged_jwts
+    forged_jwts,
+    credentials_are_checked_once,
+    tokens_cannot_mint_tokens_or_change_passwords,
+    security_headers
 );
 
-/// Repeated wrong passwords make the next attempts wait, even with the right password.
+/// A client bound to a loopback address of its own, as another machine would be.
+fn client_from(ip: &str) -> arca_testkit::reqwest::Client {
+    arca_testkit::reqwest::Client::builder()
+        .local_address(ip.parse::<std::net::IpAddr>().unwrap())
+        .redirect(arca_testkit::reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+async fn create_user(s: &TestServer, id: &str, password: &str, roles: &[&str]) {
+    let u = json!({"userId": id, "firstName": "F", "lastName": "L", "emailAddress": format!("{id}@example.org"),
+                   "password": password, "status": "active", "roles": roles});
+    let r = s
+        .admin(POST, "/service/rest/v1/security/users")
+        .json(&u)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+}
+
+/// The login counters of `/metrics`: passwords checked and logins throttled.
+async fn login_counters(s: &TestServer) -> (u64, u64) {
+    let text = s
+        .admin(GET, "/metrics")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let get = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("{name} missing from /metrics"))
+            .trim()
+            .parse::<u64>()
+            .unwrap()
+    };
+    (
+        get("arca_password_checks_total"),
+        get("arca_logins_throttled_total"),
+    )
+}
+
+/// Wrong passwords from one address throttle that address (429, unchecked), not the user: the
+/// owner signs in from another address at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn failed_logins_back_off() {
+async fn failed_logins_throttle_the_address_not_the_user() {
     let s = TestServer::start(Backend::Sqlite).await;
-    let c = s.client();
+    create_user(&s, "victim", "victim-pass-1", &["nx-admin"]).await;
     let url = s.at("/service/rest/v1/repositorySettings");
-    for _ in 0..5 {
-        assert_eq!(
+    let attacker = client_from("127.0.0.1");
+    let mut statuses = Vec::new();
+    for _ in 0..20 {
+        let r = attacker
+            .get(&url)
+            .basic_auth("victim", Some("wrong"))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(r.status().as_u16());
+    }
+    assert!(statuses[..5].iter().all(|c| *c == 401), "{statuses:?}");
+    assert!(statuses[5..].iter().all(|c| *c == 429), "{statuses:?}");
+    // Throttled attempts cost no password check.
+    let (checked, throttled) = login_counters(&s).await;
+    assert!(throttled >= 15, "{throttled}");
+    let r = attacker
+        .get(&url)
+        .basic_auth("victim", Some("victim-pass-1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429, "the attacker's address stays throttled");
+    assert!(r.headers().contains_key("retry-after"));
+    // The owner, elsewhere: in at once.
+    let owner = client_from("127.0.0.2");
+    assert_eq!(
+        owner
+            .get(&url)
+            .basic_auth("victim", Some("victim-pass-1"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let (checked_after, _) = login_counters(&s).await;
+    // Only the owner's login and the metrics reader's (cached admin: none) were checked.
+    assert!(checked_after - checked <= 2, "{checked} -> {checked_after}");
+    // Many users from one address spend the address's budget: even new names wait.
+    let spray = client_from("127.0.0.3");
+    let mut last = 0;
+    for i in 0..40 {
+        last = spray
+            .get(&url)
+            .basic_auth(format!("user{i}"), Some("guess"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16();
+    }
+    assert_eq!(last, 429);
+}
+
+/// Many clients sending the same new credentials at once cost one password check; a security
+/// change makes them re-check the database, not re-hash; unknown users cost a check too (the
+/// same work as a known one, so timing does not tell which users exist).
+async fn credentials_are_checked_once(b: Backend) {
+    let s = TestServer::start(b).await;
+    create_user(&s, "ci", "ci-password-1", &["nx-admin"]).await;
+    let url = s.at("/service/rest/v1/repositorySettings");
+    let (before, _) = login_counters(&s).await;
+    let c = s.client();
+    let all = (0..32).map(|_| c.get(&url).basic_auth("ci", Some("ci-password-1")).send());
+    for r in futures_util::future::join_all(all).await {
+        assert_eq!(r.unwrap().status(), 200);
+    }
+    let (after, _) = login_counters(&s).await;
+    assert_eq!(
+        after - before,
+        1,
+        "one argon2 check for 32 concurrent requests"
+    );
+    // A role change elsewhere invalidates caches: still no new hash for an unchanged password.
+    let role = json!({"id": "r1", "name": "r1", "description": "", "privileges": [], "roles": []});
+    let r = s
+        .admin(POST, "/service/rest/v1/security/roles")
+        .json(&role)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    for _ in 0..3 {
+        let r = c
+            .get(&url)
+            .basic_auth("ci", Some("ci-password-1"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let (after2, _) = login_counters(&s).await;
+    assert_eq!(after2, after, "revalidated without hashing");
+    // A changed password is checked again: the old one fails, the new one passes.
+    let r = s
+        .admin(PUT, "/service/rest/v1/security/users/ci/change-password")
+        .header("content-type", "text/plain")
+        .body("ci-password-2")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let status = |pw: &'static str| {
+        let c = c.clone();
+        let url = url.clone();
+        async move {
             c.get(&url)
-                .basic_auth("admin", Some("wrong"))
+                .basic_auth("ci", Some(pw))
                 .send()
                 .await
                 .unwrap()
-                .status(),
-            401
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(status("ci-password-1").await, 401);
+    assert_eq!(status("ci-password-2").await, 200);
+    // An unknown user is refused after a check of the same cost.
+    let (b1, _) = login_counters(&s).await;
+    let r = c
+        .get(&url)
+        .basic_auth("nobody-here", Some("x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let (b2, _) = login_counters(&s).await;
+    assert_eq!(b2 - b1, 1, "the decoy check ran");
+}
+
+/// API tokens cannot mint tokens (which would survive their revocation) nor change passwords.
+async fn tokens_cannot_mint_tokens_or_change_passwords(b: Backend) {
+    let s = TestServer::start(b).await;
+    let r = s
+        .admin(POST, "/service/rest/v1/security/tokens")
+        .json(&json!({"name": "ci"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let token = json(r).await["token"].as_str().unwrap().to_owned();
+    let c = s.client();
+    let r = c
+        .post(s.at("/service/rest/v1/security/tokens"))
+        .bearer_auth(&token)
+        .json(&json!({"name": "child"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = c
+        .post(s.at("/service/rest/v1/security/tokens"))
+        .basic_auth("admin", Some(&token))
+        .json(&json!({"name": "child"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = c
+        .put(s.at("/service/rest/v1/security/users/admin/change-password"))
+        .bearer_auth(&token)
+        .header("content-type", "text/plain")
+        .body("taken-over-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    // The password is unchanged, and the token still reads.
+    assert_eq!(
+        s.admin(GET, "/service/rest/v1/security/tokens")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let r = c
+        .get(s.at("/service/rest/v1/security/tokens"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(json(r).await.as_array().unwrap().len(), 1, "no child token");
+}
+
+/// Every response carries `nosniff`; repository content is sandboxed; UI pages have a strict
+/// policy and refuse framing.
+async fn security_headers(b: Backend) {
+    let s = TestServer::start(b).await;
+    s.create_raw_hosted("files", "ALLOW").await;
+    let page = b"<html><script>fetch('/service/rest/v1/security/users')</script></html>";
+    let r = s
+        .admin(PUT, "/repository/files/doc/index.html")
+        .body(page.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    for path in [
+        "/repository/files/doc/index.html",
+        "/repository/files/doc/",
+        "/v2/",
+    ] {
+        let r = s.admin(GET, path).send().await.unwrap();
+        let h = r.headers();
+        assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+        let csp = h["content-security-policy"].to_str().unwrap();
+        assert!(
+            csp.starts_with("sandbox") && csp.contains("default-src 'none'"),
+            "{path}: {csp}"
         );
     }
-    assert_eq!(
-        c.get(&url)
-            .basic_auth("admin", Some(&s.admin_password))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        401,
-        "backing off"
-    );
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    assert_eq!(
-        c.get(&url)
-            .basic_auth("admin", Some(&s.admin_password))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    // A success resets the count: one more wrong password does not lock.
-    assert_eq!(
-        c.get(&url)
-            .basic_auth("admin", Some("wrong"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        401
-    );
-    assert_eq!(
-        c.get(&url)
-            .basic_auth("admin", Some(&s.admin_password))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    for path in ["/", "/ui/login", "/service/rest/v1/status", "/static/ui.js"] {
+        let r = s.client().get(s.at(path)).send().await.unwrap();
+        let h = r.headers();
+        assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(h["x-frame-options"], "DENY", "{path}");
+        assert!(h.contains_key("referrer-policy"), "{path}");
+        let csp = h["content-security-policy"].to_str().unwrap();
+        assert!(
+            csp.contains("frame-ancestors 'none'") && csp.contains("script-src 'self'"),
+            "{path}: {csp}"
+        );
+    }
 }
 
 /// A role with `nx-repository-admin-maven2-*-*` administers Maven repositories and nothing else.
@@ -770,6 +1067,7 @@ async fn format_scoped_repository_admin(b: Backend) {
         status: "active".into(),
         source: "default".into(),
         roles: vec!["maven-admin".into()],
+        not_before_ms: 0,
     })
     .await
     .unwrap();

@@ -63,6 +63,7 @@ async fn user(s: &TestServer, b: Backend, id: &str, privileges: &[&str]) {
         status: "active".into(),
         source: "default".into(),
         roles: vec![format!("{id}-role")],
+        not_before_ms: 0,
     })
     .await
     .unwrap();

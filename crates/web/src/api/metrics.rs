@@ -31,5 +31,8 @@ pub async fn metrics(arca: web::Data<Arca>, _g: Guard<MetricsRead>) -> HttpRespo
     ];
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(arca.metrics.render(&gauges))
+        .body(
+            arca.metrics
+                .render(&gauges, &arca.security.login_counters()),
+        )
 }

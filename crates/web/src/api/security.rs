@@ -7,7 +7,7 @@ use arca_core::{
     auth::{Caller, Guard},
     meta::MetaError,
     model::now_ms,
-    security::{ANONYMOUS_USER, AuthError},
+    security::{ANONYMOUS_USER, AuthError, Via},
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -126,6 +126,16 @@ fn signed_in(c: &Caller) -> Result<&str, ApiError> {
     }
 }
 
+/// Signed in by password or session: an API token may not mint tokens (they would outlive its
+/// revocation) nor change passwords (it never proved knowing one).
+fn with_password<'a>(c: &'a Caller, what: &'static str) -> Result<&'a str, ApiError> {
+    let user = signed_in(c)?;
+    if c.0.via == Via::Token {
+        return Err(AuthError::NeedsPassword(what).into());
+    }
+    Ok(user)
+}
+
 /// An API token (without its secret).
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -199,6 +209,7 @@ pub(crate) struct ApiTokenRequest {
         (status = 201, description = "Token created", body = ApiTokenCreatedXO),
         (status = 400, description = "Invalid name", body = Vec<crate::error::ValidationErrorXO>),
         (status = 401, description = "Authentication required"),
+        (status = 403, description = "Called with an API token: tokens cannot create tokens"),
     ),
 )]
 pub(crate) async fn create_token(
@@ -207,7 +218,10 @@ pub(crate) async fn create_token(
     caller: Caller,
     body: web::Json<ApiTokenRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let user = signed_in(&caller)?;
+    let user = with_password(
+        &caller,
+        "an API token cannot create API tokens; sign in with a password",
+    )?;
     let name = body.name.trim();
     if name.is_empty() || name.len() > 100 {
         return Err(ApiError::invalid(
@@ -299,7 +313,10 @@ pub(crate) async fn change_password(
     user: web::Path<String>,
     body: String,
 ) -> Result<HttpResponse, ApiError> {
-    let me = signed_in(&caller)?;
+    let me = with_password(
+        &caller,
+        "an API token cannot change passwords; sign in with a password",
+    )?;
     if me != user.as_str() {
         arca.security.authorize(
             &caller.0,
@@ -316,10 +333,10 @@ pub(crate) async fn change_password(
             "Password was not supplied in the body of the request",
         ));
     }
-    if password.len() < 8 {
+    if password.len() < 8 || password.len() > 1024 {
         return Err(ApiError::invalid(
             "PARAMETER password",
-            "the password must be at least 8 characters",
+            "the password must be 8 to 1024 characters",
         ));
     }
     if user.as_str() == ANONYMOUS_USER {

@@ -5,7 +5,7 @@ use arca_core::{
     Arca,
     auth::Guard,
     meta::{MetaError, Role, User},
-    security::{ANONYMOUS_USER, hash_password},
+    security::ANONYMOUS_USER,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -235,6 +235,7 @@ async fn user_from(arca: &Arca, b: &ApiCreateUser, user_id: &str) -> Result<User
         status: status.to_owned(),
         source: "default".into(),
         roles,
+        not_before_ms: 0,
     })
 }
 
@@ -273,7 +274,13 @@ pub(crate) async fn create_user(
         ));
     }
     let mut user = user_from(&arca, &body, id).await?;
-    user.password_hash = hash_password(password)?;
+    if password.len() > 1024 {
+        return Err(ApiError::invalid(
+            "PARAMETER password",
+            "the password must be at most 1024 characters",
+        ));
+    }
+    user.password_hash = arca.security.hash_password(password).await?;
     match arca.db.create_user(&user).await {
         Ok(()) => {}
         Err(MetaError::Conflict(m)) => return Err(ApiError::Conflict(m)),

@@ -88,8 +88,13 @@ impl Page {
         section: &'static str,
     ) -> Result<Self, UiError> {
         let subject = subject_of(req).await.map_err(|d| match d.0 {
-            AuthError::Unauthenticated | AuthError::BadCredentials => UiError::SignIn(next_of(req)),
-            AuthError::Forbidden { .. } | AuthError::Csrf => UiError::Forbidden,
+            AuthError::Unauthenticated
+            | AuthError::BadCredentials
+            | AuthError::Throttled(_)
+            | AuthError::Busy => UiError::SignIn(next_of(req)),
+            AuthError::Forbidden { .. } | AuthError::Csrf | AuthError::NeedsPassword(_) => {
+                UiError::Forbidden
+            }
             AuthError::Meta(e) => UiError::Internal(e.to_string()),
         })?;
         let csrf = arca_core::session::of_request(arca, req)
