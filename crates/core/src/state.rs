@@ -15,6 +15,10 @@ pub struct CoreSettings {
     pub max_upload_bytes: Option<u64>,
     /// How long an unreferenced blob is kept before the sweeper frees it.
     pub gc_grace: Duration,
+    /// How long a blob file or object that no row names (a kill between storing and recording
+    /// it), or a temp file, is kept before the orphan sweep frees it. Longer than any upload's
+    /// gap between writing its bytes and recording them.
+    pub orphan_grace: Duration,
     /// `<data>/admin.password`: removed once admin's password is changed, as Nexus does.
     pub admin_password_file: Option<std::path::PathBuf>,
     /// The docker repository that serves image names without a repository prefix on the main
@@ -22,6 +26,9 @@ pub struct CoreSettings {
     pub docker_default_repository: Option<String>,
     /// Where file blob stores created with a relative path go (`<data>/blobstores`).
     pub blob_store_root: std::path::PathBuf,
+    /// Whether file blob stores created through the API must lie under `blob_store_root`
+    /// (set when the operator configured it).
+    pub confine_blob_stores: bool,
 }
 
 impl Default for CoreSettings {
@@ -30,9 +37,11 @@ impl Default for CoreSettings {
             public: PublicUrl::default(),
             max_upload_bytes: None,
             gc_grace: Duration::from_secs(60),
+            orphan_grace: Duration::from_secs(3600),
             admin_password_file: None,
             docker_default_repository: None,
             blob_store_root: "blobstores".into(),
+            confine_blob_stores: false,
         }
     }
 }

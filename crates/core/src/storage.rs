@@ -70,6 +70,9 @@ pub struct Storage {
     /// Serialises, per digest, recording a reference and freeing a blob, so the GC never frees
     /// bytes that an upload has just deduplicated against.
     locks: Vec<tokio::sync::Mutex<()>>,
+    /// When this node last swept the stores for orphans (per node: it only spaces out the
+    /// work; another node sweeping too is harmless).
+    last_sweep: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 impl Storage {
@@ -83,6 +86,7 @@ impl Storage {
             locks: (0..LOCK_STRIPES)
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
+            last_sweep: std::sync::Mutex::new(None),
         }
     }
 
@@ -387,6 +391,100 @@ impl Storage {
             }
         }
         n
+    }
+
+    /// Whether this node has not swept for orphans within `every`.
+    pub fn sweep_due(&self, every: Duration) -> bool {
+        self.last_sweep
+            .lock()
+            .map(|t| t.is_none_or(|t| t.elapsed() >= every))
+            .unwrap_or(true)
+    }
+
+    /// Frees what a crash (a kill during an upload) leaves in the stores with no database row
+    /// naming it: blobs not written for `grace` that no blob row names, and temp files not
+    /// written for `grace`. Returns (orphan blobs, temp files) removed.
+    ///
+    /// An upload stores its bytes before recording them, so a blob written within `grace` may
+    /// be about to get its row: it stays (a deduplicating upload refreshes the blob's time).
+    /// Each orphan is looked at again under its digest's lock, as `record` holds it, just
+    /// before it goes.
+    pub async fn sweep_orphans(&self, grace: Duration) -> Result<(usize, usize), StorageError> {
+        if self.freeze.state().await.is_some() {
+            return Ok((0, 0));
+        }
+        if let Ok(mut t) = self.last_sweep.lock() {
+            *t = Some(std::time::Instant::now());
+        }
+        let cutoff = std::time::SystemTime::now()
+            .checked_sub(grace)
+            .unwrap_or(std::time::SystemTime::UNIX_EPOCH);
+        let stores: Vec<(String, Arc<dyn BlobStore>)> = self
+            .stores
+            .read()
+            .map(|s| s.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default();
+        let (mut orphans, mut temps) = (0, 0);
+        for (name, store) in stores {
+            match store.remove_stale_temp(grace).await {
+                Ok(n) => temps += n,
+                Err(e) => {
+                    tracing::warn!(store = %name, error = %e, "removing stale temp files failed")
+                }
+            }
+            let mut freed = 0;
+            for shard in 0..=u8::MAX {
+                let old: Vec<Digest> = match store.list_shard(shard).await {
+                    Ok(l) => l
+                        .into_iter()
+                        .filter(|(_, t)| *t <= cutoff)
+                        .map(|(d, _)| d)
+                        .collect(),
+                    Err(e) => {
+                        tracing::warn!(store = %name, error = %e, "listing blobs for the orphan sweep failed");
+                        break;
+                    }
+                };
+                if old.is_empty() {
+                    continue;
+                }
+                let known = self.db.blob_digests_in_shard(&name, shard).await?;
+                for d in old.iter().filter(|d| !known.contains(&d.hex())) {
+                    match self.free_orphan(&name, store.as_ref(), d, cutoff).await {
+                        Ok(true) => freed += 1,
+                        Ok(false) => {}
+                        Err(e) => {
+                            tracing::warn!(store = %name, digest = %d, error = %e, "freeing an orphan blob failed")
+                        }
+                    }
+                }
+            }
+            if freed > 0 {
+                tracing::info!(store = %name, freed, "orphan blobs freed");
+            }
+            orphans += freed;
+        }
+        Ok((orphans, temps))
+    }
+
+    /// Deletes a blob that no row names if, under its lock, that still holds and it was not
+    /// written since `cutoff`.
+    async fn free_orphan(
+        &self,
+        store_name: &str,
+        store: &dyn BlobStore,
+        d: &Digest,
+        cutoff: std::time::SystemTime,
+    ) -> Result<bool, StorageError> {
+        let hex = d.hex();
+        let _g = self.lock_for(&hex).lock().await;
+        if self.db.blob_refcount(store_name, &hex).await?.is_some() {
+            return Ok(false);
+        }
+        if store.modified(d).await?.is_none_or(|t| t > cutoff) {
+            return Ok(false);
+        }
+        Ok(store.delete(d).await?)
     }
 
     /// Frees blobs unreferenced for longer than `grace` (left by repository deletion or a crash

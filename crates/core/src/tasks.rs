@@ -13,6 +13,9 @@ pub const BLOB_GC: &str = "blob-gc";
 pub const CLEANUP: &str = "repository-cleanup";
 /// How often the scheduler looks for due tasks (and runs the blob GC).
 pub const INTERVAL: Duration = Duration::from_secs(60);
+/// How often the scheduled blob GC also sweeps the stores for orphans (it lists every blob);
+/// a run asked for through the API always does.
+const SWEEP_EVERY: Duration = Duration::from_secs(3600);
 /// Cleanup runs once a day, as Nexus's does.
 const CLEANUP_EVERY_MS: i64 = 86_400_000;
 
@@ -37,7 +40,8 @@ pub async fn register(arca: &Arca) -> Result<(), MetaError> {
 
 /// Runs the tasks whose time has come (the blob GC every [`INTERVAL`]).
 pub async fn run_due(arca: &web::Data<Arca>, owner: &str) -> Result<(), MetaError> {
-    run(arca, BLOB_GC, owner).await?;
+    let sweep = arca.storage.sweep_due(SWEEP_EVERY);
+    run_task(arca, BLOB_GC, owner, sweep).await?;
     let due = arca
         .db
         .list_tasks()
@@ -97,6 +101,16 @@ pub async fn run(
     id: &str,
     owner: &str,
 ) -> Result<Option<String>, MetaError> {
+    run_task(arca, id, owner, true).await
+}
+
+/// [`run`]; the blob GC sweeps for orphans too when `sweep`.
+async fn run_task(
+    arca: &web::Data<Arca>,
+    id: &str,
+    owner: &str,
+    sweep: bool,
+) -> Result<Option<String>, MetaError> {
     if id != BLOB_GC && id != CLEANUP {
         return Err(MetaError::NotFound);
     }
@@ -118,7 +132,19 @@ pub async fn run(
             if n > 0 || expired > 0 {
                 tracing::info!(freed = n, expired, "blob garbage collected");
             }
-            format!("OK: freed {n} blobs, expired {expired} uploads")
+            let mut msg = format!("OK: freed {n} blobs, expired {expired} uploads");
+            if sweep {
+                match arca.storage.sweep_orphans(arca.settings.orphan_grace).await {
+                    Ok((orphans, temps)) => msg.push_str(&format!(
+                        ", swept {orphans} orphan blobs and {temps} temp files"
+                    )),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "orphan sweep failed");
+                        msg = format!("FAILED: orphan sweep: {e}");
+                    }
+                }
+            }
+            msg
         }
         Err(e) => {
             tracing::warn!(error = %e, "blob garbage collection failed");

@@ -114,6 +114,14 @@ pub struct Config {
     /// Seconds an unreferenced blob is kept before the sweeper frees it [default: 60]
     #[arg(long, env = "ARCA_GC_GRACE", value_name = "SECS")]
     pub gc_grace: Option<u64>,
+
+    /// Seconds a blob file with no database record (left by a crash during an upload) or a temp file is kept before the blob GC's orphan sweep frees it [default: 3600]
+    #[arg(long, env = "ARCA_ORPHAN_GRACE", value_name = "SECS")]
+    pub orphan_grace: Option<u64>,
+
+    /// Directory of file blob stores created through the REST API: relative paths resolve under it and, when set, absolute paths must lie inside it [default: <data_dir>/blobstores, absolute paths anywhere]
+    #[arg(long, env = "ARCA_BLOB_STORE_ROOT", value_name = "DIR")]
+    pub blob_store_root: Option<PathBuf>,
 }
 
 /// A configuration error, naming the key at fault.
@@ -151,6 +159,10 @@ pub struct Settings {
     pub workers: Option<usize>,
     pub shutdown_timeout: Duration,
     pub gc_grace: Duration,
+    pub orphan_grace: Duration,
+    /// Where relative file blob store paths go; `confine_blob_stores` when configured.
+    pub blob_store_root: PathBuf,
+    pub confine_blob_stores: bool,
 }
 
 macro_rules! merge {
@@ -194,7 +206,9 @@ impl Config {
             log,
             workers,
             shutdown_timeout,
-            gc_grace
+            gc_grace,
+            orphan_grace,
+            blob_store_root
         );
         Ok(self)
     }
@@ -230,6 +244,17 @@ impl Config {
             None => format!("sqlite://{}", data_dir.join("arca.db").display()),
         };
         let blob_dir = self.blob_dir.unwrap_or_else(|| data_dir.join("blobs"));
+        let confine_blob_stores = self.blob_store_root.is_some();
+        let blob_store_root = match self.blob_store_root {
+            Some(r) if !r.is_absolute() => {
+                return Err(key_err(
+                    "blob_store_root",
+                    format!("{} is not an absolute path", r.display()),
+                ));
+            }
+            Some(r) => r,
+            None => data_dir.join("blobstores"),
+        };
         let base_url = match self.base_url {
             Some(b) => {
                 let u = url::Url::parse(&b)
@@ -303,6 +328,9 @@ impl Config {
             workers: self.workers,
             shutdown_timeout: Duration::from_secs(self.shutdown_timeout.unwrap_or(30)),
             gc_grace: Duration::from_secs(self.gc_grace.unwrap_or(60)),
+            orphan_grace: Duration::from_secs(self.orphan_grace.unwrap_or(3600)),
+            blob_store_root,
+            confine_blob_stores,
         })
     }
 }

@@ -1,6 +1,7 @@
 //! The `arca` server: configuration, start-up and wiring of core, formats and web.
 
 pub mod config;
+mod filemodes;
 mod headers;
 mod telemetry;
 mod tls;
@@ -19,6 +20,7 @@ use arca_core::{
 use tracing_futures::Instrument;
 
 pub use config::{Config, ConfigError, Settings};
+pub use filemodes::check_modes;
 pub use telemetry::init as init_logging;
 
 /// Every format this build serves: adding one is one line here.
@@ -45,8 +47,10 @@ pub struct Running {
 /// Opens storage and database, bootstraps security and starts serving on `listener`.
 pub async fn start(settings: Settings, listener: TcpListener) -> anyhow::Result<Running> {
     let t0 = Instant::now();
-    std::fs::create_dir_all(&settings.data_dir)
+    filemodes::create_data_dir(&settings.data_dir)
         .with_context(|| format!("data_dir: cannot create {}", settings.data_dir.display()))?;
+    filemodes::create_database_file(&settings.database_url)
+        .context("database_url: cannot create the SQLite database file")?;
     let db = Db::connect(&settings.database_url)
         .await
         .context("database_url: cannot open the metadata database")?;
@@ -68,9 +72,11 @@ pub async fn start(settings: Settings, listener: TcpListener) -> anyhow::Result<
         },
         max_upload_bytes: settings.max_upload_bytes,
         gc_grace: settings.gc_grace,
+        orphan_grace: settings.orphan_grace,
         admin_password_file: Some(settings.data_dir.join("admin.password")),
         docker_default_repository: settings.docker_default_repository.clone(),
-        blob_store_root: settings.data_dir.join("blobstores"),
+        blob_store_root: settings.blob_store_root.clone(),
+        confine_blob_stores: settings.confine_blob_stores,
     };
     let arca = web::Data::new(Arca::new(db.clone(), formats(), core));
     for s in db.list_blob_stores().await? {
@@ -81,7 +87,7 @@ pub async fn start(settings: Settings, listener: TcpListener) -> anyhow::Result<
                 } else {
                     s.path.clone().into()
                 };
-                let store = FileBlobStore::open(&path).with_context(|| {
+                let store = FileBlobStore::open(&path, &s.name).with_context(|| {
                     format!("blob store {}: cannot open {}", s.name, path.display())
                 })?;
                 arca.storage.add_store(&s.name, Arc::new(store));
@@ -103,6 +109,9 @@ pub async fn start(settings: Settings, listener: TcpListener) -> anyhow::Result<
     if let Some(pw) = &generated {
         write_admin_password(&settings.data_dir, pw)?;
         tracing::info!(file = %settings.data_dir.join("admin.password").display(), "admin password generated");
+    }
+    for note in filemodes::check_modes(&settings) {
+        tracing::warn!("{note}");
     }
 
     let listen_addr = listener.local_addr()?;
@@ -200,6 +209,9 @@ fn write_admin_password(dir: &std::path::Path, pw: &str) -> anyhow::Result<()> {
     let mut f = opts
         .open(&path)
         .with_context(|| format!("cannot write {}", path.display()))?;
+    // The mode above applies only to a new file.
+    #[cfg(unix)]
+    f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
     f.write_all(pw.as_bytes())?;
     Ok(())
 }

@@ -44,6 +44,27 @@ pub async fn run(store: &dyn BlobStore) {
     assert_eq!(r.checksums.md5, "910c4b66fc085b1e484456dd90750ba9");
     assert_eq!(r.checksums.sha512.len(), 128);
     assert_eq!(store.stat(&d).await.unwrap(), Some(data.len() as u64));
+    // The orphan sweep sees it in its shard, written just now.
+    let written = store.modified(&d).await.unwrap().unwrap();
+    let age = std::time::SystemTime::now()
+        .duration_since(written)
+        .unwrap_or_default();
+    assert!(age < std::time::Duration::from_secs(120), "{age:?}");
+    let shard = u8::from_str_radix(&d.hex()[..2], 16).unwrap();
+    let listed = store.list_shard(shard).await.unwrap();
+    assert!(listed.iter().any(|(x, _)| *x == d), "{listed:?}");
+    assert!(
+        store
+            .list_shard(shard.wrapping_add(1))
+            .await
+            .unwrap()
+            .iter()
+            .all(|(x, _)| *x != d)
+    );
+    assert_eq!(
+        store.modified(&Digest::of(b"never stored")).await.unwrap(),
+        None
+    );
 
     // Same content again is deduplicated.
     let r2 = store

@@ -1,10 +1,16 @@
-//! The filesystem blob store: `<root>/sha256/ab/cd/<hex>`, temp files in `<root>/tmp`.
+//! The filesystem blob store: `<root>/sha256/ab/cd/<hex>`, temp files in `<root>/tmp`,
+//! resumable uploads in `<root>/uploads`, and Arca's marker [`MARKER`].
+//!
+//! Arca deletes files only in a directory that carries its marker, and there only what it
+//! wrote (names it gives: blob digests, temp and upload UUIDs): a directory someone pointed a
+//! store at by mistake (`/`, a home) never loses anything.
 
 use std::{
     collections::HashMap,
     io::{self, SeekFrom},
     path::{Path, PathBuf},
     sync::Arc,
+    time::{Duration, SystemTime},
 };
 
 use async_trait::async_trait;
@@ -18,8 +24,14 @@ use super::{
 };
 use crate::model::Digest;
 
+/// Arca's mark on a directory it owns as a file blob store; it holds the store's name.
+pub const MARKER: &str = ".arca-blobstore";
+
 pub struct FileBlobStore {
     root: PathBuf,
+    /// Whether the directory carries [`MARKER`]: only then are stale temp files and orphan
+    /// blobs removed (a directory holding foreign files is used, never cleaned).
+    owned: bool,
     /// Hash state of uploads appended on this node since it started, so a commit need not
     /// re-read the file; absent after a restart (or on another node), then the commit re-hashes.
     uploads: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<UploadState>>>>,
@@ -42,27 +54,265 @@ impl Drop for TempGuard {
     }
 }
 
-impl FileBlobStore {
-    /// Opens (creating) a store at `root`. Temp files left by a crash are removed.
-    pub fn open(root: impl Into<PathBuf>) -> io::Result<Self> {
-        let root = root.into();
-        std::fs::create_dir_all(root.join("sha256"))?;
-        let tmp = root.join("tmp");
-        if tmp.exists() {
-            std::fs::remove_dir_all(&tmp)?;
+/// What a directory is to a file blob store.
+enum DirState {
+    Missing,
+    /// Carries the marker, which names this store.
+    Marked(String),
+    /// Empty, or holding only what a store writes (a store made before markers existed).
+    ArcaShaped,
+    /// Holds something Arca did not write; the first such entry, for the message.
+    Foreign(String),
+}
+
+/// Temp and upload files are named by UUIDs.
+fn is_uuid(name: &str) -> bool {
+    name.len() == 36 && name.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
+}
+
+fn is_lower_hex(name: &str, len: usize) -> bool {
+    name.len() == len && name.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// The first entry of `dir` that `ok(name, is_dir)` refuses, as `dir/name`.
+fn first_foreign(dir: &Path, ok: impl Fn(&str, bool) -> bool) -> io::Result<Option<String>> {
+    for e in std::fs::read_dir(dir)? {
+        let e = e?;
+        let name = e.file_name();
+        let is_dir = e.file_type()?.is_dir();
+        if !name.to_str().is_some_and(|n| ok(n, is_dir)) {
+            let parent = dir.file_name().map(|p| p.to_string_lossy().into_owned());
+            return Ok(Some(format!(
+                "{}/{}",
+                parent.unwrap_or_default(),
+                name.to_string_lossy()
+            )));
         }
-        std::fs::create_dir_all(&tmp)?;
-        // Resumable uploads survive restarts (clients resume them).
-        std::fs::create_dir_all(root.join("uploads"))?;
+    }
+    Ok(None)
+}
+
+fn inspect(root: &Path) -> io::Result<DirState> {
+    match std::fs::metadata(root) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "it is not a directory",
+            ));
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(DirState::Missing),
+        Err(e) => return Err(e),
+    }
+    match std::fs::read_to_string(root.join(MARKER)) {
+        Ok(text) => return Ok(DirState::Marked(marker_name(&text))),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    for e in std::fs::read_dir(root)? {
+        let e = e?;
+        let name = e.file_name();
+        let is_dir = e.file_type()?.is_dir();
+        let foreign = match name.to_str() {
+            Some("sha256") if is_dir => first_foreign(&e.path(), |n, d| d && is_lower_hex(n, 2))?,
+            Some("tmp" | "uploads") if is_dir => first_foreign(&e.path(), |n, d| !d && is_uuid(n))?,
+            _ => Some(name.to_string_lossy().into_owned()),
+        };
+        if let Some(f) = foreign {
+            return Ok(DirState::Foreign(f));
+        }
+    }
+    Ok(DirState::ArcaShaped)
+}
+
+fn marker_name(text: &str) -> String {
+    text.lines()
+        .find_map(|l| l.strip_prefix("name="))
+        .unwrap_or_default()
+        .trim()
+        .to_owned()
+}
+
+fn write_marker(root: &Path, name: &str) -> io::Result<()> {
+    let text = format!(
+        "Arca file blob store. Arca removes files here (its own only) while this marker is \
+         present.\nname={name}\n"
+    );
+    std::fs::write(root.join(MARKER), text)
+}
+
+/// Creates `dir` (its parents as usual) readable by Arca's user only: blobs may be private.
+fn create_private_dir(dir: &Path) -> io::Result<()> {
+    if let Some(parent) = dir.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut b = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+    match b.create(dir) {
+        Err(e) if e.kind() != io::ErrorKind::AlreadyExists => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// Removes the files of `dir` named as Arca names them (`keep(name)`) and written before
+/// `older_than`; returns how many went.
+fn remove_own_files(
+    dir: &Path,
+    keep: impl Fn(&str) -> bool,
+    older_than: SystemTime,
+) -> io::Result<usize> {
+    let rd = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    let mut n = 0;
+    for e in rd {
+        let e = e?;
+        let m = e.metadata()?;
+        if !m.is_file() || !e.file_name().to_str().is_some_and(&keep) {
+            continue;
+        }
+        if m.modified()? <= older_than {
+            match std::fs::remove_file(e.path()) {
+                Ok(()) => n += 1,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(n)
+}
+
+/// Marks an existing file as just written, so that the orphan sweep (which frees only blobs
+/// older than its grace) leaves it to the upload about to reference it. False when absent.
+async fn touch(path: PathBuf) -> io::Result<bool> {
+    tokio::task::spawn_blocking(move || match std::fs::File::open(&path) {
+        Ok(f) => {
+            // Not ours to change (another user's file): the grace period still stands.
+            let _ = f.set_modified(SystemTime::now());
+            Ok(true)
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    })
+    .await
+    .map_err(io::Error::other)?
+}
+
+impl FileBlobStore {
+    /// Opens the store `name` at `root` as configured (at start). A missing directory is
+    /// created with Arca's marker; an unmarked one that is empty or holds only a store's files
+    /// (made before markers) is adopted; one with anything else is used but never cleaned.
+    /// Temp files left by a crash are removed from a marked directory.
+    pub fn open(root: impl Into<PathBuf>, name: &str) -> io::Result<Self> {
+        let root = root.into();
+        let owned = match inspect(&root)? {
+            DirState::Missing => {
+                create_private_dir(&root)?;
+                write_marker(&root, name)?;
+                true
+            }
+            DirState::Marked(n) => {
+                if n != name {
+                    tracing::warn!(blob_store = name, path = %root.display(), marked = %n, "the directory's marker names another blob store");
+                }
+                true
+            }
+            DirState::ArcaShaped => {
+                write_marker(&root, name)?;
+                tracing::info!(blob_store = name, path = %root.display(), "blob store directory adopted (marker written)");
+                true
+            }
+            DirState::Foreign(what) => {
+                tracing::warn!(blob_store = name, path = %root.display(), foreign = %what,
+                    "the blob store's directory holds files Arca did not write: Arca will not remove \
+                     temp files or orphans there; move them out and restart to have it adopted");
+                false
+            }
+        };
+        for d in ["sha256", "tmp", "uploads"] {
+            std::fs::create_dir_all(root.join(d))?;
+        }
+        if owned {
+            remove_own_files(&root.join("tmp"), is_uuid, SystemTime::now())?;
+        }
         Ok(Self {
             root,
+            owned,
             uploads: std::sync::Mutex::new(HashMap::new()),
         })
     }
 
+    /// Makes a new store `name` at `root` (through the API): the directory must be new, empty,
+    /// a store's own (marked with this name, or unmarked with only a store's files). Anything
+    /// else is refused, so Arca never takes over (and later cleans) a directory it did not make.
+    pub fn create(root: impl Into<PathBuf>, name: &str) -> io::Result<Self> {
+        let root = root.into();
+        match inspect(&root)? {
+            DirState::Marked(n) if n != name => {
+                return Err(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    format!("it belongs to blob store {n:?} (see its {MARKER})"),
+                ));
+            }
+            DirState::Foreign(what) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::DirectoryNotEmpty,
+                    format!(
+                        "it is not empty ({what}) and was not made by Arca: choose a new or \
+                         empty directory"
+                    ),
+                ));
+            }
+            _ => {}
+        }
+        Self::open(root, name)
+    }
+
+    /// Deletes what a deleted store wrote in `root` (blobs, temp files, uploads, the marker)
+    /// and the directory once empty; anything else stays, and nothing at all goes from a
+    /// directory without the marker. Returns whether the directory is gone.
+    pub async fn remove_dir(root: PathBuf) -> io::Result<bool> {
+        tokio::task::spawn_blocking(move || {
+            match std::fs::metadata(root.join(MARKER)) {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(!root.exists()),
+                Err(e) => return Err(e),
+            }
+            let far = SystemTime::now() + Duration::from_secs(86_400);
+            let blobs = root.join("sha256");
+            for a in read_dir_names(&blobs)? {
+                if !is_lower_hex(&a, 2) {
+                    continue;
+                }
+                for b in read_dir_names(&blobs.join(&a))? {
+                    if !is_lower_hex(&b, 2) {
+                        continue;
+                    }
+                    let dir = blobs.join(&a).join(&b);
+                    let prefix = format!("{a}{b}");
+                    remove_own_files(&dir, |n| is_lower_hex(n, 64) && n.starts_with(&prefix), far)?;
+                    let _ = std::fs::remove_dir(dir);
+                }
+                let _ = std::fs::remove_dir(blobs.join(&a));
+            }
+            let _ = std::fs::remove_dir(&blobs);
+            for d in ["tmp", "uploads"] {
+                remove_own_files(&root.join(d), is_uuid, far)?;
+                let _ = std::fs::remove_dir(root.join(d));
+            }
+            std::fs::remove_file(root.join(MARKER))?;
+            Ok(std::fs::remove_dir(&root).is_ok())
+        })
+        .await
+        .map_err(io::Error::other)?
+    }
+
     /// The file of an upload; ids are ours (UUIDs), so anything else is unknown, never a path.
     fn upload_path(&self, id: &str) -> Result<PathBuf, BlobError> {
-        if id.len() == 36 && id.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+        if is_uuid(id) {
             Ok(self.root.join("uploads").join(id))
         } else {
             Err(BlobError::UploadUnknown(id.to_owned()))
@@ -102,10 +352,13 @@ impl FileBlobStore {
     /// Moves a verified temp file into its content-addressed place (or drops it as a duplicate).
     async fn place(&self, from: &Path, digest: &Digest) -> Result<bool, BlobError> {
         let dest = self.path_of(digest);
-        if tokio::fs::try_exists(&dest).await? {
+        if touch(dest.clone()).await? {
             tokio::fs::remove_file(from).await?;
             return Ok(false);
         }
+        // Its time is its last append, maybe long ago: a fresh blob must look fresh to the
+        // orphan sweep until the caller records it.
+        touch(from.to_path_buf()).await?;
         let dir = dest.parent().map(Path::to_path_buf).unwrap_or_default();
         tokio::fs::create_dir_all(&dir).await?;
         tokio::fs::rename(from, &dest).await?;
@@ -124,6 +377,17 @@ impl FileBlobStore {
             .join(&hex[0..2])
             .join(&hex[2..4])
             .join(hex)
+    }
+}
+
+/// The names in `dir`; none when it is missing.
+fn read_dir_names(dir: &Path) -> io::Result<Vec<String>> {
+    match std::fs::read_dir(dir) {
+        Ok(rd) => rd
+            .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+            .collect(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(vec![]),
+        Err(e) => Err(e),
     }
 }
 
@@ -171,7 +435,8 @@ impl BlobStore for FileBlobStore {
             });
         }
         let dest = self.path_of(&digest);
-        let created = if tokio::fs::try_exists(&dest).await? {
+        // Touched, so the orphan sweep leaves it to this upload's record.
+        let created = if touch(dest.clone()).await? {
             false // identical content already stored; the guard drops the temp copy
         } else {
             let dir = dest.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -395,6 +660,71 @@ impl BlobStore for FileBlobStore {
         Ok(n)
     }
 
+    async fn list_shard(&self, shard: u8) -> Result<Vec<(Digest, SystemTime)>, BlobError> {
+        if !self.owned {
+            return Ok(vec![]);
+        }
+        let a = format!("{shard:02x}");
+        let dir = self.root.join("sha256").join(&a);
+        let listed = tokio::task::spawn_blocking(move || -> io::Result<_> {
+            let mut out = vec![];
+            for b in read_dir_names(&dir)? {
+                if !is_lower_hex(&b, 2) {
+                    continue;
+                }
+                let prefix = format!("{a}{b}");
+                let rd = match std::fs::read_dir(dir.join(&b)) {
+                    Ok(rd) => rd,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(e),
+                };
+                for e in rd {
+                    let e = e?;
+                    let name = e.file_name();
+                    let Some(d) = name
+                        .to_str()
+                        .filter(|n| n.starts_with(&prefix))
+                        .and_then(|n| Digest::parse(n).ok())
+                    else {
+                        continue;
+                    };
+                    match e.metadata() {
+                        Ok(m) if m.is_file() => out.push((d, m.modified()?)),
+                        Ok(_) => {}
+                        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+            Ok(out)
+        })
+        .await
+        .map_err(io::Error::other)??;
+        Ok(listed)
+    }
+
+    async fn modified(&self, digest: &Digest) -> Result<Option<SystemTime>, BlobError> {
+        match tokio::fs::metadata(self.path_of(digest)).await {
+            Ok(m) => Ok(Some(m.modified()?)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn remove_stale_temp(&self, age: Duration) -> Result<usize, BlobError> {
+        if !self.owned {
+            return Ok(0);
+        }
+        let dir = self.root.join("tmp");
+        let before = SystemTime::now()
+            .checked_sub(age)
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        let n = tokio::task::spawn_blocking(move || remove_own_files(&dir, is_uuid, before))
+            .await
+            .map_err(io::Error::other)??;
+        Ok(n)
+    }
+
     async fn available_space(&self) -> Option<u64> {
         let root = self.root.clone();
         tokio::task::spawn_blocking(move || {
@@ -420,7 +750,7 @@ mod tests {
     #[tokio::test]
     async fn file_store_conformance() {
         let dir = tempfile::tempdir().unwrap();
-        let store = FileBlobStore::open(dir.path().join("blobs")).unwrap();
+        let store = FileBlobStore::open(dir.path().join("blobs"), "default").unwrap();
         crate::blob::conformance::run(&store).await;
         assert!(store.available_space().await.is_some_and(|n| n > 0));
         crate::blob::conformance::resumable(&store).await;
@@ -436,7 +766,7 @@ mod tests {
             .await
             .unwrap();
         drop(store);
-        let again = FileBlobStore::open(dir.path().join("blobs")).unwrap();
+        let again = FileBlobStore::open(dir.path().join("blobs"), "default").unwrap();
         assert_eq!(again.upload_size(&id).await.unwrap(), 7);
         again
             .append_upload(&id, Some(7), part(b"restart"), None)
@@ -473,5 +803,167 @@ mod tests {
             .unwrap()
             .collect();
         assert!(left.is_empty(), "temp files left behind: {left:?}");
+    }
+
+    fn write(p: &Path, body: &str) {
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, body).unwrap();
+    }
+
+    fn age(p: &Path, secs: u64) {
+        let f = std::fs::File::options().write(true).open(p).unwrap();
+        f.set_modified(SystemTime::now() - Duration::from_secs(secs))
+            .unwrap();
+    }
+
+    const UUID: &str = "0b7c2a9e-41d3-4f4e-9a51-2b7f9d0c1e11";
+
+    #[tokio::test]
+    async fn a_directory_arca_did_not_make_is_never_cleaned() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("foreign");
+        write(&root.join("tmp/keep.txt"), "mine");
+        write(&root.join(format!("tmp/{UUID}")), "looks like ours");
+        write(&root.join("notes.txt"), "mine too");
+        // Creating a store there is refused, naming what is in the way; nothing changes.
+        let e = FileBlobStore::create(&root, "new").err().unwrap();
+        assert!(e.to_string().contains("not empty"), "{e}");
+        assert!(root.join("tmp/keep.txt").exists());
+        assert!(root.join(format!("tmp/{UUID}")).exists());
+        assert!(!root.join(MARKER).exists());
+        // A store configured there already (before markers) is used, but nothing is removed:
+        // not at start, not by the sweep, not when it is deleted.
+        let store = FileBlobStore::open(&root, "old").unwrap();
+        assert!(!root.join(MARKER).exists());
+        assert!(root.join(format!("tmp/{UUID}")).exists());
+        let r = store
+            .put(
+                futures_util::stream::iter(vec![Ok(bytes::Bytes::from_static(b"x"))]).boxed(),
+                PutOptions::default(),
+            )
+            .await
+            .unwrap();
+        let shard = u8::from_str_radix(&r.digest.hex()[..2], 16).unwrap();
+        assert!(store.list_shard(shard).await.unwrap().is_empty());
+        age(&root.join(format!("tmp/{UUID}")), 7200);
+        assert_eq!(
+            store
+                .remove_stale_temp(Duration::from_secs(60))
+                .await
+                .unwrap(),
+            0
+        );
+        drop(store);
+        assert!(!FileBlobStore::remove_dir(root.clone()).await.unwrap());
+        assert!(root.join("tmp/keep.txt").exists());
+        assert!(root.join(format!("tmp/{UUID}")).exists());
+        assert!(root.join("notes.txt").exists());
+        assert!(store_path(&root, &r.digest).exists());
+        // A file that is not a directory is refused too.
+        assert!(FileBlobStore::create(root.join("notes.txt"), "n").is_err());
+    }
+
+    fn store_path(root: &Path, d: &Digest) -> PathBuf {
+        let h = d.hex();
+        root.join("sha256").join(&h[0..2]).join(&h[2..4]).join(&h)
+    }
+
+    #[tokio::test]
+    async fn old_stores_are_adopted_and_deleting_removes_only_arcas_files() {
+        let dir = tempfile::tempdir().unwrap();
+        // A store from before markers: only a store's files. Adopted at start, its crash
+        // leftovers removed.
+        let root = dir.path().join("legacy");
+        let d = Digest::of(b"legacy");
+        write(&store_path(&root, &d), "legacy");
+        write(&root.join(format!("tmp/{UUID}")), "half");
+        std::fs::create_dir_all(root.join("uploads")).unwrap();
+        let store = FileBlobStore::open(&root, "legacy").unwrap();
+        assert!(
+            std::fs::read_to_string(root.join(MARKER))
+                .unwrap()
+                .contains("name=legacy")
+        );
+        assert!(!root.join(format!("tmp/{UUID}")).exists());
+        assert_eq!(store.stat(&d).await.unwrap(), Some(6));
+        drop(store);
+        // Another store may not take it over; the same name may.
+        assert!(FileBlobStore::create(&root, "other").is_err());
+        assert!(FileBlobStore::create(&root, "legacy").is_ok());
+        // Deleting it removes its blobs, temp files and marker; a file someone added stays,
+        // and so does the directory holding it.
+        write(&root.join(format!("tmp/{UUID}")), "half");
+        write(&root.join("sha256/ab/README"), "someone's");
+        assert!(!FileBlobStore::remove_dir(root.clone()).await.unwrap());
+        assert!(!store_path(&root, &d).exists());
+        assert!(!root.join(format!("tmp/{UUID}")).exists());
+        assert!(!root.join(MARKER).exists());
+        assert_eq!(
+            std::fs::read_to_string(root.join("sha256/ab/README")).unwrap(),
+            "someone's"
+        );
+        // A fresh store is made with its marker, private, and goes entirely.
+        let fresh = dir.path().join("a/fresh");
+        let store = FileBlobStore::create(&fresh, "fresh").unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&fresh).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o700);
+        }
+        assert!(fresh.join(MARKER).exists());
+        store
+            .put(
+                futures_util::stream::iter(vec![Ok(bytes::Bytes::from_static(b"y"))]).boxed(),
+                PutOptions::default(),
+            )
+            .await
+            .unwrap();
+        assert!(store.begin_upload().await.is_ok());
+        drop(store);
+        assert!(FileBlobStore::remove_dir(fresh.clone()).await.unwrap());
+        assert!(!fresh.exists());
+        assert!(dir.path().join("a").exists());
+        // An empty directory is taken.
+        let empty = dir.path().join("empty");
+        std::fs::create_dir(&empty).unwrap();
+        assert!(FileBlobStore::create(&empty, "empty").is_ok());
+    }
+
+    #[tokio::test]
+    async fn stale_temp_files_and_touched_blobs() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("s");
+        let store = FileBlobStore::open(&root, "s").unwrap();
+        let old = root.join(format!("tmp/{UUID}"));
+        let fresh = root.join("tmp/1b7c2a9e-41d3-4f4e-9a51-2b7f9d0c1e11");
+        write(&old, "stale");
+        write(&fresh, "in flight");
+        write(&root.join("tmp/keep.txt"), "not ours");
+        age(&old, 7200);
+        age(&root.join("tmp/keep.txt"), 7200);
+        assert_eq!(
+            store
+                .remove_stale_temp(Duration::from_secs(3600))
+                .await
+                .unwrap(),
+            1
+        );
+        assert!(!old.exists() && fresh.exists() && root.join("tmp/keep.txt").exists());
+        // Storing content that is there already makes it look fresh to the sweep.
+        let body = || futures_util::stream::iter(vec![Ok(bytes::Bytes::from_static(b"z"))]).boxed();
+        let r = store.put(body(), PutOptions::default()).await.unwrap();
+        age(&store_path(&root, &r.digest), 7200);
+        let t = store.modified(&r.digest).await.unwrap().unwrap();
+        assert!(t < SystemTime::now() - Duration::from_secs(3600));
+        assert!(
+            !store
+                .put(body(), PutOptions::default())
+                .await
+                .unwrap()
+                .created
+        );
+        let t = store.modified(&r.digest).await.unwrap().unwrap();
+        assert!(t > SystemTime::now() - Duration::from_secs(60));
     }
 }

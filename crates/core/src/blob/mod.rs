@@ -6,14 +6,14 @@ mod range;
 #[cfg(feature = "s3")]
 mod s3;
 
-use std::{io, path::PathBuf};
+use std::{io, path::PathBuf, time::SystemTime};
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
 use thiserror::Error;
 
-pub use file::FileBlobStore;
+pub use file::{FileBlobStore, MARKER as FILE_STORE_MARKER};
 pub use hashing::MultiHasher;
 pub use range::ByteRange;
 #[cfg(feature = "s3")]
@@ -153,6 +153,22 @@ pub trait BlobStore: Send + Sync {
     }
     /// Discards uploads nobody appended to for `age`; returns how many went.
     async fn expire_uploads(&self, _age: std::time::Duration) -> Result<usize, BlobError> {
+        Ok(0)
+    }
+
+    /// For the orphan sweep: the blobs whose digest begins with the byte `shard`, each with
+    /// when it was last written. A store that must not be swept (a file store in a directory
+    /// without Arca's marker) lists none.
+    async fn list_shard(&self, _shard: u8) -> Result<Vec<(Digest, SystemTime)>, BlobError> {
+        Ok(vec![])
+    }
+    /// When a blob was last written (or deduplicated against), `None` when absent.
+    async fn modified(&self, _digest: &Digest) -> Result<Option<SystemTime>, BlobError> {
+        Ok(None)
+    }
+    /// Removes temp files or objects not written to for `age` (left by a crash or a kill);
+    /// returns how many went.
+    async fn remove_stale_temp(&self, _age: std::time::Duration) -> Result<usize, BlobError> {
         Ok(0)
     }
 }

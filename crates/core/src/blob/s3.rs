@@ -865,15 +865,52 @@ impl BlobStore for S3BlobStore {
                 n += 1;
             }
         }
+        self.remove_stale_temp(age).await?;
+        Ok(n)
+    }
+
+    async fn list_shard(&self, shard: u8) -> Result<Vec<(Digest, SystemTime)>, BlobError> {
+        let a = format!("{shard:02x}");
+        let listed = self.list(&self.key(&format!("blobs/sha256/{a}"))).await?;
+        Ok(listed
+            .into_iter()
+            .filter_map(|m| {
+                let d = m
+                    .location
+                    .filename()
+                    .filter(|n| n.starts_with(&a))
+                    .and_then(|n| Digest::parse(n).ok())?;
+                Some((d, SystemTime::from(m.last_modified)))
+            })
+            .collect())
+    }
+
+    async fn modified(&self, digest: &Digest) -> Result<Option<SystemTime>, BlobError> {
+        match self.store.head(&self.blob_key(digest)).await {
+            Ok(m) => Ok(Some(SystemTime::from(m.last_modified))),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(remote("reading object metadata")(e)),
+        }
+    }
+
+    /// Temp objects older than `age`: left by a node that died between writing and placing
+    /// them (a live put places its temp object right after completing it).
+    async fn remove_stale_temp(&self, age: Duration) -> Result<usize, BlobError> {
+        let now = SystemTime::now();
         let stale: Vec<Path> = self
             .list(&self.key("tmp"))
             .await?
             .into_iter()
-            .filter(|m| idle(m) >= age)
+            .filter(|m| {
+                now.duration_since(SystemTime::from(m.last_modified))
+                    .unwrap_or_default()
+                    >= age
+            })
             .map(|m| m.location)
             .collect();
-        if !stale.is_empty() {
-            tracing::info!(store = %self.name, count = stale.len(), "removing stale temp objects");
+        let n = stale.len();
+        if n > 0 {
+            tracing::info!(store = %self.name, count = n, "removing stale temp objects");
             self.delete_all(stale).await;
         }
         Ok(n)
@@ -1132,6 +1169,24 @@ mod tests {
             (want.clone(), len)
         );
         assert!(store.delete(&want).await.unwrap());
+        assert_eq!(keys(&store).await, Vec::<String>::new());
+    }
+
+    /// The orphan sweep's view: temp objects a crash left go once older than the grace.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn s3_stale_temp_objects() {
+        let Some(cfg) = test_config() else { return };
+        let store = S3BlobStore::connect("sweep", &cfg).unwrap();
+        let tmp = store.key(&format!("tmp/{}", uuid::Uuid::new_v4()));
+        store
+            .store
+            .put(&tmp, PutPayload::from_static(b"left by a crash"))
+            .await
+            .unwrap();
+        let hour = Duration::from_secs(3600);
+        assert_eq!(store.remove_stale_temp(hour).await.unwrap(), 0);
+        assert_eq!(keys(&store).await.len(), 1);
+        assert_eq!(store.remove_stale_temp(Duration::ZERO).await.unwrap(), 1);
         assert_eq!(keys(&store).await, Vec::<String>::new());
     }
 

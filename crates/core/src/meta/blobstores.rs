@@ -54,6 +54,31 @@ impl Db {
         Ok(())
     }
 
+    /// The digests recorded in `store` that begin with the byte `shard`: what the orphan sweep
+    /// compares one shard of a store's listing with.
+    pub async fn blob_digests_in_shard(
+        &self,
+        store: &str,
+        shard: u8,
+    ) -> Result<std::collections::HashSet<String>> {
+        // A range on the primary key (store, digest). Digests are lowercase hex, which sorts
+        // alike in every collation; "g" follows every digest beginning with "ff".
+        const Q: &str =
+            "SELECT digest FROM blobs WHERE store = $1 AND digest >= $2 AND digest < $3";
+        let from = format!("{shard:02x}");
+        let to = match shard.checked_add(1) {
+            Some(next) => format!("{next:02x}"),
+            None => "g".to_owned(),
+        };
+        let rows: Vec<(String,)> = on_db!(self, |p| sqlx::query_as(Q)
+            .bind(store)
+            .bind(&from)
+            .bind(&to)
+            .fetch_all(p)
+            .await?);
+        Ok(rows.into_iter().map(|r| r.0).collect())
+    }
+
     /// How many repositories use a blob store.
     pub async fn blob_store_repository_count(&self, name: &str) -> Result<i64> {
         const Q: &str = "SELECT COUNT(*) FROM repositories WHERE blob_store = $1";

@@ -10,6 +10,7 @@ mod components;
 mod config;
 mod deploy;
 mod docker;
+mod filemodes;
 mod maven;
 mod openapi;
 mod privileges;

@@ -250,13 +250,23 @@ async fn resolve_dir(arca: &Arca, name: &str, path: &str) -> Result<PathBuf, Api
         return Err(ApiError::invalid("path", "path must not contain '..'"));
     }
     let given = PathBuf::from(path);
+    let root = std::path::absolute(&arca.settings.blob_store_root)
+        .unwrap_or_else(|_| arca.settings.blob_store_root.clone());
     let dir = if given.is_absolute() {
         given
     } else {
-        std::path::absolute(&arca.settings.blob_store_root)
-            .unwrap_or_else(|_| arca.settings.blob_store_root.clone())
-            .join(given)
+        root.join(given)
     };
+    if arca.settings.confine_blob_stores && !real_path(&dir).starts_with(real_path(&root)) {
+        return Err(ApiError::invalid(
+            "path",
+            format!(
+                "{} is outside {}, where blob stores must be (the blob_store_root setting)",
+                dir.display(),
+                root.display()
+            ),
+        ));
+    }
     for other in arca.db.list_blob_stores().await? {
         if other.kind != "file" || other.name == name {
             continue;
@@ -277,8 +287,27 @@ async fn resolve_dir(arca: &Arca, name: &str, path: &str) -> Result<PathBuf, Api
     Ok(dir)
 }
 
-fn open_dir(dir: &std::path::Path) -> Result<Arc<dyn BlobStore>, ApiError> {
-    FileBlobStore::open(dir)
+/// `p` with symbolic links resolved as far as it exists, so a link cannot lead out of the root.
+fn real_path(p: &std::path::Path) -> PathBuf {
+    let mut rest = vec![];
+    let mut cur = p;
+    loop {
+        if let Ok(real) = cur.canonicalize() {
+            return rest.iter().rev().fold(real, |acc, c| acc.join(c));
+        }
+        match (cur.parent(), cur.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_owned());
+                cur = parent;
+            }
+            _ => return p.to_path_buf(),
+        }
+    }
+}
+
+/// A new store's directory: new, empty or Arca's own (see `FileBlobStore::create`), else 400.
+fn open_dir(name: &str, dir: &std::path::Path) -> Result<Arc<dyn BlobStore>, ApiError> {
+    FileBlobStore::create(dir, name)
         .map(|s| Arc::new(s) as Arc<dyn BlobStore>)
         .map_err(|e| ApiError::invalid("path", format!("cannot use {}: {e}", dir.display())))
 }
@@ -313,7 +342,7 @@ pub(crate) async fn create_file(
         ));
     }
     let dir = resolve_dir(&arca, &body.name, &body.path).await?;
-    let store = open_dir(&dir)?;
+    let store = open_dir(&body.name, &dir)?;
     let row = BlobStoreRow {
         name: body.name.clone(),
         kind: "file".into(),
@@ -419,7 +448,7 @@ pub(crate) async fn update_file(
                 ),
             ));
         }
-        let store = open_dir(&dir)?;
+        let store = open_dir(&name, &dir)?;
         row.path = dir.to_string_lossy().into_owned();
         arca.db.update_blob_store(&row).await?;
         arca.storage.add_store(&name, store);
@@ -439,7 +468,8 @@ pub(crate) async fn update_file(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Delete a blob store no repository uses; a file store's directory goes with it.
+/// Delete a blob store no repository uses; a file store's files go with it (what Arca wrote
+/// there, and the directory once empty).
 #[utoipa::path(
     delete,
     operation_id = "delete_blob_store",
@@ -492,18 +522,18 @@ pub(crate) async fn delete(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Removes what a file store wrote (its `sha256`, `tmp` and `uploads` directories) and the
-/// directory itself if nothing else is in it; files someone else put there are left alone.
+/// Removes what a file store wrote and the directory if nothing else is in it; files someone
+/// else put there stay, and an unmarked directory is left whole.
 async fn remove_file_store(dir: &std::path::Path) {
-    for sub in ["sha256", "tmp", "uploads"] {
-        let p = dir.join(sub);
-        if let Err(e) = tokio::fs::remove_dir_all(&p).await
-            && e.kind() != std::io::ErrorKind::NotFound
-        {
-            tracing::warn!(path = %p.display(), error = %e, "removing a deleted blob store's files failed");
+    match FileBlobStore::remove_dir(dir.to_path_buf()).await {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::info!(path = %dir.display(), "a deleted blob store's directory stays: it holds files Arca did not write, or has no marker")
+        }
+        Err(e) => {
+            tracing::warn!(path = %dir.display(), error = %e, "removing a deleted blob store's files failed")
         }
     }
-    let _ = tokio::fs::remove_dir(dir).await;
 }
 
 /// How long creating or updating an S3 store waits for its bucket to answer.
