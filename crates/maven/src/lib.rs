@@ -3,6 +3,8 @@
 //! engine, with upstream checksum verification) and group (first member wins; artifact-level
 //! metadata merged).
 
+#[cfg(test)]
+mod fuzz;
 mod metadata;
 mod path;
 mod upload;

@@ -46,6 +46,10 @@ fn resolve_ref(r: &str) -> String {
     }
 }
 
+/// Deepest element nesting accepted (real metadata is 5 deep). Each end tag joins the open
+/// elements' names, so unbounded nesting cost time quadratic in the document's size.
+pub const MAX_DEPTH: usize = 32;
+
 /// Parses metadata; malformed XML or a missing `<metadata>` root is an error.
 pub fn parse(xml: &[u8]) -> Result<Metadata, BadMetadata> {
     let text = std::str::from_utf8(xml).map_err(|_| BadMetadata("not UTF-8".into()))?;
@@ -72,6 +76,11 @@ pub fn parse(xml: &[u8]) -> Result<Metadata, BadMetadata> {
                 }
                 if name == "plugins" {
                     m.plugins = true;
+                }
+                if stack.len() >= MAX_DEPTH {
+                    return Err(BadMetadata(format!(
+                        "elements nested more than {MAX_DEPTH} deep"
+                    )));
                 }
                 stack.push(name);
                 buf.clear();
@@ -318,6 +327,13 @@ mod tests {
         ] {
             assert!(parse(bad.as_bytes()).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn deep_nesting_is_refused() {
+        let deep = format!("<metadata>{}", "<a>".repeat(200_000));
+        let e = parse(deep.as_bytes()).unwrap_err();
+        assert!(e.0.contains("nested"), "{}", e.0);
     }
 
     #[test]

@@ -84,7 +84,10 @@ impl MavenPath {
 pub const METADATA: &str = "maven-metadata.xml";
 
 fn valid_segment(s: &str) -> bool {
+    // `.` and `..` never name a group, artifact or version (AssetPath refuses them too).
     !s.is_empty()
+        && s != "."
+        && s != ".."
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '+' | '~'))
 }
@@ -93,13 +96,27 @@ fn valid_segment(s: &str) -> bool {
 pub fn parse(path: &str) -> Option<MavenPath> {
     for algo in Algo::ALL {
         if let Some(of) = path.strip_suffix(algo.suffix()) {
-            parse(of)?;
+            // What the checksums (of checksums...) are of, found in a loop: a recursive call
+            // here nested one frame per `.md5` of a long URL.
+            parse_file(strip_checksums(of))?;
             return Some(MavenPath::Checksum {
                 of: of.to_owned(),
                 algo,
             });
         }
     }
+    parse_file(path)
+}
+
+fn strip_checksums(mut path: &str) -> &str {
+    while let Some(of) = Algo::ALL.iter().find_map(|a| path.strip_suffix(a.suffix())) {
+        path = of;
+    }
+    path
+}
+
+/// An artifact or metadata path (not a checksum).
+fn parse_file(path: &str) -> Option<MavenPath> {
     let segs: Vec<&str> = path.split('/').collect();
     let (file, dirs) = segs.split_last()?;
     if !dirs.iter().all(|s| valid_segment(s)) {
@@ -154,7 +171,9 @@ pub fn parse(path: &str) -> Option<MavenPath> {
     } else {
         (None, after.strip_prefix('.')?.to_owned())
     };
-    if extension.is_empty() || classifier.as_deref() == Some("") {
+    // The file name's parts are held to the directories' characters (a NUL or a control
+    // character in an extension was accepted).
+    if !valid_segment(&extension) || classifier.as_deref().is_some_and(|c| !valid_segment(c)) {
         return None;
     }
     Some(MavenPath::Artifact(Coords {
@@ -213,6 +232,10 @@ mod tests {
             "g/app/1.0/app-1.0",
             "g/app/1.0/app-1.0-.jar",
             "g/a b/1/x",
+            // Found by fuzzing: a NUL in the extension was accepted.
+            "a0/a/1-SNAPSHOT/a-1-20260101.120000-7-aaaaaa.tar.gz\0",
+            "g/app/1.0/app-1.0-a\u{7}.jar",
+            "g/../1.0/..-1.0.jar",
         ] {
             assert_eq!(parse(bad), None, "{bad}");
         }
@@ -250,5 +273,23 @@ mod tests {
             })
         ));
         assert_eq!(parse("maven-metadata.xml"), None);
+        assert!(matches!(
+            parse("org/example/app/1.0/app-1.0.jar.sha1.md5"),
+            Some(MavenPath::Checksum {
+                algo: Algo::Md5,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn stacked_checksum_suffixes_do_not_recurse() {
+        // Parsed recursively, one frame per suffix, this overflowed a worker's stack.
+        let p = format!("g/a/1/a-1.jar{}", ".md5".repeat(200_000));
+        assert!(parse(&p).is_some());
+        assert_eq!(
+            parse(&format!("g/a/1/b-1.jar{}", ".md5".repeat(200_000))),
+            None
+        );
     }
 }

@@ -59,18 +59,25 @@ fn items(v: &str) -> Vec<Item> {
     out
 }
 
-fn cmp_item(a: Option<&Item>, b: Option<&Item>) -> Ordering {
-    match (a, b) {
-        (None, None) => Ordering::Equal,
-        (Some(Item::Num(x)), Some(Item::Num(y))) => x.cmp(y),
-        (Some(Item::Num(x)), None) => x.cmp(&0),
-        (None, Some(Item::Num(y))) => 0.cmp(y),
-        (Some(Item::Num(_)), Some(Item::Qual(_))) => Ordering::Greater,
-        (Some(Item::Qual(_)), Some(Item::Num(_))) => Ordering::Less,
-        (Some(Item::Qual(x)), Some(Item::Qual(y))) => qualifier_rank(x).cmp(&qualifier_rank(y)),
-        (Some(Item::Qual(x)), None) => qualifier_rank(x).cmp(&qualifier_rank("")),
-        (None, Some(Item::Qual(y))) => qualifier_rank("").cmp(&qualifier_rank(y)),
+/// Where an item (or the end of a version, `None`) sorts. One key per item makes the order
+/// total, which `sort_by` requires (it may panic otherwise) and versions come from anyone:
+/// comparing pairs case by case ranked `0-alpha` < `` < `x` < `0-alpha`. A zero counts as
+/// absent, as a release qualifier does (`1.0` == `1` == `1-ga`).
+fn key(item: Option<&Item>) -> (u8, u128, &str) {
+    match item {
+        None | Some(Item::Num(0)) => (1, 0, ""),
+        Some(Item::Num(n)) => (4, *n, ""),
+        Some(Item::Qual(q)) => match qualifier_rank(q) {
+            (r @ 0..5, _) => (0, u128::from(r), ""),
+            (5, _) => (1, 0, ""),
+            (6, _) => (2, 0, ""),
+            (_, other) => (3, 0, other),
+        },
     }
+}
+
+fn cmp_item(a: Option<&Item>, b: Option<&Item>) -> Ordering {
+    key(a).cmp(&key(b))
 }
 
 pub fn compare(a: &str, b: &str) -> Ordering {
@@ -113,6 +120,17 @@ mod tests {
         }
         assert_eq!(compare("1.0", "1"), Ordering::Equal);
         assert_eq!(compare("1.0.0", "1-ga"), Ordering::Equal);
+        // Found by fuzzing: the order was not transitive, and `sort_by` panics on such orders.
+        let (a, b, c) = ("0-alpha", "", "\u{1F300}");
+        assert_eq!(compare(a, b), Ordering::Less);
+        assert_eq!(compare(b, c), Ordering::Less);
+        assert_eq!(compare(a, c), Ordering::Less);
+        let mut vs: Vec<String> = ["0", "0-alpha", "2", "3", "1.1", "0.0", "1c", "1.0-alpha"]
+            .into_iter()
+            .chain(["1.0-SNAPSHOT", "", "x", "1-sp", "1.0.1", "0-alpha"])
+            .map(String::from)
+            .collect();
+        vs.sort_by(|a, b| compare(a, b));
         assert!(is_snapshot("1.0-SNAPSHOT"));
         assert!(!is_snapshot("1.0"));
     }
