@@ -2,6 +2,8 @@
 //! index, PEP 658 metadata, PEP 592 yanking), proxy (a remote simple index rewritten so files
 //! come through Arca) and group (project pages merged, first member wins per file).
 
+#[cfg(test)]
+mod fuzz;
 mod names;
 mod simple;
 mod upload;

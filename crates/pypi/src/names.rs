@@ -70,6 +70,15 @@ pub fn parse_filename(f: &str) -> Option<DistFile> {
         if parts.len() == 6 && !parts[2].starts_with(|c: char| c.is_ascii_digit()) {
             return None;
         }
+        // Build and compatibility tags (`1`, `py2.py3`, `manylinux_2_17_x86_64`): a NUL or
+        // a control character there was accepted into the stored file name.
+        let tag_ok = |t: &&str| {
+            t.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.'))
+        };
+        if !parts[2..].iter().all(tag_ok) {
+            return None;
+        }
         return Some(DistFile {
             project: parts[0].into(),
             version: parts[1].into(),
@@ -129,6 +138,9 @@ mod tests {
             "-1.0.tar.gz",
             "a-1.0.exe",
             "a-b.tar.gz",
+            // Found by fuzzing: tags were not checked.
+            "00A-0a-1\0-cp311-cp311-manylinux_2_17_x86_64.whl",
+            "a-1.0-py3-none-any\u{7}.whl",
         ] {
             assert_eq!(parse_filename(bad), None, "{bad}");
         }

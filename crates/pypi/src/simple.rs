@@ -301,15 +301,17 @@ pub fn parse_html(text: &str, page_url: &str) -> Page {
 }
 
 fn parse_attrs(s: &str) -> Vec<(String, String)> {
+    // Splits only at ASCII bytes, so every slice falls on a character boundary: a byte taken
+    // as a `char` made 0x85 and 0xA0 (inside `à`, `…`) whitespace and slicing then panicked.
     let mut out = Vec::new();
     let b = s.as_bytes();
     let mut i = 0;
     while i < b.len() {
-        while i < b.len() && (b[i] as char).is_whitespace() {
+        while i < b.len() && b[i].is_ascii_whitespace() {
             i += 1;
         }
         let ks = i;
-        while i < b.len() && b[i] != b'=' && !(b[i] as char).is_whitespace() && b[i] != b'/' {
+        while i < b.len() && b[i] != b'=' && !b[i].is_ascii_whitespace() && b[i] != b'/' {
             i += 1;
         }
         let key = s[ks..i].to_ascii_lowercase();
@@ -328,7 +330,7 @@ fn parse_attrs(s: &str) -> Vec<(String, String)> {
             while j < b.len()
                 && match q {
                     Some(q) => b[j] != q,
-                    None => !(b[j] as char).is_whitespace(),
+                    None => !b[j].is_ascii_whitespace(),
                 }
             {
                 j += 1;
@@ -402,5 +404,15 @@ mod tests {
             absolute("https://a/simple/x/", "//cdn/y.whl"),
             "https://cdn/y.whl"
         );
+    }
+
+    #[test]
+    fn non_ascii_attributes_do_not_panic() {
+        // `à` is C3 A0, and A0 read as a char is a no-break space: slicing there panicked.
+        let p = parse_html(
+            "<a href=x\u{e0}y data-\u{2026}=1>f</a>",
+            "https://h/simple/p/",
+        );
+        assert_eq!(p.files[0].url, "https://h/simple/p/x\u{e0}y");
     }
 }
