@@ -185,7 +185,7 @@ async fn mount_source(
 }
 
 /// `Content-Range: <first>-<last>` of a chunk (some clients prefix `bytes `).
-fn content_range(req: &HttpRequest) -> Result<Option<u64>> {
+pub(crate) fn content_range(req: &HttpRequest) -> Result<Option<u64>> {
     let Some(v) = req.headers().get("content-range") else {
         return Ok(None);
     };

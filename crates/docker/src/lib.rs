@@ -9,6 +9,8 @@
 mod access;
 mod blobs;
 mod error;
+#[cfg(test)]
+mod fuzz;
 mod listing;
 mod manifest;
 mod manifests;

@@ -51,8 +51,46 @@ pub struct Manifest {
     pub annotations: Option<Map<String, Value>>,
 }
 
+/// Deepest JSON nesting accepted. Real manifests are 4 deep; annotations are kept in the
+/// asset's attributes inside other JSON, so this leaves room under serde_json's 128.
+pub const MAX_DEPTH: usize = 64;
+
+/// Whether `body` nests arrays and objects at most `max` deep (strings skipped), checked
+/// without recursion before any parser sees it.
+pub fn nesting_within(body: &[u8], max: usize) -> bool {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &b in body {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > max {
+                    return false;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    true
+}
+
 /// Parses and checks a manifest; `content_type` is the request's `Content-Type`.
 pub fn parse(body: &[u8], content_type: Option<&str>) -> Result<Manifest, String> {
+    if !nesting_within(body, MAX_DEPTH) {
+        return Err(format!(
+            "manifest JSON nested deeper than {MAX_DEPTH} levels"
+        ));
+    }
     let raw: Raw =
         serde_json::from_slice(body).map_err(|e| format!("not a valid manifest: {e}"))?;
     if raw.schema_version != Some(2) {
@@ -163,5 +201,22 @@ mod tests {
             r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{{"mediaType":"c","digest":"sha256:xyz","size":1}},"layers":[]}}"#
         );
         assert!(parse(bad_digest.as_bytes(), None).is_err());
+    }
+
+    #[test]
+    fn deep_nesting_is_refused() {
+        for (open, close) in [("[", "]"), ("{\"a\":", "}")] {
+            let deep = format!(
+                r#"{{"schemaVersion":2,"annotations":{{"x":{}1{}}}}}"#,
+                open.repeat(100_000),
+                close.repeat(100_000)
+            );
+            let e = parse(deep.as_bytes(), None).unwrap_err();
+            assert!(e.contains("nested deeper"), "{e}");
+        }
+        // Brackets inside strings do not count.
+        assert!(nesting_within(br#"{"a":"[[[[\"[[[["}"#, 1));
+        assert!(!nesting_within(b"[[[]]]", 2));
+        assert!(nesting_within(b"[[[]]]", 3));
     }
 }

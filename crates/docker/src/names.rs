@@ -113,6 +113,10 @@ pub fn parse_digest(s: &str) -> Result<arca_core::model::Digest, String> {
             "unsupported digest algorithm in {s:?}: only sha256"
         ));
     };
+    // Digest::parse also takes a `sha256:` prefix: `sha256:sha256:<hex>` was accepted.
+    if hex.contains(':') {
+        return Err(format!("invalid digest {s:?}"));
+    }
     arca_core::model::Digest::parse(hex).map_err(|e| e.to_string())
 }
 
@@ -186,5 +190,15 @@ mod tests {
         assert!(
             !valid_tag(".x") && !valid_tag("") && !valid_tag("a:b") && !valid_tag(&"x".repeat(129))
         );
+    }
+
+    #[test]
+    fn digests() {
+        let hex = "ab".repeat(32);
+        assert!(parse_digest(&format!("sha256:{hex}")).is_ok());
+        // Found by fuzzing: a doubled prefix was accepted (and read as another string).
+        assert!(parse_digest(&format!("sha256:sha256:{hex}")).is_err());
+        assert!(parse_digest(&hex).is_err());
+        assert!(parse_digest(&format!("sha512:{hex}")).is_err());
     }
 }

@@ -60,7 +60,7 @@ fn unreachable(url: &str, why: impl std::fmt::Display) -> RegistryError {
 }
 
 /// `key="value"` pairs of a `WWW-Authenticate: Bearer ...` header.
-fn challenge_params(h: &str) -> Option<HashMap<String, String>> {
+pub(crate) fn challenge_params(h: &str) -> Option<HashMap<String, String>> {
     let rest = h
         .trim()
         .strip_prefix("Bearer ")
