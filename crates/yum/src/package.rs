@@ -172,10 +172,64 @@ fn deps(list: Result<Vec<rpm::Dependency>, rpm::Error>) -> Vec<Dep> {
         .collect()
 }
 
+/// Checks one header structure (signature or main, at `at`) the way the rpm crate reads it,
+/// so that crate never sees a count or an offset beyond the bytes there are: it allocates by
+/// count and slices by offset unchecked (found by fuzzing: a 52 GB allocation that aborts the
+/// process, overflowing multiplications, out-of-range slices). Returns the structure's length.
+fn check_section(b: &[u8], at: usize) -> Result<usize, String> {
+    let bad = |why: &str| Err(format!("not a valid RPM: header at byte {at}: {why}"));
+    let word = |i: usize| -> Option<u32> {
+        let w = b.get(at + i..at + i + 4)?;
+        Some(u32::from_be_bytes([w[0], w[1], w[2], w[3]]))
+    };
+    let (Some(n), Some(data)) = (word(8), word(12)) else {
+        return bad("truncated");
+    };
+    let (n, data) = (n as usize, data as usize);
+    let len = 16 + 16 * n + data;
+    if at + len > b.len() {
+        return bad("counts beyond its bytes");
+    }
+    for e in 0..n {
+        let entry = 16 + 16 * e;
+        let (Some(kind), Some(offset), Some(count)) =
+            (word(entry + 4), word(entry + 8), word(entry + 12))
+        else {
+            return bad("truncated index");
+        };
+        let (offset, count) = (offset as usize, count as usize);
+        // The offset is signed in the format: a negative one is huge here and refused too.
+        let Some(room) = data.checked_sub(offset) else {
+            return bad("entry offset beyond the data");
+        };
+        let size = match kind {
+            0..=2 | 7 => 1,
+            3 => 2,
+            4 => 4,
+            5 => 8,
+            // Strings take at least their NUL each.
+            6 | 8 | 9 => 1,
+            _ => return bad("unknown entry type"),
+        };
+        if count.checked_mul(size).is_none_or(|need| need > room) {
+            return bad("entry count beyond the data");
+        }
+    }
+    Ok(len)
+}
+
 /// Reads the package metadata from the leading bytes of an RPM (at least [`header_len`]).
 pub fn parse(header: &[u8]) -> Result<Package, String> {
+    const LEAD: usize = 96;
+    let sig = check_section(header, LEAD)?;
+    check_section(header, LEAD + sig.div_ceil(8) * 8)?;
     let mut input = header;
-    let m = PackageMetadata::parse(&mut input).map_err(|e| format!("not a valid RPM: {e}"))?;
+    // A panic in the rpm crate on a hostile header must fail this upload, not the worker.
+    let m = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        PackageMetadata::parse(&mut input)
+    }))
+    .map_err(|_| "not a valid RPM: unreadable header".to_string())?
+    .map_err(|e| format!("not a valid RPM: {e}"))?;
     let s = |r: Result<&str, rpm::Error>| r.map(str::to_owned).unwrap_or_default();
     let name = m
         .get_name()
@@ -266,4 +320,40 @@ pub fn parse(header: &[u8]) -> Result<Package, String> {
         files,
         changelogs,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RPM: &[u8] =
+        include_bytes!("../../server/tests/fixtures/yum/arca-hello-1.0-1.noarch.rpm");
+
+    fn be(b: &[u8], at: usize) -> usize {
+        u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]) as usize
+    }
+
+    #[test]
+    fn hostile_counts_and_offsets_are_refused() {
+        let n = header_len(RPM).unwrap().unwrap();
+        let good = &RPM[..n];
+        assert!(parse(good).is_ok());
+        let sig_len = 16 + 16 * be(good, 96 + 8) + be(good, 96 + 12);
+        let main = 96 + sig_len.div_ceil(8) * 8;
+        let entries = be(good, main + 8);
+        // Found by fuzzing: a huge count made the rpm crate allocate tens of GB (abort), a
+        // huge offset or index count panicked in it.
+        for e in 0..entries {
+            let at = main + 16 + 16 * e;
+            for (field, value) in [(12, 0x0fff_fff0u32), (8, 0xffff_fff0), (8, 0x7fff_ffff)] {
+                let mut h = good.to_vec();
+                h[at + field..at + field + 4].copy_from_slice(&value.to_be_bytes());
+                assert!(parse(&h).is_err(), "entry {e} field {field}");
+            }
+        }
+        let mut h = good.to_vec();
+        h[96 + 8..96 + 12].copy_from_slice(&0x1000_0000u32.to_be_bytes());
+        assert!(parse(&h).is_err());
+        assert!(parse(&good[..n / 2]).is_err());
+    }
 }
