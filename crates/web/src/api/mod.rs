@@ -3,6 +3,8 @@
 mod blobstores;
 mod cleanup;
 pub(crate) mod components;
+#[cfg(test)]
+mod fuzz;
 mod metrics;
 mod misc;
 pub(crate) mod openapi;
