@@ -352,11 +352,22 @@ async fn repo_root_redirect(name: web::Path<String>) -> HttpResponse {
         .finish()
 }
 
+/// How deep a REST body may nest: serde_json's recursion limit, kept on (values are built and
+/// dropped recursively), whose error is answered with a 400 like any other bad body.
+const JSON_MAX_DEPTH: usize = 128;
+
 fn json_config() -> web::JsonConfig {
     web::JsonConfig::default()
         .limit(4 * 1024 * 1024)
         .error_handler(|err, _req| {
-            let msg = err.to_string();
+            let msg = match &err {
+                actix_web::error::JsonPayloadError::Deserialize(e)
+                    if e.to_string().starts_with("recursion limit exceeded") =>
+                {
+                    format!("nested deeper than {JSON_MAX_DEPTH} levels")
+                }
+                _ => err.to_string(),
+            };
             actix_web::error::InternalError::from_response(
                 err,
                 HttpResponse::BadRequest().json(serde_json::json!([{ "id": "*", "message": format!("invalid JSON body: {msg}") }])),

@@ -12,6 +12,7 @@ mod deploy;
 mod docker;
 mod filemodes;
 mod maven;
+mod nesting;
 mod openapi;
 mod privileges;
 mod proxy;

@@ -358,4 +358,62 @@ async fn typed_privileges_and_selectors(b: Backend) {
     }
 }
 
-both_backends!(typed_privileges_and_selectors);
+/// Deeply nested expressions overflowed the parser's stack and aborted the whole server; they
+/// are refused with a 400 naming the field, on create and on update, and the server stays up.
+async fn nested_selector_expressions_are_refused(b: Backend) {
+    let s = TestServer::start(b).await;
+    let leaf = r#"path =^ "/org/""#;
+    let hostile = [
+        format!("{}{leaf}{}", "(".repeat(3000), ")".repeat(3000)),
+        format!("{}{leaf}", "not ".repeat(5000)),
+        format!("{}{leaf}", "!".repeat(5000)),
+        "(".repeat(100_000),
+        vec![leaf; 1000].join(" or "),
+    ];
+    for e in &hostile {
+        let r = s
+            .admin(POST, &format!("{API}/content-selectors"))
+            .json(&json!({"name": "deep", "expression": e}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{}", &e[..20]);
+        assert_eq!(json(r).await[0]["id"], "PARAMETER expression");
+    }
+    let r = s
+        .admin(POST, &format!("{API}/content-selectors"))
+        .json(&json!({"name": "fine", "expression": format!("((not not {leaf}))")}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    for e in &hostile {
+        let r = s
+            .admin(PUT, &format!("{API}/content-selectors/fine"))
+            .json(&json!({"expression": e}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400);
+        assert_eq!(json(r).await[0]["id"], "PARAMETER expression");
+    }
+    let v = json(
+        s.admin(GET, &format!("{API}/content-selectors/fine"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(v["expression"], format!("((not not {leaf}))"));
+    let r = s
+        .admin(GET, "/service/rest/v1/status")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+both_backends!(
+    typed_privileges_and_selectors,
+    nested_selector_expressions_are_refused
+);
