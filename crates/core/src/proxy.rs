@@ -44,10 +44,14 @@ pub struct ProxySettings {
     pub blocked: bool,
 }
 
+/// Longest age taken as given (a thousand years); more is the same. Found by fuzzing: a huge
+/// count of minutes overflowed into seconds, and as milliseconds against the clock.
+const MAX_MINUTES: i64 = 1000 * 366 * 24 * 60;
+
 /// Minutes as Nexus counts them: negative means forever.
 fn minutes(v: Option<&Value>, default: i64) -> Option<Duration> {
     let m = v.and_then(Value::as_i64).unwrap_or(default);
-    (m >= 0).then(|| Duration::from_secs(m as u64 * 60))
+    (m >= 0).then(|| Duration::from_secs(m.min(MAX_MINUTES) as u64 * 60))
 }
 
 impl ProxySettings {
@@ -515,5 +519,17 @@ mod tests {
         assert!(ProxySettings::from_attrs(&serde_json::json!({})).is_err());
         assert!(ProxySettings::from_attrs(&serde_json::json!({
             "proxy": {"remoteUrl": "http://h/"}, "httpClient": {"authentication": {"type": "ntlm"}}})).is_err());
+    }
+
+    #[test]
+    fn huge_ages_do_not_overflow() {
+        let s = ProxySettings::from_attrs(&serde_json::json!({
+            "proxy": {"remoteUrl": "https://h/x", "contentMaxAge": 307_445_734_561_825_861_i64,
+                      "metadataMaxAge": i64::MAX},
+            "negativeCache": {"timeToLive": i64::MAX}}))
+        .unwrap();
+        let age = s.content_max_age.unwrap();
+        assert_eq!(Some(age), s.metadata_max_age);
+        assert!(i64::try_from(age.as_millis()).is_ok());
     }
 }
