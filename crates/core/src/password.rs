@@ -25,6 +25,11 @@ use argon2::{
 const MAX_M_COST_KIB: u32 = 256 * 1024;
 /// Jobs waiting per thread before new ones are refused.
 const QUEUE_PER_THREAD: usize = 32;
+/// What an unknown user's password is checked against, so that refusing one costs what
+/// refusing a known user does: Arca's parameters ([`Argon2::default`]), a hash nobody knows a
+/// password for. A constant, so that starting costs no hash.
+const DECOY: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$YWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWE";
 
 #[derive(Debug, thiserror::Error)]
 pub enum PasswordError {
@@ -51,9 +56,6 @@ enum Job {
 #[derive(Clone)]
 pub struct Passwords {
     tx: mpsc::SyncSender<Job>,
-    /// A hash of a random password with Arca's parameters: checked against when the user does
-    /// not exist, so that refusing an unknown user costs what refusing a known one does.
-    decoy: Arc<String>,
     stats: Arc<Stats>,
 }
 
@@ -81,11 +83,8 @@ impl Passwords {
                 tracing::error!(error = %e, "could not start a password hashing thread");
             }
         }
-        let decoy =
-            hash_with(&Argon2::default(), &crate::security::random_secret(24)).unwrap_or_default();
         Self {
             tx,
-            decoy: Arc::new(decoy),
             stats: Arc::default(),
         }
     }
@@ -94,9 +93,10 @@ impl Passwords {
         &self.stats
     }
 
-    /// Sized to the machine's cores.
+    /// Half the machine's cores (at least one): a login flood leaves the other half to
+    /// requests that need no hash, and each thread keeps one argon2 buffer (19 MiB) for good.
     pub fn for_this_machine() -> Self {
-        Self::new(thread::available_parallelism().map_or(1, |n| n.get()))
+        Self::new(thread::available_parallelism().map_or(1, |n| n.get()) / 2)
     }
 
     /// Whether `password` matches the PHC string `hash`; `None` (the user does not exist)
@@ -106,7 +106,7 @@ impl Passwords {
         let real = hash.is_some();
         self.submit(Job::Verify {
             password: password.to_owned(),
-            hash: hash.unwrap_or(&self.decoy).to_owned(),
+            hash: hash.unwrap_or(DECOY).to_owned(),
             reply,
         })?;
         self.stats.checked.fetch_add(1, Ordering::Relaxed);
@@ -156,7 +156,7 @@ fn worker(rx: &Mutex<mpsc::Receiver<Job>>) {
                 }
             }
             Ok(Job::Hash { password, reply }) => {
-                let _ = reply.send(hash_with(&Argon2::default(), &password));
+                let _ = reply.send(hash_into(&password, &mut memory));
             }
             Err(_) => return,
         }
@@ -170,6 +170,33 @@ pub fn hash_with(argon: &Argon2<'_>, password: &str) -> Result<String, PasswordE
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
         .map_err(|e| PasswordError::Hash(e.to_string()))
+}
+
+/// A new PHC string with Arca's parameters, computed in `memory` (kept between calls, so a
+/// thread's hashes reuse one buffer instead of leaving one per call to the allocator).
+fn hash_into(password: &str, memory: &mut Vec<Block>) -> Result<String, PasswordError> {
+    use base64::Engine;
+    let params = Params::default();
+    let mut salt = [0u8; 16];
+    argon2::password_hash::rand_core::RngCore::fill_bytes(&mut OsRng, &mut salt);
+    let mut out = [0u8; 32];
+    let blocks = params.block_count();
+    if memory.len() < blocks {
+        memory.resize(blocks, Block::default());
+    }
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
+        .hash_password_into_with_memory(password.as_bytes(), &salt, &mut out, &mut memory[..blocks])
+        .map_err(|e| PasswordError::Hash(e.to_string()))?;
+    // PHC strings use standard base64 without padding.
+    let b64 = base64::engine::general_purpose::STANDARD_NO_PAD;
+    Ok(format!(
+        "$argon2id$v=19$m={},t={},p={}${}${}",
+        params.m_cost(),
+        params.t_cost(),
+        params.p_cost(),
+        b64.encode(salt),
+        b64.encode(out)
+    ))
 }
 
 /// Checks `password` against a PHC string, filling `memory` (kept between calls).
@@ -239,6 +266,28 @@ mod tests {
         let h2 = hash_with(&other, "pw").expect("hash");
         assert!(verify_with("pw", &h2, &mut mem));
         assert!(!verify_with("pW", &h2, &mut mem));
+    }
+
+    #[test]
+    fn own_hashes_are_argon2s_and_the_decoy_costs_the_same() {
+        use argon2::{PasswordHash, PasswordVerifier};
+        let mut mem = Vec::new();
+        let h = hash_into("pässword", &mut mem).expect("hash");
+        let parsed = PasswordHash::new(&h).expect("a PHC string");
+        assert!(
+            Argon2::default()
+                .verify_password("pässword".as_bytes(), &parsed)
+                .is_ok()
+        );
+        assert!(verify_with("pässword", &h, &mut mem));
+        let decoy = PasswordHash::new(DECOY).expect("decoy parses");
+        let own = Params::try_from(&parsed).expect("params");
+        let dec = Params::try_from(&decoy).expect("params");
+        assert_eq!(
+            (own.m_cost(), own.t_cost(), own.p_cost()),
+            (dec.m_cost(), dec.t_cost(), dec.p_cost())
+        );
+        assert_eq!(parsed.algorithm, decoy.algorithm);
     }
 
     #[test]
