@@ -125,7 +125,7 @@ step "Yum: real rpmbuild, dnf and createrepo_c through Arca"
 ARCA_BIN="$CARGO_TARGET_DIR/debug/arca" bash scripts/e2e-yum.sh
 
 step "crash suite: SIGKILL during concurrent uploads of every format, SQLite and PostgreSQL"
-python3 scripts/crash.py "$CARGO_TARGET_DIR/debug/arca" --rounds 3
+ARCA_BIN="$CARGO_TARGET_DIR/debug/arca" bash scripts/crash.sh --rounds 3
 
 step "load benchmark, smoke run (figures come from bench/load.sh, not from CI)"
 dpkg -s wrk >/dev/null 2>&1 || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk >/dev/null; }
