@@ -311,7 +311,24 @@ impl Storage {
         let store = self.store(&asset.blob_store)?;
         let digest =
             Digest::parse(&asset.blob_digest).map_err(|e| MetaError::Invalid(e.to_string()))?;
-        let body = store.get(&digest, range).await?;
+        let body = match store.get(&digest, range).await {
+            // The row says the bytes exist: they went behind Arca's back. Still a 404 to the
+            // client (the content is gone), but an operator must hear of it.
+            Err(BlobError::NotFound(d)) => {
+                tracing::error!(repo = %asset.repository, path = %asset.path,
+                    blob_store = %asset.blob_store, digest = %asset.blob_digest,
+                    "blob missing from store");
+                return Err(BlobError::NotFound(d).into());
+            }
+            r => r?,
+        };
+        // A size that differs from the record is corruption seen for free (truncated or
+        // replaced file); the integrity task re-hashes the content.
+        if body.size != asset.size as u64 {
+            tracing::error!(repo = %asset.repository, path = %asset.path,
+                blob_store = %asset.blob_store, digest = %asset.blob_digest,
+                stored = body.size, recorded = asset.size, "blob size differs from its record");
+        }
         // Last-downloaded is advisory: write it at most once a minute per asset.
         if asset
             .last_downloaded_ms

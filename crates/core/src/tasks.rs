@@ -5,12 +5,23 @@ use std::time::Duration;
 
 use actix_web::web;
 
-use crate::{meta::MetaError, model::now_ms, state::Arca};
+use crate::{
+    blob::BlobStore,
+    meta::MetaError,
+    model::{Digest, now_ms},
+    state::Arca,
+};
 
 /// Frees blobs left unreferenced and expires abandoned uploads.
 pub const BLOB_GC: &str = "blob-gc";
 /// Applies every repository's cleanup policies.
 pub const CLEANUP: &str = "repository-cleanup";
+/// Checks that every recorded blob is in its store with the content its digest names.
+pub const INTEGRITY: &str = "blob-integrity";
+/// How many bad blobs the integrity check's message names (all are logged).
+const INTEGRITY_NAMED: usize = 20;
+/// Blob rows read per query by the integrity check.
+const INTEGRITY_PAGE: i64 = 500;
 /// How often the scheduler looks for due tasks (and runs the blob GC).
 pub const INTERVAL: Duration = Duration::from_secs(60);
 /// How often the scheduled blob GC also sweeps the stores for orphans (it lists every blob);
@@ -35,6 +46,14 @@ pub async fn register(arca: &Arca) -> Result<(), MetaError> {
             "Apply cleanup policies",
             "daily",
         )
+        .await?;
+    arca.db
+        .ensure_task(
+            INTEGRITY,
+            "blobstore.integrity",
+            "Check blob integrity",
+            "daily",
+        )
         .await
 }
 
@@ -42,14 +61,14 @@ pub async fn register(arca: &Arca) -> Result<(), MetaError> {
 pub async fn run_due(arca: &web::Data<Arca>, owner: &str) -> Result<(), MetaError> {
     let sweep = arca.storage.sweep_due(SWEEP_EVERY);
     run_task(arca, BLOB_GC, owner, sweep).await?;
-    let due = arca
-        .db
-        .list_tasks()
-        .await?
-        .into_iter()
-        .any(|t| t.id == CLEANUP && t.enabled && t.next_run_ms.is_none_or(|n| n <= now_ms()));
-    if due {
-        run(arca, CLEANUP, owner).await?;
+    let tasks = arca.db.list_tasks().await?;
+    for id in [CLEANUP, INTEGRITY] {
+        let due = tasks
+            .iter()
+            .any(|t| t.id == id && t.enabled && t.next_run_ms.is_none_or(|n| n <= now_ms()));
+        if due {
+            run(arca, id, owner).await?;
+        }
     }
     Ok(())
 }
@@ -94,6 +113,122 @@ async fn cleanup_all(arca: &web::Data<Arca>) -> String {
     }
 }
 
+/// SHA-256 of a file, read in blocks on the blocking pool (blobs may be gigabytes).
+async fn hash_file(path: std::path::PathBuf) -> std::io::Result<Digest> {
+    tokio::task::spawn_blocking(move || {
+        use sha2::Digest as _;
+        use std::io::Read;
+        let mut f = std::fs::File::open(path)?;
+        let mut h = sha2::Sha256::new();
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            let n = f.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+        }
+        Ok(Digest::from_bytes(h.finalize().into()))
+    })
+    .await
+    .map_err(std::io::Error::other)?
+}
+
+/// What the integrity check found wrong with one blob.
+#[derive(Clone, Copy, PartialEq)]
+enum Fault {
+    Missing,
+    Corrupt,
+    Unreadable,
+}
+
+/// Checks one blob: present with its recorded size, and (file stores) its content hashes to
+/// its digest. S3 objects are only stat'ed: re-reading a bucket daily costs money and time.
+async fn check_blob(store: &dyn BlobStore, digest: &Digest, size: u64) -> Option<Fault> {
+    match store.stat(digest).await {
+        Ok(None) => return Some(Fault::Missing),
+        Ok(Some(n)) if n != size => return Some(Fault::Corrupt),
+        Ok(Some(_)) => {}
+        Err(e) => {
+            tracing::warn!(digest = %digest, error = %e, "blob integrity: cannot stat blob");
+            return Some(Fault::Unreadable);
+        }
+    }
+    let path = store.local_path(digest)?;
+    match hash_file(path).await {
+        Ok(d) if d == *digest => None,
+        Ok(_) => Some(Fault::Corrupt),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(Fault::Missing),
+        Err(e) => {
+            tracing::warn!(digest = %digest, error = %e, "blob integrity: cannot read blob");
+            Some(Fault::Unreadable)
+        }
+    }
+}
+
+/// Walks every recorded blob and checks it; "OK: …" or "FAILED: …" naming the bad ones.
+async fn check_integrity(arca: &web::Data<Arca>) -> String {
+    let (mut checked, mut missing, mut corrupt, mut unreadable) = (0u64, 0u64, 0u64, 0u64);
+    let mut named = Vec::new();
+    let (mut after_store, mut after_digest) = (String::new(), String::new());
+    loop {
+        let page = match arca
+            .db
+            .blobs_after(&after_store, &after_digest, INTEGRITY_PAGE)
+            .await
+        {
+            Ok(p) => p,
+            Err(e) => return format!("FAILED: {e}"),
+        };
+        let Some(last) = page.last() else { break };
+        (after_store, after_digest) = (last.0.clone(), last.1.clone());
+        for (store_name, hex, size) in page {
+            // A store being deleted or a row that is not a digest: nothing to check.
+            let (Ok(store), Ok(digest)) = (arca.storage.store(&store_name), Digest::parse(&hex))
+            else {
+                continue;
+            };
+            checked += 1;
+            let Some(fault) = check_blob(store.as_ref(), &digest, size.max(0) as u64).await else {
+                continue;
+            };
+            // The GC may have freed it since the page was read: only a blob still recorded
+            // is missing.
+            if fault == Fault::Missing
+                && matches!(arca.db.blob_refcount(&store_name, &hex).await, Ok(None))
+            {
+                continue;
+            }
+            let what = match fault {
+                Fault::Missing => {
+                    missing += 1;
+                    "missing"
+                }
+                Fault::Corrupt => {
+                    corrupt += 1;
+                    "corrupt"
+                }
+                Fault::Unreadable => {
+                    unreadable += 1;
+                    "unreadable"
+                }
+            };
+            tracing::error!(blob_store = %store_name, digest = %hex, fault = what, "blob integrity check failed");
+            if named.len() < INTEGRITY_NAMED {
+                named.push(format!("{what} {store_name}/{hex}"));
+            }
+        }
+    }
+    let counts = format!(
+        "checked {checked} blobs, {missing} missing, {corrupt} corrupt, {unreadable} unreadable"
+    );
+    if named.is_empty() {
+        format!("OK: {counts}")
+    } else {
+        format!("FAILED: {counts}: {}", named.join(", "))
+    }
+}
+
 /// Runs a task if this node gets its lease: `Ok(None)` when another node holds it, else the
 /// result recorded as the task's last run.
 pub async fn run(
@@ -111,14 +246,18 @@ async fn run_task(
     owner: &str,
     sweep: bool,
 ) -> Result<Option<String>, MetaError> {
-    if id != BLOB_GC && id != CLEANUP {
+    if id != BLOB_GC && id != CLEANUP && id != INTEGRITY {
         return Err(MetaError::NotFound);
     }
     if !arca.db.claim_task(id, owner, 300_000).await? {
         return Ok(None);
     }
-    if id == CLEANUP {
-        let result = cleanup_all(arca).await;
+    if id == CLEANUP || id == INTEGRITY {
+        let result = if id == CLEANUP {
+            cleanup_all(arca).await
+        } else {
+            check_integrity(arca).await
+        };
         let next = now_ms() + CLEANUP_EVERY_MS;
         arca.db.finish_task(id, owner, &result, Some(next)).await?;
         return Ok(Some(result));

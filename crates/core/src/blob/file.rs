@@ -742,6 +742,29 @@ impl BlobStore for FileBlobStore {
             .await
             .is_ok_and(|m| m.is_dir())
     }
+
+    async fn writable(&self) -> bool {
+        // A real write: a read-only mount, a full disk or a directory we may not write is only
+        // seen by creating, writing and syncing a file. A UUID name, so that the stale temp
+        // sweep frees it if we die before removing it.
+        let path = self.root.join("tmp").join(uuid::Uuid::new_v4().to_string());
+        tokio::task::spawn_blocking(move || {
+            use std::io::Write;
+            let probe = || -> io::Result<()> {
+                let mut f = std::fs::File::create_new(&path)?;
+                f.write_all(b"arca write probe\n")?;
+                f.sync_all()
+            };
+            let r = probe();
+            let _ = std::fs::remove_file(&path);
+            if let Err(e) = &r {
+                tracing::warn!(path = %path.display(), error = %e, "blob store write probe failed");
+            }
+            r.is_ok()
+        })
+        .await
+        .unwrap_or(false)
+    }
 }
 
 #[cfg(test)]

@@ -21,6 +21,10 @@ pub use s3::{S3_TEST_ENV, S3BlobStore, S3Bucket, S3BucketSecurity, S3Config, S3C
 
 use crate::model::{Checksums, Digest};
 
+/// Below this many free bytes a store counts as full for `/status/writable`: uploads would
+/// soon fail midway, so load balancers should send writes elsewhere first.
+pub const MIN_FREE_SPACE: u64 = 64 << 20;
+
 /// A request or upstream body. `Send`, so spawned tasks can consume it.
 pub type ByteStream = BoxStream<'static, io::Result<Bytes>>;
 
@@ -122,6 +126,12 @@ pub trait BlobStore: Send + Sync {
     /// Whether the store can take writes now (for `/status/check`).
     async fn healthy(&self) -> bool {
         true
+    }
+    /// Whether a write would succeed now (for `/status/writable`). Stores that can probe
+    /// cheaply (the file store writes and syncs a temp file) override it; the others answer
+    /// as [`Self::healthy`] does.
+    async fn writable(&self) -> bool {
+        self.healthy().await
     }
 
     /// Resumable uploads (OCI chunked uploads): begun, appended to in order, then committed

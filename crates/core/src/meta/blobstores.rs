@@ -79,6 +79,24 @@ impl Db {
         Ok(rows.into_iter().map(|r| r.0).collect())
     }
 
+    /// Up to `limit` recorded blobs `(store, digest, size)` after `(store, digest)` in key
+    /// order: the integrity check walks the table in pages so it never holds it all.
+    pub async fn blobs_after(
+        &self,
+        store: &str,
+        digest: &str,
+        limit: i64,
+    ) -> Result<Vec<(String, String, i64)>> {
+        const Q: &str = "SELECT store, digest, size FROM blobs \
+             WHERE store > $1 OR (store = $1 AND digest > $2) ORDER BY store, digest LIMIT $3";
+        Ok(on_db!(self, |p| sqlx::query_as(Q)
+            .bind(store)
+            .bind(digest)
+            .bind(limit)
+            .fetch_all(p)
+            .await?))
+    }
+
     /// How many repositories use a blob store.
     pub async fn blob_store_repository_count(&self, name: &str) -> Result<i64> {
         const Q: &str = "SELECT COUNT(*) FROM repositories WHERE blob_store = $1";

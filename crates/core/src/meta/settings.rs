@@ -36,4 +36,11 @@ impl Db {
             .rows_affected());
         Ok(n > 0)
     }
+
+    /// A cheap real write for `/status/writable`: a ping succeeds on a read-only database, a
+    /// full disk or a lost write lock, this does not. Always the same value, so the row never
+    /// grows.
+    pub async fn probe_write(&self) -> Result<()> {
+        self.set_setting("status.write-probe", "ok").await
+    }
 }

@@ -143,7 +143,9 @@ async fn base_url_and_forwarded_headers(b: Backend) {
 both_backends!(
     status_and_metrics,
     base_url_and_forwarded_headers,
-    tasks_api
+    tasks_api,
+    writable_probes_a_real_write,
+    integrity_task_reports_missing_and_corrupt_blobs
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -335,4 +337,130 @@ async fn tasks_api(b: Backend) {
             .unwrap();
         assert_eq!(r.status(), want, "{id}");
     }
+}
+
+async fn writable_status(s: &TestServer) -> u16 {
+    s.client()
+        .get(s.at("/service/rest/v1/status/writable"))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// `/status/writable` writes a file in each store's temp directory: a directory that exists but
+/// refuses new files (even to root, as the tests run) answers 503; restored, 200.
+async fn writable_probes_a_real_write(b: Backend) {
+    let s = TestServer::start(b).await;
+    assert_eq!(writable_status(&s).await, 200);
+    let tmp = s.data_dir().join("blobs/tmp");
+    let away = s.data_dir().join("blobs/tmp.away");
+    std::fs::rename(&tmp, &away).unwrap();
+    // A directory where nobody, root included, can create a file: what a read-only mount
+    // looks like to the probe, while a stat of the directory still looks fine.
+    std::os::unix::fs::symlink("/proc/self", &tmp).unwrap();
+    assert_eq!(writable_status(&s).await, 503);
+    std::fs::remove_file(&tmp).unwrap();
+    std::fs::rename(&away, &tmp).unwrap();
+    assert_eq!(writable_status(&s).await, 200);
+    // The probe leaves nothing behind.
+    assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0);
+}
+
+fn blob_path(data: &std::path::Path, body: &[u8]) -> std::path::PathBuf {
+    use sha2::Digest as _;
+    let hex = hex::encode(sha2::Sha256::digest(body));
+    data.join("blobs/sha256")
+        .join(&hex[0..2])
+        .join(&hex[2..4])
+        .join(hex)
+}
+
+/// A blob corrupted and another deleted behind Arca's back: the integrity task finds both,
+/// `/status/check` reports them.
+async fn integrity_task_reports_missing_and_corrupt_blobs(b: Backend) {
+    use arca_testkit::reqwest::Method;
+    let s = TestServer::start(b).await;
+    s.create_raw_hosted("r", "ALLOW").await;
+    let bodies: [&[u8]; 3] = [b"good content", b"to be corrupted", b"to be deleted"];
+    for (i, body) in bodies.iter().enumerate() {
+        let r = s
+            .admin(Method::PUT, &format!("/repository/r/f{i}.txt"))
+            .body(body.to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{}", r.status());
+    }
+    let check = async || {
+        json(
+            s.admin(GET, "/service/rest/v1/status/check")
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await["Blob Integrity"]
+            .clone()
+    };
+    let run = async || {
+        // The scheduler may hold the lease for its own first run: retry briefly.
+        for _ in 0..50 {
+            let r = s
+                .admin(Method::POST, "/service/rest/v1/tasks/blob-integrity/run")
+                .send()
+                .await
+                .unwrap();
+            if r.status() == 204 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the integrity task did not run");
+    };
+    run().await;
+    let c = check().await;
+    assert_eq!(c["healthy"], true, "{c}");
+    assert!(
+        c["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("OK: checked 3 blobs, 0 missing, 0 corrupt"),
+        "{c}"
+    );
+
+    // Same size, other bytes: only re-hashing finds it.
+    let corrupt = blob_path(s.data_dir(), bodies[1]);
+    std::fs::write(&corrupt, b"To be corrupted").unwrap();
+    let deleted = blob_path(s.data_dir(), bodies[2]);
+    std::fs::remove_file(&deleted).unwrap();
+    // Reading the deleted one is still a 404 (and an error in the log).
+    let r = s.admin(GET, "/repository/r/f2.txt").send().await.unwrap();
+    assert_eq!(r.status(), 404);
+
+    run().await;
+    let c = check().await;
+    assert_eq!(c["healthy"], false, "{c}");
+    let msg = c["message"].as_str().unwrap();
+    assert!(
+        msg.starts_with("FAILED: checked 3 blobs, 1 missing, 1 corrupt"),
+        "{msg}"
+    );
+    let name = |p: &std::path::Path| p.file_name().unwrap().to_str().unwrap().to_owned();
+    assert!(
+        msg.contains(&format!("corrupt default/{}", name(&corrupt))),
+        "{msg}"
+    );
+    assert!(
+        msg.contains(&format!("missing default/{}", name(&deleted))),
+        "{msg}"
+    );
+    let t = json(
+        s.admin(GET, "/service/rest/v1/tasks/blob-integrity")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(t["lastRunResult"], "FAILED", "{t}");
 }

@@ -1,5 +1,5 @@
 use actix_web::{HttpResponse, web};
-use arca_core::Arca;
+use arca_core::{Arca, blob::MIN_FREE_SPACE};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -44,11 +44,24 @@ pub(crate) async fn status(arca: web::Data<Arca>) -> HttpResponse {
     ),
 )]
 pub(crate) async fn writable(arca: web::Data<Arca>) -> HttpResponse {
-    let db_ok = arca.db.ping().await.is_ok();
+    // A real write, not a ping: a read-only or full database still answers pings.
+    let db_ok = match arca.db.probe_write().await {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(error = %e, "database write probe failed");
+            false
+        }
+    };
     let mut stores_ok = true;
     for name in arca.storage.store_names() {
         stores_ok &= match arca.storage.store(&name) {
-            Ok(s) => s.healthy().await,
+            Ok(s) => {
+                let free = s.available_space().await;
+                if free.is_some_and(|f| f < MIN_FREE_SPACE) {
+                    tracing::warn!(blob_store = %name, free, "blob store nearly full");
+                }
+                s.writable().await && free.is_none_or(|f| f >= MIN_FREE_SPACE)
+            }
             Err(_) => false,
         };
     }
@@ -83,6 +96,8 @@ pub(crate) struct StatusCheckResult {
 pub(crate) struct StatusCheckResults {
     #[serde(rename = "Available CPUs")]
     available_cpus: StatusCheckResult,
+    #[serde(rename = "Blob Integrity")]
+    blob_integrity: StatusCheckResult,
     #[serde(rename = "Blob Stores Ready")]
     blob_stores_ready: StatusCheckResult,
     #[serde(rename = "Default Admin Credentials")]
@@ -134,6 +149,19 @@ pub(crate) async fn check(arca: web::Data<Arca>, _g: Guard<HealthRead>) -> HttpR
     } else {
         check_entry(false, format!("unavailable: {}", unavailable.join(", ")), t)
     };
+    // The last run of the integrity task: unhealthy while it names bad blobs.
+    let t = std::time::Instant::now();
+    let integrity = match arca.db.list_tasks().await {
+        Ok(tasks) => match tasks
+            .into_iter()
+            .find(|x| x.id == arca_core::tasks::INTEGRITY)
+            .and_then(|x| x.last_result)
+        {
+            Some(r) => check_entry(!r.starts_with("FAILED"), r, t),
+            None => check_entry(true, "not run yet".into(), t),
+        },
+        Err(e) => check_entry(false, format!("cannot read the task: {e}"), t),
+    };
     // Healthy once the generated admin password has been changed (its file is then gone).
     let generated = arca
         .settings
@@ -152,6 +180,7 @@ pub(crate) async fn check(arca: web::Data<Arca>, _g: Guard<HealthRead>) -> HttpR
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     HttpResponse::Ok().json(StatusCheckResults {
         available_cpus: check_entry(true, format!("{cpus} CPUs"), std::time::Instant::now()),
+        blob_integrity: integrity,
         blob_stores_ready: stores,
         default_admin_credentials: credentials,
         metadata_database: db,
