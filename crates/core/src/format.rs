@@ -86,6 +86,11 @@ pub trait Format: Send + Sync + 'static {
     /// After assets were deleted through the REST API: keep format metadata (Maven metadata,
     /// yum repodata) in step.
     async fn deleted(&self, _cx: &RepoContext, _paths: &[String]) {}
+    /// The port of a repository's own connector (docker's `httpPort`), if it asks for one, and
+    /// the field that set it (for validation messages).
+    fn connector_port(&self, _attrs: &serde_json::Value) -> Option<(u16, &'static str)> {
+        None
+    }
     /// Routes outside `/repository/` (docker's `/v2/`).
     fn configure(&self, _cfg: &mut web::ServiceConfig) {}
 }
@@ -228,6 +233,12 @@ pub async fn repository_route(
     params: web::Path<(String, String)>,
     arca: web::Data<Arca>,
 ) -> Result<HttpResponse, Denied> {
+    if !crate::http::path_is_utf8(&req) {
+        return Ok(text(
+            actix_web::http::StatusCode::BAD_REQUEST,
+            "the request path is not UTF-8 once percent-decoded",
+        ));
+    }
     let (name, path) = params.into_inner();
     let method = req.method().clone();
     let action = |f: &dyn Format| f.action(&method, &path);

@@ -102,6 +102,33 @@ fn tokio_stream_from(rx: tokio::sync::mpsc::Receiver<std::io::Result<bytes::Byte
     .boxed()
 }
 
+/// Parts a multipart upload form may have: each costs memory kept until the form ends.
+pub const MAX_FORM_PARTS: usize = 1000;
+
+/// Whether the request's path, percent-decoded, is UTF-8. Path parameters are decoded lossily
+/// (U+FFFD for bad bytes), so two different names would otherwise meet in one asset.
+pub fn path_is_utf8(req: &HttpRequest) -> bool {
+    let raw = req.uri().path().as_bytes();
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if raw[i] == b'%'
+            && let (Some(h), Some(l)) = (
+                raw.get(i + 1).copied().and_then(hex),
+                raw.get(i + 2).copied().and_then(hex),
+            )
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+        } else {
+            out.push(raw[i]);
+            i += 1;
+        }
+    }
+    std::str::from_utf8(&out).is_ok()
+}
+
 /// The `Range` header of a request, if it asks for one byte range.
 pub fn requested_range(req: &HttpRequest) -> Option<ByteRange> {
     req.headers()

@@ -29,6 +29,8 @@ pub struct CoreSettings {
     /// Whether file blob stores created through the API must lie under `blob_store_root`
     /// (set when the operator configured it).
     pub confine_blob_stores: bool,
+    /// The main listener's address: no repository connector may take its port.
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 impl Default for CoreSettings {
@@ -42,6 +44,7 @@ impl Default for CoreSettings {
             docker_default_repository: None,
             blob_store_root: "blobstores".into(),
             confine_blob_stores: false,
+            listen: None,
         }
     }
 }

@@ -116,10 +116,14 @@ impl Storage {
             .unwrap_or_default()
     }
 
-    fn lock_for(&self, digest: &str) -> &tokio::sync::Mutex<()> {
+    fn stripe(&self, digest: &str) -> usize {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         digest.hash(&mut h);
-        &self.locks[(h.finish() as usize) % LOCK_STRIPES]
+        (h.finish() as usize) % LOCK_STRIPES
+    }
+
+    fn lock_for(&self, digest: &str) -> &tokio::sync::Mutex<()> {
+        &self.locks[self.stripe(digest)]
     }
 
     /// A store's (bytes, blobs), summed at most [`USAGE_TTL`] ago.
@@ -202,10 +206,14 @@ impl Storage {
         opts: PutOptions,
         meta: AssetMeta,
     ) -> Result<Asset, StorageError> {
-        self.check_writable().await?;
-        let store = self.store(&repo.blob_store)?;
-        let blob = store.put(body, opts).await?;
-        self.record(repo, path, blob, meta).await
+        let blob = self.stage(repo, body, opts).await?;
+        match self.record(repo, path, blob.clone(), meta).await {
+            Ok(a) => Ok(a),
+            Err(e) => {
+                self.discard(&repo.blob_store, &blob).await;
+                Err(e)
+            }
+        }
     }
 
     /// Records an asset for a blob already in the repository's store (a committed resumable
@@ -217,34 +225,89 @@ impl Storage {
         blob: crate::blob::BlobRef,
         meta: AssetMeta,
     ) -> Result<Asset, StorageError> {
+        let mut out = self
+            .record_all(repo, vec![(path.clone(), blob, meta)])
+            .await?;
+        out.pop()
+            .ok_or_else(|| StorageError::Meta(MetaError::Invalid("no asset recorded".into())))
+    }
+
+    /// Stores bytes in the repository's blob store without recording anything: the caller
+    /// checks them, then [`Storage::record_all`]s or [`Storage::discard`]s the blob, so a refused
+    /// upload never touches the asset it would have replaced.
+    pub async fn stage(
+        &self,
+        repo: &Repository,
+        body: ByteStream,
+        opts: PutOptions,
+    ) -> Result<crate::blob::BlobRef, StorageError> {
+        self.check_writable().await?;
+        Ok(self.store(&repo.blob_store)?.put(body, opts).await?)
+    }
+
+    /// [`Storage::stage`] for bytes made by the server.
+    pub async fn stage_bytes(
+        &self,
+        repo: &Repository,
+        bytes: bytes::Bytes,
+    ) -> Result<crate::blob::BlobRef, StorageError> {
+        let body =
+            futures_util::StreamExt::boxed(futures_util::stream::once(async move { Ok(bytes) }));
+        let opts = PutOptions {
+            all_checksums: true,
+            ..Default::default()
+        };
+        self.stage(repo, body, opts).await
+    }
+
+    /// Records assets for blobs already in the repository's store in one transaction: all of
+    /// them, or (on any error) none.
+    pub async fn record_all(
+        &self,
+        repo: &Repository,
+        items: Vec<(AssetPath, crate::blob::BlobRef, AssetMeta)>,
+    ) -> Result<Vec<Asset>, StorageError> {
         self.check_writable().await?;
         let store = self.store(&repo.blob_store)?;
-        let digest_hex = blob.digest.hex();
-        let new = NewAsset {
-            repository_id: repo.id,
-            path: path.to_string(),
-            blob_store: repo.blob_store.clone(),
-            blob_digest: digest_hex.clone(),
-            size: blob.size as i64,
-            content_type: meta.content_type,
-            checksums: blob.checksums,
-            uploader: meta.uploader,
-            uploader_ip: meta.uploader_ip,
-            attrs: meta.attrs,
-            component: meta.component,
-        };
-        let (asset, released) = {
-            let _g = self.lock_for(&digest_hex).lock().await;
-            if store.stat(&blob.digest).await?.is_none() {
-                return Err(StorageError::Raced);
+        let mut news = Vec::with_capacity(items.len());
+        let mut digests = Vec::with_capacity(items.len());
+        for (path, blob, meta) in items {
+            news.push(NewAsset {
+                repository_id: repo.id,
+                path: path.to_string(),
+                blob_store: repo.blob_store.clone(),
+                blob_digest: blob.digest.hex(),
+                size: blob.size as i64,
+                content_type: meta.content_type,
+                checksums: blob.checksums,
+                uploader: meta.uploader,
+                uploader_ip: meta.uploader_ip,
+                attrs: meta.attrs,
+                component: meta.component,
+            });
+            digests.push(blob.digest);
+        }
+        // Every digest's stripe, taken in index order so two batches cannot deadlock.
+        let mut stripes: Vec<usize> = digests.iter().map(|d| self.stripe(&d.hex())).collect();
+        stripes.sort_unstable();
+        stripes.dedup();
+        let (assets, released) = {
+            let mut guards = Vec::with_capacity(stripes.len());
+            for i in stripes {
+                guards.push(self.locks[i].lock().await);
             }
-            self.db.put_asset(&new).await?
+            for d in &digests {
+                if store.stat(d).await?.is_none() {
+                    return Err(StorageError::Raced);
+                }
+            }
+            self.db.put_assets(&news).await?
         };
         self.forget_usage(&repo.blob_store);
-        if let Some(r) = released {
-            self.free(&r).await;
+        for r in &released {
+            self.free(r).await;
         }
-        Ok(asset)
+        Ok(assets)
     }
 
     /// Frees a blob that `put` stored but no asset came to reference (its content was refused

@@ -72,6 +72,10 @@ impl Format for DockerFormat {
         "docker"
     }
 
+    fn connector_port(&self, attrs: &serde_json::Value) -> Option<(u16, &'static str)> {
+        connector_port(attrs).map(|p| (p, "docker.httpPort"))
+    }
+
     fn kinds(&self) -> &'static [RepoKind] {
         &[RepoKind::Hosted, RepoKind::Proxy, RepoKind::Group]
     }
@@ -137,6 +141,9 @@ impl Format for DockerFormat {
         if cx.path.is_empty() || cx.path.ends_with('/') {
             return arca_core::browse::listing(&cx, &sources).await;
         }
+        if let Err(e) = arca_core::model::AssetPath::parse(&cx.path) {
+            return text(StatusCode::BAD_REQUEST, e.to_string());
+        }
         for repo in &sources {
             match cx.arca.db.find_asset(repo.id, &cx.path).await {
                 Ok(Some(a)) => {
@@ -199,6 +206,14 @@ async fn dispatch(
     arca: web::Data<Arca>,
     state: web::Data<DockerState>,
 ) -> HttpResponse {
+    if !arca_core::http::path_is_utf8(&req) {
+        return RegistryError::new(
+            actix_web::http::StatusCode::BAD_REQUEST,
+            "NAME_INVALID",
+            "the request path is not UTF-8 once percent-decoded",
+        )
+        .response();
+    }
     let tail = tail.into_inner();
     let Some(ep) = names::endpoint(&tail) else {
         return RegistryError::new(

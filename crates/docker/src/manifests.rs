@@ -217,9 +217,9 @@ pub async fn put(
     });
     let uploader = (!subject.anonymous).then(|| subject.user_id.clone());
     let uploader_ip = remote_ip(req, &arca.settings.public);
-    let bytes = Bytes::from(bytes);
     let mut refs = vec![digest.to_string()];
     refs.extend(tag.map(str::to_owned));
+    let mut targets = Vec::with_capacity(refs.len());
     for r in refs {
         let path = AssetPath::parse(&paths::manifest(&t.image, &r))
             .map_err(|e| RegistryError::manifest_invalid(e.to_string()))?;
@@ -230,9 +230,17 @@ pub async fn put(
             attrs: attrs.clone(),
             component: Some(paths::component(&t.image, &r)),
         };
-        arca.storage
-            .put_bytes(&repo, &path, bytes.clone(), meta)
-            .await?;
+        targets.push((path, meta));
+    }
+    let blob = arca.storage.stage_bytes(&repo, Bytes::from(bytes)).await?;
+    let items = targets
+        .into_iter()
+        .map(|(path, meta)| (path, blob.clone(), meta))
+        .collect();
+    // The digest and its tag together, or neither.
+    if let Err(e) = arca.storage.record_all(&repo, items).await {
+        arca.storage.discard(&repo.blob_store, &blob).await;
+        return Err(e.into());
     }
     tracing::info!(repo = %repo.name, image = %t.image, reference, digest = %digest, "manifest pushed");
     let mut resp = HttpResponse::Created();

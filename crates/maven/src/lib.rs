@@ -520,6 +520,12 @@ async fn deploy(
                 Ok(b) => b,
                 Err(r) => return r,
             };
+            if declares_dtd(&bytes) {
+                return text(
+                    StatusCode::BAD_REQUEST,
+                    "maven-metadata.xml must not declare a DOCTYPE or entities",
+                );
+            }
             return match metadata::parse(&bytes) {
                 Err(e) => text(
                     StatusCode::BAD_REQUEST,
@@ -553,6 +559,12 @@ async fn deploy(
                 Ok(b) => b,
                 Err(r) => return r,
             };
+            if declares_dtd(&bytes) {
+                return text(
+                    StatusCode::BAD_REQUEST,
+                    "maven-metadata.xml must not declare a DOCTYPE or entities",
+                );
+            }
             if let Err(e) = metadata::parse(&bytes) {
                 return text(
                     StatusCode::BAD_REQUEST,
@@ -588,12 +600,29 @@ async fn deploy(
         max_size: cx.arca.settings.max_upload_bytes,
         all_checksums: true,
     };
+    let blob = match cx
+        .arca
+        .storage
+        .stage(&cx.repo, payload_stream(body), opts)
+        .await
+    {
+        Ok(b) => b,
+        Err(e) => return storage_fail(e),
+    };
+    // Checked before the asset row changes: a refused POM leaves the one it would replace.
+    if path.as_str().ends_with(".pom")
+        && let Err(r) = check_pom(cx, &blob).await
+    {
+        cx.arca.storage.discard(&cx.repo.blob_store, &blob).await;
+        return r;
+    }
     if let Err(e) = cx
         .arca
         .storage
-        .ingest(&cx.repo, path, payload_stream(body), opts, meta)
+        .record(&cx.repo, path, blob.clone(), meta)
         .await
     {
+        cx.arca.storage.discard(&cx.repo.blob_store, &blob).await;
         return storage_fail(e);
     }
     if let Some(c) = &coords
@@ -602,6 +631,50 @@ async fn deploy(
         return storage_fail(e);
     }
     HttpResponse::Created().finish()
+}
+
+/// How much of a POM is searched for a document type declaration: it can only come before
+/// the root element.
+const PROLOG_LIMIT: u64 = 64 * 1024;
+
+/// Whether XML declares a document type (and so possibly entities: billion laughs, external
+/// files). Neither POMs nor metadata need one, and Maven's own parser rejects their entities.
+fn declares_dtd(head: &[u8]) -> bool {
+    head.windows(9)
+        .any(|w| w.eq_ignore_ascii_case(b"<!DOCTYPE"))
+        || head.windows(8).any(|w| w.eq_ignore_ascii_case(b"<!ENTITY"))
+}
+
+/// Refuses a POM whose prolog declares a document type.
+async fn check_pom(cx: &RepoContext, blob: &arca_core::blob::BlobRef) -> Result<(), HttpResponse> {
+    let store = cx
+        .arca
+        .storage
+        .store(&cx.repo.blob_store)
+        .map_err(storage_fail)?;
+    if blob.size == 0 {
+        return Ok(());
+    }
+    let range = arca_core::blob::ByteRange::From {
+        first: 0,
+        last: Some(blob.size.min(PROLOG_LIMIT) - 1),
+    };
+    let mut body = store
+        .get(&blob.digest, Some(range))
+        .await
+        .map_err(|e| storage_fail(e.into()))?;
+    let mut head = Vec::new();
+    while let Some(chunk) = body.stream.next().await {
+        let chunk = chunk.map_err(|e| storage_fail(arca_core::blob::BlobError::Io(e).into()))?;
+        head.extend_from_slice(&chunk);
+    }
+    if declares_dtd(&head) {
+        return Err(text(
+            StatusCode::BAD_REQUEST,
+            "a POM must not declare a DOCTYPE or entities",
+        ));
+    }
+    Ok(())
 }
 
 /// The version and write policies for an artifact about to be stored at `path`.

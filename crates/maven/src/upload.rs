@@ -9,7 +9,7 @@ use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use arca_core::{
     RepoContext,
     blob::{BlobRef, PutOptions},
-    http::{local_stream, remote_ip, storage_error, text},
+    http::{MAX_FORM_PARTS, local_stream, remote_ip, storage_error, text},
     model::AssetPath,
     storage::AssetMeta,
 };
@@ -58,11 +58,16 @@ pub async fn component_upload(
         }
         resp
     };
+    let mut parts = 0;
     while let Some(field) = form.next().await {
         let mut field = match field {
             Ok(f) => f,
             Err(e) => return refuse(files, bad(format!("bad form: {e}"))).await,
         };
+        parts += 1;
+        if parts > MAX_FORM_PARTS {
+            return refuse(files, bad("too many form parts".into())).await;
+        }
         let name = field.name().unwrap_or("").to_owned();
         let is_file = name.starts_with("maven2.asset") && !name[12..].contains('.');
         if is_file {
@@ -85,7 +90,11 @@ pub async fn component_upload(
                 Err(e) => return refuse(files, bad(format!("bad form: {e}"))).await,
             }
         }
-        fields.insert(name, String::from_utf8_lossy(&v).trim().to_owned());
+        // Lossy decoding could make two coordinates one: refuse instead.
+        match String::from_utf8(v) {
+            Ok(v) => fields.insert(name, v.trim().to_owned()),
+            Err(_) => return refuse(files, bad(format!("form field {name} is not UTF-8"))).await,
+        };
     }
     let get = |k: &str| fields.get(k).filter(|v| !v.is_empty()).cloned();
     let (Some(g), Some(a), Some(v)) = (
@@ -149,25 +158,32 @@ pub async fn component_upload(
         attrs: coords_json(c),
         component: Some(component(c)),
     };
-    for ((_, blob), (p, c)) in files.into_iter().zip(&targets) {
-        if let Err(e) = cx.arca.storage.record(&cx.repo, p, blob, meta(p, c)).await {
-            return storage_error(e);
-        }
-    }
+    let mut items: Vec<_> = files
+        .iter()
+        .zip(&targets)
+        .map(|((_, blob), (p, c))| (p.clone(), blob.clone(), meta(p, c)))
+        .collect();
+    let mut pom_blob = None;
     if generate && !has_pom {
         let packaging = get("maven2.packaging").unwrap_or_else(|| "jar".into());
         let pp = format!("{}/{a}/{v}/{a}-{v}.pom", g.replace('.', "/"));
         if let (Ok(ap), Some(MavenPath::Artifact(c))) = (AssetPath::parse(&pp), path::parse(&pp)) {
             let bytes = pom(&g, &a, &v, &packaging).into_bytes();
-            if let Err(e) = cx
-                .arca
-                .storage
-                .put_bytes(&cx.repo, &ap, bytes.into(), meta(&ap, &c))
-                .await
-            {
-                return storage_error(e);
+            match cx.arca.storage.stage_bytes(&cx.repo, bytes.into()).await {
+                Ok(b) => {
+                    items.push((ap.clone(), b.clone(), meta(&ap, &c)));
+                    pom_blob = Some(b);
+                }
+                Err(e) => return refuse(files, storage_error(e)).await,
             }
         }
+    }
+    // Every file, and the generated POM, or none.
+    if let Err(e) = cx.arca.storage.record_all(&cx.repo, items).await {
+        if let Some(b) = &pom_blob {
+            cx.arca.storage.discard(&cx.repo.blob_store, b).await;
+        }
+        return refuse(files, storage_error(e)).await;
     }
     if let Err(e) = rebuild_for(cx, &first).await {
         return storage_error(e);

@@ -6,8 +6,8 @@ use actix_multipart::Multipart;
 use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use arca_core::{
     RepoContext,
-    blob::{BlobError, PutOptions},
-    http::{local_stream, remote_ip},
+    blob::{BlobError, BlobRef, PutOptions},
+    http::{MAX_FORM_PARTS, local_stream, remote_ip},
     meta::NewComponent,
     model::{AssetPath, Digest},
     storage::{AssetMeta, StorageError},
@@ -59,12 +59,24 @@ pub async fn upload(cx: &RepoContext, req: &HttpRequest, body: web::Payload) -> 
     let mut form = Multipart::new(req.headers(), body);
     let mut fields: HashMap<String, String> = HashMap::new();
     let mut budget = FIELD_LIMIT;
-    let mut stored: Option<(AssetPath, arca_core::model::Asset)> = None;
+    // The file's name and its blob, stored but not recorded until every check passed.
+    let mut staged: Option<(String, BlobRef)> = None;
+    let refuse = |staged: Option<(String, BlobRef)>, resp: HttpResponse| async move {
+        if let Some((_, b)) = staged {
+            cx.arca.storage.discard(&cx.repo.blob_store, &b).await;
+        }
+        resp
+    };
+    let mut parts = 0;
     while let Some(field) = form.next().await {
         let mut field = match field {
             Ok(f) => f,
-            Err(e) => return bad(format!("malformed multipart body: {e}")),
+            Err(e) => return refuse(staged, bad(format!("malformed multipart body: {e}"))).await,
         };
+        parts += 1;
+        if parts > MAX_FORM_PARTS {
+            return refuse(staged, bad("too many form parts")).await;
+        }
         let name = field.name().unwrap_or("").to_owned();
         // twine sends `content`; Nexus's component upload form `pypi.asset`.
         if name != "content" && name != "pypi.asset" {
@@ -72,61 +84,50 @@ pub async fn upload(cx: &RepoContext, req: &HttpRequest, body: web::Payload) -> 
                 Ok(v) => {
                     fields.insert(name, v);
                 }
-                Err(r) => return r,
+                Err(r) => return refuse(staged, r).await,
             }
             continue;
         }
-        if stored.is_some() {
-            return bad("one file per upload");
+        if staged.is_some() {
+            return refuse(staged, bad("one file per upload")).await;
         }
         let filename = field
             .content_disposition()
             .and_then(|cd| cd.get_filename())
             .map(str::to_owned)
             .unwrap_or_default();
-        match store_file(cx, req, &fields, &filename, field).await {
-            Ok(s) => stored = Some(s),
+        match stage_file(cx, &fields, &filename, field).await {
+            Ok(b) => staged = Some((filename, b)),
             Err(r) => return r,
         }
     }
-    let Some((path, asset)) = stored else {
+    let Some((filename, blob)) = staged else {
         return bad("no file: the form needs a `content` field");
     };
-    // Digests sent after the file are checked now; a mismatch removes what was stored.
-    let sha_ok = fields
-        .get("sha256_digest")
-        .is_none_or(|d| d.trim().eq_ignore_ascii_case(&asset.checksums.sha256));
-    let md5_ok = fields
-        .get("md5_digest")
-        .is_none_or(|d| d.trim().eq_ignore_ascii_case(&asset.checksums.md5));
-    if !sha_ok || !md5_ok {
-        let _ = cx.arca.storage.delete_asset(&cx.repo, path.as_str()).await;
-        return bad(format!(
-            "digest mismatch: the uploaded {} has sha256 {}",
-            path.file_name(),
-            asset.checksums.sha256
-        ));
+    match record(cx, req, &fields, &filename, &blob).await {
+        Ok(path) => {
+            tracing::info!(repo = %cx.repo.name, file = %path, "uploaded");
+            HttpResponse::Ok()
+                .content_type("text/plain; charset=utf-8")
+                .body("OK")
+        }
+        Err(r) => refuse(Some((filename, blob)), r).await,
     }
-    if path.as_str().ends_with(".whl")
-        && let Err(r) = extract_metadata(cx, &path, &asset).await
-    {
-        let _ = cx.arca.storage.delete_asset(&cx.repo, path.as_str()).await;
-        return r;
-    }
-    tracing::info!(repo = %cx.repo.name, file = %path, "uploaded");
-    HttpResponse::Ok()
-        .content_type("text/plain; charset=utf-8")
-        .body("OK")
 }
 
-/// Validates the upload against the fields seen so far and streams the file into storage.
-async fn store_file(
+/// Where a file goes once the form agrees with its name: checked with the fields seen before
+/// the file (so a refusal reads no bytes) and again with all of them.
+struct Target {
+    path: AssetPath,
+    norm: String,
+    version: String,
+}
+
+async fn check(
     cx: &RepoContext,
-    req: &HttpRequest,
     fields: &HashMap<String, String>,
     filename: &str,
-    field: actix_multipart::Field,
-) -> Result<(AssetPath, arca_core::model::Asset), HttpResponse> {
+) -> Result<Target, HttpResponse> {
     if let Some(a) = fields.get(":action")
         && a != "file_upload"
     {
@@ -159,17 +160,80 @@ async fn store_file(
             return Err(bad(format!("filetype {ft} does not match {filename}")));
         }
     }
-    let expect = match fields.get("sha256_digest").map(|d| Digest::parse(d.trim())) {
-        None => None,
-        Some(Ok(d)) => Some(d),
-        Some(Err(_)) => return Err(bad("sha256_digest must be 64 lowercase hex digits")),
-    };
+    for (k, len) in [("sha256_digest", 64), ("md5_digest", 32)] {
+        if let Some(d) = fields.get(k)
+            && (d.trim().len() != len || !d.trim().bytes().all(|c| c.is_ascii_hexdigit()))
+        {
+            return Err(bad(format!("{k} must be {len} hex digits")));
+        }
+    }
     let path = AssetPath::parse(&package_path(&norm, &dist.version, filename))
         .map_err(|e| bad(e.to_string()))?;
-    // Refused before any byte is read: DENY, or ALLOW_ONCE with the file already there.
     if let Err(e) = cx.arca.storage.check_write_policy(&cx.repo, &path).await {
         return Err(fail(&e));
     }
+    Ok(Target {
+        path,
+        norm,
+        version: dist.version,
+    })
+}
+
+/// Checks the upload against the fields seen so far and streams the file into the blob store,
+/// recording nothing.
+async fn stage_file(
+    cx: &RepoContext,
+    fields: &HashMap<String, String>,
+    filename: &str,
+    field: actix_multipart::Field,
+) -> Result<BlobRef, HttpResponse> {
+    check(cx, fields, filename).await?;
+    let expect = fields
+        .get("sha256_digest")
+        .and_then(|d| Digest::parse(&d.trim().to_ascii_lowercase()).ok());
+    let opts = PutOptions {
+        expect,
+        max_size: cx.arca.settings.max_upload_bytes,
+        all_checksums: true,
+    };
+    let body = local_stream(field.map_err(|e| e.to_string()).into_stream().boxed_local());
+    match cx.arca.storage.stage(&cx.repo, body, opts).await {
+        Ok(b) => Ok(b),
+        Err(StorageError::Blob(e @ BlobError::DigestMismatch { .. })) => {
+            Err(bad(format!("sha256_digest does not match the file: {e}")))
+        }
+        Err(e) => Err(storage_fail(e)),
+    }
+}
+
+/// Checks the stored file against the whole form (digests sent after it, a wheel's METADATA),
+/// then records it, with its METADATA, in one transaction.
+async fn record(
+    cx: &RepoContext,
+    req: &HttpRequest,
+    fields: &HashMap<String, String>,
+    filename: &str,
+    blob: &BlobRef,
+) -> Result<AssetPath, HttpResponse> {
+    let t = check(cx, fields, filename).await?;
+    let sha_ok = fields
+        .get("sha256_digest")
+        .is_none_or(|d| d.trim().eq_ignore_ascii_case(&blob.checksums.sha256));
+    let md5_ok = fields
+        .get("md5_digest")
+        .is_none_or(|d| d.trim().eq_ignore_ascii_case(&blob.checksums.md5));
+    if !sha_ok || !md5_ok {
+        return Err(bad(format!(
+            "digest mismatch: the uploaded {} has sha256 {}",
+            t.path.file_name(),
+            blob.checksums.sha256
+        )));
+    }
+    let metadata = if filename.ends_with(".whl") {
+        extract_metadata(cx, &t.path, blob).await?
+    } else {
+        None
+    };
     let meta = AssetMeta {
         content_type: if filename.ends_with(".whl") || filename.ends_with(".zip") {
             "application/zip".into()
@@ -183,42 +247,49 @@ async fn store_file(
             "summary": fields.get("summary"),
             "yanked": null,
         }}),
-        component: Some(component(&norm, &dist.version)),
+        component: Some(component(&t.norm, &t.version)),
     };
-    let opts = PutOptions {
-        expect,
-        max_size: cx.arca.settings.max_upload_bytes,
-        all_checksums: true,
-    };
-    let body = local_stream(field.map_err(|e| e.to_string()).into_stream().boxed_local());
-    match cx
-        .arca
-        .storage
-        .ingest(&cx.repo, &path, body, opts, meta)
-        .await
-    {
-        Ok(asset) => Ok((path, asset)),
-        Err(StorageError::Blob(e @ BlobError::DigestMismatch { .. })) => {
-            Err(bad(format!("sha256_digest does not match the file: {e}")))
-        }
-        Err(e) => Err(storage_fail(e)),
+    let mut items = vec![(t.path.clone(), blob.clone(), meta)];
+    let mut extra = None;
+    if let Some(bytes) = metadata {
+        let meta_path =
+            AssetPath::parse(&format!("{}.metadata", t.path)).map_err(|e| bad(e.to_string()))?;
+        let mb = cx
+            .arca
+            .storage
+            .stage_bytes(&cx.repo, bytes.into())
+            .await
+            .map_err(storage_fail)?;
+        let m = AssetMeta {
+            content_type: "text/plain; charset=utf-8".into(),
+            ..Default::default()
+        };
+        items.push((meta_path, mb.clone(), m));
+        extra = Some(mb);
     }
+    if let Err(e) = cx.arca.storage.record_all(&cx.repo, items).await {
+        if let Some(mb) = extra {
+            cx.arca.storage.discard(&cx.repo.blob_store, &mb).await;
+        }
+        return Err(storage_fail(e));
+    }
+    Ok(t.path)
 }
 
-/// PEP 658: serve the wheel's METADATA as `<file>.metadata`. A wheel without one is refused.
+/// PEP 658: the wheel's METADATA, served as `<file>.metadata`. A wheel without one, or with one
+/// beyond [`METADATA_LIMIT`] once inflated (a zip bomb), is refused.
 async fn extract_metadata(
     cx: &RepoContext,
     path: &AssetPath,
-    asset: &arca_core::model::Asset,
-) -> Result<(), HttpResponse> {
+    blob: &BlobRef,
+) -> Result<Option<Vec<u8>>, HttpResponse> {
     let store = cx
         .arca
         .storage
-        .store(&asset.blob_store)
+        .store(&cx.repo.blob_store)
         .map_err(storage_fail)?;
-    let digest = Digest::parse(&asset.blob_digest).map_err(|e| bad(e.to_string()))?;
-    let Some(local) = store.local_path(&digest) else {
-        return Ok(()); // stores without local files get their metadata lazily (later)
+    let Some(local) = store.local_path(&blob.digest) else {
+        return Ok(None); // stores without local files get their metadata lazily (later)
     };
     let read = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, String> {
         let file = std::fs::File::open(local).map_err(|e| e.to_string())?;
@@ -232,23 +303,19 @@ async fn extract_metadata(
             return Err("METADATA is too large".into());
         }
         let mut out = Vec::with_capacity(entry.size() as usize);
-        std::io::Read::read_to_end(&mut std::io::Read::take(entry, METADATA_LIMIT), &mut out)
-            .map_err(|e| e.to_string())?;
+        // The declared size may lie: inflate at most one byte past the limit.
+        std::io::Read::read_to_end(
+            &mut std::io::Read::take(entry, METADATA_LIMIT + 1),
+            &mut out,
+        )
+        .map_err(|e| format!("METADATA: {e}"))?;
+        if out.len() as u64 > METADATA_LIMIT {
+            return Err("METADATA is too large".into());
+        }
         Ok(out)
     })
     .await
     .map_err(|e| text(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
     .map_err(|e| bad(format!("{}: {e}", path.file_name())))?;
-    let meta_path =
-        AssetPath::parse(&format!("{path}.metadata")).map_err(|e| bad(e.to_string()))?;
-    let meta = AssetMeta {
-        content_type: "text/plain; charset=utf-8".into(),
-        ..Default::default()
-    };
-    cx.arca
-        .storage
-        .put_bytes(&cx.repo, &meta_path, read.into(), meta)
-        .await
-        .map_err(storage_fail)?;
-    Ok(())
+    Ok(Some(read))
 }

@@ -8,7 +8,7 @@ use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use arca_core::{
     RepoContext,
     blob::{BlobRef, PutOptions},
-    http::{local_stream, storage_error as error, text},
+    http::{MAX_FORM_PARTS, local_stream, storage_error as error, text},
     model::AssetPath,
 };
 use futures_util::StreamExt;
@@ -32,11 +32,16 @@ pub async fn component(cx: &RepoContext, req: &HttpRequest, body: web::Payload) 
         resp
     };
     let bad = |msg: String| text(StatusCode::BAD_REQUEST, msg);
+    let mut parts = 0;
     while let Some(field) = form.next().await {
         let mut field = match field {
             Ok(f) => f,
             Err(e) => return refuse(files, bad(format!("bad form: {e}"))).await,
         };
+        parts += 1;
+        if parts > MAX_FORM_PARTS {
+            return refuse(files, bad("too many form parts".into())).await;
+        }
         let name = field.name().unwrap_or("").to_owned();
         if name.starts_with("raw.asset") && !name.ends_with(".filename") {
             let client_name = field
@@ -65,7 +70,11 @@ pub async fn component(cx: &RepoContext, req: &HttpRequest, body: web::Payload) 
                 Err(e) => return refuse(files, bad(format!("bad form: {e}"))).await,
             }
         }
-        fields.insert(name, String::from_utf8_lossy(&v).into_owned());
+        // Lossy decoding could make two names one: refuse instead.
+        match String::from_utf8(v) {
+            Ok(v) => fields.insert(name, v),
+            Err(_) => return refuse(files, bad(format!("form field {name} is not UTF-8"))).await,
+        };
     }
     let Some(dir) = fields
         .get("raw.directory")
@@ -101,15 +110,28 @@ pub async fn component(cx: &RepoContext, req: &HttpRequest, body: web::Payload) 
             return refuse(files, error(e)).await;
         }
     }
-    for ((_, _, blob), path) in files.into_iter().zip(targets) {
-        let content_type = mime_guess::from_path(path.file_name())
-            .first_raw()
-            .unwrap_or("application/octet-stream")
-            .to_owned();
-        let meta = asset_meta(cx, req, &path, content_type);
-        if let Err(e) = cx.arca.storage.record(&cx.repo, &path, blob, meta).await {
-            return error(e);
-        }
+    if targets
+        .iter()
+        .enumerate()
+        .any(|(i, p)| targets[..i].contains(p))
+    {
+        return refuse(files, bad("two files with the same target path".into())).await;
     }
-    HttpResponse::NoContent().finish()
+    let items = files
+        .iter()
+        .zip(targets)
+        .map(|((_, _, blob), path)| {
+            let content_type = mime_guess::from_path(path.file_name())
+                .first_raw()
+                .unwrap_or("application/octet-stream")
+                .to_owned();
+            let meta = asset_meta(cx, req, &path, content_type);
+            (path, blob.clone(), meta)
+        })
+        .collect();
+    // All files or none.
+    match cx.arca.storage.record_all(&cx.repo, items).await {
+        Ok(_) => HttpResponse::NoContent().finish(),
+        Err(e) => refuse(files, error(e)).await,
+    }
 }

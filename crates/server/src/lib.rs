@@ -77,6 +77,7 @@ pub async fn start(settings: Settings, listener: TcpListener) -> anyhow::Result<
         docker_default_repository: settings.docker_default_repository.clone(),
         blob_store_root: settings.blob_store_root.clone(),
         confine_blob_stores: settings.confine_blob_stores,
+        listen: listener.local_addr().ok(),
     };
     let arca = web::Data::new(Arca::new(db.clone(), formats(), core));
     for s in db.list_blob_stores().await? {
@@ -368,9 +369,17 @@ fn json_config() -> web::JsonConfig {
                 }
                 _ => err.to_string(),
             };
+            // Too large is 413, as for every other body; the rest is the client's JSON.
+            let status = match &err {
+                actix_web::error::JsonPayloadError::Overflow { .. }
+                | actix_web::error::JsonPayloadError::OverflowKnownLength { .. } => {
+                    actix_web::http::StatusCode::PAYLOAD_TOO_LARGE
+                }
+                _ => actix_web::http::StatusCode::BAD_REQUEST,
+            };
             actix_web::error::InternalError::from_response(
                 err,
-                HttpResponse::BadRequest().json(serde_json::json!([{ "id": "*", "message": format!("invalid JSON body: {msg}") }])),
+                HttpResponse::build(status).json(serde_json::json!([{ "id": "*", "message": format!("invalid JSON body: {msg}") }])),
             )
             .into()
         })

@@ -106,13 +106,32 @@ impl Format for YumFormat {
         let mut form = actix_multipart::Multipart::new(req.headers(), body);
         let mut fields: std::collections::HashMap<String, String> = Default::default();
         let mut stored: Option<(BlobRef, package::Package, String)> = None;
+        // Refused: the RPM stored so far goes.
+        let refuse = |stored: Option<(BlobRef, package::Package, String)>, resp: HttpResponse| {
+            let cx = &cx;
+            async move {
+                if let Some((b, ..)) = stored {
+                    cx.arca.storage.discard(&cx.repo.blob_store, &b).await;
+                }
+                resp
+            }
+        };
+        let bad = |msg: String| text(StatusCode::BAD_REQUEST, msg);
+        let mut parts = 0;
         while let Some(field) = form.next().await {
             let mut field = match field {
                 Ok(f) => f,
-                Err(e) => return text(StatusCode::BAD_REQUEST, format!("bad form: {e}")),
+                Err(e) => return refuse(stored, bad(format!("bad form: {e}"))).await,
             };
+            parts += 1;
+            if parts > arca_core::http::MAX_FORM_PARTS {
+                return refuse(stored, bad("too many form parts".into())).await;
+            }
             let name = field.name().unwrap_or("").to_owned();
-            if name == "yum.asset" && stored.is_none() {
+            if name == "yum.asset" {
+                if stored.is_some() {
+                    return refuse(stored, bad("one yum.asset per upload".into())).await;
+                }
                 let filename = field
                     .content_disposition()
                     .and_then(|d| d.get_filename())
@@ -129,15 +148,18 @@ impl Format for YumFormat {
                 match chunk {
                     Ok(c) if v.len() + c.len() <= 4096 => v.extend_from_slice(&c),
                     Ok(_) => {
-                        return text(
-                            StatusCode::BAD_REQUEST,
-                            format!("form field {name} is too long"),
-                        );
+                        return refuse(stored, bad(format!("form field {name} is too long"))).await;
                     }
-                    Err(e) => return text(StatusCode::BAD_REQUEST, format!("bad form: {e}")),
+                    Err(e) => return refuse(stored, bad(format!("bad form: {e}"))).await,
                 }
             }
-            fields.insert(name, String::from_utf8_lossy(&v).into_owned());
+            // Lossy decoding could make two names one: refuse instead.
+            match String::from_utf8(v) {
+                Ok(v) => fields.insert(name, v),
+                Err(_) => {
+                    return refuse(stored, bad(format!("form field {name} is not UTF-8"))).await;
+                }
+            };
         }
         let Some((blob, pkg, filename)) = stored else {
             return text(StatusCode::BAD_REQUEST, "the form needs a yum.asset file");

@@ -106,6 +106,16 @@ impl Db {
     /// Records an asset (replacing any at the same path) and takes a reference on its blob, in
     /// one transaction. Returns the asset and the blob the replaced asset released, if any.
     pub async fn put_asset(&self, a: &NewAsset) -> Result<(Asset, Option<ReleasedBlob>)> {
+        let (mut assets, mut released) = self.put_assets(std::slice::from_ref(a)).await?;
+        let asset = assets
+            .pop()
+            .ok_or_else(|| MetaError::Invalid("no asset recorded".into()))?;
+        Ok((asset, released.pop()))
+    }
+
+    /// Records several assets (each replacing any at its path) in one transaction: all or none.
+    /// Returns them in order, and the blobs the replaced assets released.
+    pub async fn put_assets(&self, list: &[NewAsset]) -> Result<(Vec<Asset>, Vec<ReleasedBlob>)> {
         const BLOB: &str = "INSERT INTO blobs (digest, store, size, refcount, created_ms) VALUES ($1, $2, $3, 1, $4) \
              ON CONFLICT (store, digest) DO UPDATE SET refcount = blobs.refcount + 1, zero_since_ms = NULL";
         const COMP: &str = "INSERT INTO components (repository_id, namespace, name, version, attributes, created_ms) \
@@ -123,91 +133,102 @@ impl Db {
              zero_since_ms = CASE WHEN refcount = 1 THEN $3 ELSE NULL END \
              WHERE store = $1 AND digest = $2 RETURNING refcount";
         let now = now_ms();
-        let attrs = json_text(&a.attrs);
-        let c = &a.checksums;
-        let (id, released) = in_tx!(self, |tx| {
-            sqlx::query(BLOB)
-                .bind(&a.blob_digest)
-                .bind(&a.blob_store)
-                .bind(a.size)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            let component_id: Option<i64> = match &a.component {
-                Some(nc) => {
-                    let (cid,): (i64,) = sqlx::query_as(COMP)
-                        .bind(a.repository_id)
-                        .bind(&nc.namespace)
-                        .bind(&nc.name)
-                        .bind(&nc.version)
-                        .bind(json_text(&nc.attrs))
-                        .bind(now)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                    Some(cid)
-                }
-                None => None,
-            };
-            let old: Option<(i64, String, String)> = sqlx::query_as(OLD)
-                .bind(a.repository_id)
-                .bind(&a.path)
-                .fetch_optional(&mut *tx)
-                .await?;
-            match old {
-                None => {
-                    let (id,): (i64,) = sqlx::query_as(INS)
-                        .bind(a.repository_id)
-                        .bind(component_id)
-                        .bind(&a.path)
-                        .bind(&a.blob_store)
-                        .bind(&a.blob_digest)
-                        .bind(a.size)
-                        .bind(&a.content_type)
-                        .bind(&c.sha256)
-                        .bind(&c.sha1)
-                        .bind(&c.md5)
-                        .bind(&c.sha512)
-                        .bind(now)
-                        .bind(&a.uploader)
-                        .bind(&a.uploader_ip)
-                        .bind(&attrs)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                    (id, None)
-                }
-                Some((id, old_store, old_digest)) => {
-                    sqlx::query(UPD)
-                        .bind(id)
-                        .bind(component_id)
-                        .bind(&a.blob_store)
-                        .bind(&a.blob_digest)
-                        .bind(a.size)
-                        .bind(&a.content_type)
-                        .bind(&c.sha256)
-                        .bind(&c.sha1)
-                        .bind(&c.md5)
-                        .bind(&c.sha512)
-                        .bind(now)
-                        .bind(&a.uploader)
-                        .bind(&a.uploader_ip)
-                        .bind(&attrs)
-                        .execute(&mut *tx)
-                        .await?;
-                    let (left,): (i64,) = sqlx::query_as(DEC)
-                        .bind(&old_store)
-                        .bind(&old_digest)
-                        .bind(now)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                    let released = (left <= 0).then_some(ReleasedBlob {
-                        store: old_store,
-                        digest: old_digest,
-                    });
-                    (id, released)
+        let (ids, released) = in_tx!(self, |tx| {
+            let mut ids = Vec::with_capacity(list.len());
+            let mut released = Vec::new();
+            for a in list {
+                let attrs = json_text(&a.attrs);
+                let c = &a.checksums;
+                sqlx::query(BLOB)
+                    .bind(&a.blob_digest)
+                    .bind(&a.blob_store)
+                    .bind(a.size)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                let component_id: Option<i64> = match &a.component {
+                    Some(nc) => {
+                        let (cid,): (i64,) = sqlx::query_as(COMP)
+                            .bind(a.repository_id)
+                            .bind(&nc.namespace)
+                            .bind(&nc.name)
+                            .bind(&nc.version)
+                            .bind(json_text(&nc.attrs))
+                            .bind(now)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                        Some(cid)
+                    }
+                    None => None,
+                };
+                let old: Option<(i64, String, String)> = sqlx::query_as(OLD)
+                    .bind(a.repository_id)
+                    .bind(&a.path)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                match old {
+                    None => {
+                        let (id,): (i64,) = sqlx::query_as(INS)
+                            .bind(a.repository_id)
+                            .bind(component_id)
+                            .bind(&a.path)
+                            .bind(&a.blob_store)
+                            .bind(&a.blob_digest)
+                            .bind(a.size)
+                            .bind(&a.content_type)
+                            .bind(&c.sha256)
+                            .bind(&c.sha1)
+                            .bind(&c.md5)
+                            .bind(&c.sha512)
+                            .bind(now)
+                            .bind(&a.uploader)
+                            .bind(&a.uploader_ip)
+                            .bind(&attrs)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                        ids.push(id);
+                    }
+                    Some((id, old_store, old_digest)) => {
+                        sqlx::query(UPD)
+                            .bind(id)
+                            .bind(component_id)
+                            .bind(&a.blob_store)
+                            .bind(&a.blob_digest)
+                            .bind(a.size)
+                            .bind(&a.content_type)
+                            .bind(&c.sha256)
+                            .bind(&c.sha1)
+                            .bind(&c.md5)
+                            .bind(&c.sha512)
+                            .bind(now)
+                            .bind(&a.uploader)
+                            .bind(&a.uploader_ip)
+                            .bind(&attrs)
+                            .execute(&mut *tx)
+                            .await?;
+                        let (left,): (i64,) = sqlx::query_as(DEC)
+                            .bind(&old_store)
+                            .bind(&old_digest)
+                            .bind(now)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                        if left <= 0 {
+                            released.push(ReleasedBlob {
+                                store: old_store,
+                                digest: old_digest,
+                            });
+                        }
+                        ids.push(id);
+                    }
                 }
             }
+            (ids, released)
         });
-        Ok((self.get_asset_by_id(id).await?, released))
+        let mut assets = Vec::with_capacity(ids.len());
+        for id in ids {
+            assets.push(self.get_asset_by_id(id).await?);
+        }
+        Ok((assets, released))
     }
 
     pub async fn get_asset_by_id(&self, id: i64) -> Result<Asset> {

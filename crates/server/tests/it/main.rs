@@ -11,6 +11,7 @@ mod config;
 mod deploy;
 mod docker;
 mod filemodes;
+mod hostile;
 mod maven;
 mod nesting;
 mod openapi;

@@ -473,4 +473,159 @@ async fn proxy_and_group(b: Backend) {
     );
 }
 
-both_backends!(hosted_uploads, proxy_and_group);
+/// A refused re-upload (ALLOW policy) leaves the earlier file, its METADATA and the simple
+/// page exactly as they were.
+async fn refused_reupload_keeps_file(b: Backend) {
+    let s = TestServer::start(b).await;
+    let mut body = repo("pa", "hosted", json!({}));
+    body["storage"]["writePolicy"] = json!("ALLOW");
+    create(&s, "hosted", body).await;
+    let assets = |s: &TestServer| {
+        let url = s.at("/service/rest/v1/assets?repository=pa");
+        let pw = s.admin_password.clone();
+        async move {
+            let v = json(
+                arca_testkit::reqwest::Client::new()
+                    .get(url)
+                    .basic_auth("admin", Some(pw))
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await;
+            let mut out: Vec<(String, String)> = v["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| {
+                    (
+                        a["path"].as_str().unwrap().to_owned(),
+                        a["checksum"]["sha256"].as_str().unwrap().to_owned(),
+                    )
+                })
+                .collect();
+            out.sort();
+            out
+        }
+    };
+    let page = |s: &TestServer| {
+        let r = s
+            .admin(GET, "/repository/pa/simple/demo/")
+            .header("accept", "application/vnd.pypi.simple.v1+json");
+        async move { r.send().await.unwrap().text().await.unwrap() }
+    };
+    const WHEEL_NAME: &str = "demo-1.0-py3-none-any.whl";
+    let good = crate::hostile::zip(&[(
+        "demo-1.0.dist-info/METADATA",
+        b"Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n",
+        None,
+    )]);
+    let (st, msg) = upload(&s, "pa", form(&[], Some((WHEEL_NAME, &good)), false)).await;
+    assert_eq!(st, 200, "{msg}");
+    let (st, msg) = upload(&s, "pa", form(&[], Some(("demo-1.0.tar.gz", SDIST)), false)).await;
+    assert_eq!(st, 200, "{msg}");
+    let before = assets(&s).await;
+    assert_eq!(before.len(), 3, "{before:?}");
+    let page_before = page(&s).await;
+    let other = crate::hostile::zip(&[(
+        "demo-1.0.dist-info/METADATA",
+        b"Metadata-Version: 2.1\nName: demo\nVersion: 1.0\nSummary: other\n",
+        None,
+    )]);
+    let no_metadata = crate::hostile::zip(&[("demo/__init__.py", b"", None)]);
+    let bomb = crate::hostile::zip(&[(
+        "demo-1.0.dist-info/METADATA",
+        &vec![b'A'; 9 * 1024 * 1024],
+        Some(100),
+    )]);
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "wrong sha256_digest after the file",
+            form(
+                &[("sha256_digest", WRONG_SHA)],
+                Some(("demo-1.0.tar.gz", b"changed")),
+                true,
+            ),
+        ),
+        (
+            "wrong sha256_digest before the file",
+            form(
+                &[("sha256_digest", WRONG_SHA)],
+                Some(("demo-1.0.tar.gz", b"changed")),
+                false,
+            ),
+        ),
+        (
+            "wrong md5_digest",
+            form(
+                &[("md5_digest", "00000000000000000000000000000000")],
+                Some(("demo-1.0.tar.gz", b"changed")),
+                false,
+            ),
+        ),
+        (
+            "name sent after the file disagrees",
+            form(
+                &[("name", "other")],
+                Some(("demo-1.0.tar.gz", b"changed")),
+                true,
+            ),
+        ),
+        (
+            "wheel without METADATA",
+            form(&[], Some((WHEEL_NAME, &no_metadata)), false),
+        ),
+        (
+            "wheel whose METADATA inflates past the limit",
+            form(&[], Some((WHEEL_NAME, &bomb)), false),
+        ),
+        (
+            "wheel that is no zip",
+            form(&[], Some((WHEEL_NAME, b"not a zip")), false),
+        ),
+        ("two content parts", {
+            let mut b = form(&[], Some((WHEEL_NAME, &other)), false);
+            let one = form(&[], Some(("demo-1.0.tar.gz", b"changed")), false);
+            // Splice the second file part in before the closing boundary.
+            let end = format!("--{BOUNDARY}--\r\n");
+            b.truncate(b.len() - end.len());
+            b.extend_from_slice(&one);
+            b
+        }),
+    ];
+    for (name, body) in cases {
+        let (st, msg) = upload(&s, "pa", body).await;
+        assert_eq!(st, 400, "{name}: {msg}");
+        assert_eq!(assets(&s).await, before, "{name}: assets changed");
+        assert_eq!(page(&s).await, page_before, "{name}: simple page changed");
+        let r = s
+            .admin(GET, "/repository/pa/packages/demo/1.0/demo-1.0.tar.gz")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.bytes().await.unwrap().as_ref(), SDIST, "{name}");
+        let r = s
+            .admin(
+                GET,
+                &format!("/repository/pa/packages/demo/1.0/{WHEEL_NAME}"),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.bytes().await.unwrap().as_ref(), &good[..], "{name}");
+    }
+    // A good re-upload still replaces the wheel and its METADATA together.
+    let (st, msg) = upload(&s, "pa", form(&[], Some((WHEEL_NAME, &other)), false)).await;
+    assert_eq!(st, 200, "{msg}");
+    let r = s
+        .admin(
+            GET,
+            &format!("/repository/pa/packages/demo/1.0/{WHEEL_NAME}.metadata"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(r.text().await.unwrap().contains("Summary: other"));
+}
+
+both_backends!(hosted_uploads, proxy_and_group, refused_reupload_keeps_file);

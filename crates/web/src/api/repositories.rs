@@ -548,6 +548,7 @@ async fn parse_spec(
     format
         .validate(&spec)
         .map_err(|m| ApiError::invalid("*", m))?;
+    check_connector_port(arca, format, &spec).await?;
     // Cleanup policies named must exist and suit the format.
     for name in arca_core::cleanup::policy_names_of(&spec.attrs) {
         match arca.db.get_cleanup_policy(&name).await {
@@ -571,6 +572,59 @@ async fn parse_spec(
         }
     }
     Ok(spec)
+}
+
+/// A repository connector's port must be free: not Arca's own, not another repository's, and
+/// one this node can listen on now (other nodes of a cluster are not asked).
+async fn check_connector_port(
+    arca: &Arca,
+    format: &dyn Format,
+    spec: &RepositorySpec,
+) -> Result<(), ApiError> {
+    let Some((port, field)) = format.connector_port(&spec.attrs) else {
+        return Ok(());
+    };
+    let id = format!("PARAMETER {field}");
+    if arca.settings.listen.is_some_and(|a| a.port() == port) {
+        return Err(ApiError::invalid(
+            &id,
+            format!("{field} {port} is the port Arca itself listens on"),
+        ));
+    }
+    for r in arca.db.list_repositories().await? {
+        if r.name == spec.name {
+            continue;
+        }
+        let theirs = arca
+            .formats
+            .get(&r.format)
+            .and_then(|f| f.connector_port(&r.attrs));
+        if theirs.is_some_and(|(p, _)| p == port) {
+            return Err(ApiError::invalid(
+                &id,
+                format!("{field} {port} is already used by repository {}", r.name),
+            ));
+        }
+    }
+    // A port one of our connectors holds is handed over by the server; any other must bind.
+    let ours = arca
+        .connectors
+        .read()
+        .map(|c| c.contains_key(&port))
+        .unwrap_or(false);
+    if !ours {
+        let ip = arca
+            .settings
+            .listen
+            .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |a| a.ip());
+        if let Err(e) = std::net::TcpListener::bind((ip, port)) {
+            return Err(ApiError::invalid(
+                &id,
+                format!("{field} {port} cannot be listened on: {e}"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Create a repository of a format and type.
