@@ -554,6 +554,12 @@ async fn yank(
     body: Option<web::Json<YankBody>>,
     arca: web::Data<arca_core::Arca>,
 ) -> Result<HttpResponse, arca_core::auth::Denied> {
+    if !arca_core::http::path_is_utf8(&req) {
+        return Ok(text(
+            StatusCode::BAD_REQUEST,
+            "the request path is not UTF-8 once percent-decoded",
+        ));
+    }
     let (repo_name, project, version) = params.into_inner();
     let subject = arca_core::auth::subject_of(&req).await?;
     arca.security

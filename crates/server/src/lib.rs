@@ -347,7 +347,20 @@ pub fn build_app(
 }
 
 /// `/repository/x` → `x/`, relative as RFC 9110 allows, so it is right behind any proxy.
-async fn repo_root_redirect(name: web::Path<String>) -> HttpResponse {
+/// Only a valid name reaches the header (a decoded CR LF would break it).
+async fn repo_root_redirect(req: actix_web::HttpRequest, name: web::Path<String>) -> HttpResponse {
+    if !arca_core::http::path_is_utf8(&req) {
+        return arca_core::http::text(
+            actix_web::http::StatusCode::BAD_REQUEST,
+            "the request path is not UTF-8 once percent-decoded",
+        );
+    }
+    if arca_core::model::RepoName::parse(&name).is_err() {
+        return arca_core::http::text(
+            actix_web::http::StatusCode::NOT_FOUND,
+            format!("Repository {name:?} not found"),
+        );
+    }
     HttpResponse::MovedPermanently()
         .insert_header(("Location", format!("{name}/")))
         .finish()

@@ -445,6 +445,21 @@ fn cases(layer: &str) -> Vec<Case> {
         "GET",
         "/repository/r%ff/x",
     ));
+    // `/repository/<name>` redirects to `<name>/`: the name must not reach the header bare.
+    for (what, name, status) in [
+        ("CR LF", "a%0d%0aSet-Cookie:%20x", 404),
+        ("invalid UTF-8", "r%ff", 400),
+        ("dot-dot", "%2e%2e", 404),
+    ] {
+        v.push(
+            case(
+                format!("repository root redirect, {what}"),
+                "GET",
+                format!("/repository/{name}"),
+            )
+            .expect(status),
+        );
+    }
 
     // ------------------------------------------------------------ docker names and digests
     let blob = |d: &str| format!("/v2/dh/app/blobs/{d}");
@@ -604,6 +619,60 @@ fn cases(layer: &str) -> Vec<Case> {
             .body("data")
             .expect(404),
         );
+    }
+
+    for (what, target) in [
+        ("catalog page size not a number", "/v2/_catalog?n=abc"),
+        ("catalog negative page size", "/v2/_catalog?n=-1"),
+        ("tags page size not a number", "/v2/dh/app/tags/list?n=abc"),
+        (
+            "referrers of a bad digest",
+            "/v2/dh/app/referrers/sha256:zz",
+        ),
+        (
+            "referrers of an unknown algorithm",
+            "/v2/dh/app/referrers/md5:00",
+        ),
+    ] {
+        v.push(case(format!("docker {what}"), "GET", target));
+    }
+    for (what, target, status) in [
+        (
+            "project dot-dot",
+            "/service/rest/v1/pypi/ph/..%2f..%2f/1.0/yank",
+            404,
+        ),
+        (
+            "version dot-dot",
+            "/service/rest/v1/pypi/ph/demo/..%2f..%2f/yank",
+            404,
+        ),
+        (
+            "invalid UTF-8 project",
+            "/service/rest/v1/pypi/ph/demo%ff/1.0/yank",
+            400,
+        ),
+    ] {
+        v.push(case(format!("pypi yank, {what}"), "POST", target).expect(status));
+    }
+    for (what, target, status) in [
+        (
+            "search, garbage token",
+            "/service/rest/v1/search?continuationToken=%2e%2e%2f",
+            400,
+        ),
+        (
+            "search assets, garbage token",
+            "/service/rest/v1/search/assets?continuationToken=zz",
+            400,
+        ),
+        (
+            "download of a dot-dot name",
+            "/service/rest/v1/search/assets/download?repository=rh&name=..%2f..%2fetc%2fpasswd",
+            404,
+        ),
+    ] {
+        v.push(case(format!("REST {what}"), "GET", target).expect(status));
     }
 
     // ------------------------------------------------------------ ranges
@@ -968,6 +1037,121 @@ fn cases(layer: &str) -> Vec<Case> {
         v.push(
             case(format!("pypi wheel, {what}"), "POST", pypi_upload).form(&[Part(&disp, &zipped)]),
         );
+    }
+
+    // ------------------------------------------------------------ refused replacements
+    v.push(
+        case(
+            "raw re-PUT with a wrong X-Checksum-Sha256",
+            "PUT",
+            "/repository/rh/dir/file.txt",
+        )
+        .header("X-Checksum-Sha256", "0".repeat(64))
+        .body("replaced"),
+    );
+    v.push(
+        case(
+            "raw re-PUT with a malformed X-Checksum-Sha256",
+            "PUT",
+            "/repository/rh/dir/file.txt",
+        )
+        .header("X-Checksum-Sha256", "zz")
+        .body("replaced"),
+    );
+    v.push(
+        case(
+            "raw re-PUT over the upload limit",
+            "PUT",
+            "/repository/rh/dir/file.txt",
+        )
+        .body(over.clone())
+        .expect(413),
+    );
+    v.push(
+        case(
+            "maven re-deploy over the upload limit",
+            "PUT",
+            "/repository/mh/org/ex/lib/1.0/lib-1.0.jar",
+        )
+        .body(over.clone())
+        .expect(413),
+    );
+    v.push(
+        case(
+            "maven re-deploy of a POM with a DOCTYPE",
+            "PUT",
+            "/repository/mh/org/ex/lib/1.0/lib-1.0.pom",
+        )
+        .body("<!DOCTYPE project><project/>"),
+    );
+    v.push(
+        case(
+            "yum re-PUT of no RPM",
+            "PUT",
+            "/repository/yh/Packages/arca-lib.rpm",
+        )
+        .body("no rpm"),
+    );
+    v.push(
+        case(
+            "yum re-PUT of a truncated RPM",
+            "PUT",
+            "/repository/yh/Packages/arca-lib.rpm",
+        )
+        .body(&RPM[..RPM.len() / 2]),
+    );
+    v.push(
+        case(
+            "docker re-tag naming an unknown blob",
+            "PUT",
+            "/v2/dh/app/manifests/1",
+        )
+        .header("Content-Type", OCI_MANIFEST)
+        .body(manifest(layer, 7, &digest(b"absent"), 6)),
+    );
+    for (what, parts) in [
+        (
+            "wrong sha256_digest",
+            vec![
+                Part(
+                    "name=\"content\"; filename=\"demo-1.0.tar.gz\"",
+                    b"replaced",
+                ),
+                Part("name=\"sha256_digest\"", "0".repeat(64).as_bytes()),
+            ],
+        ),
+        (
+            "wrong md5_digest",
+            vec![
+                Part(
+                    "name=\"content\"; filename=\"demo-1.0.tar.gz\"",
+                    b"replaced",
+                ),
+                Part("name=\"md5_digest\"", "0".repeat(32).as_bytes()),
+            ],
+        ),
+        (
+            "two content parts",
+            vec![
+                Part(
+                    "name=\"content\"; filename=\"demo-1.0.tar.gz\"",
+                    b"replaced",
+                ),
+                Part("name=\"content\"; filename=\"demo-1.0.tar.gz\"", b"again"),
+            ],
+        ),
+        (
+            "version after the file disagrees",
+            vec![
+                Part(
+                    "name=\"content\"; filename=\"demo-1.0.tar.gz\"",
+                    b"replaced",
+                ),
+                Part("name=\"version\"", b"2.0"),
+            ],
+        ),
+    ] {
+        v.push(case(format!("pypi re-upload, {what}"), "POST", pypi_upload).form(&parts));
     }
 
     // ------------------------------------------------------------ oversized bodies
