@@ -425,6 +425,7 @@ impl Security {
         if let Ok(mut g) = self.anonymous.lock() {
             *g = Some((enabled, Instant::now()));
         }
+        self.invalidate();
         Ok(())
     }
 
@@ -522,7 +523,13 @@ impl Security {
         })
     }
 
+    /// The anonymous caller, cached like a credential but re-read every 5 s (as the anonymous
+    /// setting always was): without it every anonymous request read the user and its roles.
     pub async fn anonymous_subject(&self) -> Result<Subject, AuthError> {
+        let key = key_of(&[b"anonymous"]);
+        if let Some(s) = self.fresh_within(&key, Duration::from_secs(5)) {
+            return Ok(s);
+        }
         let (privileges, selectors) = if self.anonymous_enabled().await? {
             match self.db.get_user(ANONYMOUS_USER).await {
                 Ok(u) => self.privileges_of(&u.roles).await?,
@@ -532,13 +539,15 @@ impl Security {
         } else {
             Default::default()
         };
-        Ok(Subject {
+        let s = Subject {
             user_id: ANONYMOUS_USER.into(),
             anonymous: true,
             via: Via::Anonymous,
             privileges: Arc::new(privileges),
             selectors: Arc::new(selectors),
-        })
+        };
+        self.remember(key, &s, String::new(), 0);
+        Ok(s)
     }
 
     fn fresh(&self, key: &[u8; 32]) -> Option<(Subject, i64)> {
@@ -549,6 +558,14 @@ impl Security {
             .map(|v| (v.subject.clone(), v.not_before_ms))
     }
 
+    fn fresh_within(&self, key: &[u8; 32], max_age: Duration) -> Option<Subject> {
+        let generation = self.generation.load(Ordering::Acquire);
+        let c = self.cache.lock().ok()?;
+        c.get(key)
+            .filter(|v| v.generation == generation && v.checked.elapsed() < max_age)
+            .map(|v| v.subject.clone())
+    }
+
     /// What a credential was last verified against, however old.
     fn proof(&self, key: &[u8; 32]) -> Option<String> {
         let c = self.cache.lock().ok()?;
@@ -556,7 +573,8 @@ impl Security {
     }
 
     fn remember(&self, key: [u8; 32], subject: &Subject, proof: String, not_before_ms: i64) {
-        // Read before the rows were: an invalidation racing this check leaves the entry stale.
+        // An invalidation racing this check may be missed by this entry; the next re-check
+        // (at most REVALIDATE later) reads the rows again.
         let generation = self.generation.load(Ordering::Acquire);
         if let Ok(mut c) = self.cache.lock() {
             if c.len() >= CACHE_MAX {
