@@ -33,3 +33,25 @@ where
         panic!("fuzz {name}: {e}");
     }
 }
+
+/// A valid input with a few random character-level edits (inserted, removed, replaced).
+#[allow(dead_code)] // not every harness including this file mutates strings
+pub fn mutated(valid: impl Strategy<Value = String>) -> impl Strategy<Value = String> {
+    use proptest::{collection::vec, prelude::any};
+    let edit = (any::<u16>(), 0u8..3, any::<char>());
+    (valid, vec(edit, 0..6)).prop_map(|(s, edits)| {
+        let mut chars: Vec<char> = s.chars().collect();
+        for (at, kind, c) in edits {
+            let i = at as usize % (chars.len() + 1);
+            match kind {
+                0 => chars.insert(i, c),
+                1 if i < chars.len() => {
+                    chars.remove(i);
+                }
+                _ if i < chars.len() => chars[i] = c,
+                _ => chars.push(c),
+            }
+        }
+        chars.into_iter().collect()
+    })
+}

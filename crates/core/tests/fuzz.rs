@@ -9,28 +9,8 @@ use arca_core::{
     csel::{self, Selector},
     model::{AssetPath, Digest, RepoName},
 };
-use fuzz_check::check;
+use fuzz_check::{check, mutated};
 use proptest::{collection::vec, prelude::*, test_runner::TestCaseError};
-
-/// A valid input with a few random byte-level edits (insert, delete, replace).
-fn mutated(valid: impl Strategy<Value = String>) -> impl Strategy<Value = String> {
-    let edit = (any::<u16>(), 0u8..3, any::<char>());
-    (valid, vec(edit, 0..6)).prop_map(|(s, edits)| {
-        let mut chars: Vec<char> = s.chars().collect();
-        for (at, kind, c) in edits {
-            let i = at as usize % (chars.len() + 1);
-            match kind {
-                0 => chars.insert(i, c),
-                1 if i < chars.len() => {
-                    chars.remove(i);
-                }
-                _ if i < chars.len() => chars[i] = c,
-                _ => chars.push(c),
-            }
-        }
-        chars.into_iter().collect()
-    })
-}
 
 // ---- CSEL ----
 

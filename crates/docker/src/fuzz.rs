@@ -6,7 +6,7 @@
 mod fuzz_check;
 
 use actix_web::{http::header::HeaderValue, test::TestRequest};
-use fuzz_check::check;
+use fuzz_check::{check, mutated};
 use proptest::{collection::vec, option, prelude::*};
 
 use crate::{
@@ -15,26 +15,6 @@ use crate::{
     names::{Endpoint, endpoint, parse_digest, valid_name, valid_tag},
     upstream::challenge_params,
 };
-
-/// A valid input with a few random character-level edits.
-fn mutated(valid: impl Strategy<Value = String>) -> impl Strategy<Value = String> {
-    let edit = (any::<u16>(), 0u8..3, any::<char>());
-    (valid, vec(edit, 0..6)).prop_map(|(s, edits)| {
-        let mut chars: Vec<char> = s.chars().collect();
-        for (at, kind, c) in edits {
-            let i = at as usize % (chars.len() + 1);
-            match kind {
-                0 => chars.insert(i, c),
-                1 if i < chars.len() => {
-                    chars.remove(i);
-                }
-                _ if i < chars.len() => chars[i] = c,
-                _ => chars.push(c),
-            }
-        }
-        chars.into_iter().collect()
-    })
-}
 
 fn name() -> impl Strategy<Value = String> {
     let comp = "[a-z0-9]{1,4}((\\.|_|__|-{1,3})[a-z0-9]{1,4}){0,2}";

@@ -6,7 +6,7 @@ mod fuzz_check;
 
 use std::cmp::Ordering;
 
-use fuzz_check::check;
+use fuzz_check::{check, mutated};
 use proptest::{collection::vec, option, prelude::*};
 
 use crate::{
@@ -14,26 +14,6 @@ use crate::{
     path::{self, MavenPath},
     version::compare,
 };
-
-/// A valid input with a few random character-level edits.
-fn mutated(valid: impl Strategy<Value = String>) -> impl Strategy<Value = String> {
-    let edit = (any::<u16>(), 0u8..3, any::<char>());
-    (valid, vec(edit, 0..6)).prop_map(|(s, edits)| {
-        let mut chars: Vec<char> = s.chars().collect();
-        for (at, kind, c) in edits {
-            let i = at as usize % (chars.len() + 1);
-            match kind {
-                0 => chars.insert(i, c),
-                1 if i < chars.len() => {
-                    chars.remove(i);
-                }
-                _ if i < chars.len() => chars[i] = c,
-                _ => chars.push(c),
-            }
-        }
-        chars.into_iter().collect()
-    })
-}
 
 fn version() -> impl Strategy<Value = String> {
     prop_oneof![

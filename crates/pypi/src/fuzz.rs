@@ -12,7 +12,7 @@ use actix_web::http::header::{self, HeaderMap, HeaderValue};
 use arca_core::model::AssetPath;
 use bytes::Bytes;
 use futures_util::{StreamExt, stream};
-use fuzz_check::check;
+use fuzz_check::{check, mutated};
 use proptest::{collection::vec, option, prelude::*};
 
 use crate::{
@@ -20,26 +20,6 @@ use crate::{
     package_path,
     simple::{FileEntry, Page, parse_html, parse_json, render_html, render_json, wants_json},
 };
-
-/// A valid input with a few random character-level edits.
-fn mutated(valid: impl Strategy<Value = String>) -> impl Strategy<Value = String> {
-    let edit = (any::<u16>(), 0u8..3, any::<char>());
-    (valid, vec(edit, 0..6)).prop_map(|(s, edits)| {
-        let mut chars: Vec<char> = s.chars().collect();
-        for (at, kind, c) in edits {
-            let i = at as usize % (chars.len() + 1);
-            match kind {
-                0 => chars.insert(i, c),
-                1 if i < chars.len() => {
-                    chars.remove(i);
-                }
-                _ if i < chars.len() => chars[i] = c,
-                _ => chars.push(c),
-            }
-        }
-        chars.into_iter().collect()
-    })
-}
 
 fn filename() -> impl Strategy<Value = String> {
     let name = "[A-Za-z0-9][A-Za-z0-9._-]{0,8}[A-Za-z0-9]";
