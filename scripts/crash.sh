@@ -433,9 +433,8 @@ def db_check():
         db.close()
 
 
-def db_referenced():
-    """With the server stopped: the digests the assets name, from the database."""
-    q = "SELECT DISTINCT blob_digest FROM assets"
+def db_referenced(q="SELECT DISTINCT blob_digest FROM assets"):
+    """With the server stopped: the digests the assets name (or `q` selects), from the database."""
     if PG_URL:
         out = subprocess.run(["psql", PG_URL, "-qAtc", q], capture_output=True, text=True, check=True)
         return set(out.stdout.split())
@@ -614,12 +613,15 @@ def main():
     db_check()
     now = time.time()
     orphans = blob_files() - db_referenced()
+    db_rows = db_referenced("SELECT digest FROM blobs")
     before = len(orphans)
     ages = [now - os.stat(os.path.join(BLOBS, "sha256", o[:2], o[2:4], o)).st_mtime for o in orphans]
     grace = int(min(ages, default=0)) + 4
     srv.start({"ARCA_ORPHAN_GRACE": str(grace)})
     read_back("/repository/crash-yum/repodata/repomd.xml")
-    young = {o for o, a in zip(orphans, ages) if a + 2 < grace}
+    # Only files with no blob row are the sweep's: a row with refcount 0 (a kill between an
+    # upload's record and its asset) is the blob GC's, whose grace here is 1 s.
+    young = {o for o, a in zip(orphans, ages) if a + 2 < grace and o not in db_rows}
     # Until the newest orphan is older than the grace.
     time.sleep(max(0.0, now + grace - min(ages, default=0) + 1.5 - time.time()))
     _, _, referenced = check_listed(pool)
