@@ -142,6 +142,7 @@ PY_VENV="$CACHE/pyvenv" ARCA_BIN="$CARGO_TARGET_DIR/debug/arca" bash scripts/e2e
 
 step "deployment files"
 docker-compose -f docker-compose.yml config -q
+docker-compose -f docker-compose.cluster.yml config -q
 "$CACHE/venv/bin/hadolint" Dockerfile
 
 step "done"
