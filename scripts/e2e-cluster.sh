@@ -899,7 +899,7 @@ def changes():
     def moved(n):
         st, body, _ = n.req("GET", f"/repository/c-move/probe-{next(seq)}.txt")
         return st == 200 and body.startswith(b"two "), (st, short(body, 20))
-    propagate("(g) proxy remote URL changed through A: B and C fetch from the new remote",
+    propagate("(g) proxy remote URL changed through A: the other nodes fetch from the new remote",
               lambda: A.api("PUT", "repositories/raw/proxy/c-move", proxy_body("c-move", up + "/two/"))[0] == 204,
               Probe(moved))
 
