@@ -9,7 +9,8 @@
 #  (c) 20 concurrent uploads of the same content through all nodes: one blob object, usage +1,
 #      reference counting across nodes (deletes through other nodes, GC);
 #  (d) two versions of a Maven artifact deployed through A and B at once, 20 trials: every PUT
-#      2xx, maven-metadata.xml lists both, read through both nodes;
+#      2xx, maven-metadata.xml lists both, read through both nodes; a Maven group's metadata read
+#      through B right after a deploy through A; the same for two PyPI uploads (simple page);
 #  (e) 48 RPM uploads through A and B at once while repomd.xml is polled through both nodes: every
 #      file it names answers 200 with its checksum; at the end every RPM is listed (and dnf);
 #  (f) the blob GC task started on A and B at the same moment runs once (audit log);
@@ -448,7 +449,10 @@ def setup(up_port):
         ("raw/hosted", {"name": "c-kill", "online": True, "storage": st_(writePolicy="ALLOW")}),
         ("maven/hosted", {"name": "maven-releases", "online": True, "storage": st_(writePolicy="ALLOW_ONCE"),
                           "maven": {"versionPolicy": "RELEASE", "layoutPolicy": "STRICT"}}),
+        ("maven/group", {"name": "c-maven-group", "online": True, "storage": st_(),
+                         "group": {"memberNames": ["maven-releases"]}}),
         ("pypi/hosted", {"name": "c-pypi", "online": True, "storage": st_(writePolicy="ALLOW_ONCE")}),
+        ("pypi/hosted", {"name": "c-pypi-race", "online": True, "storage": st_(writePolicy="ALLOW_ONCE")}),
         ("docker/hosted", {"name": "c-docker", "online": True, "storage": st_(writePolicy="ALLOW"),
                            "docker": {"v1Enabled": False, "forceBasicAuth": True}}),
         ("yum/hosted", {"name": "c-yum", "online": True, "storage": st_(writePolicy="ALLOW"),
@@ -638,6 +642,80 @@ def maven_deploy(node, aid, version):
             f"<lastUpdated>{time.strftime('%Y%m%d%H%M%S', time.gmtime())}</lastUpdated></versioning></metadata>\n").encode()
     put(f"{base}/maven-metadata.xml", meta)
     return bad_
+
+
+def meta_versions(node, repo, aid):
+    st, out, _ = node.req("GET", f"/repository/{repo}/org/arca/cluster/{aid}/maven-metadata.xml")
+    return sorted(re.findall(r"<version>([^<]+)</version>", out.decode("utf-8", "replace"))) if st == 200 else st
+
+
+def maven_group_fresh():
+    """Group metadata (a merge a node may cache) read through B right after a deploy through A."""
+    aid = "grouped"
+    errs = maven_deploy(A, aid, "1.0")
+    seen1 = {n.name: meta_versions(n, "c-maven-group", aid) for n in nodes}
+    for _ in range(3):                         # warm every node's group metadata
+        for n in nodes:
+            meta_versions(n, "c-maven-group", aid)
+    errs += maven_deploy(A, aid, "2.0")
+    t0 = time.monotonic()
+    seen2 = {n.name: meta_versions(n, "c-maven-group", aid) for n in nodes[1:]}
+    late = {}
+    while any(v != ["1.0", "2.0"] for v in seen2.values()) and time.monotonic() - t0 < 5:
+        time.sleep(0.1)
+        seen2 = {n.name: meta_versions(n, "c-maven-group", aid) for n in nodes[1:]}
+    if time.monotonic() - t0 > 0.5:
+        late = seen2
+    check("(d) Maven group metadata read through the other nodes right after a deploy through A lists it",
+          not errs and all(v == ["1.0"] for v in seen1.values()) and not late,
+          "", f"deploy errors {errs[:2]}; after 1.0: {seen1}; after 2.0: "
+          + (f"{seen2} after {(time.monotonic() - t0) * 1000:.0f} ms" if late else "listed"))
+
+
+def pypi_upload(node, project, version):
+    dist = project.replace("-", "_")
+    import zipfile
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        di = f"{dist}-{version}.dist-info"
+        z.writestr(f"{dist}/__init__.py", "")
+        z.writestr(f"{di}/METADATA", f"Metadata-Version: 2.1\nName: {project}\nVersion: {version}\n")
+        z.writestr(f"{di}/WHEEL", "Wheel-Version: 1.0\nGenerator: e2e-cluster\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        z.writestr(f"{di}/RECORD", "")
+    content = buf.getvalue()
+    fname = f"{dist}-{version}-py3-none-any.whl"
+    b = "----cluster" + os.urandom(12).hex()
+    out = io.BytesIO()
+    for k, v in ((":action", "file_upload"), ("protocol_version", "1"), ("metadata_version", "2.1"),
+                 ("name", project), ("version", version), ("filetype", "bdist_wheel"), ("pyversion", "py3"),
+                 ("sha256_digest", sha(content))):
+        out.write(f'--{b}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode())
+    out.write(f'--{b}\r\nContent-Disposition: form-data; name="content"; filename="{fname}"\r\n'
+              f"Content-Type: application/octet-stream\r\n\r\n".encode() + content + f"\r\n--{b}--\r\n".encode())
+    st, body, _ = node.req("POST", "/repository/c-pypi-race/", out.getvalue(),
+                           {"Content-Type": f"multipart/form-data; boundary={b}"})
+    return fname, st, body
+
+
+def pypi_races(pool):
+    """Two versions of a project uploaded through A and B at once: the simple page through both
+    nodes lists both files right after."""
+    def trial(t):
+        project = f"cluster-race-{t}"
+        r = at_once([lambda: pypi_upload(A, project, "1.0"), lambda: pypi_upload(B, project, "2.0")])
+        errs = [f"{f}: {st} {short(body, 80)}" for f, st, body in r if st != 200]
+        seen = {}
+        for n in (A, B):
+            st, page, _ = n.req("GET", f"/repository/c-pypi-race/simple/{project}/")
+            seen[n.name] = sorted(f for f, _, _ in r if f.encode() in page) if st == 200 else st
+        return errs, seen, [f for f, _, _ in r]
+    res = list(pool.map(trial, range(10)))
+    errs = [e for es, _, _ in res for e in es]
+    check("(d) PyPI: 1.0 through A and 2.0 through B at once, 10 trials: every upload 200", not errs,
+          "", f"{len(errs)} not, e.g. {errs[:3]}")
+    wrong = [seen for _, seen, files in res if any(v != sorted(files) for v in seen.values())]
+    check("(d) PyPI: the simple page through A and B lists both files right after", not wrong,
+          "10 of 10", f"{len(wrong)} of 10 not, e.g. {wrong[:2]}")
 
 
 def maven_races(pool):
@@ -1147,7 +1225,8 @@ def main():
          f"A ready in {t * 1000:.0f} ms, others {', '.join(f'{x * 1000:.0f} ms' for x in ts)}")
     sections = [("setup (a)", lambda: setup(srv.server_address[1])),
                 ("(c)", lambda: same_content(pool)), ("(b)", lambda: races(pool)),
-                ("(d)", lambda: maven_races(pool)), ("(e)", lambda: rpm_uploads(pool)),
+                ("(d)", lambda: (maven_races(pool), maven_group_fresh(), pypi_races(pool))),
+                ("(e)", lambda: rpm_uploads(pool)),
                 ("(f)", task_once), ("(g)", changes), ("(i)", single_flight),
                 ("clients", lambda: (client_maven(), client_pypi(), client_docker())),
                 ("(h)", lambda: kill_during_uploads(pool))]
