@@ -84,7 +84,6 @@ else
   S3PORT=$(port)
   S3_SECRET=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
   mkdir -p "$W/s3/arca-cluster"
-  chmod 755 "$W"
   "$CACHE/bin/s3s-fs" --host 127.0.0.1 --port "$S3PORT" --access-key arca-cluster \
     --secret-key "$S3_SECRET" "$W/s3" >"$W/s3s-fs.log" 2>&1 &
   S3_PID=$!
@@ -160,7 +159,7 @@ class Node:
     def __init__(self, name):
         self.name, self.port, self.proc = name, free_port(), None
         self.data = os.path.join(WORK, "node-" + name)
-        os.makedirs(self.data, exist_ok=True)
+        os.makedirs(self.data, mode=0o700, exist_ok=True)
         self.log = open(os.path.join(WORK, f"node-{name}.log"), "ab")
 
     def start(self):
