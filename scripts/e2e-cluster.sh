@@ -163,9 +163,11 @@ class Node:
         self.log = open(os.path.join(WORK, f"node-{name}.log"), "ab")
 
     def start(self):
+        # The `default` file store is one directory all nodes share (the repositories here are
+        # on the S3 store; the default one must still be the same for every node).
         env = dict(os.environ, ARCA_DATA_DIR=self.data, ARCA_LISTEN=f"127.0.0.1:{self.port}",
                    ARCA_ADMIN_PASSWORD=PW, ARCA_DATABASE_URL=PG_URL, ARCA_GC_GRACE=str(GRACE),
-                   ARCA_LOG="info")
+                   ARCA_BLOB_DIR=os.path.join(WORK, "shared-blobs"), ARCA_LOG="info")
         self.log.write(f"=== start on port {self.port}\n".encode())
         self.log.flush()
         t0 = time.monotonic()
