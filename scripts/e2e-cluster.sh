@@ -3,11 +3,12 @@
 # directory and port, on one PostgreSQL database and one S3 blob store (s3s-fs), checked with plain
 # HTTP and real clients:
 #  (a) an S3 blob store and a repository created through node A take uploads through B at once;
-#  (b) delete-and-reupload races across nodes with a 1 s GC grace (the blob GC run beside them):
-#      every listed asset reads back with its sha256, every acknowledged upload that nothing
-#      deleted reads back;
+#  (b) delete-and-reupload races across nodes with a 1 s GC grace (the blob GC run beside them),
+#      96 rounds: every listed asset reads back with its sha256, every acknowledged upload that
+#      nothing deleted reads back (an upload answered 503 "retry" is refused whole: noted only);
 #  (c) 20 concurrent uploads of the same content through all nodes: one blob object, usage +1,
-#      reference counting across nodes (deletes through other nodes, GC);
+#      reference counting across nodes (deletes through other nodes; once the last is deleted
+#      the blob GC frees it after the 1 s grace);
 #  (d) two versions of a Maven artifact deployed through A and B at once, 20 trials: every PUT
 #      201, maven-metadata.xml lists both, read through both nodes; a Maven group's metadata read
 #      through B right after a deploy through A; the same for two PyPI uploads (simple page);
