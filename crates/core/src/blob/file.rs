@@ -1,5 +1,12 @@
 //! The filesystem blob store: `<root>/sha256/ab/cd/<hex>`, temp files in `<root>/tmp`,
-//! resumable uploads in `<root>/uploads`, and Arca's marker [`MARKER`].
+//! resumable uploads in `<root>/uploads` (`<id>` the bytes, `<id>.state` their acknowledged
+//! size and who wrote last), and Arca's marker [`MARKER`].
+//!
+//! Several nodes may open one directory (a shared mount): nothing a node keeps in memory is
+//! needed by another. Temp files go by age only ([`BlobStore::remove_stale_temp`]), never at
+//! open, so a restarting node leaves another's upload in flight alone; a resumable upload's
+//! state lives in its `.state` file and each append or commit holds a lock on the upload's file
+//! (`flock`), so any node continues an upload another began.
 //!
 //! Arca deletes files only in a directory that carries its marker, and there only what it
 //! wrote (names it gives: blob digests, temp and upload UUIDs): a directory someone pointed a
@@ -32,15 +39,46 @@ pub struct FileBlobStore {
     /// Whether the directory carries [`MARKER`]: only then are stale temp files and orphan
     /// blobs removed (a directory holding foreign files is used, never cleaned).
     owned: bool,
-    /// Hash state of uploads appended on this node since it started, so a commit need not
-    /// re-read the file; absent after a restart (or on another node), then the commit re-hashes.
+    /// This instance's id, written into the `.state` of each upload it appends to: its hash
+    /// state is good only while it wrote the last append.
+    writer: String,
+    /// Hash state of uploads appended by this instance, so a commit need not re-read the file.
+    /// Per node, a cache only: after a restart, or when another node appended since, the
+    /// commit re-hashes the file.
     uploads: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<UploadState>>>>,
 }
 
-#[derive(Clone)]
+#[derive(Clone, Default)]
 struct UploadState {
+    /// The size the hash state covers.
     size: u64,
     hasher: Option<Sha256>,
+}
+
+/// An upload taken for an append or a commit: this node's lock, the store-wide lock on its
+/// file (held until dropped), and its acknowledged size.
+struct TakenUpload {
+    path: PathBuf,
+    state: tokio::sync::OwnedMutexGuard<UploadState>,
+    _lock: nix::fcntl::Flock<std::fs::File>,
+}
+
+/// How long an append or commit waits for another request (maybe on another node) writing
+/// the same upload; OCI clients send one chunk at a time, so this is a client's mistake.
+const UPLOAD_LOCK_WAIT: Duration = Duration::from_secs(10);
+
+/// The state file of upload `id`.
+fn state_name(id: &str) -> String {
+    format!("{id}.state")
+}
+
+fn is_state_name(name: &str) -> bool {
+    name.strip_suffix(".state").is_some_and(is_uuid)
+}
+
+/// What `uploads/` holds: upload files and their state files.
+fn is_upload_name(name: &str) -> bool {
+    is_uuid(name) || is_state_name(name)
 }
 
 /// Removes a half-written temp file unless disarmed, so no failure path leaves one behind.
@@ -115,7 +153,8 @@ fn inspect(root: &Path) -> io::Result<DirState> {
         let is_dir = e.file_type()?.is_dir();
         let foreign = match name.to_str() {
             Some("sha256") if is_dir => first_foreign(&e.path(), |n, d| d && is_lower_hex(n, 2))?,
-            Some("tmp" | "uploads") if is_dir => first_foreign(&e.path(), |n, d| !d && is_uuid(n))?,
+            Some("tmp") if is_dir => first_foreign(&e.path(), |n, d| !d && is_uuid(n))?,
+            Some("uploads") if is_dir => first_foreign(&e.path(), |n, d| !d && is_upload_name(n))?,
             _ => Some(name.to_string_lossy().into_owned()),
         };
         if let Some(f) = foreign {
@@ -205,7 +244,8 @@ impl FileBlobStore {
     /// Opens the store `name` at `root` as configured (at start). A missing directory is
     /// created with Arca's marker; an unmarked one that is empty or holds only a store's files
     /// (made before markers) is adopted; one with anything else is used but never cleaned.
-    /// Temp files left by a crash are removed from a marked directory.
+    /// Nothing is removed here: other nodes may be writing temp files in a shared directory;
+    /// those a crash left go by age, with the orphan sweep ([`BlobStore::remove_stale_temp`]).
     pub fn open(root: impl Into<PathBuf>, name: &str) -> io::Result<Self> {
         let root = root.into();
         let owned = match inspect(&root)? {
@@ -235,12 +275,10 @@ impl FileBlobStore {
         for d in ["sha256", "tmp", "uploads"] {
             std::fs::create_dir_all(root.join(d))?;
         }
-        if owned {
-            remove_own_files(&root.join("tmp"), is_uuid, SystemTime::now())?;
-        }
         Ok(Self {
             root,
             owned,
+            writer: uuid::Uuid::new_v4().to_string(),
             uploads: std::sync::Mutex::new(HashMap::new()),
         })
     }
@@ -299,10 +337,10 @@ impl FileBlobStore {
                 let _ = std::fs::remove_dir(blobs.join(&a));
             }
             let _ = std::fs::remove_dir(&blobs);
-            for d in ["tmp", "uploads"] {
-                remove_own_files(&root.join(d), is_uuid, far)?;
-                let _ = std::fs::remove_dir(root.join(d));
-            }
+            remove_own_files(&root.join("tmp"), is_uuid, far)?;
+            let _ = std::fs::remove_dir(root.join("tmp"));
+            remove_own_files(&root.join("uploads"), is_upload_name, far)?;
+            let _ = std::fs::remove_dir(root.join("uploads"));
             std::fs::remove_file(root.join(MARKER))?;
             Ok(std::fs::remove_dir(&root).is_ok())
         })
@@ -319,27 +357,99 @@ impl FileBlobStore {
         }
     }
 
-    /// The upload's state, loaded from disk when this node has none.
-    async fn upload_state(
-        &self,
-        id: &str,
-    ) -> Result<(PathBuf, Arc<tokio::sync::Mutex<UploadState>>), BlobError> {
+    fn state_path(&self, id: &str) -> PathBuf {
+        self.root.join("uploads").join(state_name(id))
+    }
+
+    /// The upload's acknowledged size as the store records it: its `.state` (size and last
+    /// writer), or for an upload begun before state files, its file's length. `None` when the
+    /// upload does not exist.
+    async fn recorded_state(&self, id: &str) -> Result<Option<(u64, String)>, BlobError> {
         let path = self.upload_path(id)?;
-        let size = match tokio::fs::metadata(&path).await {
+        let len = match tokio::fs::metadata(&path).await {
             Ok(m) => m.len(),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        match tokio::fs::read_to_string(self.state_path(id)).await {
+            Ok(text) => {
+                let field = |k: &str| {
+                    text.lines()
+                        .find_map(|l| l.strip_prefix(k).and_then(|v| v.strip_prefix('=')))
+                        .map(str::trim)
+                };
+                let size = field("size").and_then(|v| v.parse::<u64>().ok());
+                match size {
+                    // Never beyond the bytes there are (a state outliving a truncation).
+                    Some(size) => Ok(Some((
+                        size.min(len),
+                        field("writer").unwrap_or_default().to_owned(),
+                    ))),
+                    None => Ok(Some((len, String::new()))),
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Some((len, String::new()))),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Records `size` bytes of upload `id` as acknowledged by this instance: written to a temp
+    /// file, synced and renamed over the state, so a reader sees the old or the new one whole.
+    async fn record_state(&self, id: &str, size: u64) -> Result<(), BlobError> {
+        let tmp = self.root.join("tmp").join(uuid::Uuid::new_v4().to_string());
+        let dest = self.state_path(id);
+        let text = format!("size={size}\nwriter={}\n", self.writer);
+        tokio::task::spawn_blocking(move || -> io::Result<()> {
+            use std::io::Write;
+            let mut guard = TempGuard(Some(tmp.clone()));
+            let mut f = std::fs::File::create_new(&tmp)?;
+            f.write_all(text.as_bytes())?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, &dest)?;
+            guard.0 = None;
+            Ok(())
+        })
+        .await
+        .map_err(io::Error::other)??;
+        Ok(())
+    }
+
+    /// Takes upload `id` for an append or a commit: this node's lock on it, then the lock on
+    /// its file that every node takes (waiting up to [`UPLOAD_LOCK_WAIT`]), then its size as
+    /// recorded. The hash state is kept only if this instance wrote the last append.
+    async fn take_upload(&self, id: &str) -> Result<TakenUpload, BlobError> {
+        let path = self.upload_path(id)?;
+        let entry = self
+            .uploads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(id.to_owned())
+            .or_default()
+            .clone();
+        let mut state = entry.lock_owned().await;
+        let lock = match lock_file(path.clone()).await {
+            Ok(l) => l,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                drop(state);
+                self.forget_upload(id);
                 return Err(BlobError::UploadUnknown(id.to_owned()));
             }
             Err(e) => return Err(e.into()),
         };
-        let mut map = self.uploads.lock().unwrap_or_else(|e| e.into_inner());
-        let state = map
-            .entry(id.to_owned())
-            .or_insert_with(|| {
-                Arc::new(tokio::sync::Mutex::new(UploadState { size, hasher: None }))
-            })
-            .clone();
-        Ok((path, state))
+        let Some((size, writer)) = self.recorded_state(id).await? else {
+            drop(state);
+            self.forget_upload(id);
+            return Err(BlobError::UploadUnknown(id.to_owned()));
+        };
+        if state.size != size || writer != self.writer {
+            // Appended elsewhere (another node, or before a restart): hash again at commit.
+            *state = UploadState { size, hasher: None };
+        }
+        Ok(TakenUpload {
+            path,
+            state,
+            _lock: lock,
+        })
     }
 
     fn forget_upload(&self, id: &str) {
@@ -347,6 +457,18 @@ impl FileBlobStore {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(id);
+    }
+
+    /// Removes an upload's file and state; whether its file was there.
+    async fn remove_upload(&self, id: &str) -> Result<bool, BlobError> {
+        let path = self.upload_path(id)?;
+        self.forget_upload(id);
+        let _ = tokio::fs::remove_file(self.state_path(id)).await;
+        match tokio::fs::remove_file(path).await {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Moves a verified temp file into its content-addressed place (or drops it as a duplicate).
@@ -389,6 +511,38 @@ fn read_dir_names(dir: &Path) -> io::Result<Vec<String>> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(vec![]),
         Err(e) => Err(e),
     }
+}
+
+/// An exclusive `flock` on `path` (an upload's file), which every node honours on a local or
+/// NFS directory; waits up to [`UPLOAD_LOCK_WAIT`] for another holder.
+async fn lock_file(path: PathBuf) -> io::Result<nix::fcntl::Flock<std::fs::File>> {
+    tokio::task::spawn_blocking(move || {
+        let started = std::time::Instant::now();
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)?;
+        loop {
+            match nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock) {
+                Ok(l) => return Ok(l),
+                Err((f, nix::errno::Errno::EWOULDBLOCK))
+                    if started.elapsed() < UPLOAD_LOCK_WAIT =>
+                {
+                    file = f;
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err((_, nix::errno::Errno::EWOULDBLOCK)) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::WouldBlock,
+                        "another request is writing this upload",
+                    ));
+                }
+                Err((_, e)) => return Err(io::Error::from(e)),
+            }
+        }
+    })
+    .await
+    .map_err(io::Error::other)?
 }
 
 async fn sync_dir(dir: PathBuf) -> io::Result<()> {
@@ -516,6 +670,7 @@ impl BlobStore for FileBlobStore {
     async fn begin_upload(&self) -> Result<String, BlobError> {
         let id = uuid::Uuid::new_v4().to_string();
         tokio::fs::File::create(self.upload_path(&id)?).await?;
+        self.record_state(&id, 0).await?;
         self.uploads
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -529,6 +684,8 @@ impl BlobStore for FileBlobStore {
         Ok(id)
     }
 
+    /// Writes at the recorded size (past it lie only the bytes of an append that failed or
+    /// was killed), then records the new size: what another node continues from.
     async fn append_upload(
         &self,
         id: &str,
@@ -536,18 +693,20 @@ impl BlobStore for FileBlobStore {
         mut body: ByteStream,
         max_size: Option<u64>,
     ) -> Result<u64, BlobError> {
-        let (path, state) = self.upload_state(id).await?;
-        let mut st = state.lock().await;
+        let mut up = self.take_upload(id).await?;
+        let st = &mut *up.state;
         if let Some(got) = offset
             && got != st.size
         {
             return Err(BlobError::OffsetMismatch { have: st.size, got });
         }
         let before = st.clone();
-        let file = tokio::fs::OpenOptions::new()
-            .append(true)
-            .open(&path)
+        let mut file = tokio::fs::OpenOptions::new()
+            .write(true)
+            .open(&up.path)
             .await?;
+        file.set_len(st.size).await?;
+        file.seek(SeekFrom::Start(st.size)).await?;
         let mut out = tokio::io::BufWriter::with_capacity(256 * 1024, file);
         let result: Result<(), BlobError> = async {
             while let Some(chunk) = body.next().await {
@@ -564,38 +723,47 @@ impl BlobStore for FileBlobStore {
                 out.write_all(&chunk).await?;
             }
             out.flush().await?;
-            Ok(())
+            out.get_ref().sync_data().await?;
+            self.record_state(id, st.size).await
         }
         .await;
         if let Err(e) = result {
             // Roll the upload back to where this chunk began.
             drop(out);
+            *st = before;
             let f = tokio::fs::OpenOptions::new()
                 .write(true)
-                .open(&path)
+                .open(&up.path)
                 .await?;
-            f.set_len(before.size).await?;
-            *st = before;
+            f.set_len(st.size).await?;
             return Err(e);
         }
         Ok(st.size)
     }
 
     async fn upload_size(&self, id: &str) -> Result<u64, BlobError> {
-        let (_, state) = self.upload_state(id).await?;
-        let size = state.lock().await.size;
-        Ok(size)
+        match self.recorded_state(id).await? {
+            Some((size, _)) => Ok(size),
+            None => Err(BlobError::UploadUnknown(id.to_owned())),
+        }
     }
 
     async fn commit_upload(&self, id: &str, expect: &Digest) -> Result<BlobRef, BlobError> {
-        let (path, state) = self.upload_state(id).await?;
-        let st = state.lock().await;
-        tokio::fs::File::open(&path).await?.sync_all().await?;
-        let digest = match &st.hasher {
+        let up = self.take_upload(id).await?;
+        let size = up.state.size;
+        {
+            let f = tokio::fs::OpenOptions::new()
+                .write(true)
+                .open(&up.path)
+                .await?;
+            f.set_len(size).await?;
+            f.sync_all().await?;
+        }
+        let digest = match &up.state.hasher {
             Some(h) => Digest::from_bytes(h.clone().finalize().into()),
             None => {
                 // Appended before a restart or on another node: hash the file.
-                let mut f = tokio::fs::File::open(&path).await?;
+                let mut f = tokio::fs::File::open(&up.path).await?;
                 let mut h = Sha256::new();
                 let mut buf = vec![0u8; 512 * 1024];
                 loop {
@@ -608,17 +776,17 @@ impl BlobStore for FileBlobStore {
                 Digest::from_bytes(h.finalize().into())
             }
         };
-        let size = st.size;
-        drop(st);
-        self.forget_upload(id);
         if digest != *expect {
-            let _ = tokio::fs::remove_file(&path).await;
+            self.remove_upload(id).await?;
             return Err(BlobError::DigestMismatch {
                 expected: expect.clone(),
                 actual: digest,
             });
         }
-        let created = self.place(&path, &digest).await?;
+        let created = self.place(&up.path, &digest).await?;
+        self.forget_upload(id);
+        let _ = tokio::fs::remove_file(self.state_path(id)).await;
+        drop(up);
         let checksums = crate::model::Checksums {
             sha256: digest.hex(),
             ..Default::default()
@@ -632,30 +800,34 @@ impl BlobStore for FileBlobStore {
     }
 
     async fn cancel_upload(&self, id: &str) -> Result<bool, BlobError> {
-        let path = self.upload_path(id)?;
-        self.forget_upload(id);
-        match tokio::fs::remove_file(path).await {
-            Ok(()) => Ok(true),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-            Err(e) => Err(e.into()),
-        }
+        self.remove_upload(id).await
     }
 
+    /// Uploads whose file nobody wrote to for `age` go with their state; so do state files
+    /// whose upload is gone (a node killed between placing a blob and removing its state).
     async fn expire_uploads(&self, age: std::time::Duration) -> Result<usize, BlobError> {
         let mut dir = tokio::fs::read_dir(self.root.join("uploads")).await?;
         let mut n = 0;
         while let Some(e) = dir.next_entry().await? {
-            let idle = e
-                .metadata()
-                .await?
-                .modified()?
-                .elapsed()
-                .unwrap_or_default();
-            if idle >= age {
-                let id = e.file_name().to_string_lossy().into_owned();
-                if self.cancel_upload(&id).await.unwrap_or(false) {
+            let idle = match e.metadata().await {
+                Ok(m) => m.modified()?.elapsed().unwrap_or_default(),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e.into()),
+            };
+            if idle < age {
+                continue;
+            }
+            let name = e.file_name().to_string_lossy().into_owned();
+            if is_uuid(&name) {
+                if self.cancel_upload(&name).await.unwrap_or(false) {
                     n += 1;
                 }
+            } else if let Some(id) = name.strip_suffix(".state").filter(|id| is_uuid(id))
+                && !tokio::fs::try_exists(self.root.join("uploads").join(id))
+                    .await
+                    .unwrap_or(true)
+            {
+                let _ = tokio::fs::remove_file(e.path()).await;
             }
         }
         Ok(n)
@@ -895,8 +1067,8 @@ mod tests {
     #[tokio::test]
     async fn old_stores_are_adopted_and_deleting_removes_only_arcas_files() {
         let dir = tempfile::tempdir().unwrap();
-        // A store from before markers: only a store's files. Adopted at start, its crash
-        // leftovers removed.
+        // A store from before markers: only a store's files. Adopted at start; its crash
+        // leftovers go by age, as another node's temp files in flight must stay.
         let root = dir.path().join("legacy");
         let d = Digest::of(b"legacy");
         write(&store_path(&root, &d), "legacy");
@@ -907,6 +1079,15 @@ mod tests {
             std::fs::read_to_string(root.join(MARKER))
                 .unwrap()
                 .contains("name=legacy")
+        );
+        assert!(root.join(format!("tmp/{UUID}")).exists());
+        age(&root.join(format!("tmp/{UUID}")), 7200);
+        assert_eq!(
+            store
+                .remove_stale_temp(Duration::from_secs(3600))
+                .await
+                .unwrap(),
+            1
         );
         assert!(!root.join(format!("tmp/{UUID}")).exists());
         assert_eq!(store.stat(&d).await.unwrap(), Some(6));
@@ -989,5 +1170,151 @@ mod tests {
         );
         let t = store.modified(&r.digest).await.unwrap().unwrap();
         assert!(t > SystemTime::now() - Duration::from_secs(60));
+    }
+
+    fn chunk(b: &'static [u8]) -> ByteStream {
+        futures_util::stream::iter(vec![Ok(bytes::Bytes::from_static(b))]).boxed()
+    }
+
+    /// Two nodes on one shared directory: chunks of one upload alternate between them, and
+    /// either commits it; a node's stale hash state is never used.
+    #[tokio::test]
+    async fn an_upload_continues_on_another_node_sharing_the_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("shared");
+        let a = FileBlobStore::open(&root, "default").unwrap();
+        let b = FileBlobStore::open(&root, "default").unwrap();
+        let id = a.begin_upload().await.unwrap();
+        assert_eq!(
+            a.append_upload(&id, Some(0), chunk(b"ab"), None)
+                .await
+                .unwrap(),
+            2
+        );
+        assert_eq!(b.upload_size(&id).await.unwrap(), 2);
+        assert_eq!(
+            b.append_upload(&id, Some(2), chunk(b"cd"), None)
+                .await
+                .unwrap(),
+            4
+        );
+        // A sees B's chunk: its size follows the store, not its memory.
+        assert_eq!(a.upload_size(&id).await.unwrap(), 4);
+        assert_eq!(
+            a.append_upload(&id, Some(4), chunk(b"ef"), None)
+                .await
+                .unwrap(),
+            6
+        );
+        assert!(matches!(
+            b.append_upload(&id, Some(4), chunk(b"xx"), None).await,
+            Err(BlobError::OffsetMismatch { have: 6, got: 4 })
+        ));
+        let r = b.commit_upload(&id, &Digest::of(b"abcdef")).await.unwrap();
+        assert_eq!((r.size, r.created), (6, true));
+        assert!(matches!(
+            a.upload_size(&id).await,
+            Err(BlobError::UploadUnknown(_))
+        ));
+        assert!(matches!(
+            a.commit_upload(&id, &Digest::of(b"abcdef")).await,
+            Err(BlobError::UploadUnknown(_))
+        ));
+
+        // Committed by the node that began it after the other appended: its hash state from
+        // the first chunk is stale and the file is hashed again.
+        let id = a.begin_upload().await.unwrap();
+        a.append_upload(&id, None, chunk(b"12"), None)
+            .await
+            .unwrap();
+        b.append_upload(&id, None, chunk(b"34"), None)
+            .await
+            .unwrap();
+        let r = a.commit_upload(&id, &Digest::of(b"1234")).await.unwrap();
+        assert_eq!(r.size, 4);
+        assert_eq!(
+            read(b.get(&r.digest, None).await.unwrap()).await,
+            b"1234".to_vec()
+        );
+
+        // Bytes past the recorded size (an append killed before recording it) are not part
+        // of the upload: the next chunk replaces them.
+        let id = a.begin_upload().await.unwrap();
+        a.append_upload(&id, None, chunk(b"ok"), None)
+            .await
+            .unwrap();
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(root.join("uploads").join(&id))
+            .and_then(|mut f| std::io::Write::write_all(&mut f, b"junk"))
+            .unwrap();
+        assert_eq!(b.upload_size(&id).await.unwrap(), 2);
+        b.append_upload(&id, Some(2), chunk(b"!"), None)
+            .await
+            .unwrap();
+        let r = a.commit_upload(&id, &Digest::of(b"ok!")).await.unwrap();
+        assert_eq!(r.size, 3);
+        // Nothing of the uploads is left: no files, no state.
+        let left: Vec<_> = std::fs::read_dir(root.join("uploads")).unwrap().collect();
+        assert!(left.is_empty(), "upload files left: {left:?}");
+
+        // Expiry takes the upload with its state, from either node.
+        let id = a.begin_upload().await.unwrap();
+        assert_eq!(b.expire_uploads(Duration::ZERO).await.unwrap(), 1);
+        assert!(!root.join("uploads").join(state_name(&id)).exists());
+    }
+
+    async fn read(b: BlobBody) -> Vec<u8> {
+        let mut out = vec![];
+        let mut s = b.stream;
+        while let Some(c) = s.next().await {
+            out.extend_from_slice(&c.unwrap());
+        }
+        out
+    }
+
+    /// A node starting on a shared directory leaves another node's put in flight alone.
+    #[tokio::test]
+    async fn opening_a_shared_directory_keeps_temp_files_in_flight() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("shared");
+        let a = Arc::new(FileBlobStore::open(&root, "default").unwrap());
+        let (tx, rx) = tokio::sync::mpsc::channel::<io::Result<bytes::Bytes>>(1);
+        let body =
+            futures_util::stream::unfold(
+                rx,
+                |mut rx| async move { rx.recv().await.map(|c| (c, rx)) },
+            )
+            .boxed();
+        let put = tokio::spawn({
+            let a = a.clone();
+            async move { a.put(body, PutOptions::default()).await }
+        });
+        tx.send(Ok(bytes::Bytes::from_static(b"first half, ")))
+            .await
+            .unwrap();
+        // Wait until the put has its temp file (made before the body is read).
+        let temp = loop {
+            let found: Vec<PathBuf> = std::fs::read_dir(root.join("tmp"))
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .collect();
+            if let Some(p) = found.first() {
+                break p.clone();
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        };
+        // Another node (or this one restarting) opens the directory meanwhile.
+        let b = FileBlobStore::open(&root, "default").unwrap();
+        assert!(temp.exists(), "opening removed another node's temp file");
+        tx.send(Ok(bytes::Bytes::from_static(b"second half")))
+            .await
+            .unwrap();
+        drop(tx);
+        let r = put.await.unwrap().unwrap();
+        assert_eq!(
+            read(b.get(&r.digest, None).await.unwrap()).await,
+            b"first half, second half".to_vec()
+        );
     }
 }

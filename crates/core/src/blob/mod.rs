@@ -183,5 +183,55 @@ pub trait BlobStore: Send + Sync {
     }
 }
 
+/// How long opening an S3 store waits for its bucket to answer (at start, on a miss, on a
+/// reload).
+pub const S3_OPEN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Opens the store a `blob_stores` row describes, as every node does: at start, when a
+/// request names a store this node has not opened yet (created on another node), and when a
+/// reload finds the row changed. A file store's directory is opened as configured (see
+/// [`FileBlobStore::open`]; creating one through the API checks more); an S3 store must answer
+/// within [`S3_OPEN_TIMEOUT`] (one listing and a probe write).
+pub async fn open_row(
+    row: &crate::meta::BlobStoreRow,
+) -> Result<std::sync::Arc<dyn BlobStore>, BlobError> {
+    match row.kind.as_str() {
+        "file" => {
+            let (path, name) = (PathBuf::from(&row.path), row.name.clone());
+            let store = tokio::task::spawn_blocking(move || FileBlobStore::open(&path, &name))
+                .await
+                .map_err(io::Error::other)?
+                .map_err(|e| {
+                    BlobError::Io(io::Error::new(
+                        e.kind(),
+                        format!("cannot open {}: {e}", row.path),
+                    ))
+                })?;
+            Ok(std::sync::Arc::new(store))
+        }
+        #[cfg(feature = "s3")]
+        "s3" => {
+            let cfg = S3Config::from_attributes(&row.attributes)?;
+            let store = S3BlobStore::connect(&row.name, &cfg)?;
+            match tokio::time::timeout(S3_OPEN_TIMEOUT, store.verify()).await {
+                Ok(Ok(())) => Ok(std::sync::Arc::new(store)),
+                Ok(Err(e)) => Err(e),
+                Err(_) => Err(BlobError::Remote {
+                    op: "opening the blob store",
+                    source: format!(
+                        "the bucket did not answer within {} s",
+                        S3_OPEN_TIMEOUT.as_secs()
+                    )
+                    .into(),
+                }),
+            }
+        }
+        other => Err(BlobError::Config(format!(
+            "blob store {}: unknown type {other:?}",
+            row.name
+        ))),
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod conformance;

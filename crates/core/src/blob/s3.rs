@@ -6,6 +6,11 @@
 //!
 //! Multipart uploads that a crash leaves behind are invisible and not listable here: give the
 //! bucket a lifecycle rule that aborts incomplete multipart uploads after a day.
+//!
+//! Every node may open the same bucket and prefix: an upload's state is its objects (its size
+//! is the sum of its parts, listed on each call), so any node continues or commits an upload
+//! another began, and the commit always hashes the parts it streams. Nothing is removed when a
+//! store is opened; temp objects and idle uploads go by age only.
 
 use std::{
     collections::HashMap,
@@ -1017,6 +1022,36 @@ mod tests {
             .unwrap();
         assert_eq!((r.size, r.created), (14, true));
         assert_eq!(store.stat(&r.digest).await.unwrap(), Some(14));
+
+        // Chunks alternating between the nodes, committed by the one that began: every
+        // offset comes from the bucket, none from a node's memory.
+        let id = store.begin_upload().await.unwrap();
+        store
+            .append_upload(&id, Some(0), part(b"a1"), None)
+            .await
+            .unwrap();
+        other
+            .append_upload(&id, Some(2), part(b"b2"), None)
+            .await
+            .unwrap();
+        assert_eq!(store.upload_size(&id).await.unwrap(), 4);
+        store
+            .append_upload(&id, Some(4), part(b"a3"), None)
+            .await
+            .unwrap();
+        assert!(matches!(
+            other.append_upload(&id, Some(4), part(b"xx"), None).await,
+            Err(BlobError::OffsetMismatch { have: 6, got: 4 })
+        ));
+        let r = store
+            .commit_upload(&id, &Digest::of(b"a1b2a3"))
+            .await
+            .unwrap();
+        assert_eq!(r.size, 6);
+        assert!(matches!(
+            other.upload_size(&id).await,
+            Err(BlobError::UploadUnknown(_))
+        ));
 
         // Abandoned uploads expire; fresh ones stay.
         let old = store.begin_upload().await.unwrap();
