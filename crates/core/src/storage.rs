@@ -12,7 +12,7 @@ use thiserror::Error;
 use crate::{
     blob::{BlobBody, BlobError, BlobStore, ByteRange, ByteStream, PutOptions},
     freeze::Freeze,
-    meta::{Db, MetaError, NewAsset, NewComponent, ReleasedBlob},
+    meta::{BlobStoreRow, Db, MetaError, NewAsset, NewComponent, ReleasedBlob},
     model::{Asset, AssetPath, Digest, Repository, WritePolicy, now_ms},
 };
 
@@ -56,6 +56,96 @@ pub const STATS_TTL: Duration = Duration::from_secs(60);
 /// Per store: when summed, (bytes, blobs).
 type UsageCache = HashMap<String, (std::time::Instant, (i64, i64))>;
 
+/// How long a blob store that failed to open is left alone before a request tries again.
+pub const STORE_RETRY: Duration = Duration::from_secs(30);
+
+/// What [`Storage::reload_stores`] did, by store name.
+#[derive(Debug, Default)]
+pub struct StoreChanges {
+    pub opened: Vec<String>,
+    pub reopened: Vec<String>,
+    pub dropped: Vec<String>,
+    pub failed: Vec<StoreOpenFailure>,
+}
+
+#[derive(Debug)]
+pub struct StoreOpenFailure {
+    pub name: String,
+    /// `file` or `s3`.
+    pub kind: String,
+    pub error: String,
+}
+
+/// Per node: which row settings each open store came from, and which stores failed to open
+/// (when, and why). Another node never needs it: the rows are the truth, this only says when
+/// this node's copy is stale.
+#[derive(Default)]
+struct StoreRegistry {
+    /// Store → the settings it was opened from ([`row_settings`]).
+    opened_from: std::sync::Mutex<HashMap<String, String>>,
+    /// Store → (when, the settings tried, the error).
+    failures: std::sync::Mutex<HashMap<String, (std::time::Instant, String)>>,
+    /// Opening is serialised on this node (it is rare): concurrent misses open a store once.
+    opening: tokio::sync::Mutex<()>,
+}
+
+/// What opening a store depends on; the soft quota is read from the row when needed.
+fn row_settings(row: &BlobStoreRow) -> String {
+    format!("{}\n{}\n{}", row.kind, row.path, row.attributes)
+}
+
+fn unavailable(name: &str, msg: String) -> StorageError {
+    StorageError::Blob(BlobError::Remote {
+        op: "opening the blob store",
+        source: format!("blob store {name:?} is unavailable: {msg}").into(),
+    })
+}
+
+impl StoreRegistry {
+    fn opened(&self, row: &BlobStoreRow) {
+        if let Ok(mut m) = self.opened_from.lock() {
+            m.insert(row.name.clone(), row_settings(row));
+        }
+        if let Ok(mut f) = self.failures.lock() {
+            f.remove(&row.name);
+        }
+    }
+
+    fn forget(&self, name: &str) {
+        if let Ok(mut m) = self.opened_from.lock() {
+            m.remove(name);
+        }
+    }
+
+    fn is_current(&self, row: &BlobStoreRow) -> bool {
+        self.opened_from
+            .lock()
+            .map(|m| m.get(&row.name) == Some(&row_settings(row)))
+            .unwrap_or(false)
+    }
+
+    fn failed(&self, row: &BlobStoreRow, error: String) {
+        self.forget(&row.name);
+        if let Ok(mut f) = self.failures.lock() {
+            f.insert(row.name.clone(), (std::time::Instant::now(), error));
+        }
+    }
+
+    /// The error of a failed open less than [`STORE_RETRY`] ago.
+    fn recent_failure(&self, name: &str) -> Option<String> {
+        let f = self.failures.lock().ok()?;
+        f.get(name)
+            .filter(|(at, _)| at.elapsed() < STORE_RETRY)
+            .map(|(_, e)| e.clone())
+    }
+
+    fn clear_failures(&self) {
+        if let Ok(mut f) = self.failures.lock() {
+            f.clear();
+        }
+    }
+}
+
 pub struct Storage {
     db: Db,
     /// Summing a store's blobs reads every blob row (seconds at a million): listings show
@@ -66,7 +156,12 @@ pub struct Storage {
     repo_stats: std::sync::Mutex<Option<(std::time::Instant, RepoStats)>>,
     /// Read-only mode: checked before every write and every free.
     pub freeze: Freeze,
+    /// The stores this node has opened, by name. A cache of the `blob_stores` rows: a name
+    /// missing here is opened from its row on use ([`Storage::store_or_open`]), and
+    /// [`Storage::reload_stores`] brings it in line with the rows when another node changed them.
     stores: RwLock<HashMap<String, Arc<dyn BlobStore>>>,
+    /// What each open store was opened from, failed opens, and the opening lock.
+    registry: StoreRegistry,
     /// Serialises, per digest, recording a reference and freeing a blob, so the GC never frees
     /// bytes that an upload has just deduplicated against.
     locks: Vec<tokio::sync::Mutex<()>>,
@@ -83,6 +178,7 @@ impl Storage {
             freeze: Freeze::new(db.clone()),
             db,
             stores: RwLock::new(HashMap::new()),
+            registry: StoreRegistry::default(),
             locks: (0..LOCK_STRIPES)
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
@@ -90,17 +186,23 @@ impl Storage {
         }
     }
 
+    /// Registers a store opened by the caller, with nothing known of the row it came from: the
+    /// next [`Storage::reload_stores`] reopens it from its row. Prefer [`Storage::install`].
     pub fn add_store(&self, name: &str, store: Arc<dyn BlobStore>) {
         if let Ok(mut s) = self.stores.write() {
             s.insert(name.to_owned(), store);
         }
+        self.registry.forget(name);
     }
 
     /// Unregisters a store (deleted, or reopened elsewhere by the caller).
     pub fn remove_store(&self, name: &str) -> Option<Arc<dyn BlobStore>> {
+        self.registry.forget(name);
         self.stores.write().ok().and_then(|mut s| s.remove(name))
     }
 
+    /// The store `name` if this node has opened it; never touches the database. Paths serving
+    /// requests use [`Storage::store_or_open`], which also opens a store another node created.
     pub fn store(&self, name: &str) -> Result<Arc<dyn BlobStore>, StorageError> {
         self.stores
             .read()
@@ -114,6 +216,107 @@ impl Storage {
             .read()
             .map(|s| s.keys().cloned().collect())
             .unwrap_or_default()
+    }
+
+    /// Registers `store`, opened from `row`, replacing any store of that name: what a node does
+    /// after creating or changing a store itself. A later [`Storage::reload_stores`] keeps it
+    /// while the row's settings stay as they are.
+    pub fn install(&self, row: &BlobStoreRow, store: Arc<dyn BlobStore>) {
+        if let Ok(mut s) = self.stores.write() {
+            s.insert(row.name.clone(), store);
+        }
+        self.registry.opened(row);
+    }
+
+    /// The store `name`, opened from its row when this node has not opened it yet (another
+    /// node created it, or it failed to open before). A hit is a map lookup, as
+    /// [`Storage::store`]; a miss reads the row and opens it once, however many requests ask
+    /// at the same time. A store that failed to open is tried again only after
+    /// [`STORE_RETRY`] (or at the next reload): meanwhile requests fail fast with the error.
+    pub async fn store_or_open(&self, name: &str) -> Result<Arc<dyn BlobStore>, StorageError> {
+        if let Ok(s) = self.store(name) {
+            return Ok(s);
+        }
+        let _opening = self.registry.opening.lock().await;
+        if let Ok(s) = self.store(name) {
+            return Ok(s);
+        }
+        if let Some(msg) = self.registry.recent_failure(name) {
+            return Err(unavailable(name, msg));
+        }
+        let row = match self.db.get_blob_store(name).await {
+            Ok(row) => row,
+            Err(MetaError::NotFound) => return Err(StorageError::UnknownStore(name.to_owned())),
+            Err(e) => return Err(e.into()),
+        };
+        match crate::blob::open_row(&row).await {
+            Ok(store) => {
+                tracing::info!(blob_store = %name, kind = %row.kind, "blob store opened on first use");
+                self.install(&row, store.clone());
+                Ok(store)
+            }
+            Err(e) => {
+                tracing::error!(blob_store = %name, error = %e, "cannot open the blob store; it stays unavailable");
+                self.registry.failed(&row, e.to_string());
+                Err(unavailable(name, e.to_string()))
+            }
+        }
+    }
+
+    /// Brings this node's stores in line with the `blob_stores` rows: opens stores it lacks,
+    /// reopens those whose settings (type, path, S3 attributes) differ from what they were
+    /// opened from, and drops those whose row is gone. Called at start and whenever another
+    /// node announces a blob store change. A store whose row fails to open is left unregistered
+    /// (listed unavailable, its requests failing fast) and reported in
+    /// [`StoreChanges::failed`]; the others are unaffected.
+    pub async fn reload_stores(&self) -> Result<StoreChanges, StorageError> {
+        let _opening = self.registry.opening.lock().await;
+        let rows = self.db.list_blob_stores().await?;
+        self.registry.clear_failures();
+        let mut out = StoreChanges::default();
+        for row in &rows {
+            let registered = self.store(&row.name).is_ok();
+            if registered && self.registry.is_current(row) {
+                continue;
+            }
+            match crate::blob::open_row(row).await {
+                Ok(store) => {
+                    self.install(row, store);
+                    if registered {
+                        tracing::info!(blob_store = %row.name, "blob store reopened: its settings changed");
+                        out.reopened.push(row.name.clone());
+                    } else {
+                        out.opened.push(row.name.clone());
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(blob_store = %row.name, kind = %row.kind, error = %e,
+                        "cannot open the blob store; it stays unavailable");
+                    // Its settings changed and the new ones fail: the old store is no longer
+                    // what the row says, so it goes too.
+                    if let Ok(mut s) = self.stores.write() {
+                        s.remove(&row.name);
+                    }
+                    self.registry.failed(row, e.to_string());
+                    out.failed.push(StoreOpenFailure {
+                        name: row.name.clone(),
+                        kind: row.kind.clone(),
+                        error: e.to_string(),
+                    });
+                }
+            }
+        }
+        let gone: Vec<String> = self
+            .store_names()
+            .into_iter()
+            .filter(|n| !rows.iter().any(|r| &r.name == n))
+            .collect();
+        for name in gone {
+            tracing::info!(blob_store = %name, "blob store dropped: its row is gone");
+            self.remove_store(&name);
+            out.dropped.push(name);
+        }
+        Ok(out)
     }
 
     fn stripe(&self, digest: &str) -> usize {
@@ -242,7 +445,11 @@ impl Storage {
         opts: PutOptions,
     ) -> Result<crate::blob::BlobRef, StorageError> {
         self.check_writable().await?;
-        Ok(self.store(&repo.blob_store)?.put(body, opts).await?)
+        Ok(self
+            .store_or_open(&repo.blob_store)
+            .await?
+            .put(body, opts)
+            .await?)
     }
 
     /// [`Storage::stage`] for bytes made by the server.
@@ -347,7 +554,11 @@ impl Storage {
             };
             return self.record(repo, path, blob, meta).await;
         }
-        let body = self.store(&source.blob_store)?.get(&digest, None).await?;
+        let body = self
+            .store_or_open(&source.blob_store)
+            .await?
+            .get(&digest, None)
+            .await?;
         let opts = PutOptions {
             expect: Some(digest),
             all_checksums: !source.checksums.sha1.is_empty(),
@@ -371,7 +582,7 @@ impl Storage {
         asset: &Asset,
         range: Option<ByteRange>,
     ) -> Result<BlobBody, StorageError> {
-        let store = self.store(&asset.blob_store)?;
+        let store = self.store_or_open(&asset.blob_store).await?;
         let digest =
             Digest::parse(&asset.blob_digest).map_err(|e| MetaError::Invalid(e.to_string()))?;
         let body = match store.get(&digest, range).await {

@@ -157,7 +157,12 @@ pub async fn start(
         return Ok(created(&t.name, &d));
     }
     arca.storage.check_writable().await?;
-    let id = arca.storage.store(&repo.blob_store)?.begin_upload().await?;
+    let id = arca
+        .storage
+        .store_or_open(&repo.blob_store)
+        .await?
+        .begin_upload()
+        .await?;
     Ok(in_progress(&t.name, &id, 0, StatusCode::ACCEPTED))
 }
 
@@ -224,7 +229,7 @@ pub async fn session(
     body: web::Payload,
 ) -> Result<HttpResponse> {
     let repo = access::write_repo(arca, &t.repo).await?;
-    let store = arca.storage.store(&repo.blob_store)?;
+    let store = arca.storage.store_or_open(&repo.blob_store).await?;
     let max = arca.settings.max_upload_bytes;
     match *req.method() {
         Method::PATCH => {

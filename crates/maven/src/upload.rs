@@ -45,7 +45,7 @@ pub async fn component_upload(
     req: &HttpRequest,
     body: web::Payload,
 ) -> HttpResponse {
-    let store = match cx.arca.storage.store(&cx.repo.blob_store) {
+    let store = match cx.arca.storage.store_or_open(&cx.repo.blob_store).await {
         Ok(s) => s,
         Err(e) => return storage_error(e),
     };

@@ -16,7 +16,7 @@ use futures_util::StreamExt;
 use crate::asset_meta;
 
 pub async fn component(cx: &RepoContext, req: &HttpRequest, body: web::Payload) -> HttpResponse {
-    let store = match cx.arca.storage.store(&cx.repo.blob_store) {
+    let store = match cx.arca.storage.store_or_open(&cx.repo.blob_store).await {
         Ok(s) => s,
         Err(e) => return error(e),
     };

@@ -12,7 +12,6 @@ use actix_web::{App, HttpResponse, HttpServer, dev::ServerHandle, middleware, we
 use anyhow::Context;
 use arca_core::{
     Arca, CoreSettings, Format, FormatRegistry,
-    blob::{FileBlobStore, S3BlobStore, S3Config},
     format::repository_route,
     http::PublicUrl,
     meta::Db,
@@ -56,14 +55,7 @@ pub async fn start(settings: Settings, listener: TcpListener) -> anyhow::Result<
         .context("database_url: cannot open the metadata database")?;
     db.migrate().await.context("database migration failed")?;
 
-    let blob_dir = std::path::absolute(&settings.blob_dir).unwrap_or(settings.blob_dir.clone());
-    let default_store = db
-        .ensure_blob_store("default", "file", &blob_dir.to_string_lossy())
-        .await?;
-    if default_store.path != blob_dir.to_string_lossy() {
-        db.set_blob_store_path("default", &blob_dir.to_string_lossy())
-            .await?;
-    }
+    claim_default_store(&db, &settings.blob_dir).await?;
     let core = CoreSettings {
         public: PublicUrl {
             base_url: settings.base_url.clone(),
@@ -80,24 +72,12 @@ pub async fn start(settings: Settings, listener: TcpListener) -> anyhow::Result<
         listen: listener.local_addr().ok(),
     };
     let arca = web::Data::new(Arca::new(db.clone(), formats(), core));
-    for s in db.list_blob_stores().await? {
-        match s.kind.as_str() {
-            "file" => {
-                let path = if s.name == "default" {
-                    blob_dir.clone()
-                } else {
-                    s.path.clone().into()
-                };
-                let store = FileBlobStore::open(&path, &s.name).with_context(|| {
-                    format!("blob store {}: cannot open {}", s.name, path.display())
-                })?;
-                arca.storage.add_store(&s.name, Arc::new(store));
-            }
-            "s3" => open_s3_store(&arca, &s).await,
-            other => {
-                tracing::error!(blob_store = %s.name, kind = other, "unknown blob store type; not opened")
-            }
-        }
+    // Every store of the database, as every node opens them. A file store that cannot be
+    // opened stops the start (a missing mount must not pass unnoticed); an S3 store that does
+    // not answer stays unavailable and is tried again when used.
+    let changes = arca.storage.reload_stores().await?;
+    if let Some(f) = changes.failed.iter().find(|f| f.kind == "file") {
+        anyhow::bail!("blob store {}: {}", f.name, f.error);
     }
 
     let generated = arca
@@ -146,59 +126,43 @@ pub async fn start(settings: Settings, listener: TcpListener) -> anyhow::Result<
     })
 }
 
-/// Registers an S3 blob store once its bucket answers. One bad store must not keep Arca from
-/// starting: a failure is logged and leaves the store unregistered, so the REST API lists it
-/// `unavailable` and its repositories fail until it works. Settings that cannot work stay so;
-/// a bucket that does not answer is tried again every minute (it may be down for a while).
-async fn open_s3_store(arca: &web::Data<Arca>, row: &arca_core::meta::BlobStoreRow) {
-    let store = S3Config::from_attributes(&row.attributes)
-        .and_then(|cfg| S3BlobStore::connect(&row.name, &cfg));
-    let store = match store {
-        Ok(s) => Arc::new(s),
-        Err(e) => {
-            tracing::error!(blob_store = %row.name, error = %e, "cannot open the S3 blob store; it stays unavailable");
-            return;
-        }
-    };
-    match tokio::time::timeout(S3_CHECK_TIMEOUT, store.verify()).await {
-        Ok(Ok(())) => {
-            arca.storage.add_store(&row.name, store);
-            return;
-        }
-        Ok(Err(e)) => {
-            tracing::error!(blob_store = %row.name, error = %e, "S3 blob store not reachable; unavailable until it is")
-        }
-        Err(_) => {
-            tracing::error!(blob_store = %row.name, "S3 blob store did not answer; unavailable until it does")
-        }
+/// Records the `default` file store at `blob_dir`, or checks the recorded one.
+///
+/// On SQLite the database belongs to this one node, so the store follows `blob_dir` wherever
+/// it is moved (the row's path is updated). On PostgreSQL several nodes share the row: a node
+/// whose `blob_dir` differs from the recorded directory would write its blobs where the other
+/// nodes cannot read them (they answer 404 for its assets) and, by rewriting the row, send
+/// theirs to its directory. Such a node refuses to start, naming both directories: every node
+/// must mount one shared directory at the recorded path (`ARCA_BLOB_DIR`), or keep blobs in
+/// S3. The same directory reached through another path (a symbolic link) is accepted.
+async fn claim_default_store(db: &Db, blob_dir: &std::path::Path) -> anyhow::Result<()> {
+    let blob_dir = std::path::absolute(blob_dir).unwrap_or(blob_dir.to_path_buf());
+    let mine = blob_dir.to_string_lossy();
+    let row = db.ensure_blob_store("default", "file", &mine).await?;
+    if row.path == mine {
+        return Ok(());
     }
-    let (arca, row) = (arca.clone(), row.clone());
-    actix_web::rt::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
-        tick.tick().await;
-        loop {
-            tick.tick().await;
-            // Stop when the store was removed or reconfigured meanwhile.
-            let Ok(all) = arca.db.list_blob_stores().await else {
-                continue;
-            };
-            let same = |s: &arca_core::meta::BlobStoreRow| {
-                s.name == row.name && s.attributes == row.attributes
-            };
-            if !all.iter().any(same) || arca.storage.store(&row.name).is_ok() {
-                return;
-            }
-            if let Ok(Ok(())) = tokio::time::timeout(S3_CHECK_TIMEOUT, store.verify()).await {
-                tracing::info!(blob_store = %row.name, "S3 blob store reachable again");
-                arca.storage.add_store(&row.name, store);
-                return;
-            }
+    let same_dir = |a: &std::path::Path, b: &std::path::Path| {
+        matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b)
+    };
+    if matches!(db, Db::Pg(_)) {
+        if same_dir(std::path::Path::new(&row.path), &blob_dir) {
+            return Ok(());
         }
-    });
+        anyhow::bail!(
+            "blob_dir: this node's blob directory {mine} is not the default blob store's \
+             directory {recorded} recorded in the shared PostgreSQL database: every node must use \
+             the same directory, or its blobs are invisible to the others. Set ARCA_BLOB_DIR \
+             (blob_dir) to {recorded}, mounted from storage shared by every node, or keep blobs \
+             in an S3 blob store. If the default store really moved, move its files there and \
+             update its row (UPDATE blob_stores SET path = '{mine}' WHERE name = 'default') \
+             before starting the nodes.",
+            recorded = row.path,
+        );
+    }
+    db.set_blob_store_path("default", &mine).await?;
+    Ok(())
 }
-
-/// How long start-up waits for an S3 bucket to answer.
-const S3_CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 fn write_admin_password(dir: &std::path::Path, pw: &str) -> anyhow::Result<()> {
     use std::io::Write;

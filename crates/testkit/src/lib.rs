@@ -12,9 +12,11 @@ use actix_web::dev::ServerHandle;
 use arca_server::{Config, Settings};
 use sqlx::{Connection, Executor, PgConnection};
 
+mod node;
 mod upstream;
 
 pub use reqwest;
+pub use node::Node;
 pub use upstream::Upstream;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

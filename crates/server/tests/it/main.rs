@@ -22,6 +22,7 @@ mod repositories;
 mod restart;
 mod s3;
 mod schema;
+mod shared_stores;
 mod status;
 mod system;
 mod users;

@@ -1,5 +1,7 @@
 //! `blobstores`: list, quota status, delete, and file stores' create/get/update, with Nexus's
-//! shapes and status codes. A store is usable the moment it is created (no restart).
+//! shapes and status codes. A store is usable the moment it is created (no restart), on every
+//! node: this one registers it, the others open it from its row on first use, and reopen or
+//! drop it on `Storage::reload_stores` when it changes or goes.
 
 use std::{path::PathBuf, sync::Arc};
 
@@ -103,7 +105,8 @@ pub(crate) async fn list(
     let mut out = vec![];
     for s in arca.db.list_blob_stores().await? {
         let (bytes, count) = arca.storage.usage(&s.name).await?;
-        let store = arca.storage.store(&s.name).ok();
+        // Opened here if another node created it since this one started.
+        let store = arca.storage.store_or_open(&s.name).await.ok();
         let available = match &store {
             Some(st) => st.available_space().await,
             None => None,
@@ -159,7 +162,7 @@ pub(crate) async fn quota(
                 )
             }
             SoftQuotaType::SpaceRemaining => {
-                let free = match arca.storage.store(&name) {
+                let free = match arca.storage.store_or_open(&name).await {
                     Ok(st) => st.available_space().await,
                     Err(_) => None,
                 };
@@ -355,7 +358,7 @@ pub(crate) async fn create_file(
         MetaError::Conflict(m) => ApiError::invalid("name", m),
         e => e.into(),
     })?;
-    arca.storage.add_store(&row.name, store);
+    arca.storage.install(&row, store);
     audit(
         &arca,
         &req,
@@ -451,7 +454,7 @@ pub(crate) async fn update_file(
         let store = open_dir(&name, &dir)?;
         row.path = dir.to_string_lossy().into_owned();
         arca.db.update_blob_store(&row).await?;
-        arca.storage.add_store(&name, store);
+        arca.storage.install(&row, store);
     } else {
         arca.db.update_blob_store(&row).await?;
     }
@@ -691,7 +694,7 @@ pub(crate) async fn create_s3(
         MetaError::Conflict(m) => ApiError::invalid("name", m),
         e => e.into(),
     })?;
-    arca.storage.add_store(&name, store);
+    arca.storage.install(&row, store);
     audit(
         &arca,
         &req,
@@ -814,7 +817,7 @@ pub(crate) async fn update_s3(
     row.soft_quota = soft_quota;
     row.attributes = serde_json::to_string(&cfg).map_err(s3_body_error)?;
     arca.db.update_blob_store(&row).await?;
-    arca.storage.add_store(&name, store);
+    arca.storage.install(&row, store);
     audit(
         &arca,
         &req,

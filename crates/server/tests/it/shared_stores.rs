@@ -1,0 +1,225 @@
+//! Blob stores shared by every node: a store created on one node is usable on another at
+//! once, one deleted or changed is dropped or reopened by the other's `reload_stores`, and a
+//! node whose `blob_dir` is not the shared default store's directory refuses to start.
+
+use arca_testkit::{Backend, TestServer, both_backends};
+use serde_json::{Value, json};
+
+use crate::{DELETE, GET, POST, PUT, json, rest as send};
+
+const API: &str = "/service/rest/v1";
+
+fn raw_on(name: &str, store: &str) -> Value {
+    json!({"name": name, "online": true,
+           "storage": {"blobStoreName": store, "strictContentTypeValidation": false, "writePolicy": "ALLOW"},
+           "raw": {"contentDisposition": "ATTACHMENT"}})
+}
+
+async fn a_store_created_on_one_node_is_usable_on_another(b: Backend) {
+    let a = TestServer::start(b).await;
+    let node = a.start_node().await;
+    let dir = a.data_dir().join("extra-store");
+    let (st, text) = send(
+        &a,
+        POST,
+        "/blobstores/file",
+        json!({"name": "extra", "path": dir.to_string_lossy()}),
+    )
+    .await;
+    assert_eq!(st, 204, "{text}");
+    let (st, text) = send(
+        &a,
+        POST,
+        "/repositories/raw/hosted",
+        raw_on("on-extra", "extra"),
+    )
+    .await;
+    assert_eq!(st, 201, "{text}");
+    assert!(!node.open_stores().contains(&"extra".to_owned()));
+
+    // The other node stores and serves through it without a restart.
+    let r = node
+        .admin(PUT, "/repository/on-extra/dir/b.txt")
+        .body("written on the second node")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    assert!(node.open_stores().contains(&"extra".to_owned()));
+    let r = a
+        .admin(GET, "/repository/on-extra/dir/b.txt")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.unwrap(), "written on the second node");
+    let r = a
+        .admin(PUT, "/repository/on-extra/dir/a.txt")
+        .body("written on the first node")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let r = node
+        .admin(GET, "/repository/on-extra/dir/a.txt")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.unwrap(), "written on the first node");
+
+    // Listed available there too.
+    let stores = json(
+        node.admin(GET, &format!("{API}/blobstores"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let extra = stores
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "extra")
+        .cloned()
+        .unwrap_or_else(|| panic!("extra listed: {stores}"));
+    assert_eq!(extra["unavailable"], false, "{extra}");
+}
+
+async fn a_store_deleted_or_moved_on_one_node_follows_on_another(b: Backend) {
+    let a = TestServer::start(b).await;
+    let node = a.start_node().await;
+    for name in ["gone", "moving"] {
+        let dir = a.data_dir().join(format!("{name}-store"));
+        let (st, text) = send(
+            &a,
+            POST,
+            "/blobstores/file",
+            json!({"name": name, "path": dir.to_string_lossy()}),
+        )
+        .await;
+        assert_eq!(st, 204, "{text}");
+    }
+    // Listing opens them on the second node.
+    let r = node
+        .admin(GET, &format!("{API}/blobstores"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(node.open_stores(), ["default", "gone", "moving"]);
+    // Nothing changed: a reload opens and drops nothing.
+    let c = node.reload_stores().await.unwrap();
+    assert!(
+        c.opened.is_empty() && c.reopened.is_empty() && c.dropped.is_empty() && c.failed.is_empty(),
+        "{c:?}"
+    );
+
+    // Deleted on the first node: the second still has it open until it reloads.
+    let r = a
+        .admin(DELETE, &format!("{API}/blobstores/gone"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    // Moved on the first node (empty stores may move).
+    let moved = a.data_dir().join("moved-store");
+    let (st, text) = send(
+        &a,
+        PUT,
+        "/blobstores/file/moving",
+        json!({"path": moved.to_string_lossy()}),
+    )
+    .await;
+    assert_eq!(st, 204, "{text}");
+    assert!(node.open_stores().contains(&"gone".to_owned()));
+
+    let c = node.reload_stores().await.unwrap();
+    assert_eq!(c.dropped, ["gone"], "{c:?}");
+    assert_eq!(c.reopened, ["moving"], "{c:?}");
+    assert!(c.failed.is_empty(), "{c:?}");
+    assert_eq!(node.open_stores(), ["default", "moving"]);
+
+    // The moved store is used at its new directory on the second node.
+    let (st, text) = send(
+        &a,
+        POST,
+        "/repositories/raw/hosted",
+        raw_on("on-moving", "moving"),
+    )
+    .await;
+    assert_eq!(st, 201, "{text}");
+    let r = node
+        .admin(PUT, "/repository/on-moving/x.txt")
+        .body("here")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    assert!(
+        std::fs::read_dir(moved.join("sha256")).unwrap().count() > 0,
+        "the blob went to the store's new directory"
+    );
+    let r = node
+        .admin(GET, "/repository/on-moving/x.txt")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.text().await.unwrap(), "here");
+}
+
+both_backends!(
+    a_store_created_on_one_node_is_usable_on_another,
+    a_store_deleted_or_moved_on_one_node_follows_on_another,
+);
+
+/// On a shared PostgreSQL, a node whose `blob_dir` differs from the default store's recorded
+/// directory refuses to start, naming both; the same directory reached by a symbolic link is
+/// fine, and the row keeps the first node's path.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_node_with_another_blob_dir_refuses_to_start() {
+    let a = TestServer::start(Backend::Postgres).await;
+    let shared = a.node_config().blob_dir.unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let mut c = a.node_config();
+    c.blob_dir = Some(elsewhere.path().join("blobs"));
+    let e = match a.start_node_with(c).await {
+        Ok(_) => panic!("a node with another blob_dir started"),
+        Err(e) => e,
+    };
+    assert!(e.contains(&*shared.to_string_lossy()), "{e}");
+    assert!(
+        e.contains(&*elsewhere.path().join("blobs").to_string_lossy()),
+        "{e}"
+    );
+    assert!(e.contains("ARCA_BLOB_DIR"), "{e}");
+    // The first node still serves its blobs from where it put them.
+    a.create_raw_hosted("r", "ALLOW").await;
+    let r = a
+        .admin(PUT, "/repository/r/f.txt")
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+
+    #[cfg(unix)]
+    {
+        let link = elsewhere.path().join("link");
+        std::os::unix::fs::symlink(&shared, &link).unwrap();
+        let mut c = a.node_config();
+        c.blob_dir = Some(link);
+        let node = a.start_node_with(c).await.unwrap();
+        let r = node.admin(GET, "/repository/r/f.txt").send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.text().await.unwrap(), "x");
+    }
+    let got = json(
+        a.admin(GET, &format!("{API}/blobstores/file/default"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(got["path"], json!(shared.to_string_lossy()));
+}
