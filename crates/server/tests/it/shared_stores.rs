@@ -2,7 +2,7 @@
 //! once, one deleted or changed is dropped or reopened by the other's `reload_stores`, and a
 //! node whose `blob_dir` is not the shared default store's directory refuses to start.
 
-use arca_testkit::{Backend, TestServer, both_backends};
+use arca_testkit::{Backend, TestServer, both_backends, s3_config_from_env};
 use serde_json::{Value, json};
 
 use crate::{DELETE, GET, POST, PUT, json, rest as send};
@@ -168,9 +168,68 @@ async fn a_store_deleted_or_moved_on_one_node_follows_on_another(b: Backend) {
     assert_eq!(r.text().await.unwrap(), "here");
 }
 
+/// The same with an S3 store, whose settings change on the first node: the second reopens it.
+async fn an_s3_store_created_on_one_node_is_usable_on_another(b: Backend) {
+    let Some(cfg) = s3_config_from_env() else {
+        return;
+    };
+    let a = TestServer::start(b).await;
+    let node = a.start_node().await;
+    let (st, text) = send(
+        &a,
+        POST,
+        "/blobstores/s3",
+        json!({"name": "s3-shared", "bucketConfiguration": cfg}),
+    )
+    .await;
+    assert_eq!(st, 201, "{text}");
+    let (st, text) = send(
+        &a,
+        POST,
+        "/repositories/raw/hosted",
+        raw_on("on-s3", "s3-shared"),
+    )
+    .await;
+    assert_eq!(st, 201, "{text}");
+    let r = node
+        .admin(PUT, "/repository/on-s3/f.bin")
+        .body("through the second node")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let r = a
+        .admin(GET, "/repository/on-s3/f.bin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.text().await.unwrap(), "through the second node");
+
+    // Changed on the first node (the connection settings): reopened on the second.
+    let mut changed = cfg.clone();
+    changed["advancedBucketConnection"]["maxConnectionPoolSize"] = json!(7);
+    let (st, text) = send(
+        &a,
+        PUT,
+        "/blobstores/s3/s3-shared",
+        json!({"name": "s3-shared", "bucketConfiguration": changed}),
+    )
+    .await;
+    assert_eq!(st, 204, "{text}");
+    let c = node.reload_stores().await.unwrap();
+    assert_eq!(c.reopened, ["s3-shared"], "{c:?}");
+    let r = node
+        .admin(GET, "/repository/on-s3/f.bin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.text().await.unwrap(), "through the second node");
+}
+
 both_backends!(
     a_store_created_on_one_node_is_usable_on_another,
     a_store_deleted_or_moved_on_one_node_follows_on_another,
+    an_s3_store_created_on_one_node_is_usable_on_another,
 );
 
 /// On a shared PostgreSQL, a node whose `blob_dir` differs from the default store's recorded
