@@ -73,6 +73,28 @@ impl Freeze {
         }
     }
 
+    /// Drops the cached state: another node froze or released.
+    pub fn forget(&self) {
+        if let Ok(mut c) = self.cached.lock() {
+            *c = None;
+        }
+    }
+
+    /// The state as stored now, not cached: writes check this, so a freeze on another node
+    /// stops them at once.
+    pub async fn current(&self) -> Option<Frozen> {
+        match self.load().await {
+            Ok(state) => {
+                self.remember(state.clone());
+                state
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "reading the read-only state failed");
+                None
+            }
+        }
+    }
+
     /// Freezes; false when already frozen (nothing changed).
     pub async fn freeze(&self, by: &str) -> Result<bool, MetaError> {
         if self.load().await?.is_some() {
@@ -85,6 +107,7 @@ impl Freeze {
         let json = serde_json::to_string(&state).map_err(|e| MetaError::Invalid(e.to_string()))?;
         self.db.set_setting(SETTING, &json).await?;
         self.remember(Some(state));
+        crate::cluster::announce(&self.db, crate::cluster::Event::Freeze).await;
         Ok(true)
     }
 
@@ -95,6 +118,7 @@ impl Freeze {
         }
         self.db.set_setting(SETTING, "null").await?;
         self.remember(None);
+        crate::cluster::announce(&self.db, crate::cluster::Event::Freeze).await;
         Ok(true)
     }
 }

@@ -197,6 +197,21 @@ impl Proxy {
         }
     }
 
+    /// Drops what this node remembers of a repository's remote (its negative cache): its
+    /// settings changed, here or on another node.
+    pub fn forget_repository(&self, id: i64) {
+        if let Ok(mut n) = self.negative.lock() {
+            n.retain(|(r, _), _| *r != id);
+        }
+    }
+
+    /// Drops every negative cache entry.
+    pub fn forget_all(&self) {
+        if let Ok(mut n) = self.negative.lock() {
+            n.clear();
+        }
+    }
+
     pub fn client(&self) -> &reqwest::Client {
         &self.client
     }
@@ -281,6 +296,14 @@ impl Proxy {
         let lock = self.flight(&key);
         let result = {
             let _guard = lock.lock().await;
+            // And across nodes: another node may be fetching the same file.
+            let flight_key =
+                crate::locks::LockKey::new("proxy-fetch", &format!("{}\0{path}", repo.id));
+            let _cluster = storage
+                .locks()
+                .flight(flight_key)
+                .await
+                .map_err(StorageError::from)?;
             // Someone else may have fetched it while we waited.
             let cached = db
                 .find_asset(repo.id, path.as_str())

@@ -411,8 +411,12 @@ impl Security {
         {
             return Ok(v);
         }
+        let generation = self.generation.load(Ordering::Acquire);
         let v = self.db.get_setting(SETTING_ANONYMOUS).await?.as_deref() == Some("true");
-        if let Ok(mut g) = self.anonymous.lock() {
+        // Not cached when a change was announced meanwhile: the value may predate it.
+        if let Ok(mut g) = self.anonymous.lock()
+            && self.generation.load(Ordering::Acquire) == generation
+        {
             *g = Some((v, Instant::now()));
         }
         Ok(v)
@@ -432,9 +436,18 @@ impl Security {
     /// Makes every cached login re-check the database on its next use (no password is hashed
     /// again unless it changed), e.g. after a password, role or privilege change.
     pub fn invalidate(&self) {
+        self.invalidate_local();
+        crate::cluster::announce_later(&self.db, crate::cluster::Event::Security);
+    }
+
+    /// [`Security::invalidate`] on this node only: another node announced a change.
+    pub fn invalidate_local(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);
         if let Ok(mut p) = self.privileges.lock() {
             *p = None;
+        }
+        if let Ok(mut a) = self.anonymous.lock() {
+            *a = None;
         }
     }
 
@@ -445,6 +458,7 @@ impl Security {
         {
             return Ok(t.clone());
         }
+        let generation = self.generation.load(Ordering::Acquire);
         let mut t = PrivilegeTable::default();
         for c in self.db.list_content_selectors().await? {
             match Selector::parse(&c.expression) {
@@ -460,7 +474,9 @@ impl Security {
             t.rows.insert(r.name.clone(), r);
         }
         let t = Arc::new(t);
-        if let Ok(mut g) = self.privileges.lock() {
+        if let Ok(mut g) = self.privileges.lock()
+            && self.generation.load(Ordering::Acquire) == generation
+        {
             *g = Some((t.clone(), Instant::now()));
         }
         Ok(t)
@@ -530,6 +546,7 @@ impl Security {
         if let Some(s) = self.fresh_within(&key, Duration::from_secs(5)) {
             return Ok(s);
         }
+        let generation = self.generation.load(Ordering::Acquire);
         let (privileges, selectors) = if self.anonymous_enabled().await? {
             match self.db.get_user(ANONYMOUS_USER).await {
                 Ok(u) => self.privileges_of(&u.roles).await?,
@@ -546,7 +563,7 @@ impl Security {
             privileges: Arc::new(privileges),
             selectors: Arc::new(selectors),
         };
-        self.remember(key, &s, String::new(), 0);
+        self.remember(key, &s, String::new(), 0, generation);
         Ok(s)
     }
 
@@ -572,10 +589,16 @@ impl Security {
         c.get(key).map(|v| v.proof.clone())
     }
 
-    fn remember(&self, key: [u8; 32], subject: &Subject, proof: String, not_before_ms: i64) {
-        // An invalidation racing this check may be missed by this entry; the next re-check
-        // (at most REVALIDATE later) reads the rows again.
-        let generation = self.generation.load(Ordering::Acquire);
+    /// Caches a check that began at `generation` (read before the rows were): an invalidation
+    /// (here or announced by another node) during the check leaves the entry stale at once.
+    fn remember(
+        &self,
+        key: [u8; 32],
+        subject: &Subject,
+        proof: String,
+        not_before_ms: i64,
+        generation: u64,
+    ) {
         if let Ok(mut c) = self.cache.lock() {
             if c.len() >= CACHE_MAX {
                 let cutoff = REVALIDATE * 4;
@@ -664,8 +687,9 @@ impl Security {
         if let Some((s, _)) = self.fresh(&key) {
             return Ok(s);
         }
+        let generation = self.generation.load(Ordering::Acquire);
         if password.starts_with(TOKEN_PREFIX) {
-            return self.token_login(key, password, from).await;
+            return self.token_login(key, password, from, generation).await;
         }
         let user = match self.db.get_user(user_id).await {
             Ok(u) => Some(u),
@@ -696,7 +720,13 @@ impl Security {
             return Err(AuthError::BadCredentials);
         };
         let s = self.subject_of(&user, Via::Password).await?;
-        self.remember(key, &s, user.password_hash.clone(), user.not_before_ms);
+        self.remember(
+            key,
+            &s,
+            user.password_hash.clone(),
+            user.not_before_ms,
+            generation,
+        );
         Ok(s)
     }
 
@@ -705,6 +735,7 @@ impl Security {
         key: [u8; 32],
         token: &str,
         from: Option<IpAddr>,
+        generation: u64,
     ) -> Result<Subject, AuthError> {
         let hash = token_hash(token);
         let known = self.proof(&key).as_deref() == Some(hash.as_str());
@@ -714,7 +745,7 @@ impl Security {
         }
         match self.token_subject(&hash).await {
             Ok(s) => {
-                self.remember(key, &s, hash, 0);
+                self.remember(key, &s, hash, 0, generation);
                 Ok(s)
             }
             Err(AuthError::BadCredentials) => {
@@ -749,6 +780,7 @@ impl Security {
                 match self.fresh(&key) {
                     Some(hit) => hit,
                     None => {
+                        let generation = self.generation.load(Ordering::Acquire);
                         let user = match self.db.get_user(user_id).await {
                             Ok(u) if u.status == "active" || u.status == "changepassword" => u,
                             Ok(_) | Err(MetaError::NotFound) => {
@@ -758,7 +790,7 @@ impl Security {
                             Err(e) => return Err(e.into()),
                         };
                         let s = self.subject_of(&user, Via::Session).await?;
-                        self.remember(key, &s, String::new(), user.not_before_ms);
+                        self.remember(key, &s, String::new(), user.not_before_ms, generation);
                         (s, user.not_before_ms)
                     }
                 }
@@ -812,7 +844,8 @@ impl Security {
             if let Some((s, _)) = self.fresh(&key) {
                 return Ok(s);
             }
-            self.token_login(key, token, from).await
+            let generation = self.generation.load(Ordering::Acquire);
+            self.token_login(key, token, from, generation).await
         } else {
             Err(AuthError::BadCredentials)
         }

@@ -51,6 +51,8 @@ impl Default for CoreSettings {
 
 pub struct Arca {
     pub db: Db,
+    /// Locks every node sees (PostgreSQL advisory locks; per process on SQLite).
+    pub locks: std::sync::Arc<crate::locks::Locks>,
     pub proxy: Proxy,
     pub security: Security,
     pub storage: Storage,
@@ -65,9 +67,13 @@ pub struct Arca {
 
 impl Arca {
     pub fn new(db: Db, formats: FormatRegistry, settings: CoreSettings) -> Self {
+        let locks = std::sync::Arc::new(crate::locks::Locks::new(&db));
+        let mut storage = Storage::new(db.clone(), locks.clone());
+        storage.hold_for = settings.orphan_grace;
         Self {
             security: Security::new(db.clone()),
-            storage: Storage::new(db.clone()),
+            storage,
+            locks,
             proxy: Proxy::new(),
             db,
             formats,

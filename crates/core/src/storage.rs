@@ -2,7 +2,6 @@
 
 use std::{
     collections::HashMap,
-    hash::{Hash, Hasher},
     sync::{Arc, RwLock},
     time::Duration,
 };
@@ -12,6 +11,7 @@ use thiserror::Error;
 use crate::{
     blob::{BlobBody, BlobError, BlobStore, ByteRange, ByteStream, PutOptions},
     freeze::Freeze,
+    locks::{Guard, Hold, LockKey, Locks},
     meta::{BlobStoreRow, Db, MetaError, NewAsset, NewComponent, ReleasedBlob},
     model::{Asset, AssetPath, Digest, Repository, WritePolicy, now_ms},
 };
@@ -46,7 +46,6 @@ pub struct AssetMeta {
     pub component: Option<NewComponent>,
 }
 
-const LOCK_STRIPES: usize = 64;
 pub const USAGE_TTL: Duration = Duration::from_secs(30);
 
 /// Repository id → (components, assets, bytes).
@@ -164,14 +163,16 @@ pub struct Storage {
     registry: StoreRegistry,
     /// Serialises, per digest, recording a reference and freeing a blob, so the GC never frees
     /// bytes that an upload has just deduplicated against.
-    locks: Vec<tokio::sync::Mutex<()>>,
+    locks: Arc<Locks>,
+    /// How long a deduplicated upload holds its blob against freeing (the orphan grace).
+    pub hold_for: Duration,
     /// When this node last swept the stores for orphans (per node: it only spaces out the
     /// work; another node sweeping too is harmless).
     last_sweep: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 impl Storage {
-    pub fn new(db: Db) -> Self {
+    pub fn new(db: Db, locks: Arc<Locks>) -> Self {
         Self {
             usage: std::sync::Mutex::new(HashMap::new()),
             repo_stats: std::sync::Mutex::new(None),
@@ -179,9 +180,8 @@ impl Storage {
             db,
             stores: RwLock::new(HashMap::new()),
             registry: StoreRegistry::default(),
-            locks: (0..LOCK_STRIPES)
-                .map(|_| tokio::sync::Mutex::new(()))
-                .collect(),
+            locks,
+            hold_for: Duration::from_secs(3600),
             last_sweep: std::sync::Mutex::new(None),
         }
     }
@@ -319,14 +319,23 @@ impl Storage {
         Ok(out)
     }
 
-    fn stripe(&self, digest: &str) -> usize {
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        digest.hash(&mut h);
-        (h.finish() as usize) % LOCK_STRIPES
+    /// The cluster's locks.
+    pub fn locks(&self) -> &Locks {
+        &self.locks
     }
 
-    fn lock_for(&self, digest: &str) -> &tokio::sync::Mutex<()> {
-        &self.locks[self.stripe(digest)]
+    /// Takes the cluster-wide locks of blobs in a store: recording a reference to a blob and
+    /// freeing it exclude each other on every node, so no upload records bytes being deleted.
+    async fn lock_blobs<'a>(
+        &self,
+        store: &str,
+        digests: impl IntoIterator<Item = &'a str>,
+    ) -> Result<Guard, StorageError> {
+        let keys: Vec<LockKey> = digests
+            .into_iter()
+            .map(|d| LockKey::blob(store, d))
+            .collect();
+        Ok(self.locks.lock(&keys, Hold::Short).await?)
     }
 
     /// A store's (bytes, blobs), summed at most [`USAGE_TTL`] ago.
@@ -374,7 +383,7 @@ impl Storage {
 
     /// Refuses any write while the server is frozen.
     pub async fn check_writable(&self) -> Result<(), StorageError> {
-        match self.freeze.state().await {
+        match self.freeze.current().await {
             Some(f) => Err(StorageError::ReadOnly(f.by)),
             None => Ok(()),
         }
@@ -445,11 +454,49 @@ impl Storage {
         opts: PutOptions,
     ) -> Result<crate::blob::BlobRef, StorageError> {
         self.check_writable().await?;
-        Ok(self
-            .store_or_open(&repo.blob_store)
-            .await?
-            .put(body, opts)
-            .await?)
+        let store = self.store_or_open(&repo.blob_store).await?;
+        let blob = store.put(body, opts).await?;
+        if !blob.created {
+            self.hold(&repo.blob_store, store.as_ref(), &blob).await?;
+        }
+        Ok(blob)
+    }
+
+    /// Keeps a blob that an upload deduplicated onto from being freed (by any node) until the
+    /// upload records it: a release racing the upload leaves the bytes for the record, and the
+    /// GC frees them once the hold lapses (after [`Storage::hold_for`], the orphan grace) if
+    /// nothing recorded them. Raced when the bytes went before the hold took.
+    async fn hold(
+        &self,
+        store_name: &str,
+        store: &dyn BlobStore,
+        blob: &crate::blob::BlobRef,
+    ) -> Result<(), StorageError> {
+        let hex = blob.digest.hex();
+        let _g = self.lock_blobs(store_name, [hex.as_str()]).await?;
+        let until = now_ms() + self.hold_for.as_millis() as i64;
+        self.db.hold_blob(store_name, &hex, until).await?;
+        if store.stat(&blob.digest).await?.is_none() {
+            return Err(StorageError::Raced);
+        }
+        Ok(())
+    }
+
+    /// Completes a resumable upload in the repository's store, holding a deduplicated blob as
+    /// [`Storage::stage`] does; the caller records it (or [`Storage::discard`]s it).
+    pub async fn commit_upload(
+        &self,
+        repo: &Repository,
+        id: &str,
+        expect: &Digest,
+    ) -> Result<crate::blob::BlobRef, StorageError> {
+        self.check_writable().await?;
+        let store = self.store_or_open(&repo.blob_store).await?;
+        let blob = store.commit_upload(id, expect).await?;
+        if !blob.created {
+            self.hold(&repo.blob_store, store.as_ref(), &blob).await?;
+        }
+        Ok(blob)
     }
 
     /// [`Storage::stage`] for bytes made by the server.
@@ -491,18 +538,17 @@ impl Storage {
                 uploader_ip: meta.uploader_ip,
                 attrs: meta.attrs,
                 component: meta.component,
+                // Every deduplicated blob reaching here was held ([`Storage::stage`],
+                // [`Storage::commit_upload`], [`Storage::copy_asset`]).
+                held: !blob.created,
             });
             digests.push(blob.digest);
         }
-        // Every digest's stripe, taken in index order so two batches cannot deadlock.
-        let mut stripes: Vec<usize> = digests.iter().map(|d| self.stripe(&d.hex())).collect();
-        stripes.sort_unstable();
-        stripes.dedup();
         let (assets, released) = {
-            let mut guards = Vec::with_capacity(stripes.len());
-            for i in stripes {
-                guards.push(self.locks[i].lock().await);
-            }
+            let hexes: Vec<String> = digests.iter().map(Digest::hex).collect();
+            let _held = self
+                .lock_blobs(&repo.blob_store, hexes.iter().map(String::as_str))
+                .await?;
             for d in &digests {
                 if store.stat(d).await?.is_none() {
                     return Err(StorageError::Raced);
@@ -521,10 +567,19 @@ impl Storage {
     /// after storing); content that was there before stays.
     pub async fn discard(&self, store_name: &str, blob: &crate::blob::BlobRef) {
         if !blob.created {
+            if let Err(e) = self.db.release_hold(store_name, &blob.digest.hex()).await {
+                tracing::warn!(digest = %blob.digest, error = %e, "letting go of a blob hold failed; it lapses");
+            }
             return;
         }
         let hex = blob.digest.hex();
-        let _g = self.lock_for(&hex).lock().await;
+        let _g = match self.lock_blobs(store_name, [hex.as_str()]).await {
+            Ok(g) => g,
+            Err(e) => {
+                tracing::warn!(digest = %hex, error = %e, "discarding a refused blob: no lock");
+                return;
+            }
+        };
         if let (Ok(None), Ok(store)) = (
             self.db.blob_refcount(store_name, &hex).await,
             self.store(store_name),
@@ -552,7 +607,15 @@ impl Storage {
                 checksums: source.checksums.clone(),
                 created: false,
             };
-            return self.record(repo, path, blob, meta).await;
+            let store = self.store_or_open(&repo.blob_store).await?;
+            self.hold(&repo.blob_store, store.as_ref(), &blob).await?;
+            return match self.record(repo, path, blob.clone(), meta).await {
+                Ok(a) => Ok(a),
+                Err(e) => {
+                    self.discard(&repo.blob_store, &blob).await;
+                    Err(e)
+                }
+            };
         }
         let body = self
             .store_or_open(&source.blob_store)
@@ -650,7 +713,13 @@ impl Storage {
     /// Frees a blob's bytes if it is still unreferenced.
     async fn free(&self, b: &ReleasedBlob) {
         self.forget_usage(&b.store);
-        let _g = self.lock_for(&b.digest).lock().await;
+        let _g = match self.lock_blobs(&b.store, [b.digest.as_str()]).await {
+            Ok(g) => g,
+            Err(e) => {
+                tracing::warn!(digest = %b.digest, error = %e, "freeing blob: no lock; the GC retries");
+                return;
+            }
+        };
         match self.db.forget_blob(b).await {
             Ok(true) => {
                 let deleted = match (self.store(&b.store), Digest::parse(&b.digest)) {
@@ -768,7 +837,7 @@ impl Storage {
         cutoff: std::time::SystemTime,
     ) -> Result<bool, StorageError> {
         let hex = d.hex();
-        let _g = self.lock_for(&hex).lock().await;
+        let _g = self.lock_blobs(store_name, [hex.as_str()]).await?;
         if self.db.blob_refcount(store_name, &hex).await?.is_some() {
             return Ok(false);
         }

@@ -27,6 +27,8 @@ pub const INTERVAL: Duration = Duration::from_secs(60);
 /// How often the scheduled blob GC also sweeps the stores for orphans (it lists every blob);
 /// a run asked for through the API always does.
 const SWEEP_EVERY: Duration = Duration::from_secs(3600);
+/// How long a run's lease lasts; a node that died mid-run is taken over after it.
+const LEASE_MS: i64 = 300_000;
 /// Cleanup runs once a day, as Nexus's does.
 const CLEANUP_EVERY_MS: i64 = 86_400_000;
 
@@ -60,15 +62,9 @@ pub async fn register(arca: &Arca) -> Result<(), MetaError> {
 /// Runs the tasks whose time has come (the blob GC every [`INTERVAL`]).
 pub async fn run_due(arca: &web::Data<Arca>, owner: &str) -> Result<(), MetaError> {
     let sweep = arca.storage.sweep_due(SWEEP_EVERY);
-    run_task(arca, BLOB_GC, owner, sweep).await?;
-    let tasks = arca.db.list_tasks().await?;
+    run_task(arca, BLOB_GC, owner, sweep, true).await?;
     for id in [CLEANUP, INTEGRITY] {
-        let due = tasks
-            .iter()
-            .any(|t| t.id == id && t.enabled && t.next_run_ms.is_none_or(|n| n <= now_ms()));
-        if due {
-            run(arca, id, owner).await?;
-        }
+        run_task(arca, id, owner, false, true).await?;
     }
     Ok(())
 }
@@ -236,22 +232,32 @@ pub async fn run(
     id: &str,
     owner: &str,
 ) -> Result<Option<String>, MetaError> {
-    run_task(arca, id, owner, true).await
+    run_task(arca, id, owner, true, false).await
 }
 
-/// [`run`]; the blob GC sweeps for orphans too when `sweep`.
+/// [`run`]; the blob GC sweeps for orphans too when `sweep`. A `scheduled` run happens only
+/// when the task is due, so across a cluster each schedule runs once (the lease in the
+/// database decides which node runs it; a node that dies mid-run leaves a lease that lapses
+/// after [`LEASE_MS`], and the next due check on any node runs it).
 async fn run_task(
     arca: &web::Data<Arca>,
     id: &str,
     owner: &str,
     sweep: bool,
+    scheduled: bool,
 ) -> Result<Option<String>, MetaError> {
     if id != BLOB_GC && id != CLEANUP && id != INTEGRITY {
         return Err(MetaError::NotFound);
     }
-    if !arca.db.claim_task(id, owner, 300_000).await? {
+    let claimed = if scheduled {
+        arca.db.claim_due_task(id, owner, LEASE_MS).await?
+    } else {
+        arca.db.claim_task(id, owner, LEASE_MS).await?
+    };
+    if !claimed {
         return Ok(None);
     }
+    let started = now_ms();
     if id == CLEANUP || id == INTEGRITY {
         let result = if id == CLEANUP {
             cleanup_all(arca).await
@@ -290,7 +296,8 @@ async fn run_task(
             format!("FAILED: {e}")
         }
     };
-    let next = now_ms() + INTERVAL.as_millis() as i64;
+    // From the start, a little early: the next minute's tick on any node finds it due.
+    let next = started + INTERVAL.as_millis() as i64 - 1_000;
     arca.db.finish_task(id, owner, &result, Some(next)).await?;
     Ok(Some(result))
 }

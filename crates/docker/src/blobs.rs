@@ -260,15 +260,20 @@ pub async fn session(
                     .append_upload(id, offset, payload_stream(body), max)
                     .await?;
             }
-            let blob = store.commit_upload(id, &d).await?;
-            arca.storage
+            let blob = arca.storage.commit_upload(&repo, id, &d).await?;
+            let recorded = arca
+                .storage
                 .record(
                     &repo,
                     &blob_path(&d)?,
-                    blob,
+                    blob.clone(),
                     meta(arca, req, uploader(subject)),
                 )
-                .await?;
+                .await;
+            if let Err(e) = recorded {
+                arca.storage.discard(&repo.blob_store, &blob).await;
+                return Err(e.into());
+            }
             Ok(created(&t.name, &d))
         }
         Method::DELETE => {

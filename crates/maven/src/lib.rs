@@ -10,7 +10,7 @@ mod path;
 mod upload;
 mod version;
 
-use std::{collections::BTreeMap, sync::LazyLock};
+use std::collections::BTreeMap;
 
 use actix_web::{HttpRequest, HttpResponse, http::Method, http::StatusCode, web};
 use arca_core::{
@@ -91,15 +91,20 @@ fn content_type(path: &str) -> String {
         .into()
 }
 
-/// Serialises metadata rebuilds per (repository, group, artifact) on this node.
-static LOCKS: LazyLock<Vec<tokio::sync::Mutex<()>>> =
-    LazyLock::new(|| (0..64).map(|_| tokio::sync::Mutex::new(())).collect());
-
-fn lock_for(repo: &Repository, g: &str, a: &str) -> &'static tokio::sync::Mutex<()> {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    (repo.id, g, a).hash(&mut h);
-    &LOCKS[(h.finish() % 64) as usize]
+/// Serialises metadata rebuilds per (repository, group, artifact) across every node: each
+/// rebuild reads the versions after the previous one wrote, so none is left out.
+async fn lock_for(
+    cx: &RepoContext,
+    repo: &Repository,
+    g: &str,
+    a: &str,
+) -> Result<arca_core::locks::Guard, StorageError> {
+    let key = arca_core::locks::LockKey::new("maven-metadata", &format!("{}\0{g}\0{a}", repo.id));
+    Ok(cx
+        .arca
+        .locks
+        .lock(&[key], arca_core::locks::Hold::Long)
+        .await?)
 }
 
 fn group_path(g: &str) -> String {
@@ -866,7 +871,7 @@ async fn rebuild_artifact_metadata(
     g: &str,
     a: &str,
 ) -> Result<(), StorageError> {
-    let _guard = lock_for(repo, g, a).lock().await;
+    let _guard = lock_for(cx, repo, g, a).await?;
     let versions = cx.arca.db.component_versions(repo.id, g, a).await?;
     let m = (!versions.is_empty())
         .then(|| Metadata::for_versions(g, a, versions, metadata::timestamp(now_ms())));
@@ -885,7 +890,7 @@ async fn rebuild_version_metadata(
     a: &str,
     v: &str,
 ) -> Result<(), StorageError> {
-    let _guard = lock_for(repo, g, &format!("{a}/{v}")).lock().await;
+    let _guard = lock_for(cx, repo, g, &format!("{a}/{v}")).await?;
     let dir = format!("{}/{a}/{v}/", group_path(g));
     let assets = cx.arca.db.list_assets(repo.id, &dir, "", 100_000).await?;
     let mut newest: Option<(String, u32)> = None;

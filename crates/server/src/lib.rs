@@ -11,10 +11,7 @@ use std::{net::TcpListener, sync::Arc, time::Instant};
 use actix_web::{App, HttpResponse, HttpServer, dev::ServerHandle, middleware, web};
 use anyhow::Context;
 use arca_core::{
-    Arca, CoreSettings, Format, FormatRegistry,
-    format::repository_route,
-    http::PublicUrl,
-    meta::Db,
+    Arca, CoreSettings, Format, FormatRegistry, format::repository_route, http::PublicUrl, meta::Db,
 };
 use tracing_futures::Instrument;
 
@@ -72,11 +69,12 @@ pub async fn start(settings: Settings, listener: TcpListener) -> anyhow::Result<
         listen: listener.local_addr().ok(),
     };
     let arca = web::Data::new(Arca::new(db.clone(), formats(), core));
-    // Every store of the database, as every node opens them. A file store that cannot be
-    // opened stops the start (a missing mount must not pass unnoticed); an S3 store that does
-    // not answer stays unavailable and is tried again when used.
+    // Every store of the database, as every node opens them. The default store failing to
+    // open stops the start; any other store that fails (an S3 bucket that does not answer, a
+    // file store's directory missing on this node) is logged, listed unavailable and tried
+    // again when used.
     let changes = arca.storage.reload_stores().await?;
-    if let Some(f) = changes.failed.iter().find(|f| f.kind == "file") {
+    if let Some(f) = changes.failed.iter().find(|f| f.name == "default") {
         anyhow::bail!("blob store {}: {}", f.name, f.error);
     }
 
@@ -110,6 +108,8 @@ pub async fn start(settings: Settings, listener: TcpListener) -> anyhow::Result<
     let handle = server.handle();
 
     spawn_gc(arca.clone());
+    // Other nodes' changes to what this node caches (PostgreSQL only).
+    arca_core::cluster::spawn_listener(arca.clone());
     spawn_connectors(arca.clone(), listen_addr.ip(), settings.workers);
     tracing::info!(
         listen = %listen_addr,
@@ -142,9 +142,7 @@ async fn claim_default_store(db: &Db, blob_dir: &std::path::Path) -> anyhow::Res
     if row.path == mine {
         return Ok(());
     }
-    let same_dir = |a: &std::path::Path, b: &std::path::Path| {
-        matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b)
-    };
+    let same_dir = |a: &std::path::Path, b: &std::path::Path| matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b);
     if matches!(db, Db::Pg(_)) {
         if same_dir(std::path::Path::new(&row.path), &blob_dir) {
             return Ok(());

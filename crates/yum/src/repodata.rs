@@ -210,8 +210,15 @@ pub fn render(root: &str, pkgs: &[(Asset, Package)]) -> [String; 3] {
     [primary, filelists, other]
 }
 
-/// Rebuilds and publishes the repodata of `root`; returns the package count.
+/// Rebuilds and publishes the repodata of `root`; returns the package count. One node at a
+/// time per root (a cluster-wide lock): each publish reads the packages after the previous one
+/// wrote, and never drops data files another node's fresh `repomd.xml` names.
 pub async fn publish(arca: &Arca, repo: &Repository, root: &str) -> Result<usize, StorageError> {
+    let key = arca_core::locks::LockKey::new("yum-repodata", &format!("{}\0{root}", repo.id));
+    let _one = arca
+        .locks
+        .lock(&[key], arca_core::locks::Hold::Long)
+        .await?;
     let pkgs = packages(arca, repo, root).await?;
     let docs = render(root, &pkgs);
     let fp = fingerprint(pkgs.iter().map(|(a, _)| a));
@@ -227,8 +234,10 @@ fn fingerprint<'a>(assets: impl Iterator<Item = &'a Asset>) -> [i64; 3] {
 }
 
 impl Publisher {
-    /// Once per root and process: republishes when the RPMs under `root` are not what its
-    /// `repomd.xml` was made from (a node stopped between an upload and its publish).
+    /// Republishes when the RPMs under `root` are not what its `repomd.xml` was made from: once
+    /// per root and process on a single node (it stopped between an upload and its publish);
+    /// on every read of `repomd.xml` in a cluster, where another node's upload may not be
+    /// published yet, so a reader on any node sees every upload made before its request.
     pub async fn verify_once(
         self: &Arc<Self>,
         arca: &actix_web::web::Data<Arca>,
@@ -240,7 +249,7 @@ impl Publisher {
             return;
         }
         let key = (repo.id, root.to_owned());
-        {
+        if !arca.locks.shared() {
             let mut v = self.verified.lock().unwrap_or_else(|e| e.into_inner());
             if !v.insert(key) {
                 return;

@@ -26,6 +26,8 @@ pub struct NewAsset {
     pub uploader_ip: Option<String>,
     pub attrs: serde_json::Value,
     pub component: Option<NewComponent>,
+    /// The upload held its blob (see [`Db::hold_blob`]); recording lets go of the hold.
+    pub held: bool,
 }
 
 /// A blob whose last reference went away: the garbage collector may free it.
@@ -115,9 +117,20 @@ impl Db {
 
     /// Records several assets (each replacing any at its path) in one transaction: all or none.
     /// Returns them in order, and the blobs the replaced assets released.
+    ///
+    /// Two nodes writing at once must neither deadlock nor trip over each other's insert, so on
+    /// PostgreSQL the transaction first takes an advisory lock per asset path (in key order), then
+    /// touches rows in one order every writer follows: blobs (sorted), components (sorted),
+    /// assets (whose paths it holds). SQLite runs one writer at a time anyway.
     pub async fn put_assets(&self, list: &[NewAsset]) -> Result<(Vec<Asset>, Vec<ReleasedBlob>)> {
-        const BLOB: &str = "INSERT INTO blobs (digest, store, size, refcount, created_ms) VALUES ($1, $2, $3, 1, $4) \
-             ON CONFLICT (store, digest) DO UPDATE SET refcount = blobs.refcount + 1, zero_since_ms = NULL";
+        const INC: &str = "INSERT INTO blobs (digest, store, size, refcount, created_ms) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (store, digest) DO UPDATE SET refcount = blobs.refcount + $4, zero_since_ms = NULL, \
+             held = CASE WHEN blobs.held > $6 THEN blobs.held - $6 ELSE 0 END";
+        const DEC: &str = "UPDATE blobs SET refcount = refcount - $3, \
+             zero_since_ms = CASE WHEN refcount - $3 <= 0 THEN $4 ELSE NULL END \
+             WHERE store = $1 AND digest = $2 RETURNING refcount";
+        const UNHOLD: &str = "UPDATE blobs SET held = CASE WHEN held > $3 THEN held - $3 ELSE 0 END \
+             WHERE store = $1 AND digest = $2";
         const COMP: &str = "INSERT INTO components (repository_id, namespace, name, version, attributes, created_ms) \
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (repository_id, namespace, name, version) \
              DO UPDATE SET attributes = excluded.attributes RETURNING id";
@@ -129,44 +142,155 @@ impl Db {
         const UPD: &str = "UPDATE assets SET component_id = $2, blob_store = $3, blob_digest = $4, size = $5, \
              content_type = $6, sha256 = $7, sha1 = $8, md5 = $9, sha512 = $10, last_modified_ms = $11, last_verified_ms = $11, \
              uploader = $12, uploader_ip = $13, attributes = $14 WHERE id = $1";
-        const DEC: &str = "UPDATE blobs SET refcount = refcount - 1, \
-             zero_since_ms = CASE WHEN refcount = 1 THEN $3 ELSE NULL END \
-             WHERE store = $1 AND digest = $2 RETURNING refcount";
         let now = now_ms();
+        let path_keys: Vec<_> = list
+            .iter()
+            .map(|a| asset_key(a.repository_id, &a.path))
+            .collect();
         let (ids, released) = in_tx!(self, |tx| {
-            let mut ids = Vec::with_capacity(list.len());
+            tx.lock_keys(&path_keys).await?;
+            // The blob of the asset now at each path (as the batch goes: a path may repeat),
+            // and each blob's net change.
+            let mut current: std::collections::HashMap<(i64, &str), Option<BlobKey>> =
+                std::collections::HashMap::new();
+            let mut delta: std::collections::BTreeMap<BlobKey, BlobDelta> =
+                std::collections::BTreeMap::new();
+            for a in list {
+                let key = (a.repository_id, a.path.as_str());
+                let before = match current.get(&key) {
+                    Some(b) => b.clone(),
+                    None => {
+                        let old: Option<(i64, String, String)> = sqlx::query_as(OLD)
+                            .bind(a.repository_id)
+                            .bind(&a.path)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                        old.map(|(_, s, d)| (s, d))
+                    }
+                };
+                if let Some(b) = before {
+                    delta.entry(b).or_default().refs -= 1;
+                }
+                let now_there = (a.blob_store.clone(), a.blob_digest.clone());
+                let e = delta.entry(now_there.clone()).or_default();
+                e.refs += 1;
+                e.size = a.size;
+                e.holds += i64::from(a.held);
+                current.insert(key, Some(now_there));
+            }
             let mut released = Vec::new();
+            for ((store, digest), d) in &delta {
+                let (n, size, held) = (&d.refs, &d.size, &d.holds);
+                if *n > 0 {
+                    sqlx::query(INC)
+                        .bind(digest)
+                        .bind(store)
+                        .bind(size)
+                        .bind(n)
+                        .bind(now)
+                        .bind(held)
+                        .execute(&mut *tx)
+                        .await?;
+                } else if *n < 0 {
+                    let (left,): (i64,) = sqlx::query_as(DEC)
+                        .bind(store)
+                        .bind(digest)
+                        .bind(-n)
+                        .bind(now)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    if left <= 0 {
+                        released.push(ReleasedBlob {
+                            store: store.clone(),
+                            digest: digest.clone(),
+                        });
+                    }
+                }
+                if *n <= 0 && *held > 0 {
+                    sqlx::query(UNHOLD)
+                        .bind(store)
+                        .bind(digest)
+                        .bind(held)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+            let mut comps: Vec<&NewComponent> =
+                list.iter().filter_map(|a| a.component.as_ref()).collect();
+            comps.sort_by(|a, b| {
+                (&a.namespace, &a.name, &a.version).cmp(&(&b.namespace, &b.name, &b.version))
+            });
+            let mut comp_ids: std::collections::HashMap<(i64, &str, &str, &str), i64> =
+                std::collections::HashMap::new();
+            for a in list {
+                if let Some(nc) = &a.component {
+                    let k = (
+                        a.repository_id,
+                        nc.namespace.as_str(),
+                        nc.name.as_str(),
+                        nc.version.as_str(),
+                    );
+                    if comp_ids.contains_key(&k) {
+                        continue;
+                    }
+                    // Placeholder, filled in sorted order below.
+                    comp_ids.insert(k, 0);
+                }
+            }
+            let mut keys: Vec<_> = comp_ids.keys().copied().collect();
+            keys.sort_by(|a, b| (a.1, a.2, a.3, a.0).cmp(&(b.1, b.2, b.3, b.0)));
+            for k in keys {
+                let attrs = list
+                    .iter()
+                    .rev()
+                    .filter(|a| a.repository_id == k.0)
+                    .filter_map(|a| a.component.as_ref())
+                    .find(|c| {
+                        (c.namespace.as_str(), c.name.as_str(), c.version.as_str())
+                            == (k.1, k.2, k.3)
+                    })
+                    .map(|c| json_text(&c.attrs))
+                    .unwrap_or_default();
+                let (cid,): (i64,) = sqlx::query_as(COMP)
+                    .bind(k.0)
+                    .bind(k.1)
+                    .bind(k.2)
+                    .bind(k.3)
+                    .bind(attrs)
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                comp_ids.insert(k, cid);
+            }
+            let mut ids = Vec::with_capacity(list.len());
+            let mut existing: std::collections::HashMap<(i64, &str), i64> =
+                std::collections::HashMap::new();
             for a in list {
                 let attrs = json_text(&a.attrs);
                 let c = &a.checksums;
-                sqlx::query(BLOB)
-                    .bind(&a.blob_digest)
-                    .bind(&a.blob_store)
-                    .bind(a.size)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                let component_id: Option<i64> = match &a.component {
-                    Some(nc) => {
-                        let (cid,): (i64,) = sqlx::query_as(COMP)
+                let component_id = a.component.as_ref().and_then(|nc| {
+                    comp_ids
+                        .get(&(
+                            a.repository_id,
+                            nc.namespace.as_str(),
+                            nc.name.as_str(),
+                            nc.version.as_str(),
+                        ))
+                        .copied()
+                });
+                let key = (a.repository_id, a.path.as_str());
+                let old_id = match existing.get(&key) {
+                    Some(id) => Some(*id),
+                    None => {
+                        let old: Option<(i64, String, String)> = sqlx::query_as(OLD)
                             .bind(a.repository_id)
-                            .bind(&nc.namespace)
-                            .bind(&nc.name)
-                            .bind(&nc.version)
-                            .bind(json_text(&nc.attrs))
-                            .bind(now)
-                            .fetch_one(&mut *tx)
+                            .bind(&a.path)
+                            .fetch_optional(&mut *tx)
                             .await?;
-                        Some(cid)
+                        old.map(|o| o.0)
                     }
-                    None => None,
                 };
-                let old: Option<(i64, String, String)> = sqlx::query_as(OLD)
-                    .bind(a.repository_id)
-                    .bind(&a.path)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                match old {
+                let id = match old_id {
                     None => {
                         let (id,): (i64,) = sqlx::query_as(INS)
                             .bind(a.repository_id)
@@ -186,9 +310,9 @@ impl Db {
                             .bind(&attrs)
                             .fetch_one(&mut *tx)
                             .await?;
-                        ids.push(id);
+                        id
                     }
-                    Some((id, old_store, old_digest)) => {
+                    Some(id) => {
                         sqlx::query(UPD)
                             .bind(id)
                             .bind(component_id)
@@ -206,21 +330,11 @@ impl Db {
                             .bind(&attrs)
                             .execute(&mut *tx)
                             .await?;
-                        let (left,): (i64,) = sqlx::query_as(DEC)
-                            .bind(&old_store)
-                            .bind(&old_digest)
-                            .bind(now)
-                            .fetch_one(&mut *tx)
-                            .await?;
-                        if left <= 0 {
-                            released.push(ReleasedBlob {
-                                store: old_store,
-                                digest: old_digest,
-                            });
-                        }
-                        ids.push(id);
+                        id
                     }
-                }
+                };
+                existing.insert(key, id);
+                ids.push(id);
             }
             (ids, released)
         });
@@ -390,29 +504,38 @@ impl Db {
         repository_id: i64,
         path: &str,
     ) -> Result<Option<ReleasedBlob>> {
-        const DEL: &str = "DELETE FROM assets WHERE repository_id = $1 AND path = $2 \
-             RETURNING blob_store, blob_digest, component_id";
+        const OLD: &str = "SELECT blob_store, blob_digest, component_id FROM assets \
+             WHERE repository_id = $1 AND path = $2";
+        const DEL: &str = "DELETE FROM assets WHERE repository_id = $1 AND path = $2";
         const DEC: &str = "UPDATE blobs SET refcount = refcount - 1, \
              zero_since_ms = CASE WHEN refcount = 1 THEN $3 ELSE NULL END \
              WHERE store = $1 AND digest = $2 RETURNING refcount";
         const ORPHAN: &str = "DELETE FROM components WHERE id = $1 \
              AND NOT EXISTS (SELECT 1 FROM assets WHERE component_id = $1)";
         let now = now_ms();
+        let key = [asset_key(repository_id, path)];
+        // The path's lock, then rows in the order put_assets takes them: blob, component.
         Ok(in_tx!(self, |tx| {
-            let (store, digest, component): (String, String, Option<i64>) = sqlx::query_as(DEL)
+            tx.lock_keys(&key).await?;
+            let (store, digest, component): (String, String, Option<i64>) = sqlx::query_as(OLD)
                 .bind(repository_id)
                 .bind(path)
                 .fetch_one(&mut *tx)
                 .await?;
-            if let Some(cid) = component {
-                sqlx::query(ORPHAN).bind(cid).execute(&mut *tx).await?;
-            }
             let (left,): (i64,) = sqlx::query_as(DEC)
                 .bind(&store)
                 .bind(&digest)
                 .bind(now)
                 .fetch_one(&mut *tx)
                 .await?;
+            sqlx::query(DEL)
+                .bind(repository_id)
+                .bind(path)
+                .execute(&mut *tx)
+                .await?;
+            if let Some(cid) = component {
+                sqlx::query(ORPHAN).bind(cid).execute(&mut *tx).await?;
+            }
             (left <= 0).then_some(ReleasedBlob { store, digest })
         }))
     }
@@ -424,24 +547,57 @@ impl Db {
         limit: i64,
     ) -> Result<Vec<ReleasedBlob>> {
         const Q: &str = "SELECT store, digest FROM blobs WHERE refcount <= 0 AND zero_since_ms <= $1 \
-             ORDER BY zero_since_ms LIMIT $2";
+             AND (held <= 0 OR held_until_ms < $3) ORDER BY zero_since_ms LIMIT $2";
         Ok(on_db!(self, |p| sqlx::query_as(Q)
             .bind(older_than_ms)
             .bind(limit)
+            .bind(now_ms())
             .fetch_all(p)
             .await?))
     }
 
-    /// Forgets a blob if it is still unreferenced; true when the caller should free its bytes.
+    /// Forgets a blob if it is still unreferenced and no upload holds it; true when the caller
+    /// should free its bytes.
     pub async fn forget_blob(&self, b: &ReleasedBlob) -> Result<bool> {
-        const Q: &str = "DELETE FROM blobs WHERE store = $1 AND digest = $2 AND refcount <= 0";
+        const Q: &str = "DELETE FROM blobs WHERE store = $1 AND digest = $2 AND refcount <= 0 \
+             AND (held <= 0 OR held_until_ms < $3)";
         let n = on_db!(self, |p| sqlx::query(Q)
             .bind(&b.store)
             .bind(&b.digest)
+            .bind(now_ms())
             .execute(p)
             .await?
             .rows_affected());
         Ok(n > 0)
+    }
+
+    /// Holds a blob's row (if there is one) against freeing: until the upload records its
+    /// asset or [`Db::release_hold`]s, or at the latest until `until_ms` (it died meanwhile).
+    pub async fn hold_blob(&self, store: &str, digest: &str, until_ms: i64) -> Result<()> {
+        const Q: &str = "UPDATE blobs SET held = held + 1, held_until_ms = \
+             CASE WHEN held_until_ms IS NULL OR held_until_ms < $3 THEN $3 ELSE held_until_ms END \
+             WHERE store = $1 AND digest = $2";
+        on_db!(self, |p| sqlx::query(Q)
+            .bind(store)
+            .bind(digest)
+            .bind(until_ms)
+            .execute(p)
+            .await
+            .map(|_| ())?);
+        Ok(())
+    }
+
+    /// Lets go of one [`Db::hold_blob`] (the upload was refused).
+    pub async fn release_hold(&self, store: &str, digest: &str) -> Result<()> {
+        const Q: &str =
+            "UPDATE blobs SET held = held - 1 WHERE store = $1 AND digest = $2 AND held > 0";
+        on_db!(self, |p| sqlx::query(Q)
+            .bind(store)
+            .bind(digest)
+            .execute(p)
+            .await
+            .map(|_| ())?);
+        Ok(())
     }
 
     /// The stored reference count of a blob, `None` when unknown.
@@ -650,3 +806,48 @@ fn asset_query(filter: &str) -> String {
 
 #[allow(dead_code)]
 fn _unused(_: MetaError) {}
+
+/// A blob: (store, digest).
+type BlobKey = (String, String);
+
+/// What a batch of asset writes does to one blob.
+#[derive(Default)]
+struct BlobDelta {
+    /// Net change of its reference count.
+    refs: i64,
+    size: i64,
+    /// Uploads' holds the batch lets go of.
+    holds: i64,
+}
+
+/// The advisory lock of an asset path (see [`Db::put_assets`]).
+fn asset_key(repository_id: i64, path: &str) -> i64 {
+    crate::locks::LockKey::new("asset", &format!("{repository_id}\0{path}")).value()
+}
+
+/// Takes PostgreSQL advisory locks for the transaction, in key order; nothing on SQLite,
+/// whose write transactions already run one at a time.
+pub(crate) trait TxLocks {
+    async fn lock_keys(&mut self, keys: &[i64]) -> Result<()>;
+}
+
+impl TxLocks for sqlx::Transaction<'_, sqlx::Sqlite> {
+    async fn lock_keys(&mut self, _: &[i64]) -> Result<()> {
+        Ok(())
+    }
+}
+
+impl TxLocks for sqlx::Transaction<'_, sqlx::Postgres> {
+    async fn lock_keys(&mut self, keys: &[i64]) -> Result<()> {
+        let mut keys = keys.to_vec();
+        keys.sort_unstable();
+        keys.dedup();
+        for k in keys {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(k)
+                .execute(&mut **self)
+                .await?;
+        }
+        Ok(())
+    }
+}

@@ -142,11 +142,18 @@ impl Db {
     }
 
     /// Applies pending migrations. On PostgreSQL sqlx holds an advisory lock meanwhile, so
-    /// several nodes starting at once migrate once.
+    /// several nodes starting at once migrate once. Migrations newer than this build (applied
+    /// by a newer node during a rolling upgrade) are let be: migrations only add (tables,
+    /// nullable or defaulted columns), so an older node keeps working beside them.
     pub async fn migrate(&self) -> Result<()> {
+        let lenient = |m: &Migrator| {
+            let mut m = Migrator::with_migrations(m.iter().cloned().collect());
+            m.set_ignore_missing(true);
+            m
+        };
         match self {
-            Self::Sqlite(p) => SQLITE_MIGRATIONS.run(p).await?,
-            Self::Pg(p) => POSTGRES_MIGRATIONS.run(p).await?,
+            Self::Sqlite(p) => lenient(&SQLITE_MIGRATIONS).run(p).await?,
+            Self::Pg(p) => lenient(&POSTGRES_MIGRATIONS).run(p).await?,
         }
         Ok(())
     }

@@ -60,6 +60,24 @@ impl Db {
         Ok(n > 0)
     }
 
+    /// [`Db::claim_task`] for a scheduled run: only when its time has come, so that of several
+    /// nodes ticking each minute one runs it and the others find it not due.
+    pub async fn claim_due_task(&self, id: &str, owner: &str, lease_ms: i64) -> Result<bool> {
+        const Q: &str = "UPDATE tasks SET lease_owner = $2, lease_until_ms = $3 \
+             WHERE id = $1 AND enabled AND lease_until_ms < $4 \
+             AND (next_run_ms IS NULL OR next_run_ms <= $4)";
+        let now = now_ms();
+        let n = on_db!(self, |p| sqlx::query(Q)
+            .bind(id)
+            .bind(owner)
+            .bind(now + lease_ms)
+            .bind(now)
+            .execute(p)
+            .await?
+            .rows_affected());
+        Ok(n > 0)
+    }
+
     /// Records a run's outcome and releases the lease.
     pub async fn finish_task(
         &self,

@@ -608,6 +608,7 @@ async fn ten_thousand(b: Backend) {
                 uploader: None,
                 uploader_ip: None,
                 attrs: json!({}),
+                held: false,
                 component: Some(NewComponent {
                     namespace: "/bulk".into(),
                     name: format!("bulk/f{i:05}.txt"),

@@ -34,3 +34,47 @@ async fn sqlite_and_postgres_schemas_match() {
     );
     pg_db.close().await;
 }
+
+/// Rolling upgrades run an older node beside a newer schema: every migration only adds
+/// (tables, indexes, columns that are nullable or have a default), never drops, renames or
+/// tightens what an older node reads and writes.
+#[test]
+fn migrations_only_expand() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../migrations");
+    let mut checked = 0;
+    for backend in ["sqlite", "postgres"] {
+        for e in std::fs::read_dir(format!("{root}/{backend}")).unwrap() {
+            let path = e.unwrap().path();
+            let sql: String = std::fs::read_to_string(&path)
+                .unwrap()
+                .lines()
+                .map(|l| l.split("--").next().unwrap_or(""))
+                .collect::<Vec<_>>()
+                .join("\n")
+                .to_uppercase();
+            for statement in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+                checked += 1;
+                let words: Vec<&str> = statement.split_whitespace().collect();
+                let has = |w: &str| words.contains(&w);
+                assert!(
+                    !has("DROP") && !has("RENAME"),
+                    "{}: {statement}",
+                    path.display()
+                );
+                if statement.starts_with("ALTER TABLE") {
+                    assert!(
+                        words.windows(2).any(|w| w == ["ADD", "COLUMN"]),
+                        "{}: only ADD COLUMN: {statement}",
+                        path.display()
+                    );
+                    assert!(
+                        !statement.contains("NOT NULL") || has("DEFAULT"),
+                        "{}: a NOT NULL column needs a DEFAULT: {statement}",
+                        path.display()
+                    );
+                }
+            }
+        }
+    }
+    assert!(checked > 20, "{checked} statements");
+}

@@ -781,6 +781,10 @@ pub(crate) async fn update(
         ));
     }
     arca.db.update_repository(&spec).await?;
+    // A new remote or negative-cache setting counts on every node at once.
+    arca.proxy.forget_repository(existing.id);
+    arca_core::cluster::announce(&arca.db, arca_core::cluster::Event::Repository(existing.id))
+        .await;
     audit(
         &arca,
         &req,

@@ -182,14 +182,27 @@ pub(crate) async fn run(
         return Ok(HttpResponse::MethodNotAllowed().body(format!("Task {id} is disabled")));
     }
     let owner = format!("api-{}", arca_core::security::random_secret(8));
-    // A scheduled run holds the lease for a moment; wait for it rather than refuse at once.
-    let mut outcome = None;
+    // Another run (scheduled, or asked for on another node) holds the lease: wait for it
+    // rather than refuse at once, and let it answer for this request too, so a task asked for
+    // on two nodes at the same moment runs once.
+    let asked = arca_core::model::now_ms();
+    let (mut outcome, mut joined) = (None, false);
     for _ in 0..30 {
         outcome = arca_core::tasks::run(&arca, &id, &owner).await?;
         if outcome.is_some() {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let t = find(&arca, &id).await?;
+        if t.last_run_ms.is_some_and(|at| at >= asked) {
+            joined = true;
+            outcome = Some(format!(
+                "joined the run that ended at {}: {}",
+                t.last_run_ms.unwrap_or_default(),
+                t.last_result.unwrap_or_default()
+            ));
+            break;
+        }
     }
     match outcome {
         Some(result) => {
@@ -198,7 +211,7 @@ pub(crate) async fn run(
                 &req,
                 &g.subject,
                 "tasks",
-                "run",
+                if joined { "run-joined" } else { "run" },
                 &id,
                 json!({ "result": result }),
             )
