@@ -190,14 +190,27 @@ pub const S3_OPEN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(
 /// Opens the store a `blob_stores` row describes, as every node does: at start, when a
 /// request names a store this node has not opened yet (created on another node), and when a
 /// reload finds the row changed. A file store's directory is opened as configured (see
-/// [`FileBlobStore::open`]; creating one through the API checks more); an S3 store must answer
-/// within [`S3_OPEN_TIMEOUT`] (one listing and a probe write).
+/// [`FileBlobStore::open`]; creating one through the API checks more), but only the `default`
+/// store's is created when missing: a store made through the API has its directory already,
+/// so a missing one means this node does not see it (a shared mount missing or elsewhere),
+/// and an empty store made in its place would answer 404 for all its blobs. An S3 store must
+/// answer within [`S3_OPEN_TIMEOUT`] (one listing and a probe write).
 pub async fn open_row(
     row: &crate::meta::BlobStoreRow,
 ) -> Result<std::sync::Arc<dyn BlobStore>, BlobError> {
     match row.kind.as_str() {
         "file" => {
             let (path, name) = (PathBuf::from(&row.path), row.name.clone());
+            if row.name != "default" && !tokio::fs::try_exists(&path).await.unwrap_or(true) {
+                return Err(BlobError::Io(io::Error::new(
+                    io::ErrorKind::NotFound,
+                    format!(
+                        "directory {} does not exist on this node: every node must see the \
+                         store's directory at that path (a shared mount)",
+                        row.path
+                    ),
+                )));
+            }
             let store = tokio::task::spawn_blocking(move || FileBlobStore::open(&path, &name))
                 .await
                 .map_err(io::Error::other)?

@@ -168,6 +168,68 @@ async fn a_store_deleted_or_moved_on_one_node_follows_on_another(b: Backend) {
     assert_eq!(r.text().await.unwrap(), "here");
 }
 
+/// A file store whose directory this node does not see (no shared mount there) is
+/// unavailable on it, never replaced by an empty directory; a reload retries it.
+async fn a_file_store_this_node_cannot_see_is_unavailable(b: Backend) {
+    let a = TestServer::start(b).await;
+    let node = a.start_node().await;
+    let dir = a.data_dir().join("unseen-store");
+    let (st, text) = send(
+        &a,
+        POST,
+        "/blobstores/file",
+        json!({"name": "unseen", "path": dir.to_string_lossy()}),
+    )
+    .await;
+    assert_eq!(st, 204, "{text}");
+    let (st, text) = send(
+        &a,
+        POST,
+        "/repositories/raw/hosted",
+        raw_on("on-unseen", "unseen"),
+    )
+    .await;
+    assert_eq!(st, 201, "{text}");
+    let away = a.data_dir().join("unseen-away");
+    std::fs::rename(&dir, &away).unwrap();
+    let r = node
+        .admin(PUT, "/repository/on-unseen/f.txt")
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    let text = r.text().await.unwrap();
+    assert!(text.contains("does not exist on this node"), "{text}");
+    assert!(!dir.exists(), "an empty store was made in its place");
+    let stores = json(
+        node.admin(GET, &format!("{API}/blobstores"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let unseen = stores
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "unseen")
+        .cloned()
+        .unwrap();
+    assert_eq!(unseen["unavailable"], true, "{unseen}");
+    // Mounted again: the next reload opens it.
+    std::fs::rename(&away, &dir).unwrap();
+    let c = node.reload_stores().await.unwrap();
+    assert_eq!(c.opened, ["unseen"], "{c:?}");
+    let r = node
+        .admin(PUT, "/repository/on-unseen/f.txt")
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+}
+
 /// The same with an S3 store, whose settings change on the first node: the second reopens it.
 async fn an_s3_store_created_on_one_node_is_usable_on_another(b: Backend) {
     let Some(cfg) = s3_config_from_env() else {
@@ -229,6 +291,7 @@ async fn an_s3_store_created_on_one_node_is_usable_on_another(b: Backend) {
 both_backends!(
     a_store_created_on_one_node_is_usable_on_another,
     a_store_deleted_or_moved_on_one_node_follows_on_another,
+    a_file_store_this_node_cannot_see_is_unavailable,
     an_s3_store_created_on_one_node_is_usable_on_another,
 );
 
