@@ -15,8 +15,8 @@ use sqlx::{Connection, Executor, PgConnection};
 mod node;
 mod upstream;
 
-pub use reqwest;
 pub use node::Node;
+pub use reqwest;
 pub use upstream::Upstream;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
