@@ -189,6 +189,12 @@ pub(crate) async fn quota(
     }))
 }
 
+/// Tells the other nodes that the blob stores changed: they reload them
+/// (`Storage::reload_stores`), opening, reopening or dropping what changed.
+async fn announce(arca: &Arca) {
+    arca_core::cluster::announce(&arca.db, arca_core::cluster::Event::BlobStores).await;
+}
+
 async fn find(arca: &Arca, name: &str) -> Result<BlobStoreRow, ApiError> {
     arca.db
         .get_blob_store(name)
@@ -359,6 +365,7 @@ pub(crate) async fn create_file(
         e => e.into(),
     })?;
     arca.storage.install(&row, store);
+    announce(&arca).await;
     audit(
         &arca,
         &req,
@@ -458,6 +465,7 @@ pub(crate) async fn update_file(
     } else {
         arca.db.update_blob_store(&row).await?;
     }
+    announce(&arca).await;
     audit(
         &arca,
         &req,
@@ -512,6 +520,7 @@ pub(crate) async fn delete(
     if row.kind == "file" {
         remove_file_store(&PathBuf::from(&row.path)).await;
     }
+    announce(&arca).await;
     audit(
         &arca,
         &req,
@@ -695,6 +704,7 @@ pub(crate) async fn create_s3(
         e => e.into(),
     })?;
     arca.storage.install(&row, store);
+    announce(&arca).await;
     audit(
         &arca,
         &req,
@@ -818,6 +828,7 @@ pub(crate) async fn update_s3(
     row.attributes = serde_json::to_string(&cfg).map_err(s3_body_error)?;
     arca.db.update_blob_store(&row).await?;
     arca.storage.install(&row, store);
+    announce(&arca).await;
     audit(
         &arca,
         &req,
