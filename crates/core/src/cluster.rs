@@ -9,7 +9,7 @@
 //! the database cannot deliver at all. On SQLite (one node) announcing is a no-op: the node
 //! already dropped its cache where the change was made.
 
-use std::time::Duration;
+use std::{net::IpAddr, time::Duration};
 
 use actix_web::web;
 
@@ -29,6 +29,20 @@ pub enum Event {
     BlobStores,
     /// A repository's settings changed (proxy remote, negative cache, online…), by id.
     Repository(i64),
+    /// A credential was checked on `node` (for every node's login throttle).
+    Login {
+        node: String,
+        addr: Option<IpAddr>,
+        user: String,
+        ok: bool,
+    },
+}
+
+/// This process's name in announcements (so that it skips its own).
+pub fn node_id() -> &'static str {
+    static ID: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| crate::security::random_secret(8));
+    &ID
 }
 
 impl Event {
@@ -38,10 +52,36 @@ impl Event {
             Self::Freeze => "freeze".into(),
             Self::BlobStores => "blobstores".into(),
             Self::Repository(id) => format!("repository:{id}"),
+            Self::Login {
+                node,
+                addr,
+                user,
+                ok,
+            } => format!(
+                "login\t{node}\t{}\t{}\t{user}",
+                u8::from(*ok),
+                addr.map(|a| a.to_string()).unwrap_or_default()
+            ),
         }
     }
 
     fn parse(s: &str) -> Option<Self> {
+        if let Some(rest) = s.strip_prefix("login\t") {
+            let mut f = rest.splitn(4, '\t');
+            let node = f.next()?.to_owned();
+            let ok = f.next()? == "1";
+            let addr = match f.next()? {
+                "" => None,
+                a => Some(a.parse().ok()?),
+            };
+            let user = f.next()?.to_owned();
+            return Some(Self::Login {
+                node,
+                addr,
+                user,
+                ok,
+            });
+        }
         Some(match s {
             "security" => Self::Security,
             "freeze" => Self::Freeze,
@@ -84,6 +124,16 @@ pub async fn apply(arca: &Arca, event: &Event) {
             }
         }
         Event::Repository(id) => arca.proxy.forget_repository(*id),
+        Event::Login {
+            node,
+            addr,
+            user,
+            ok,
+        } => {
+            if node != node_id() {
+                arca.security.login_checked_elsewhere(*addr, user, *ok);
+            }
+        }
     }
 }
 
@@ -157,6 +207,18 @@ mod tests {
             Event::Freeze,
             Event::BlobStores,
             Event::Repository(42),
+            Event::Login {
+                node: "n1".into(),
+                addr: Some("10.0.0.1".parse().unwrap()),
+                user: "a\tb:c".into(),
+                ok: true,
+            },
+            Event::Login {
+                node: "n2".into(),
+                addr: None,
+                user: String::new(),
+                ok: false,
+            },
         ] {
             assert_eq!(Event::parse(&e.payload()), Some(e));
         }

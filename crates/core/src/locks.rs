@@ -81,6 +81,8 @@ enum Backend {
 /// The cluster's locks (see the module's documentation). One per process.
 pub struct Locks {
     backend: Backend,
+    /// Per-process keyed locks, the first stage of [`Locks::flight`].
+    here: Arc<LocalMap>,
 }
 
 /// Held until dropped (or [`Guard::release`]d).
@@ -88,6 +90,8 @@ pub struct Locks {
 pub struct Guard {
     inner: GuardInner,
     _permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    /// A flight's per-process stage, let go after the cluster-wide one.
+    _here: Option<Box<Guard>>,
 }
 
 enum GuardInner {
@@ -120,7 +124,10 @@ impl Locks {
                 }
             }
         };
-        Self { backend }
+        Self {
+            backend,
+            here: Arc::default(),
+        }
     }
 
     /// Whether locks reach other nodes (PostgreSQL), rather than only this process.
@@ -138,6 +145,7 @@ impl Locks {
             return Ok(Guard {
                 inner: GuardInner::None,
                 _permit: None,
+                _here: None,
             });
         }
         match &self.backend {
@@ -156,6 +164,7 @@ impl Locks {
                         held,
                     },
                     _permit: None,
+                    _here: None,
                 })
             }
             Backend::Pg { short, long, .. } => {
@@ -163,6 +172,7 @@ impl Locks {
                 Ok(Guard {
                     inner: GuardInner::Pg(Some(pg_lock(pool, &keys).await?)),
                     _permit: None,
+                    _here: None,
                 })
             }
         }
@@ -182,6 +192,7 @@ impl Locks {
                         held: vec![(key.0, g)],
                     },
                     _permit: None,
+                    _here: None,
                 }))
             }
             Backend::Pg { short, long, .. } => {
@@ -194,29 +205,46 @@ impl Locks {
                 Ok(got.then(|| Guard {
                     inner: GuardInner::Pg(Some(tx)),
                     _permit: None,
+                    _here: None,
                 }))
             }
         }
     }
 
-    /// A proxy fetch's single flight across nodes: waits while another node fetches the same
-    /// file (the caller then finds it cached). `None` on a single node (the caller's own
-    /// per-process flight suffices) and when this node already runs [`FLIGHT_POOL`] such
-    /// flights: the fetch then goes ahead on its own rather than queue behind other files.
-    pub async fn flight(&self, key: LockKey) -> Result<Option<Guard>, MetaError> {
+    /// A proxy fetch's single flight: one fetch of a file at a time on this node, and across
+    /// nodes while this node runs fewer than [`FLIGHT_POOL`] flights (past them a fetch goes
+    /// ahead without the cross-node stage rather than queue behind other files). A waiter
+    /// finds the file cached once it gets the guard.
+    pub async fn flight(&self, key: LockKey) -> Result<Guard, MetaError> {
+        let here = {
+            let m = {
+                let mut g = self.here.lock().unwrap_or_else(|e| e.into_inner());
+                g.entry(key.0).or_default().clone()
+            };
+            let held = m.lock_owned().await;
+            Guard {
+                inner: GuardInner::Local {
+                    map: self.here.clone(),
+                    held: vec![(key.0, held)],
+                },
+                _permit: None,
+                _here: None,
+            }
+        };
         let Backend::Pg {
             flight, flights, ..
         } = &self.backend
         else {
-            return Ok(None);
+            return Ok(here);
         };
         let Ok(permit) = flights.clone().try_acquire_owned() else {
-            return Ok(None);
+            return Ok(here);
         };
-        Ok(Some(Guard {
+        Ok(Guard {
             inner: GuardInner::Pg(Some(pg_lock(flight, &[key.0]).await?)),
             _permit: Some(permit),
-        }))
+            _here: Some(Box::new(here)),
+        })
     }
 }
 

@@ -440,6 +440,26 @@ impl Security {
         crate::cluster::announce_later(&self.db, crate::cluster::Event::Security);
     }
 
+    /// Feeds a credential check's outcome to the throttle, here and (announced) on every other
+    /// node, so that a flood spread over the nodes backs off as on one.
+    fn login_checked(&self, from: Option<IpAddr>, user: &str, ok: bool) {
+        self.throttle.record(from, user, ok);
+        crate::cluster::announce_later(
+            &self.db,
+            crate::cluster::Event::Login {
+                node: crate::cluster::node_id().to_owned(),
+                addr: from,
+                user: user.to_owned(),
+                ok,
+            },
+        );
+    }
+
+    /// Another node checked a credential (see [`Security::login_checked`]).
+    pub fn login_checked_elsewhere(&self, from: Option<IpAddr>, user: &str, ok: bool) {
+        self.throttle.record(from, user, ok);
+    }
+
     /// [`Security::invalidate`] on this node only: another node announced a change.
     pub fn invalidate_local(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);
@@ -709,7 +729,7 @@ impl Security {
             }
             // An unknown user is checked against a decoy, at the same cost.
             let ok = self.passwords.verify(password, hash).await?;
-            self.throttle.record(from, user_id, ok && active);
+            self.login_checked(from, user_id, ok && active);
             if !ok {
                 self.forget(&key);
                 return Err(AuthError::BadCredentials);
@@ -751,7 +771,7 @@ impl Security {
             Err(AuthError::BadCredentials) => {
                 self.forget(&key);
                 if !known {
-                    self.throttle.record(from, "", false);
+                    self.login_checked(from, "", false);
                 }
                 Err(AuthError::BadCredentials)
             }

@@ -522,7 +522,7 @@ impl Storage {
         items: Vec<(AssetPath, crate::blob::BlobRef, AssetMeta)>,
     ) -> Result<Vec<Asset>, StorageError> {
         self.check_writable().await?;
-        let store = self.store(&repo.blob_store)?;
+        let store = self.store_or_open(&repo.blob_store).await?;
         let mut news = Vec::with_capacity(items.len());
         let mut digests = Vec::with_capacity(items.len());
         for (path, blob, meta) in items {
@@ -582,7 +582,7 @@ impl Storage {
         };
         if let (Ok(None), Ok(store)) = (
             self.db.blob_refcount(store_name, &hex).await,
-            self.store(store_name),
+            self.store_or_open(store_name).await,
         ) && let Err(e) = store.delete(&blob.digest).await
         {
             tracing::warn!(digest = %hex, error = %e, "discarding a refused blob failed");
@@ -722,7 +722,7 @@ impl Storage {
         };
         match self.db.forget_blob(b).await {
             Ok(true) => {
-                let deleted = match (self.store(&b.store), Digest::parse(&b.digest)) {
+                let deleted = match (self.store_or_open(&b.store).await, Digest::parse(&b.digest)) {
                     (Ok(s), Ok(d)) => s.delete(&d).await.map_err(|e| e.to_string()),
                     (Err(e), _) => Err(e.to_string()),
                     (_, Err(e)) => Err(e.to_string()),

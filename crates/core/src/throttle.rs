@@ -4,8 +4,9 @@
 //! few failures in a row, and the address alone has a budget of failures that refills over
 //! time. A flood from one address then costs no password check at all, while the same user
 //! signing in from another address is not slowed. Credentials already verified (cached) never
-//! reach the throttle. Per node by design: each node counts what it sees, so an attacker
-//! spread over N nodes gets N budgets, still bounded.
+//! reach the throttle. Each node keeps the counts in memory and every node announces each
+//! check's outcome to the others (`cluster::Event::Login`), so a flood spread over the nodes
+//! backs off as on one node.
 
 use std::{
     collections::HashMap,

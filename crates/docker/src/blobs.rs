@@ -52,11 +52,33 @@ pub async fn get(
             );
             return Ok(resp);
         }
-        if repo.kind == RepoKind::Proxy
-            && let Some(resp) =
-                crate::upstream::blob(arca, &state.tokens, req, &repo, &t.image, &d).await?
-        {
-            return Ok(resp);
+        if repo.kind == RepoKind::Proxy {
+            // One fetch per blob at a time, on this node and across nodes: a second puller
+            // waits for the first one's copy and is served from the cache.
+            let flight = if req.method() == actix_web::http::Method::GET {
+                let key =
+                    arca_core::locks::LockKey::new("proxy-fetch", &format!("{}\0{d}", repo.id));
+                Some(arca.storage.locks().flight(key).await?)
+            } else {
+                None
+            };
+            if flight.is_some()
+                && let Some(a) = find(arca, &repo, &d).await?
+            {
+                let body = arca.storage.open(&a, requested_range(req)).await?;
+                let mut resp = blob_response(req, &a, body);
+                resp.headers_mut().insert(
+                    actix_web::http::header::HeaderName::from_static("docker-content-digest"),
+                    actix_web::http::header::HeaderValue::from_str(&d.to_string())
+                        .map_err(RegistryError::internal)?,
+                );
+                return Ok(resp);
+            }
+            if let Some(resp) =
+                crate::upstream::blob(arca, &state.tokens, req, &repo, &t.image, &d, flight).await?
+            {
+                return Ok(resp);
+            }
         }
     }
     Err(RegistryError::blob_unknown(digest))

@@ -273,7 +273,8 @@ pub async fn manifest(
 
 /// A blob of a proxy repository not yet cached: fetched from the remote and sent to the client
 /// while it is written to the cache (verified against its digest; a bad copy is not kept).
-/// `None` when the remote has no such blob.
+/// `None` when the remote has no such blob. `flight` (the blob's single-flight lock) is held
+/// until the copy is cached.
 pub async fn blob(
     arca: &web::Data<Arca>,
     tokens: &Tokens,
@@ -281,6 +282,7 @@ pub async fn blob(
     repo: &Repository,
     image: &str,
     digest: &Digest,
+    flight: Option<arca_core::locks::Guard>,
 ) -> Result<Option<HttpResponse>> {
     let s = settings(repo)?;
     let url = format!("{}v2/{image}/blobs/{digest}", s.remote);
@@ -340,6 +342,7 @@ pub async fn blob(
         .map_err(|e| RegistryError::internal(e.to_string()))?;
     let (arca2, repo2, digest2) = (arca.clone(), repo.clone(), digest.clone());
     actix_web::rt::spawn(async move {
+        let _flight = flight;
         let opts = PutOptions {
             expect: Some(digest2),
             ..Default::default()
