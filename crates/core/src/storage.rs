@@ -171,6 +171,41 @@ pub struct Storage {
     last_sweep: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
+/// The [`crate::blob::BeforePlace`] of [`Storage::stage`]: the blob's cluster-wide lock, and
+/// a hold on its row (if it has one) until the upload records or discards it.
+struct HoldOnPlace {
+    locks: Arc<Locks>,
+    db: Db,
+    store: String,
+    hold_for: Duration,
+}
+
+impl crate::blob::BeforePlace for HoldOnPlace {
+    fn enter<'a>(
+        &'a self,
+        digest: &'a Digest,
+    ) -> futures_util::future::BoxFuture<'a, Result<Box<dyn Send>, BlobError>> {
+        Box::pin(async move {
+            let failed = |e: MetaError| BlobError::Remote {
+                op: "holding the blob",
+                source: Box::new(e),
+            };
+            let hex = digest.hex();
+            let guard = self
+                .locks
+                .lock(&[LockKey::blob(&self.store, &hex)], Hold::Short)
+                .await
+                .map_err(failed)?;
+            let until = now_ms() + self.hold_for.as_millis() as i64;
+            self.db
+                .hold_blob(&self.store, &hex, until)
+                .await
+                .map_err(failed)?;
+            Ok(Box::new(guard) as Box<dyn Send>)
+        })
+    }
+}
+
 impl Storage {
     pub fn new(db: Db, locks: Arc<Locks>) -> Self {
         Self {
@@ -455,11 +490,18 @@ impl Storage {
     ) -> Result<crate::blob::BlobRef, StorageError> {
         self.check_writable().await?;
         let store = self.store_or_open(&repo.blob_store).await?;
-        let blob = store.put(body, opts).await?;
-        if !blob.created {
-            self.hold(&repo.blob_store, store.as_ref(), &blob).await?;
-        }
-        Ok(blob)
+        // The put finds content stored already and holds it under the blob's lock, in one
+        // step: no node frees it between the two.
+        let opts = PutOptions {
+            before_place: Some(crate::blob::PlaceHook(Arc::new(HoldOnPlace {
+                locks: self.locks.clone(),
+                db: self.db.clone(),
+                store: repo.blob_store.clone(),
+                hold_for: self.hold_for,
+            }))),
+            ..opts
+        };
+        Ok(store.put(body, opts).await?)
     }
 
     /// Keeps a blob that an upload deduplicated onto from being freed (by any node) until the

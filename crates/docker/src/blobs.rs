@@ -163,6 +163,7 @@ pub async fn start(
     if let Some(digest) = &q.digest {
         let d = digest_param(digest)?;
         let opts = PutOptions {
+            before_place: None,
             expect: Some(d.clone()),
             max_size: arca.settings.max_upload_bytes,
             all_checksums: false,

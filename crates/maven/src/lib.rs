@@ -601,6 +601,7 @@ async fn deploy(
         component: coords.as_ref().map(component),
     };
     let opts = PutOptions {
+        before_place: None,
         expect: None,
         max_size: cx.arca.settings.max_upload_bytes,
         all_checksums: true,

@@ -192,6 +192,7 @@ async fn stage_file(
         .get("sha256_digest")
         .and_then(|d| Digest::parse(&d.trim().to_ascii_lowercase()).ok());
     let opts = PutOptions {
+        before_place: None,
         expect,
         max_size: cx.arca.settings.max_upload_bytes,
         all_checksums: true,

@@ -268,6 +268,7 @@ async fn write(
         }
     };
     let opts = PutOptions {
+        before_place: None,
         expect,
         max_size: cx.arca.settings.max_upload_bytes,
         all_checksums: true,

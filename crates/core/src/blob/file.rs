@@ -27,7 +27,8 @@ use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 use tokio_util::io::ReaderStream;
 
 use super::{
-    BlobBody, BlobError, BlobRef, BlobStore, ByteRange, ByteStream, MultiHasher, PutOptions,
+    BlobBody, BlobError, BlobRef, BlobStore, ByteRange, ByteStream, MultiHasher, PlaceHook,
+    PutOptions,
 };
 use crate::model::Digest;
 
@@ -588,6 +589,7 @@ impl BlobStore for FileBlobStore {
                 actual: digest,
             });
         }
+        let _entered = PlaceHook::enter(&opts.before_place, &digest).await?;
         let dest = self.path_of(&digest);
         // Touched, so the orphan sweep leaves it to this upload's record.
         let created = if touch(dest.clone()).await? {

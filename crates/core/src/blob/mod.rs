@@ -72,6 +72,43 @@ pub struct PutOptions {
     pub max_size: Option<u64>,
     /// Also compute SHA-1, MD5 and SHA-512 (Maven, PyPI and yum clients ask for them).
     pub all_checksums: bool,
+    /// Run once the digest is known, right before the put decides whether the content is new
+    /// and places it (see [`BeforePlace`]).
+    pub before_place: Option<PlaceHook>,
+}
+
+/// What a put runs right before it looks whether the content is stored already and places
+/// it; what `enter` returns is held until the put has placed or deduplicated the bytes. The
+/// storage layer takes the blob's cluster-wide lock and holds the blob here, so that no node
+/// frees bytes a put has just found stored.
+pub trait BeforePlace: Send + Sync {
+    fn enter<'a>(
+        &'a self,
+        digest: &'a Digest,
+    ) -> futures_util::future::BoxFuture<'a, Result<Box<dyn Send>, BlobError>>;
+}
+
+/// A [`BeforePlace`] to pass in [`PutOptions`].
+#[derive(Clone)]
+pub struct PlaceHook(pub std::sync::Arc<dyn BeforePlace>);
+
+impl std::fmt::Debug for PlaceHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PlaceHook")
+    }
+}
+
+impl PlaceHook {
+    /// Runs the hook if there is one.
+    pub async fn enter(
+        hook: &Option<PlaceHook>,
+        digest: &Digest,
+    ) -> Result<Option<Box<dyn Send>>, BlobError> {
+        match hook {
+            Some(h) => Ok(Some(h.0.enter(digest).await?)),
+            None => Ok(None),
+        }
+    }
 }
 
 #[derive(Clone, Debug)]

@@ -35,7 +35,8 @@ use object_store::{
 use serde::{Deserialize, Serialize};
 
 use super::{
-    BlobBody, BlobError, BlobRef, BlobStore, ByteRange, ByteStream, MultiHasher, PutOptions,
+    BlobBody, BlobError, BlobRef, BlobStore, ByteRange, ByteStream, MultiHasher, PlaceHook,
+    PutOptions,
 };
 use crate::model::Digest;
 
@@ -385,8 +386,11 @@ impl S3BlobStore {
     ) -> Result<BlobRef, BlobError> {
         let dest = self.blob_key(&expect);
         let exists = self.head_size(&dest).await?.is_some();
-        // Stored already: the body is only read, to verify it and compute its checksums.
-        let mut out = (!exists).then(|| self.writer(dest));
+        // Stored already: the body is only read, to verify it and compute its checksums;
+        // unless a hook must see the content placed (the copy there may go meanwhile), when it
+        // is written again, equal bytes over equal bytes.
+        let write = !exists || opts.before_place.is_some();
+        let mut out = write.then(|| self.writer(dest));
         let mut hasher = MultiHasher::new(opts.all_checksums);
         let size = match drain(body, out.as_mut(), opts.max_size, &mut hasher).await {
             Ok(n) => n,
@@ -403,6 +407,13 @@ impl S3BlobStore {
                 actual: digest,
             });
         }
+        let _entered = match PlaceHook::enter(&opts.before_place, &digest).await {
+            Ok(e) => e,
+            Err(e) => {
+                abort(out).await;
+                return Err(e);
+            }
+        };
         if let Some(w) = out {
             self.finish(w).await?;
         }
@@ -434,6 +445,7 @@ impl S3BlobStore {
             store: self.store.clone(),
             path: Some(tmp.clone()),
         };
+        let _entered = PlaceHook::enter(&opts.before_place, &digest).await?;
         let dest = self.blob_key(&digest);
         let created = if self.head_size(&dest).await?.is_some() {
             false // identical content stored already; the temp copy goes
