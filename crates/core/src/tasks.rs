@@ -27,8 +27,34 @@ pub const INTERVAL: Duration = Duration::from_secs(60);
 /// How often the scheduled blob GC also sweeps the stores for orphans (it lists every blob);
 /// a run asked for through the API always does.
 const SWEEP_EVERY: Duration = Duration::from_secs(3600);
-/// How long a run's lease lasts; a node that died mid-run is taken over after it.
+/// How long a run's lease lasts; a node that died mid-run is taken over after it. A live run
+/// renews it every fifth of that, however long it takes.
 const LEASE_MS: i64 = 300_000;
+
+/// Renews a running task's lease until dropped.
+struct Renewal(tokio::task::JoinHandle<()>);
+
+impl Drop for Renewal {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+fn renew_lease(arca: &Arca, id: &str, owner: &str) -> Renewal {
+    let (db, id, owner) = (arca.db.clone(), id.to_owned(), owner.to_owned());
+    Renewal(tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_millis(LEASE_MS as u64 / 5));
+        every.tick().await;
+        loop {
+            every.tick().await;
+            match db.claim_task(&id, &owner, LEASE_MS).await {
+                Ok(true) => {}
+                Ok(false) => tracing::warn!(task = %id, "the task's lease passed to another node"),
+                Err(e) => tracing::warn!(task = %id, error = %e, "renewing the task's lease failed"),
+            }
+        }
+    }))
+}
 /// Cleanup runs once a day, as Nexus's does.
 const CLEANUP_EVERY_MS: i64 = 86_400_000;
 
@@ -258,6 +284,7 @@ async fn run_task(
         return Ok(None);
     }
     let started = now_ms();
+    let _renewal = renew_lease(arca, id, owner);
     if id == CLEANUP || id == INTEGRITY {
         let result = if id == CLEANUP {
             cleanup_all(arca).await
