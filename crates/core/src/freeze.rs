@@ -47,16 +47,7 @@ impl Freeze {
         {
             return state.clone();
         }
-        match self.load().await {
-            Ok(state) => {
-                self.remember(state.clone());
-                state
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "reading the read-only state failed");
-                None
-            }
-        }
+        self.current().await
     }
 
     async fn load(&self) -> Result<Option<Frozen>, MetaError> {

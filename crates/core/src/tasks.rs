@@ -50,7 +50,9 @@ fn renew_lease(arca: &Arca, id: &str, owner: &str) -> Renewal {
             match db.claim_task(&id, &owner, LEASE_MS).await {
                 Ok(true) => {}
                 Ok(false) => tracing::warn!(task = %id, "the task's lease passed to another node"),
-                Err(e) => tracing::warn!(task = %id, error = %e, "renewing the task's lease failed"),
+                Err(e) => {
+                    tracing::warn!(task = %id, error = %e, "renewing the task's lease failed")
+                }
             }
         }
     }))

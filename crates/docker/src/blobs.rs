@@ -43,14 +43,7 @@ pub async fn get(
     let d = digest_param(digest)?;
     for repo in access::read_sources(arca, &t.repo).await? {
         if let Some(a) = find(arca, &repo, &d).await? {
-            let body = arca.storage.open(&a, requested_range(req)).await?;
-            let mut resp = blob_response(req, &a, body);
-            resp.headers_mut().insert(
-                actix_web::http::header::HeaderName::from_static("docker-content-digest"),
-                actix_web::http::header::HeaderValue::from_str(&d.to_string())
-                    .map_err(RegistryError::internal)?,
-            );
-            return Ok(resp);
+            return serve(arca, req, &a, &d).await;
         }
         if repo.kind == RepoKind::Proxy {
             // One fetch per blob at a time, on this node and across nodes: a second puller
@@ -65,14 +58,7 @@ pub async fn get(
             if flight.is_some()
                 && let Some(a) = find(arca, &repo, &d).await?
             {
-                let body = arca.storage.open(&a, requested_range(req)).await?;
-                let mut resp = blob_response(req, &a, body);
-                resp.headers_mut().insert(
-                    actix_web::http::header::HeaderName::from_static("docker-content-digest"),
-                    actix_web::http::header::HeaderValue::from_str(&d.to_string())
-                        .map_err(RegistryError::internal)?,
-                );
-                return Ok(resp);
+                return serve(arca, req, &a, &d).await;
             }
             if let Some(resp) =
                 crate::upstream::blob(arca, &state.tokens, req, &repo, &t.image, &d, flight).await?
@@ -82,6 +68,18 @@ pub async fn get(
         }
     }
     Err(RegistryError::blob_unknown(digest))
+}
+
+/// A stored blob, with its digest header.
+async fn serve(arca: &Arca, req: &HttpRequest, a: &Asset, d: &Digest) -> Result<HttpResponse> {
+    let body = arca.storage.open(a, requested_range(req)).await?;
+    let mut resp = blob_response(req, a, body);
+    resp.headers_mut().insert(
+        actix_web::http::header::HeaderName::from_static("docker-content-digest"),
+        actix_web::http::header::HeaderValue::from_str(&d.to_string())
+            .map_err(RegistryError::internal)?,
+    );
+    Ok(resp)
 }
 
 /// `DELETE /v2/<name>/blobs/<digest>`.

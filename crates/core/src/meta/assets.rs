@@ -155,6 +155,9 @@ impl Db {
                 std::collections::HashMap::new();
             let mut delta: std::collections::BTreeMap<BlobKey, BlobDelta> =
                 std::collections::BTreeMap::new();
+            // The id of the asset at each path, once it has one.
+            let mut existing: std::collections::HashMap<(i64, &str), i64> =
+                std::collections::HashMap::new();
             for a in list {
                 let key = (a.repository_id, a.path.as_str());
                 let before = match current.get(&key) {
@@ -165,7 +168,10 @@ impl Db {
                             .bind(&a.path)
                             .fetch_optional(&mut *tx)
                             .await?;
-                        old.map(|(_, s, d)| (s, d))
+                        old.map(|(id, s, d)| {
+                            existing.insert(key, id);
+                            (s, d)
+                        })
                     }
                 };
                 if let Some(b) = before {
@@ -263,8 +269,6 @@ impl Db {
                 comp_ids.insert(k, cid);
             }
             let mut ids = Vec::with_capacity(list.len());
-            let mut existing: std::collections::HashMap<(i64, &str), i64> =
-                std::collections::HashMap::new();
             for a in list {
                 let attrs = json_text(&a.attrs);
                 let c = &a.checksums;
@@ -279,18 +283,7 @@ impl Db {
                         .copied()
                 });
                 let key = (a.repository_id, a.path.as_str());
-                let old_id = match existing.get(&key) {
-                    Some(id) => Some(*id),
-                    None => {
-                        let old: Option<(i64, String, String)> = sqlx::query_as(OLD)
-                            .bind(a.repository_id)
-                            .bind(&a.path)
-                            .fetch_optional(&mut *tx)
-                            .await?;
-                        old.map(|o| o.0)
-                    }
-                };
-                let id = match old_id {
+                let id = match existing.get(&key).copied() {
                     None => {
                         let (id,): (i64,) = sqlx::query_as(INS)
                             .bind(a.repository_id)

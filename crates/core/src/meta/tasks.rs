@@ -43,31 +43,37 @@ impl Db {
         Ok(on_db!(self, |p| sqlx::query_as(Q).fetch_all(p).await?))
     }
 
-    /// Takes the task's lease for `lease_ms` if nobody holds it: one conditional UPDATE, so it
-    /// is atomic on both backends (SQLite has no `SKIP LOCKED`). True when `owner` got it.
+    /// Takes the task's lease for `lease_ms` if nobody holds it (or renews it for `owner`): one
+    /// conditional UPDATE, so it is atomic on both backends (SQLite has no `SKIP LOCKED`). True
+    /// when `owner` got it.
     pub async fn claim_task(&self, id: &str, owner: &str, lease_ms: i64) -> Result<bool> {
-        const Q: &str = "UPDATE tasks SET lease_owner = $2, lease_until_ms = $3 \
-             WHERE id = $1 AND enabled AND (lease_until_ms < $4 OR lease_owner = $2)";
-        let now = now_ms();
-        let n = on_db!(self, |p| sqlx::query(Q)
-            .bind(id)
-            .bind(owner)
-            .bind(now + lease_ms)
-            .bind(now)
-            .execute(p)
-            .await?
-            .rows_affected());
-        Ok(n > 0)
+        self.claim(
+            "UPDATE tasks SET lease_owner = $2, lease_until_ms = $3 \
+             WHERE id = $1 AND enabled AND (lease_until_ms < $4 OR lease_owner = $2)",
+            id,
+            owner,
+            lease_ms,
+        )
+        .await
     }
 
     /// [`Db::claim_task`] for a scheduled run: only when its time has come, so that of several
     /// nodes ticking each minute one runs it and the others find it not due.
     pub async fn claim_due_task(&self, id: &str, owner: &str, lease_ms: i64) -> Result<bool> {
-        const Q: &str = "UPDATE tasks SET lease_owner = $2, lease_until_ms = $3 \
+        self.claim(
+            "UPDATE tasks SET lease_owner = $2, lease_until_ms = $3 \
              WHERE id = $1 AND enabled AND lease_until_ms < $4 \
-             AND (next_run_ms IS NULL OR next_run_ms <= $4)";
+             AND (next_run_ms IS NULL OR next_run_ms <= $4)",
+            id,
+            owner,
+            lease_ms,
+        )
+        .await
+    }
+
+    async fn claim(&self, q: &'static str, id: &str, owner: &str, lease_ms: i64) -> Result<bool> {
         let now = now_ms();
-        let n = on_db!(self, |p| sqlx::query(Q)
+        let n = on_db!(self, |p| sqlx::query(q)
             .bind(id)
             .bind(owner)
             .bind(now + lease_ms)
