@@ -67,9 +67,11 @@ mkdir -p "$PREV_TARGET"
 if [ -x "$PREV_TARGET/arca-$PREV" ]; then
   echo "     previous release $PREV_SHORT (the commit before the newest schema change): cached binary $PREV_TARGET/arca-$PREV"
 else
-  echo "     previous release $PREV_SHORT: building it in $PREV_TARGET (a cold build takes ~10 min on 2 cores)"
+  echo "     previous release $PREV_SHORT: building it in $PREV_TARGET (a cold build takes 10-20 min on 2 cores)"
   mkdir -p "$W/prev"
-  git archive "$PREV" | tar -x -C "$W/prev"
+  # -m: the files get the current time, not the commit's: cargo compares times, and the target
+  # directory may hold a build of another commit made after this one's commit time.
+  git archive "$PREV" | tar -x -m -C "$W/prev"
   t0=$(date +%s)
   (cd "$W/prev" && CARGO_TARGET_DIR="$PREV_TARGET" nice -n 10 cargo build --quiet --bin arca) \
     || { echo "building the previous release $PREV_SHORT failed" >&2; exit 1; }
