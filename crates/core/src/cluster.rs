@@ -174,6 +174,9 @@ pub fn spawn_listener(arca: web::Data<Arca>) {
                                 },
                                 // The connection dropped; notices may be lost.
                                 Ok(None) => {
+                                    if pool.is_closed() {
+                                        return;
+                                    }
                                     tracing::warn!(
                                         "cluster notice connection lost; dropping every cache"
                                     );
@@ -181,14 +184,23 @@ pub fn spawn_listener(arca: web::Data<Arca>) {
                                     break;
                                 }
                                 Err(e) => {
-                                    tracing::warn!(error = %e, "cluster notices");
+                                    if !pool.is_closed() {
+                                        tracing::warn!(error = %e, "cluster notices");
+                                    }
                                     break;
                                 }
                             }
                         }
                     }
                 }
-                Err(e) => tracing::warn!(error = %e, "cannot listen for cluster notices"),
+                Err(e) if !pool.is_closed() => {
+                    tracing::warn!(error = %e, "cannot listen for cluster notices")
+                }
+                Err(_) => return,
+            }
+            // Shutting down: nothing left to listen for.
+            if pool.is_closed() {
+                return;
             }
             tokio::time::sleep(backoff).await;
             backoff = (backoff * 2).min(Duration::from_secs(10));
