@@ -93,6 +93,33 @@ pub trait Format: Send + Sync + 'static {
     }
     /// Routes outside `/repository/` (docker's `/v2/`).
     fn configure(&self, _cfg: &mut web::ServiceConfig) {}
+    /// A task the format adds to `/service/rest/v1/tasks` (Nexus's task of the same type), run
+    /// on every repository of the format by [`Format::run_task`].
+    fn task(&self) -> Option<FormatTask> {
+        None
+    }
+    /// Runs [`Format::task`] on one repository: a summary ("freed …"), or why it failed.
+    async fn run_task(
+        &self,
+        _arca: &web::Data<Arca>,
+        _repo: &Repository,
+    ) -> Result<String, String> {
+        Ok(String::new())
+    }
+}
+
+/// A format's task (see [`Format::task`]).
+#[derive(Clone, Copy, Debug)]
+pub struct FormatTask {
+    /// The task's id in `/service/rest/v1/tasks`.
+    pub id: &'static str,
+    /// Nexus's type id.
+    pub type_id: &'static str,
+    pub name: &'static str,
+    /// How often the scheduler runs it.
+    pub every: std::time::Duration,
+    /// The schedule as listed.
+    pub schedule: &'static str,
 }
 
 /// GET/HEAD of a directory browses, of a file reads; PUT/POST add; DELETE deletes.
@@ -119,6 +146,14 @@ impl FormatRegistry {
     pub fn by_api_name(&self, name: &str) -> Option<&Arc<dyn Format>> {
         self.0.iter().find(|f| f.api_name() == name)
     }
+    /// The formats' own tasks, with the format of each.
+    pub fn tasks(&self) -> Vec<(FormatTask, Arc<dyn Format>)> {
+        self.all()
+            .iter()
+            .filter_map(|f| f.task().map(|t| (t, f.clone())))
+            .collect()
+    }
+
     pub fn all(&self) -> &[Arc<dyn Format>] {
         &self.0
     }

@@ -22,11 +22,13 @@ use crate::meta::{Db, MetaError};
 /// Connections per node for short locks. With the main pool (16) and the listener, a node
 /// opens at most 31 connections: three nodes fit PostgreSQL's default of 100.
 const SHORT_POOL: u32 = 4;
-/// Connections per node for long locks; when all are taken, long lockers wait.
-const LONG_POOL: u32 = 4;
+/// Connections per node for long locks (metadata rebuilds, docker manifest pushes and garbage
+/// collection); when all are taken, long lockers wait. A long holder may take short locks,
+/// never the reverse, so the pools cannot starve each other.
+const LONG_POOL: u32 = 6;
 /// Connections per node for proxy single flights; past them a fetch goes ahead uncoordinated
 /// rather than wait (see [`Locks::flight`]).
-const FLIGHT_POOL: u32 = 6;
+const FLIGHT_POOL: u32 = 4;
 
 /// A lock's name, hashed to the 64-bit key PostgreSQL's advisory locks take. The hash is
 /// SHA-256 (stable across builds and nodes), so every node maps a name to the same key.

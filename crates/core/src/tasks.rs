@@ -84,7 +84,13 @@ pub async fn register(arca: &Arca) -> Result<(), MetaError> {
             "Check blob integrity",
             "daily",
         )
-        .await
+        .await?;
+    for (t, _) in arca.formats.tasks() {
+        arca.db
+            .ensure_task(t.id, t.type_id, t.name, t.schedule)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Runs the tasks whose time has come (the blob GC every [`INTERVAL`]).
@@ -94,7 +100,38 @@ pub async fn run_due(arca: &web::Data<Arca>, owner: &str) -> Result<(), MetaErro
     for id in [CLEANUP, INTEGRITY] {
         run_task(arca, id, owner, false, true).await?;
     }
+    for (t, _) in arca.formats.tasks() {
+        run_task(arca, t.id, owner, false, true).await?;
+    }
     Ok(())
+}
+
+/// A format's task on every repository of the format; "OK: …" or "FAILED: …".
+async fn run_format_task(arca: &web::Data<Arca>, format: &dyn crate::Format) -> String {
+    let repos = match arca.db.list_repositories().await {
+        Ok(r) => r,
+        Err(e) => return format!("FAILED: {e}"),
+    };
+    let (mut done, mut failures) = (Vec::new(), Vec::new());
+    for repo in repos.iter().filter(|r| r.format == format.id()) {
+        match format.run_task(arca, repo).await {
+            Ok(s) if s.is_empty() => {}
+            Ok(s) => done.push(format!("{}: {s}", repo.name)),
+            Err(e) => failures.push(format!("{}: {e}", repo.name)),
+        }
+    }
+    if failures.is_empty() {
+        format!(
+            "OK: {}",
+            if done.is_empty() {
+                "nothing to do".into()
+            } else {
+                done.join("; ")
+            }
+        )
+    } else {
+        format!("FAILED: {}", failures.join("; "))
+    }
 }
 
 /// Every repository that names cleanup policies, cleaned; "OK: …" or "FAILED: …".
@@ -274,7 +311,8 @@ async fn run_task(
     sweep: bool,
     scheduled: bool,
 ) -> Result<Option<String>, MetaError> {
-    if id != BLOB_GC && id != CLEANUP && id != INTEGRITY {
+    let format_task = arca.formats.tasks().into_iter().find(|(t, _)| t.id == id);
+    if id != BLOB_GC && id != CLEANUP && id != INTEGRITY && format_task.is_none() {
         return Err(MetaError::NotFound);
     }
     let claimed = if scheduled {
@@ -287,6 +325,12 @@ async fn run_task(
     }
     let started = now_ms();
     let _renewal = renew_lease(arca, id, owner);
+    if let Some((t, format)) = format_task {
+        let result = run_format_task(arca, format.as_ref()).await;
+        let next = started + t.every.as_millis() as i64;
+        arca.db.finish_task(id, owner, &result, Some(next)).await?;
+        return Ok(Some(result));
+    }
     if id == CLEANUP || id == INTEGRITY {
         let result = if id == CLEANUP {
             cleanup_all(arca).await

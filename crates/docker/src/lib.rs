@@ -11,6 +11,7 @@ mod blobs;
 mod error;
 #[cfg(test)]
 mod fuzz;
+mod gc;
 mod listing;
 mod manifest;
 mod manifests;
@@ -163,6 +164,37 @@ impl Format for DockerFormat {
             StatusCode::NOT_FOUND,
             format!("{} not found in {}", cx.path, cx.repo.name),
         )
+    }
+
+    /// Nexus's "Docker - Delete unused manifests and images", run hourly (see [`gc`]).
+    fn task(&self) -> Option<arca_core::format::FormatTask> {
+        Some(arca_core::format::FormatTask {
+            id: "docker-gc",
+            type_id: "repository.docker.gc",
+            name: "Docker - Delete unused manifests and images",
+            every: std::time::Duration::from_secs(3600),
+            schedule: "hourly",
+        })
+    }
+
+    async fn run_task(
+        &self,
+        arca: &web::Data<Arca>,
+        repo: &arca_core::model::Repository,
+    ) -> std::result::Result<String, String> {
+        if repo.kind == RepoKind::Group {
+            return Ok(String::new());
+        }
+        let grace = arca.settings.gc_grace.as_millis() as i64;
+        let r = gc::collect(arca, repo, grace).await?;
+        if r.manifests + r.blobs == 0 {
+            return Ok(String::new());
+        }
+        tracing::info!(repo = %repo.name, manifests = r.manifests, blobs = r.blobs, bytes = r.bytes, "docker garbage collected");
+        Ok(format!(
+            "deleted {} manifests and {} blobs ({} bytes)",
+            r.manifests, r.blobs, r.bytes
+        ))
     }
 
     fn configure(&self, cfg: &mut web::ServiceConfig) {

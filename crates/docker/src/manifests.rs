@@ -151,6 +151,9 @@ pub async fn put(
             )));
         }
     }
+    // Held until the manifest is recorded: the garbage collector takes the same locks before
+    // it deletes a blob, so the blobs checked here are still there when the manifest lands.
+    let _blobs_locked = crate::gc::lock_blobs(arca, repo.id, &m.blobs).await?;
     for b in &m.blobs {
         let d = parse_digest(b).map_err(RegistryError::manifest_invalid)?;
         if arca

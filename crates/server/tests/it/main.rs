@@ -10,6 +10,7 @@ mod components;
 mod config;
 mod deploy;
 mod docker;
+mod docker_gc;
 mod filemodes;
 mod hostile;
 mod maven;

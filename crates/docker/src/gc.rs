@@ -1,0 +1,252 @@
+//! Garbage collection of a docker repository: blobs (layers, configs) and manifests that no
+//! tag reaches are deleted, so their bytes go once nothing else in the blob store names them.
+//!
+//! What is kept: every tagged manifest; every manifest an index reachable from a tag names;
+//! every referrer (a manifest whose `subject` is a kept manifest); untagged manifests unless the
+//! repository sets `docker.untaggedMaxAgeHours` (then those older than that go: "deploy by
+//! digest" keeps working for that long); every blob a kept manifest names; and every blob or
+//! manifest written, mounted or read within the grace (`ARCA_GC_GRACE`), so a layer uploaded
+//! for a manifest not yet pushed stays.
+//!
+//! Online and across nodes: a manifest PUT holds the locks of the blobs it names while it
+//! checks they exist and records itself; the collector takes the same locks before it deletes
+//! a blob, and looks again at every manifest written since it started. So either the manifest
+//! is recorded first and its blobs stay, or the blob goes first and the PUT answers
+//! `MANIFEST_BLOB_UNKNOWN` (the client uploads it again): never a manifest whose layer is gone.
+
+use std::collections::{HashMap, HashSet};
+
+use arca_core::{
+    Arca,
+    locks::{Guard, Hold, LockKey},
+    model::{Asset, Repository, now_ms},
+};
+
+use crate::{manifest, paths};
+
+/// Manifests read into memory at most this large (an index of thousands of platforms fits).
+const MANIFEST_LIMIT: u64 = 4 << 20;
+/// Clocks of nodes differ: manifests written this long before the run began are looked at
+/// again too.
+const CLOCK_MARGIN_MS: i64 = 60_000;
+/// Blob deletions locked at once.
+const BATCH: usize = 200;
+
+/// The lock a manifest PUT and the collector take for a blob of a repository.
+pub fn blob_lock(repo_id: i64, digest: &str) -> LockKey {
+    LockKey::new("docker-blob", &format!("{repo_id}\0{digest}"))
+}
+
+/// Takes the locks of the blobs a manifest names (see the module's documentation).
+pub async fn lock_blobs(
+    arca: &Arca,
+    repo_id: i64,
+    digests: &[String],
+) -> Result<Guard, arca_core::meta::MetaError> {
+    let keys: Vec<LockKey> = digests.iter().map(|d| blob_lock(repo_id, d)).collect();
+    arca.locks.lock(&keys, Hold::Long).await
+}
+
+/// What a run did.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub manifests: usize,
+    pub blobs: usize,
+    pub bytes: i64,
+}
+
+/// The newest use of an asset: written, mounted (both rewrite it) or read.
+fn last_use(a: &Asset) -> i64 {
+    a.last_modified_ms.max(a.last_downloaded_ms.unwrap_or(0))
+}
+
+/// Every asset of the repository under `v2/`.
+async fn all_assets(arca: &Arca, repo: &Repository) -> Result<Vec<Asset>, String> {
+    let mut out = Vec::new();
+    let mut after = String::new();
+    loop {
+        let page = arca
+            .db
+            .list_assets(repo.id, "v2/", &after, 1000)
+            .await
+            .map_err(|e| e.to_string())?;
+        let Some(last) = page.last() else { break };
+        after = last.path.clone();
+        let full = page.len() == 1000;
+        out.extend(page);
+        if !full {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// `v2/<image>/manifests/<reference>` → (image, reference).
+fn manifest_parts(path: &str) -> Option<(&str, &str)> {
+    let rest = path.strip_prefix("v2/")?;
+    let (image, reference) = rest.rsplit_once("/manifests/")?;
+    (image != "-").then_some((image, reference))
+}
+
+/// The parsed manifest of an asset; `None` when unreadable (kept, and what it names is unknown).
+async fn parse(arca: &Arca, a: &Asset) -> Option<manifest::Manifest> {
+    let bytes = arca.storage.read_small(a, MANIFEST_LIMIT).await.ok()??;
+    manifest::parse(&bytes, Some(&a.content_type)).ok()
+}
+
+/// The blobs the manifests of `assets` name (reading each distinct manifest once).
+async fn named_blobs(arca: &Arca, assets: &[&Asset]) -> HashSet<String> {
+    let mut out = HashSet::new();
+    let mut seen = HashSet::new();
+    for a in assets {
+        if !seen.insert(a.checksums.sha256.clone()) {
+            continue;
+        }
+        if let Some(m) = parse(arca, a).await {
+            out.extend(m.blobs);
+        }
+    }
+    out
+}
+
+/// Collects one repository (see the module's documentation).
+pub async fn collect(arca: &Arca, repo: &Repository, grace_ms: i64) -> Result<Report, String> {
+    let started = now_ms();
+    let young = |a: &Asset| started - last_use(a) < grace_ms;
+    let assets = all_assets(arca, repo).await?;
+    // Manifests by (image, digest), and the tags naming each digest.
+    let mut by_digest: HashMap<(String, String), &Asset> = HashMap::new();
+    let mut roots: Vec<(String, String)> = Vec::new();
+    let mut blobs: Vec<&Asset> = Vec::new();
+    for a in &assets {
+        if a.path.starts_with("v2/-/blobs/") {
+            blobs.push(a);
+            continue;
+        }
+        let Some((image, reference)) = manifest_parts(&a.path) else {
+            continue;
+        };
+        let digest = format!("sha256:{}", a.checksums.sha256);
+        if reference.starts_with("sha256:") {
+            by_digest.insert((image.to_owned(), digest), a);
+        } else {
+            roots.push((image.to_owned(), digest));
+        }
+    }
+    let max_age_ms = repo
+        .attrs
+        .pointer("/docker/untaggedMaxAgeHours")
+        .and_then(|v| v.as_i64())
+        .map(|h| h.max(0) * 3_600_000);
+    for ((image, digest), a) in &by_digest {
+        let expired = max_age_ms.is_some_and(|age| started - last_use(a) >= age);
+        if !expired || young(a) {
+            roots.push((image.clone(), digest.clone()));
+        }
+    }
+    // Reachable manifests and blobs; referrers of kept manifests join until nothing changes.
+    let mut kept: HashSet<(String, String)> = HashSet::new();
+    let mut reached_blobs: HashSet<String> = HashSet::new();
+    let mut subjects: HashMap<(String, String), Vec<(String, String)>> = HashMap::new();
+    for ((image, digest), a) in &by_digest {
+        if let Some(s) = a.attrs.get("subject").and_then(|v| v.as_str()) {
+            subjects
+                .entry((image.clone(), s.to_owned()))
+                .or_default()
+                .push((image.clone(), digest.clone()));
+        }
+    }
+    let mut queue = roots;
+    while let Some(key) = queue.pop() {
+        if !kept.insert(key.clone()) {
+            continue;
+        }
+        if let Some(refs) = subjects.get(&key) {
+            queue.extend(refs.iter().cloned());
+        }
+        let Some(a) = by_digest.get(&key) else {
+            continue;
+        };
+        match parse(arca, a).await {
+            Some(m) => {
+                reached_blobs.extend(m.blobs);
+                queue.extend(m.children.into_iter().map(|c| (key.0.clone(), c)));
+            }
+            // Unreadable: what it names is unknown, so nothing of the repository goes.
+            None => return Ok(Report::default()),
+        }
+    }
+    let mut report = Report::default();
+    // Untagged manifests no one reaches.
+    for ((image, digest), a) in &by_digest {
+        if kept.contains(&(image.clone(), digest.clone())) || young(a) {
+            continue;
+        }
+        arca.storage
+            .delete_asset(repo, &paths::manifest(image, digest))
+            .await
+            .map_err(|e| e.to_string())?;
+        report.manifests += 1;
+    }
+    // Blobs no kept manifest names, not used within the grace.
+    let candidates: Vec<&Asset> = blobs
+        .into_iter()
+        .filter(|a| !young(a))
+        .filter(|a| {
+            let d = a.path.trim_start_matches("v2/-/blobs/");
+            !reached_blobs.contains(d)
+        })
+        .collect();
+    for batch in candidates.chunks(BATCH) {
+        let digests: Vec<String> = batch
+            .iter()
+            .map(|a| a.path.trim_start_matches("v2/-/blobs/").to_owned())
+            .collect();
+        let _locked = lock_blobs(arca, repo.id, &digests)
+            .await
+            .map_err(|e| e.to_string())?;
+        // Manifests recorded since the run began (their PUT held these locks, so they are
+        // recorded by now): what they name stays.
+        let fresh: Vec<Asset> = all_assets(arca, repo)
+            .await?
+            .into_iter()
+            .filter(|a| manifest_parts(&a.path).is_some())
+            .filter(|a| a.last_modified_ms >= started - CLOCK_MARGIN_MS)
+            .collect();
+        let refs: Vec<&Asset> = fresh.iter().collect();
+        let named = named_blobs(arca, &refs).await;
+        for (a, d) in batch.iter().zip(&digests) {
+            if named.contains(d) {
+                continue;
+            }
+            // Used again since the listing (a mount, an upload of the same layer)?
+            match arca.db.find_asset(repo.id, &a.path).await {
+                Ok(Some(now)) if now.last_modified_ms == a.last_modified_ms => {}
+                Ok(_) => continue,
+                Err(e) => return Err(e.to_string()),
+            }
+            arca.storage
+                .delete_asset(repo, &a.path)
+                .await
+                .map_err(|e| e.to_string())?;
+            report.blobs += 1;
+            report.bytes += a.size;
+        }
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manifest_paths() {
+        assert_eq!(
+            manifest_parts("v2/team/app/manifests/1.0"),
+            Some(("team/app", "1.0"))
+        );
+        assert_eq!(manifest_parts("v2/-/blobs/sha256:ab"), None);
+        assert_eq!(manifest_parts("v2/a/blobs/x"), None);
+    }
+}

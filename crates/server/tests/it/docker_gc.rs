@@ -1,0 +1,212 @@
+//! Docker garbage collection: deleting an image frees the bytes only it used; shared layers,
+//! other images and blobs pushed for a manifest not yet pushed stay.
+
+use arca_server::config::Config;
+use arca_testkit::{Backend, TestServer, both_backends, reqwest};
+use serde_json::json;
+use sha2::Digest as _;
+
+use crate::{DELETE, GET, POST, PUT, json};
+
+const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+const API: &str = "/service/rest/v1";
+
+fn digest(b: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(sha2::Sha256::digest(b)))
+}
+
+fn reg(s: &TestServer, m: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+    s.admin(m, &format!("/v2/{path}"))
+}
+
+async fn push_blob(s: &TestServer, name: &str, data: &[u8]) -> String {
+    let d = digest(data);
+    let r = reg(s, POST, &format!("{name}/blobs/uploads/?digest={d}"))
+        .body(data.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    d
+}
+
+/// A manifest of `config` and `layers` (already pushed) under `reference`; its digest.
+async fn push_manifest(
+    s: &TestServer,
+    name: &str,
+    reference: &str,
+    config: &[u8],
+    layers: &[&[u8]],
+) -> (u16, String) {
+    let m = json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": digest(config), "size": config.len()},
+        "layers": layers.iter().map(|l| json!({"mediaType": "application/vnd.oci.image.layer.v1.tar",
+            "digest": digest(l), "size": l.len()})).collect::<Vec<_>>()});
+    let bytes = serde_json::to_vec(&m).unwrap();
+    let r = reg(s, PUT, &format!("{name}/manifests/{reference}"))
+        .header("content-type", OCI_MANIFEST)
+        .body(bytes.clone())
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), digest(&bytes))
+}
+
+/// Blob files on disk: (count, bytes).
+fn disk(s: &TestServer) -> (usize, u64) {
+    let mut out = (0, 0);
+    let mut dirs = vec![s.data_dir().join("blobs/sha256")];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let m = e.metadata().unwrap();
+            if m.is_dir() {
+                dirs.push(e.path());
+            } else {
+                out.0 += 1;
+                out.1 += m.len();
+            }
+        }
+    }
+    out
+}
+
+async fn run_gc(s: &TestServer) -> String {
+    let r = s
+        .admin(POST, &format!("{API}/tasks/docker-gc/run"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204, "{}", r.text().await.unwrap());
+    let t = json(
+        s.admin(GET, &format!("{API}/tasks/docker-gc"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(t["type"], "repository.docker.gc", "{t}");
+    t["message"].as_str().unwrap_or_default().to_owned()
+}
+
+async fn status(s: &TestServer, path: &str) -> u16 {
+    reg(s, GET, path).send().await.unwrap().status().as_u16()
+}
+
+async fn deleting_an_image_frees_what_only_it_used(b: Backend) {
+    let s = TestServer::with_config(
+        b,
+        Config {
+            gc_grace: Some(1),
+            ..Default::default()
+        },
+    )
+    .await;
+    let r = s
+        .admin(POST, &format!("{API}/repositories/docker/hosted"))
+        .json(&json!({"name": "d", "online": true,
+            "storage": {"blobStoreName": "default", "strictContentTypeValidation": true, "writePolicy": "ALLOW"},
+            "docker": {"v1Enabled": false, "forceBasicAuth": true}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let base = vec![b'b'; 300_000];
+    let only_one = vec![b'1'; 200_000];
+    let only_two = vec![b'2'; 100_000];
+    let (c1, c2) = (
+        br#"{"os":"linux","n":1}"#.to_vec(),
+        br#"{"os":"linux","n":2}"#.to_vec(),
+    );
+    for blob in [&base, &only_one, &only_two, &c1, &c2] {
+        push_blob(&s, "d/one", blob).await;
+    }
+    // Mounted into the second image's name: blobs are per repository anyway.
+    let (st, d1) = push_manifest(&s, "d/one", "v1", &c1, &[&base, &only_one]).await;
+    assert_eq!(st, 201);
+    let (st, d2) = push_manifest(&s, "d/two", "v1", &c2, &[&base, &only_two]).await;
+    assert_eq!(st, 201);
+    let (files, bytes) = disk(&s);
+    assert_eq!(files, 7, "5 blobs and 2 manifests");
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    // Nothing is unused yet.
+    let msg = run_gc(&s).await;
+    assert!(msg.starts_with("OK") && !msg.contains("deleted"), "{msg}");
+    assert_eq!(disk(&s), (files, bytes));
+
+    // Delete image one by digest (its tag goes with it); a layer pushed for a manifest not yet
+    // pushed is young: it stays.
+    let r = reg(&s, DELETE, &format!("d/one/manifests/{d1}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    // The manifest's own bytes go at once; its config and layer wait for the collector.
+    let (files, bytes) = disk(&s);
+    assert_eq!(files, 6);
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let pending = vec![b'p'; 50_000];
+    push_blob(&s, "d/three", &pending).await;
+    let msg = run_gc(&s).await;
+    assert!(msg.contains("d: deleted 0 manifests and 2 blobs"), "{msg}");
+    assert_eq!(
+        disk(&s),
+        (files - 2 + 1, bytes - 200_000 - c1.len() as u64 + 50_000),
+        "image one's config and layer went; the pending layer came"
+    );
+    assert_eq!(
+        status(&s, &format!("d/one/blobs/{}", digest(&only_one))).await,
+        404
+    );
+    assert_eq!(
+        status(&s, &format!("d/one/blobs/{}", digest(&c1))).await,
+        404
+    );
+    // Image two is whole, its shared base too.
+    assert_eq!(status(&s, &format!("d/two/manifests/{d2}")).await, 200);
+    for blob in [&base, &only_two, &c2] {
+        let r = reg(&s, GET, &format!("d/two/blobs/{}", digest(blob)))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.bytes().await.unwrap().as_ref(), blob.as_slice());
+    }
+    // The pending layer's manifest arrives: accepted. A manifest naming a collected layer is
+    // refused with MANIFEST_BLOB_UNKNOWN (the client uploads it again).
+    let (st, _) = push_manifest(&s, "d/three", "v1", &c2, &[&pending]).await;
+    assert_eq!(st, 201);
+    let (st, _) = push_manifest(&s, "d/one", "v1", &c2, &[&only_one]).await;
+    assert_eq!(st, 400);
+    push_blob(&s, "d/one", &only_one).await;
+    let (st, _) = push_manifest(&s, "d/one", "v1", &c2, &[&only_one]).await;
+    assert_eq!(st, 201);
+
+    // Untagged manifests stay by default (pulls by digest keep working)…
+    let m = json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": digest(&c2), "size": c2.len()},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": digest(&only_two), "size": only_two.len()}]});
+    let bytes = serde_json::to_vec(&m).unwrap();
+    let by_digest = digest(&bytes);
+    let r = reg(&s, PUT, &format!("d/two/manifests/{by_digest}"))
+        .header("content-type", OCI_MANIFEST)
+        .body(bytes)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    // …and the tag of image two moving away leaves them reachable.
+    let (st, _) = push_manifest(&s, "d/two", "v1", &c2, &[&base]).await;
+    assert_eq!(st, 201);
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    run_gc(&s).await;
+    assert_eq!(
+        status(&s, &format!("d/two/manifests/{by_digest}")).await,
+        200
+    );
+    assert_eq!(
+        status(&s, &format!("d/two/blobs/{}", digest(&only_two))).await,
+        200
+    );
+}
+
+both_backends!(deleting_an_image_frees_what_only_it_used);
