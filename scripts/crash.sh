@@ -18,6 +18,7 @@
 # on; scripts/test.sh sets it) or a local PostgreSQL installation to start one from (as root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib/pg.sh
 ROUNDS=3; BACKEND=both; UPLOADS=20; SEED=${CRASH_SEED:-$RANDOM$RANDOM}
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -38,39 +39,16 @@ export NO_PROXY="127.0.0.1,localhost${NO_PROXY:+,$NO_PROXY}"
 W=$(mktemp -d /tmp/arca-crash.XXXXXX)
 # The binary under test, copied: other builds may replace the original during the run.
 cp "$ARCA_BIN" "$W/arca"
-OWN_PG=""; PG_ADMIN=""; PG_DB=""
 cleanup() {
-  if [ -n "$PG_DB" ] && [ -n "$PG_ADMIN" ]; then
-    psql "$PG_ADMIN" -qAtc "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null 2>&1 || true
-  fi
-  if [ -n "$OWN_PG" ]; then
-    runuser -u postgres -- "$PGBIN/pg_ctl" -D "$W/pg" -m immediate stop >/dev/null 2>&1 || true
-  fi
+  pg_cleanup
   rm -rf "$W"
 }
 trap cleanup EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 PG_URL=""
 if [ "$BACKEND" != sqlite ]; then
   command -v psql >/dev/null || { echo "psql is needed for the PostgreSQL rounds" >&2; exit 2; }
-  if [ -n "${ARCA_TEST_DATABASE_URL:-}" ]; then
-    PG_ADMIN=$ARCA_TEST_DATABASE_URL
-  else
-    # A throw-away server, as scripts/test.sh starts one.
-    PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
-    [ -n "$PGBIN" ] || { echo "no PostgreSQL: set ARCA_TEST_DATABASE_URL or install postgresql" >&2; exit 2; }
-    PGPORT=$(port)
-    mkdir -p "$W/pg" && chown postgres "$W" "$W/pg"
-    runuser -u postgres -- "$PGBIN/initdb" -D "$W/pg" -U postgres --auth=trust -E UTF8 >/dev/null
-    runuser -u postgres -- "$PGBIN/pg_ctl" -D "$W/pg" -l "$W/pg.log" -w \
-      -o "-c listen_addresses=127.0.0.1 -p $PGPORT -k $W -c max_connections=200 -c fsync=off" start >/dev/null
-    OWN_PG=1
-    PG_ADMIN="postgres://postgres@127.0.0.1:$PGPORT/postgres"
-  fi
-  PG_DB="arca_crash_$$_$RANDOM"
-  psql "$PG_ADMIN" -qAtc "CREATE DATABASE $PG_DB" >/dev/null
-  PG_URL=$(python3 -c 'import sys, urllib.parse as u; p = u.urlsplit(sys.argv[1]); print(u.urlunsplit(p._replace(path="/" + sys.argv[2])))' "$PG_ADMIN" "$PG_DB")
+  pg_fresh_database "$W" arca_crash
 fi
 
 cat >"$W/crash.py" <<'PY'

@@ -32,6 +32,7 @@
 # nodes instead of three; CLUSTER_KEEP=1 keeps the work directory (node logs) afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib/pg.sh
 ROOT=$PWD
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/arca-target}"
 CACHE="${ARCA_TOOL_CACHE:-$HOME/.cache/arca-tools}"
@@ -44,37 +45,17 @@ export no_proxy="$NO_PROXY"
 W=$(mktemp -d /tmp/arca-cluster.XXXXXX)
 # The binary under test, copied: other builds may replace the original during the run.
 cp "$ARCA_BIN" "$W/arca"
-OWN_PG=""; PG_ADMIN=""; PG_DB=""; S3_PID=""
+S3_PID=""
 cleanup() {
-  if [ -n "$PG_DB" ] && [ -n "$PG_ADMIN" ]; then
-    psql "$PG_ADMIN" -qAtc "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null 2>&1 || true
-  fi
-  if [ -n "$OWN_PG" ]; then
-    runuser -u postgres -- "$PGBIN/pg_ctl" -D "$W/pg" -m immediate stop >/dev/null 2>&1 || true
-  fi
+  pg_cleanup
   if [ -n "$S3_PID" ]; then kill "$S3_PID" 2>/dev/null || true; wait "$S3_PID" 2>/dev/null || true; fi
   if [ -n "${CLUSTER_KEEP:-}" ]; then echo "kept $W (node logs node-*.log)"; else rm -rf "$W"; fi
 }
 trap cleanup EXIT
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# PostgreSQL: a fresh database on the given server, or a throw-away server of our own.
-if [ -n "${ARCA_TEST_DATABASE_URL:-}" ]; then
-  PG_ADMIN=$ARCA_TEST_DATABASE_URL
-else
-  PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
-  [ -n "$PGBIN" ] || { echo "no PostgreSQL: set ARCA_TEST_DATABASE_URL or install postgresql" >&2; exit 2; }
-  PGPORT=$(port)
-  mkdir -p "$W/pg" && chown postgres "$W" "$W/pg"
-  runuser -u postgres -- "$PGBIN/initdb" -D "$W/pg" -U postgres --auth=trust -E UTF8 >/dev/null
-  runuser -u postgres -- "$PGBIN/pg_ctl" -D "$W/pg" -l "$W/pg.log" -w \
-    -o "-c listen_addresses=127.0.0.1 -p $PGPORT -k $W -c max_connections=300 -c fsync=off" start >/dev/null
-  OWN_PG=1
-  PG_ADMIN="postgres://postgres@127.0.0.1:$PGPORT/postgres"
-fi
-PG_DB="arca_cluster_$$_$RANDOM"
-psql "$PG_ADMIN" -qAtc "CREATE DATABASE $PG_DB" >/dev/null
-PG_URL=$(python3 -c 'import sys, urllib.parse as u; p = u.urlsplit(sys.argv[1]); print(u.urlunsplit(p._replace(path="/" + sys.argv[2])))' "$PG_ADMIN" "$PG_DB")
+# PostgreSQL: a fresh database (scripts/lib/pg.sh).
+pg_fresh_database "$W" arca_cluster 300
 
 # S3: the test server scripts/test.sh started, or our own s3s-fs (a bucket is a directory).
 if [ -n "${ARCA_TEST_S3:-}" ]; then

@@ -23,6 +23,7 @@
 # start one from (as root). UPGRADE_KEEP=1 keeps the work directory (node logs) afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib/pg.sh
 ROOT=$PWD
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/arca-target}"
 ARCA_BIN=${ARCA_BIN:-$CARGO_TARGET_DIR/debug/arca}
@@ -49,18 +50,11 @@ PREV_SHORT=$(git rev-parse --short "$PREV")
 PREV_TARGET=${UPGRADE_TARGET_DIR:-$HOME/.cache/arca-prev-target}
 
 W=$(mktemp -d /tmp/arca-upgrade.XXXXXX)
-OWN_PG=""; PG_ADMIN=""; PG_DB=""
 cleanup() {
-  if [ -n "$PG_DB" ] && [ -n "$PG_ADMIN" ]; then
-    psql "$PG_ADMIN" -qAtc "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null 2>&1 || true
-  fi
-  if [ -n "$OWN_PG" ]; then
-    runuser -u postgres -- "$PGBIN/pg_ctl" -D "$W/pg" -m immediate stop >/dev/null 2>&1 || true
-  fi
+  pg_cleanup
   if [ -n "${UPGRADE_KEEP:-}" ]; then echo "kept $W (node logs node-*.log)"; else rm -rf "$W"; fi
 }
 trap cleanup EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # The binary under test, copied: other builds may replace the original during the run.
 cp "$ARCA_BIN" "$W/arca-new"
@@ -89,23 +83,8 @@ cp "$PREV_TARGET/arca-$PREV" "$W/arca-prev"
 NEWER=$(comm -13 <(git ls-tree --name-only "$PREV" migrations/postgres/ | xargs -rn1 basename | sort) \
                  <(ls migrations/postgres/ | sort) | tr '\n' ' ')
 
-# PostgreSQL: a fresh database on the given server, or a throw-away server of our own.
-if [ -n "${ARCA_TEST_DATABASE_URL:-}" ]; then
-  PG_ADMIN=$ARCA_TEST_DATABASE_URL
-else
-  PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
-  [ -n "$PGBIN" ] || { echo "no PostgreSQL: set ARCA_TEST_DATABASE_URL or install postgresql" >&2; exit 2; }
-  PGPORT=$(port)
-  mkdir -p "$W/pg" && chown postgres "$W" "$W/pg"
-  runuser -u postgres -- "$PGBIN/initdb" -D "$W/pg" -U postgres --auth=trust -E UTF8 >/dev/null
-  runuser -u postgres -- "$PGBIN/pg_ctl" -D "$W/pg" -l "$W/pg.log" -w \
-    -o "-c listen_addresses=127.0.0.1 -p $PGPORT -k $W -c max_connections=200 -c fsync=off" start >/dev/null
-  OWN_PG=1
-  PG_ADMIN="postgres://postgres@127.0.0.1:$PGPORT/postgres"
-fi
-PG_DB="arca_upgrade_$$_$RANDOM"
-psql "$PG_ADMIN" -qAtc "CREATE DATABASE $PG_DB" >/dev/null
-PG_URL=$(python3 -c 'import sys, urllib.parse as u; p = u.urlsplit(sys.argv[1]); print(u.urlunsplit(p._replace(path="/" + sys.argv[2])))' "$PG_ADMIN" "$PG_DB")
+# PostgreSQL: a fresh database (scripts/lib/pg.sh).
+pg_fresh_database "$W" arca_upgrade
 
 cat >"$W/upgrade.py" <<'PY'
 """The rolling-upgrade checks; see scripts/e2e-upgrade.sh."""
