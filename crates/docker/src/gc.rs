@@ -109,6 +109,43 @@ async fn named_blobs(arca: &Arca, assets: &[&Asset]) -> HashSet<String> {
     out
 }
 
+/// The child manifests an index names (none when unreadable).
+pub async fn children(arca: &Arca, index: &Asset) -> Vec<String> {
+    parse(arca, index)
+        .await
+        .map(|m| m.children)
+        .unwrap_or_default()
+}
+
+/// The manifest digests of an image that a tag names or that an index of the image lists.
+pub async fn named_by_image(
+    arca: &Arca,
+    repo_id: i64,
+    image: &str,
+) -> Result<HashSet<String>, arca_core::meta::MetaError> {
+    let prefix = paths::manifests_prefix(image);
+    let mut out = HashSet::new();
+    let mut after = String::new();
+    loop {
+        let page = arca.db.list_assets(repo_id, &prefix, &after, 1000).await?;
+        let Some(last) = page.last() else { break };
+        after = last.path.clone();
+        let full = page.len() == 1000;
+        for a in &page {
+            let reference = a.path.rsplit('/').next().unwrap_or("");
+            if !reference.starts_with("sha256:") {
+                out.insert(format!("sha256:{}", a.checksums.sha256));
+            } else if a.attrs.get("index") == Some(&serde_json::json!(true)) {
+                out.extend(children(arca, a).await);
+            }
+        }
+        if !full {
+            break;
+        }
+    }
+    Ok(out)
+}
+
 /// Collects one repository (see the module's documentation).
 pub async fn collect(arca: &Arca, repo: &Repository, grace_ms: i64) -> Result<Report, String> {
     let started = now_ms();

@@ -269,11 +269,30 @@ pub async fn delete(arca: &Arca, t: &Target, reference: &str) -> Result<HttpResp
     let Some(a) = arca.db.find_asset(repo.id, &path).await? else {
         return Err(RegistryError::manifest_unknown(reference));
     };
+    // An index's children, read before it goes.
+    let children = if is_digest(reference) && a.attrs.get("index") == Some(&json!(true)) {
+        crate::gc::children(arca, &a).await
+    } else {
+        Vec::new()
+    };
     arca.storage.delete_asset(repo, &path).await?;
     if is_digest(reference) {
         for tag in tag_assets(arca, repo.id, &t.image).await? {
             if tag.checksums.sha256 == a.checksums.sha256 {
                 arca.storage.delete_asset(repo, &tag.path).await?;
+            }
+        }
+        // Deleting an index deletes the platform manifests nothing else names (no tag, no
+        // other index of the image): pushed as its parts, they go with it; their layers then
+        // go at the next garbage collection.
+        if !children.is_empty() {
+            let kept = crate::gc::named_by_image(arca, repo.id, &t.image).await?;
+            for c in children {
+                if !kept.contains(&c) {
+                    arca.storage
+                        .delete_asset(repo, &paths::manifest(&t.image, &c))
+                        .await?;
+                }
             }
         }
     }

@@ -209,4 +209,105 @@ async fn deleting_an_image_frees_what_only_it_used(b: Backend) {
     );
 }
 
-both_backends!(deleting_an_image_frees_what_only_it_used);
+/// Deleting a multi-arch index deletes the platform manifests nothing else names; the
+/// collector then frees their layers. A child another index still lists stays.
+async fn deleting_an_index_frees_its_platforms(b: Backend) {
+    let s = TestServer::with_config(
+        b,
+        Config {
+            gc_grace: Some(1),
+            ..Default::default()
+        },
+    )
+    .await;
+    let r = s
+        .admin(POST, &format!("{API}/repositories/docker/hosted"))
+        .json(&json!({"name": "d", "online": true,
+            "storage": {"blobStoreName": "default", "strictContentTypeValidation": true, "writePolicy": "ALLOW"},
+            "docker": {"v1Enabled": false, "forceBasicAuth": true}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let (amd, arm, cfg) = (
+        vec![b'a'; 70_000],
+        vec![b'r'; 60_000],
+        br#"{"os":"linux"}"#.to_vec(),
+    );
+    for blob in [&amd, &arm, &cfg] {
+        push_blob(&s, "d/multi", blob).await;
+    }
+    let (st, d_amd) = push_manifest(
+        &s,
+        "d/multi",
+        &digest_of_manifest(&cfg, &amd),
+        &cfg,
+        &[&amd],
+    )
+    .await;
+    assert_eq!(st, 201);
+    let (st, d_arm) = push_manifest(
+        &s,
+        "d/multi",
+        &digest_of_manifest(&cfg, &arm),
+        &cfg,
+        &[&arm],
+    )
+    .await;
+    assert_eq!(st, 201);
+    let index = |children: &[&str]| {
+        serde_json::to_vec(&json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": children.iter().map(|d| json!({"mediaType": OCI_MANIFEST, "digest": d, "size": 1,
+                "platform": {"architecture": "amd64", "os": "linux"}})).collect::<Vec<_>>()}))
+        .unwrap()
+    };
+    let both = index(&[&d_amd, &d_arm]);
+    let only_arm = index(&[&d_arm]);
+    for (tag, body) in [("1", &both), ("arm", &only_arm)] {
+        let r = reg(&s, PUT, &format!("d/multi/manifests/{tag}"))
+            .header("content-type", "application/vnd.oci.image.index.v1+json")
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    }
+    let before = disk(&s);
+    let r = reg(&s, DELETE, &format!("d/multi/manifests/{}", digest(&both)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    // amd64 went with the index; arm64 is still listed by the other index.
+    assert_eq!(status(&s, &format!("d/multi/manifests/{d_amd}")).await, 404);
+    assert_eq!(status(&s, &format!("d/multi/manifests/{d_arm}")).await, 200);
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let msg = run_gc(&s).await;
+    assert!(
+        msg.contains("deleted 0 manifests and 1 blobs (70000 bytes)"),
+        "{msg}"
+    );
+    assert_eq!(
+        status(&s, &format!("d/multi/blobs/{}", digest(&amd))).await,
+        404
+    );
+    assert_eq!(
+        status(&s, &format!("d/multi/blobs/{}", digest(&arm))).await,
+        200
+    );
+    let after = disk(&s);
+    assert!(after.1 + 70_000 < before.1, "{before:?} -> {after:?}");
+}
+
+/// The digest push_manifest will compute for a one-layer manifest (to push it by digest).
+fn digest_of_manifest(config: &[u8], layer: &[u8]) -> String {
+    let m = json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": digest(config), "size": config.len()},
+        "layers": [json!({"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": digest(layer), "size": layer.len()})]});
+    digest(&serde_json::to_vec(&m).unwrap())
+}
+
+both_backends!(
+    deleting_an_image_frees_what_only_it_used,
+    deleting_an_index_frees_its_platforms
+);
