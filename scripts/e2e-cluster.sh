@@ -80,11 +80,13 @@ fi
 
 cat >"$W/cluster.py" <<'PY'
 """The multi-node checks; see scripts/e2e-cluster.sh."""
-import base64, concurrent.futures as cf, hashlib, http.client, http.server, io, json, os, random
+import concurrent.futures as cf, hashlib, http.client, http.server, io, json, os, random
 import re, shutil, signal, struct, subprocess, sys, threading, time, urllib.parse, gzip
 import xml.etree.ElementTree as ET
 
 WORK, BIN, ROOT = os.environ["CL_WORK"], os.environ["CL_BIN"], os.environ["CL_ROOT"]
+sys.path.insert(0, os.path.join(ROOT, "scripts", "lib"))
+from e2e_util import bad, basic, check, failed, free_port, note, passed, sha, short  # noqa: E402
 PG_URL, S3_DIR, VENV = os.environ["CL_PG_URL"], os.environ.get("CL_S3_DIR", ""), os.environ.get("CL_VENV", "")
 NODES = int(os.environ.get("CL_NODES", "3"))
 S3 = json.loads(os.environ["CL_S3_JSON"])
@@ -93,48 +95,9 @@ S3["bucket"]["prefix"] = PREFIX
 STORE = "s3-cluster"
 PW = "cluster-admin-pass-1"
 GRACE = 1
-rng = random.Random()
-passed, failed = [], []
-T_START = time.monotonic()
-
-
-def ok(name, detail=""):
-    passed.append(name)
-    print(f"ok   {name}" + (f" ({detail})" if detail else ""), flush=True)
-
-
-def bad(name, detail):
-    failed.append(name)
-    print(f"FAIL {name}: {detail}", flush=True)
-
-
-def check(name, cond, detail_ok, detail_bad):
-    (ok(name, detail_ok) if cond else bad(name, detail_bad))
-    return cond
-
-
-def note(msg):
-    print(f"     {msg}", flush=True)
-
-
-def basic(user, pw):
-    return "Basic " + base64.b64encode(f"{user}:{pw}".encode()).decode()
-
-
 AUTH = basic("admin", PW)
-
-
-def sha(b):
-    return hashlib.sha256(b).hexdigest()
-
-
-def free_port():
-    import socket
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+rng = random.Random()
+T_START = time.monotonic()
 
 
 class Node:
@@ -214,12 +177,6 @@ class Node:
 
 nodes = [Node(n) for n in "ABC"[:NODES]]
 A, B = nodes[0], nodes[1]
-
-
-def short(b, n=160):
-    s = b.decode("utf-8", "replace") if isinstance(b, bytes) else str(b)
-    s = " ".join(s.split())
-    return s[:n] + ("…" if len(s) > n else "")
 
 
 def at_once(fns):

@@ -88,60 +88,17 @@ pg_fresh_database "$W" arca_upgrade
 
 cat >"$W/upgrade.py" <<'PY'
 """The rolling-upgrade checks; see scripts/e2e-upgrade.sh."""
-import base64, hashlib, http.client, json, os, random, signal, socket, subprocess, sys, threading
-import time, urllib.parse
+import http.client, json, os, random, signal, subprocess, sys, threading, time, urllib.parse
 
 WORK, OLD, NEW, PG_URL = os.environ["UP_WORK"], os.environ["UP_OLD"], os.environ["UP_NEW"], os.environ["UP_PG_URL"]
+sys.path.insert(0, os.path.join(os.environ["UP_ROOT"], "scripts", "lib"))
+from e2e_util import bad, basic, check, failed, free_port, note, ok, passed, sha, short  # noqa: E402
 PREV, NEWER = os.environ["UP_PREV"], os.environ.get("UP_NEWER", "").split()
 BLOBS = os.path.join(WORK, "shared-blobs")
 PW = "upgrade-admin-pass-1"
 GRACE = 1
-passed, failed = [], []
-T_START = time.monotonic()
-
-
-def ok(name, detail=""):
-    passed.append(name)
-    print(f"ok   {name}" + (f" ({detail})" if detail else ""), flush=True)
-
-
-def bad(name, detail):
-    failed.append(name)
-    print(f"FAIL {name}: {detail}", flush=True)
-
-
-def check(name, cond, detail_ok, detail_bad):
-    (ok(name, detail_ok) if cond else bad(name, detail_bad))
-    return cond
-
-
-def note(msg):
-    print(f"     {msg}", flush=True)
-
-
-def basic(user, pw):
-    return "Basic " + base64.b64encode(f"{user}:{pw}".encode()).decode()
-
-
 AUTH = basic("admin", PW)
-
-
-def sha(b):
-    return hashlib.sha256(b).hexdigest()
-
-
-def short(b, n=200):
-    s = b.decode("utf-8", "replace") if isinstance(b, bytes) else str(b)
-    s = " ".join(s.split())
-    return s[:n] + ("…" if len(s) > n else "")
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+T_START = time.monotonic()
 
 
 def psql(sql):
@@ -480,7 +437,7 @@ sys.exit(rc)
 PY
 
 rc=0
-UP_WORK=$W UP_OLD=$W/arca-prev UP_NEW=$W/arca-new UP_PG_URL=$PG_URL UP_PREV=$PREV UP_NEWER=$NEWER \
+UP_ROOT=$ROOT UP_WORK=$W UP_OLD=$W/arca-prev UP_NEW=$W/arca-new UP_PG_URL=$PG_URL UP_PREV=$PREV UP_NEWER=$NEWER \
   python3 "$W/upgrade.py" || rc=$?
 if [ "$rc" != 0 ]; then
   for n in A B; do
