@@ -6,7 +6,9 @@
 //! repository sets `docker.untaggedMaxAgeHours` (then those older than that go: "deploy by
 //! digest" keeps working for that long); every blob a kept manifest names; and every blob or
 //! manifest written, mounted or read within the grace (`ARCA_GC_GRACE`), so a layer uploaded
-//! for a manifest not yet pushed stays.
+//! for a manifest not yet pushed stays. In a proxy, cached manifests not used within the
+//! repository's `proxy.contentMaxAge` (minutes; -1 keeps them) go first: the next pull
+//! fetches them again.
 //!
 //! Online and across nodes: a manifest PUT holds the locks of the blobs it names while it
 //! checks they exist and records itself; the collector takes the same locks before it deletes
@@ -151,6 +153,18 @@ pub async fn collect(arca: &Arca, repo: &Repository, grace_ms: i64) -> Result<Re
     let started = now_ms();
     let young = |a: &Asset| started - last_use(a) < grace_ms;
     let assets = all_assets(arca, repo).await?;
+    // A proxy's cached manifests not used within its content max age go (the next pull
+    // fetches them again), and with them what only they reached.
+    let cache_age_ms = (repo.kind == arca_core::model::RepoKind::Proxy)
+        .then(|| {
+            repo.attrs
+                .pointer("/proxy/contentMaxAge")
+                .and_then(|v| v.as_i64())
+        })
+        .flatten()
+        .filter(|m| *m >= 0)
+        .map(|m| m * 60_000);
+    let mut expired: Vec<&Asset> = Vec::new();
     // Manifests by (image, digest), and the tags naming each digest.
     let mut by_digest: HashMap<(String, String), &Asset> = HashMap::new();
     let mut roots: Vec<(String, String)> = Vec::new();
@@ -163,6 +177,10 @@ pub async fn collect(arca: &Arca, repo: &Repository, grace_ms: i64) -> Result<Re
         let Some((image, reference)) = manifest_parts(&a.path) else {
             continue;
         };
+        if cache_age_ms.is_some_and(|age| started - last_use(a) >= age) && !young(a) {
+            expired.push(a);
+            continue;
+        }
         let digest = format!("sha256:{}", a.checksums.sha256);
         if reference.starts_with("sha256:") {
             by_digest.insert((image.to_owned(), digest), a);
@@ -214,6 +232,13 @@ pub async fn collect(arca: &Arca, repo: &Repository, grace_ms: i64) -> Result<Re
         }
     }
     let mut report = Report::default();
+    for a in expired {
+        arca.storage
+            .delete_asset(repo, &a.path)
+            .await
+            .map_err(|e| e.to_string())?;
+        report.manifests += 1;
+    }
     // Untagged manifests no one reaches.
     for ((image, digest), a) in &by_digest {
         if kept.contains(&(image.clone(), digest.clone())) || young(a) {

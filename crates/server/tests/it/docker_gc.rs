@@ -299,6 +299,83 @@ async fn deleting_an_index_frees_its_platforms(b: Backend) {
     assert!(after.1 + 70_000 < before.1, "{before:?} -> {after:?}");
 }
 
+/// A pull-through cache: what was not used within the proxy's content max age is collected,
+/// and the next pull fills it again.
+async fn proxy_caches_expire(b: Backend) {
+    let s = TestServer::with_config(
+        b,
+        Config {
+            gc_grace: Some(1),
+            ..Default::default()
+        },
+    )
+    .await;
+    let st = json!({"blobStoreName": "default", "strictContentTypeValidation": true, "writePolicy": "ALLOW"});
+    let dk = json!({"v1Enabled": false, "forceBasicAuth": true});
+    let r = s
+        .admin(POST, &format!("{API}/repositories/docker/hosted"))
+        .json(&json!({"name": "dh", "online": true, "storage": st, "docker": dk}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let r = s
+        .admin(POST, &format!("{API}/repositories/docker/proxy"))
+        .json(&json!({"name": "dp", "online": true, "storage": st, "docker": dk,
+            "proxy": {"remoteUrl": s.url, "contentMaxAge": 0, "metadataMaxAge": 1440},
+            "negativeCache": {"enabled": false, "timeToLive": 1},
+            "httpClient": {"blocked": false, "autoBlock": false,
+                "authentication": {"type": "username", "username": "admin", "password": s.admin_password}},
+            "dockerProxy": {"indexType": "REGISTRY"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let (layer, cfg) = (vec![b'l'; 40_000], br#"{"os":"linux","p":1}"#.to_vec());
+    for blob in [&layer, &cfg] {
+        push_blob(&s, "dh/app", blob).await;
+    }
+    let (st, _) = push_manifest(&s, "dh/app", "1", &cfg, &[&layer]).await;
+    assert_eq!(st, 201);
+    let pull = || async {
+        assert_eq!(status(&s, "dp/dh/app/manifests/1").await, 200);
+        for blob in [&layer, &cfg] {
+            let r = reg(&s, GET, &format!("dp/dh/app/blobs/{}", digest(blob)))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            assert_eq!(r.bytes().await.unwrap().as_ref(), blob.as_slice());
+        }
+    };
+    let cached = || async {
+        let r = json(
+            s.admin(GET, &format!("{API}/assets?repository=dp"))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        r["items"].as_array().map_or(0, Vec::len)
+    };
+    pull().await;
+    // The layers are cached while they stream: wait for them.
+    for _ in 0..50 {
+        if cached().await >= 4 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(cached().await >= 4, "manifest by tag and digest, two blobs");
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let msg = run_gc(&s).await;
+    assert!(msg.contains("dp: deleted 2 manifests and 2 blobs"), "{msg}");
+    assert_eq!(cached().await, 0);
+    // The hosted original is untouched, and the cache fills again.
+    assert_eq!(status(&s, "dh/app/manifests/1").await, 200);
+    pull().await;
+}
+
 /// The digest push_manifest will compute for a one-layer manifest (to push it by digest).
 fn digest_of_manifest(config: &[u8], layer: &[u8]) -> String {
     let m = json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
@@ -309,5 +386,6 @@ fn digest_of_manifest(config: &[u8], layer: &[u8]) -> String {
 
 both_backends!(
     deleting_an_image_frees_what_only_it_used,
-    deleting_an_index_frees_its_platforms
+    deleting_an_index_frees_its_platforms,
+    proxy_caches_expire
 );
