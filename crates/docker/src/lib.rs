@@ -95,6 +95,14 @@ impl Format for DockerFormat {
         {
             return Err("docker.httpsPort is not supported: put TLS on the main listener or a reverse proxy".into());
         }
+        if let Some(h) = spec.attrs.pointer("/docker/untaggedMaxAgeHours")
+            && !h.is_null()
+            && h.as_u64().is_none()
+        {
+            return Err(format!(
+                "docker.untaggedMaxAgeHours must be a whole number of hours (0 or more), not {h}"
+            ));
+        }
         if spec.attrs.pointer("/docker/v1Enabled") == Some(&serde_json::Value::Bool(true)) {
             return Err("docker.v1Enabled: Arca serves only the V2 registry API".into());
         }

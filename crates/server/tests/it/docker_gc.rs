@@ -376,6 +376,70 @@ async fn proxy_caches_expire(b: Backend) {
     pull().await;
 }
 
+/// `docker.untaggedMaxAgeHours`: untagged manifests older than that are collected (0: at the
+/// first run past the grace), with their layers; tagged ones stay; a bad value is refused.
+async fn untagged_manifests_by_setting(b: Backend) {
+    let s = TestServer::with_config(
+        b,
+        Config {
+            gc_grace: Some(1),
+            ..Default::default()
+        },
+    )
+    .await;
+    let body = |hours: serde_json::Value| {
+        json!({"name": "d", "online": true,
+            "storage": {"blobStoreName": "default", "strictContentTypeValidation": true, "writePolicy": "ALLOW"},
+            "docker": {"v1Enabled": false, "forceBasicAuth": true, "untaggedMaxAgeHours": hours}})
+    };
+    let r = s
+        .admin(POST, &format!("{API}/repositories/docker/hosted"))
+        .json(&body(json!(-3)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let r = s
+        .admin(POST, &format!("{API}/repositories/docker/hosted"))
+        .json(&body(json!(0)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let (a, z, cfg) = (
+        vec![b'a'; 30_000],
+        vec![b'z'; 20_000],
+        br#"{"os":"linux","u":1}"#.to_vec(),
+    );
+    for blob in [&a, &z, &cfg] {
+        push_blob(&s, "d/img", blob).await;
+    }
+    let (st, tagged) = push_manifest(&s, "d/img", "v1", &cfg, &[&a]).await;
+    assert_eq!(st, 201);
+    let (st, untagged) =
+        push_manifest(&s, "d/img", &digest_of_manifest(&cfg, &z), &cfg, &[&z]).await;
+    assert_eq!(st, 201);
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let msg = run_gc(&s).await;
+    assert!(
+        msg.contains("d: deleted 1 manifests and 1 blobs (20000 bytes)"),
+        "{msg}"
+    );
+    assert_eq!(
+        status(&s, &format!("d/img/manifests/{untagged}")).await,
+        404
+    );
+    assert_eq!(status(&s, &format!("d/img/manifests/{tagged}")).await, 200);
+    assert_eq!(
+        status(&s, &format!("d/img/blobs/{}", digest(&a))).await,
+        200
+    );
+    assert_eq!(
+        status(&s, &format!("d/img/blobs/{}", digest(&cfg))).await,
+        200
+    );
+}
+
 /// The digest push_manifest will compute for a one-layer manifest (to push it by digest).
 fn digest_of_manifest(config: &[u8], layer: &[u8]) -> String {
     let m = json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
@@ -387,5 +451,6 @@ fn digest_of_manifest(config: &[u8], layer: &[u8]) -> String {
 both_backends!(
     deleting_an_image_frees_what_only_it_used,
     deleting_an_index_frees_its_platforms,
-    proxy_caches_expire
+    proxy_caches_expire,
+    untagged_manifests_by_setting
 );
