@@ -2,7 +2,9 @@
 # Real docker, podman and skopeo against Arca's Docker registry: login, push/pull round trips
 # (image IDs compared), a multi-arch OCI index, tag list and delete, push through a group, a proxy
 # of a second Arca (served from cache once the upstream is gone), and dockerd pulling a Docker Hub
-# name through a registry mirror (Arca's connector port proxying a CNCF registry). Loopback only.
+# name through a registry mirror (Arca's connector port proxying a CNCF registry), and docker
+# garbage collection (two built images sharing a base: deleting one frees only its own layer,
+# deleting both brings the blob directory back to its size before the pushes). Loopback only.
 # TARGET=arca (default, needs ARCA_BIN) or TARGET=cncf: the same client steps against Debian's
 # docker-registry (CNCF distribution) with htpasswd auth; Arca-only steps are skipped.
 # Prints 'N passed, N failed'.
@@ -29,6 +31,7 @@ port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); 
 waitfor() { for _ in $(seq 1 300); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done; echo "no answer from $1"; return 1; }
 
 PORT=$(port); REG=127.0.0.1:$PORT; URL=http://$REG; PW=admin-pass-123
+GRACE=2                                  # ARCA_GC_GRACE: seconds an unused layer is kept from the GC
 PORT2=$(port); PW2=upstream-pass-456     # second Arca, upstream of docker-proxy-arca
 MPORT=$(port)                            # CNCF registry without auth: upstream of the mirror
 CPORT=$(port)                            # Arca connector port of docker-proxy-cncf
@@ -44,7 +47,7 @@ registry() { # name port [htpasswd file]: Debian's CNCF docker-registry under $W
 }
 arca() { # dir port password: an Arca process with its own data dir
   mkdir -p "$W/$1"
-  (cd "$W/$1" && exec env ARCA_LISTEN="127.0.0.1:$2" ARCA_ADMIN_PASSWORD=$3 "$ARCA_BIN" >"$W/$1.log" 2>&1) &
+  (cd "$W/$1" && exec env ARCA_LISTEN="127.0.0.1:$2" ARCA_ADMIN_PASSWORD=$3 ARCA_GC_GRACE=$GRACE "$ARCA_BIN" >"$W/$1.log" 2>&1) &
   PIDS+=($!)
   for _ in $(seq 1 500); do curl -sf "http://127.0.0.1:$2/service/rest/v1/status" >/dev/null && return; sleep 0.02; done
 }
@@ -194,6 +197,75 @@ check "push library/alpine:3 to the upstream CNCF registry" docker push "127.0.0
 ALP=$(imgid "127.0.0.1:$MPORT/library/alpine:3"); docker rmi -f "$ALP" >/dev/null 2>&1
 check "docker pull alpine:3 through the mirror (port $MIRROR): same image ID" bash -c \
   "timeout 120 docker pull -q alpine:3 && [ \"\$(docker image inspect -f '{{.Id}}' docker.io/library/alpine:3)\" = '$ALP' ]"
+
+# --- Arca only: docker garbage collection (task docker-gc) ------------------------------------
+# Two images FROM one imported base, each adding one file with a Dockerfile COPY (the legacy
+# builder: this dockerd has no buildkit), pushed to docker-hosted: deleting one frees its own
+# layer (and config) but not the shared base; deleting the other frees the rest.
+if [ "$TARGET" = arca ]; then
+  BLOBS=$W/arca/data/blobs/sha256
+  blobbytes() { find "$BLOBS" -type f -printf '%s\n' 2>/dev/null | awk '{s+=$1} END {print s+0}'; }
+  blobfile() { local h=${1#sha256:}; echo "$BLOBS/${h:0:2}/${h:2:2}/$h"; }
+  rungc() { # run docker-gc; its message in $GCMSG
+    local st; st=$(api POST tasks/docker-gc/run '')
+    api GET tasks/docker-gc '' >/dev/null
+    GCMSG=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("message"))' "$W/api.out" 2>/dev/null)
+    [ "$st" = 204 ]
+  }
+  manifest() { # image tag-or-digest: the manifest JSON in $W/m.json, its digest on stdout
+    curl -sf -u "admin:$PW" -D "$W/m.hdr" -o "$W/m.json" -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
+      -H 'Accept: application/vnd.oci.image.manifest.v1+json' "$URL/v2/docker-hosted/$1/manifests/$2" &&
+      tr -d '\r' <"$W/m.hdr" | awk 'tolower($1)=="docker-content-digest:" {print $2}'
+  }
+  mfield() { python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$W/m.json" "$1"; }
+  waitbytes() { # limit: seconds (1/10) until the blob directory holds at most limit bytes, from $T_DEL
+    for _ in $(seq 1 150); do [ "$(blobbytes)" -le "$1" ] && break; sleep 0.1; done
+    echo "$(( $(date +%s%N) / 1000000 - T_DEL ))"
+  }
+  T_GC=$(date +%s)
+  mkimg gcbase:1
+  for n in one two; do
+    mkdir -p "$W/gc-$n"; head -c 1048576 /dev/urandom >"$W/gc-$n/$n.bin"
+    printf 'FROM gcbase:1\nCOPY %s.bin /%s.bin\n' "$n" "$n" >"$W/gc-$n/Dockerfile"
+  done
+  G1=$REG/docker-hosted/gc/one:1; G2=$REG/docker-hosted/gc/two:1
+  check "docker build two images FROM one base (COPY of 1 MiB each)" bash -c \
+    "DOCKER_BUILDKIT=0 docker build -q -t '$G1' '$W/gc-one' && DOCKER_BUILDKIT=0 docker build -q -t '$G2' '$W/gc-two'"
+  # What earlier sections left (tag 2 of team/multi, deleted above) goes first, after the grace.
+  sleep "$GRACE.2"
+  check "docker-gc before the pushes (what earlier sections deleted)" rungc; echo "     $GCMSG"
+  B0=$(blobbytes)
+  check "docker push gc/one and gc/two (shared base)" bash -c "docker push -q '$G1' && docker push -q '$G2'"
+  B1=$(blobbytes)
+  D1=$(manifest gc/one 1); U1=$(mfield 'm["layers"][-1]["digest"]'); U1SIZE=$(mfield 'm["layers"][-1]["size"]')
+  D2=$(manifest gc/two 1); BASE=$(mfield 'm["layers"][0]["digest"]'); U2=$(mfield 'm["layers"][-1]["digest"]')
+  ID2=$(imgid "$G2")
+  echo "     blobs: $B0 bytes before the pushes, $B1 after; image one's own layer ${U1:7:12} $U1SIZE bytes, shared base ${BASE:7:12}"
+  T_DEL=$(( $(date +%s%N) / 1000000 ))
+  check "skopeo delete gc/one:1 (by its digest ${D1:7:12})" skopeo delete "${SK[@]}" "docker://$G1"
+  check "gc/one's manifest answers 404 by digest" test "$(curl -s -o /dev/null -w '%{http_code}' -u "admin:$PW" "$URL/v2/docker-hosted/gc/one/manifests/$D1")" = 404
+  sleep "$GRACE.2"
+  check "docker-gc after the grace" rungc; echo "     $GCMSG"
+  MS=$(waitbytes $((B1 - U1SIZE))); B2=$(blobbytes)
+  check "the blob directory shrank by at least image one's layer" test $((B1 - B2)) -ge "$U1SIZE"
+  echo "     blobs: $B1 -> $B2 bytes (-$((B1 - B2))), ${MS} ms from the DELETE to the bytes being gone (grace ${GRACE} s)"
+  check "image one's layer file is gone, the shared base and image two's layer stay" bash -c \
+    "[ ! -e '$(blobfile "$U1")' ] && [ -f '$(blobfile "$BASE")' ] && [ -f '$(blobfile "$U2")' ]"
+  check "image one's layer answers 404, the base 200" bash -c \
+    "[ \"\$(curl -s -o /dev/null -w '%{http_code}' -u 'admin:$PW' '$URL/v2/docker-hosted/gc/one/blobs/$U1')\" = 404 ] &&
+     [ \"\$(curl -s -o /dev/null -w '%{http_code}' -u 'admin:$PW' '$URL/v2/docker-hosted/gc/two/blobs/$BASE')\" = 200 ]"
+  # Every local image of the three goes, so that the pull must fetch the base layer too.
+  docker rmi -f "$ID2" "$(imgid "$G1")" "$(imgid gcbase:1)" >/dev/null 2>&1
+  check "docker rmi + pull of gc/two (base layer fetched too): same image ID" bash -c \
+    "! docker image inspect gcbase:1 >/dev/null 2>&1 && docker pull -q '$G2' && [ \"\$(docker image inspect -f '{{.Id}}' '$G2')\" = '$ID2' ]"
+  T_DEL=$(( $(date +%s%N) / 1000000 ))
+  check "DELETE gc/two by digest ${D2:7:12}: 202" test "$(curl -s -o /dev/null -w '%{http_code}' -u "admin:$PW" -X DELETE "$URL/v2/docker-hosted/gc/two/manifests/$D2")" = 202
+  sleep "$GRACE.2"
+  check "docker-gc after the grace, again" rungc; echo "     $GCMSG"
+  MS=$(waitbytes $((B0 + 1024))); B3=$(blobbytes)
+  check "the blob directory is back to what it was before both pushes (within 1 KiB)" test $((B3 - B0 <= 1024 && B0 - B3 <= 1024)) = 1
+  echo "     blobs: $B0 before the pushes, $B1 after, $B2 without image one, $B3 without both (${MS} ms from the DELETE); section $(( $(date +%s) - T_GC )) s"
+fi
 
 echo
 echo "docker e2e ($TARGET): $pass passed, $fail failed"
