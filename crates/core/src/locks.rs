@@ -279,6 +279,18 @@ impl Guard {
 
 impl Drop for Guard {
     fn drop(&mut self) {
+        // Roll back now rather than when the pool next uses the connection: the locks go with
+        // the transaction, and another node may be waiting for them.
+        if let GuardInner::Pg(tx) = &mut self.inner
+            && let Some(tx) = tx.take()
+            && let Ok(rt) = tokio::runtime::Handle::try_current()
+        {
+            rt.spawn(async move {
+                if let Err(e) = tx.rollback().await {
+                    tracing::warn!(error = %e, "releasing a cluster lock failed; its connection closes");
+                }
+            });
+        }
         if let GuardInner::Local { map, held } = &mut self.inner {
             let keys: Vec<i64> = held.iter().map(|(k, _)| *k).collect();
             held.clear();

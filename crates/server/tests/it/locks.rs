@@ -1,0 +1,67 @@
+//! Cluster locks on PostgreSQL: two nodes (two `Locks` on one database) exclude each other, and
+//! a dropped guard lets the other node in at once.
+
+use std::time::{Duration, Instant};
+
+use arca_core::{
+    locks::{Hold, LockKey, Locks},
+    meta::Db,
+};
+use arca_testkit::{Backend, TestServer};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_locks_exclude_across_nodes() {
+    let s = TestServer::start(Backend::Postgres).await;
+    let (a, b) = (
+        Locks::new(&Db::connect(s.database_url()).await.unwrap()),
+        Locks::new(&Db::connect(s.database_url()).await.unwrap()),
+    );
+    assert!(a.shared() && b.shared());
+    let k = LockKey::new("test", "one");
+    for hold in [Hold::Short, Hold::Long] {
+        let g = a.lock(&[k], hold).await.unwrap();
+        assert!(b.try_lock(k, hold).await.unwrap().is_none(), "held by a");
+        // Another key is free.
+        assert!(
+            b.try_lock(LockKey::new("test", "two"), hold)
+                .await
+                .unwrap()
+                .is_some()
+        );
+        drop(g);
+        let t0 = Instant::now();
+        let got = loop {
+            if let Some(g) = b.try_lock(k, hold).await.unwrap() {
+                break g;
+            }
+            assert!(t0.elapsed() < Duration::from_secs(2), "released promptly");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        };
+        drop(got);
+    }
+    // A waiter gets the lock when the holder lets go.
+    let g = a.lock(&[k], Hold::Short).await.unwrap();
+    let waiter = tokio::spawn(async move {
+        let t0 = Instant::now();
+        let _g = b.lock(&[k], Hold::Short).await.unwrap();
+        t0.elapsed()
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    g.release().await;
+    let waited = waiter.await.unwrap();
+    assert!(
+        waited >= Duration::from_millis(250) && waited < Duration::from_secs(5),
+        "{waited:?}"
+    );
+    // Flights: the second flight of a key waits for the first.
+    let f = a.flight(k).await.unwrap();
+    let c = Locks::new(&Db::connect(s.database_url()).await.unwrap());
+    let second = tokio::spawn(async move {
+        let t0 = Instant::now();
+        let _f = c.flight(k).await.unwrap();
+        t0.elapsed()
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    drop(f);
+    assert!(second.await.unwrap() >= Duration::from_millis(250));
+}
