@@ -19,6 +19,11 @@
 #      remote URL change: done on A, in effect on the other nodes within 1 s (delay reported);
 #  (h) kill -9 of node A during uploads to A and B: B keeps serving, nothing half-visible;
 #  (i) 120 simultaneous proxy misses of 30 paths through A and B: at most 30 upstream fetches;
+#  (j) docker GC racing pushes across nodes: B pushes layers and a manifest while A runs docker-gc
+#      at the same moment and C deletes earlier manifests by digest, up to 200 rounds: every
+#      manifest answered 201 has every blob readable through A and C (a 400 MANIFEST_BLOB_UNKNOWN
+#      is retried after a re-upload, counted); after the grace every tagged manifest keeps its
+#      blobs and what only deleted manifests named is collected;
 #  real clients: mvn deploy through A and a build resolving it through B, twine upload through A
 #  and pip download through B, skopeo push to A and copy back from B, dnf through B.
 # Prints ok/FAIL lines and a summary; exits non-zero on any FAIL.
@@ -1138,6 +1143,195 @@ def client_dnf(names):
           f"{len(names)}", short(out, 300) if not good else f"missing {missing[:5]}")
 
 
+# ---- (j) docker GC racing pushes across nodes ----------------------------------------------------
+
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+GC_LINE = re.compile(r"(\S+): deleted (\d+) manifests and (\d+) blobs \((\d+) bytes\)")
+
+
+def d_upload(node, image, data):
+    """A monolithic blob upload (POST …/blobs/uploads/?digest=…): the status."""
+    return node.req("POST", f"/v2/c-docker/{image}/blobs/uploads/?digest=sha256:{sha(data)}", data,
+                    {"Content-Type": "application/octet-stream"})[0]
+
+
+def d_blob_bad(node, image, data):
+    """None when the blob reads back through `node` with its sha256, else what it answered."""
+    st, body, _ = node.req("GET", f"/v2/c-docker/{image}/blobs/sha256:{sha(data)}")
+    if st == 200 and sha(body) == sha(data):
+        return None
+    return f"{sha(data)[:12]} through {node.name}: " + (f"200 with sha256 {sha(body)[:12]}" if st == 200 else f"{st} {short(body, 80)}")
+
+
+def d_blob_bad_404(node, hexdigest):
+    """True unless the blob answers 404 through `node`."""
+    return node.req("GET", f"/v2/c-docker/gcrace/img0/blobs/sha256:{hexdigest}")[0] != 404
+
+
+def d_gc_counts(msg):
+    """(manifests, blobs, bytes) c-docker's line of a docker-gc message names."""
+    for repo, m, b, n in GC_LINE.findall(msg if isinstance(msg, str) else ""):
+        if repo.rstrip(";") == "c-docker":
+            return int(m), int(b), int(n)
+    return 0, 0, 0
+
+
+def docker_gc_races(pool):
+    """B pushes (a shared layer, a layer of its own, a config, then the manifest) while A runs
+    docker-gc at the same moment (at_once: a run starts with the push unless the previous one
+    still runs, so every push meets a run); C deletes manifests by digest once they are checked.
+    A run takes 0.1-2 s here (it reads every kept manifest from S3), so the rounds do not wait
+    for it: a manifest answered 201 is checked (every blob through A and C) once every run that
+    had started by its 201 is over. The shared layers take turns (S of them, G rounds each): a
+    turn's manifests are deleted soon after, so when the layer's turn comes again it is unnamed
+    and past the 1 s grace, a candidate of the run its upload races. Manifests of shared layer 0
+    are never deleted: they are checked again at the end."""
+    ROUNDS, BUDGET, S, G = 200, 32.0, 10, 4
+    shared = [os.urandom(rng.randrange(20000, 60000)) for _ in range(S)]
+    done = {}                   # round -> (image, manifest digest, [config, shared, layer]); None: deleted
+    own = {}                    # round -> sha256 of its config and its own layer
+    pending, deletable = [], []
+    put_codes, upload_bad, lost, del_codes = {}, [], [], {}
+    retried, candidates = 0, 0
+    gl = threading.Lock()
+    gs = {"thread": None, "started": 0, "finished": 0, "runs": []}
+
+    def gc_run(seq):
+        tg = time.monotonic()
+        st = A.api("POST", "tasks/docker-gc/run")[0]
+        took = time.monotonic() - tg
+        msg = task_message("docker-gc")
+        with gl:
+            gs["runs"].append((st, msg, took))
+            gs["finished"] = seq
+
+    def gc_kick():
+        with gl:
+            t = gs["thread"]
+            if t is None or not t.is_alive():
+                gs["started"] += 1
+                t = threading.Thread(target=gc_run, args=(gs["started"],))
+                gs["thread"] = t
+                t.start()
+            return gs["started"]
+
+    def verify(ready_only=True):
+        with gl:
+            fin = gs["finished"]
+        now = [p for p in pending if not ready_only or p[-1] <= fin]
+        for p in now:
+            pending.remove(p)
+            x, image, blobs, mdig, _ = p
+            miss = [m for m in pool.map(lambda nb: d_blob_bad(nb[0], image, nb[1]),
+                                        [(n, b) for n in (A, C_or_A()) for b in blobs]) if m]
+            if miss:
+                lost.append(f"round {x} (manifest {mdig[7:19]}): {miss[:2]}")
+            elif (x // G) % S != 0:
+                deletable.append(x)
+    t0 = time.monotonic()
+    r = 0
+    last_turn_end = {}
+    while r < ROUNDS and time.monotonic() - t0 < BUDGET:
+        k = (r // G) % S
+        if r % G == 0 and k != 0 and k in last_turn_end and time.monotonic() - last_turn_end[k] > GRACE:
+            candidates += 1
+        image = f"gcrace/img{r % 3}"
+        layer = os.urandom(rng.randrange(2048, 16384))
+        config = json.dumps({"architecture": "amd64", "os": "linux", "config": {}, "round": r, "rootfs": {
+            "type": "layers", "diff_ids": ["sha256:" + sha(shared[k]), "sha256:" + sha(layer)]}}).encode()
+        blobs = [config, shared[k], layer]
+        own[r] = [sha(config), sha(layer)]
+        desc = lambda b, mt: {"mediaType": mt, "digest": "sha256:" + sha(b), "size": len(b)}
+        man = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                          "config": desc(config, "application/vnd.oci.image.config.v1+json"),
+                          "layers": [desc(b, "application/vnd.oci.image.layer.v1.tar+gzip") for b in blobs[1:]]}).encode()
+
+        def push():
+            codes = [d_upload(B, image, b) for b in (shared[k], layer, config)]
+            tries = 0
+            while True:
+                st, body, _ = B.req("PUT", f"/v2/c-docker/{image}/manifests/r{r}", man, {"Content-Type": OCI_MANIFEST})
+                if st == 400 and b"MANIFEST_BLOB_UNKNOWN" in body and tries < 5:
+                    tries += 1      # a blob collected under it: upload what is missing again
+                    for b in blobs:
+                        if B.req("HEAD", f"/v2/c-docker/{image}/blobs/sha256:{sha(b)}")[0] != 200:
+                            codes.append(d_upload(B, image, b))
+                    continue
+                with gl:
+                    return codes, st, body, tries, gs["started"]
+        (codes, st, body, tries, seq), _ = at_once([push, gc_kick])
+        retried += tries
+        put_codes[st] = put_codes.get(st, 0) + 1
+        if any(c != 201 for c in codes):
+            upload_bad.append(f"round {r}: uploads {codes}")
+        if st == 201:
+            done[r] = (image, "sha256:" + sha(man), blobs)
+            pending.append((r, image, blobs, "sha256:" + sha(man), seq))
+        else:
+            upload_bad.append(f"round {r}: manifest PUT {st} {short(body, 120)}")
+        verify()
+        while deletable:
+            x = deletable.pop(0)
+            img, dig, _ = done[x]
+            dc = C_or_A().req("DELETE", f"/v2/c-docker/{img}/manifests/{dig}")[0]
+            del_codes[dc] = del_codes.get(dc, 0) + 1
+            if dc == 202:
+                done[x] = None
+        if r % G == G - 1:
+            last_turn_end[k] = time.monotonic()
+        r += 1
+    took = time.monotonic() - t0
+    t = gs["thread"]
+    if t:
+        t.join()
+    verify(ready_only=False)
+    runs = list(gs["runs"])
+    gc_total = [sum(d_gc_counts(m)[i] for _, m, _ in runs) for i in range(3)]
+    secs = sorted(x for _, _, x in runs) or [0]
+    if r < ROUNDS:
+        note(f"(j) {r} rounds of {ROUNDS} within the {BUDGET:.0f} s budget")
+    check("(j) docker GC racing pushes: every upload 201, every manifest PUT 201 (after re-uploads)",
+          not upload_bad and put_codes == {201: r},
+          f"{r} rounds in {took:.1f} s, {len(runs)} docker-gc runs beside them, {candidates} turns re-pushed an "
+          f"unnamed shared layer past the grace; {retried} PUTs answered MANIFEST_BLOB_UNKNOWN and were retried",
+          f"{len(upload_bad)} not: {upload_bad[:3]}; PUTs {put_codes}")
+    gcs = sorted(set(str(s) for s, _, _ in runs))
+    check("(j) docker-gc on A beside them: 204 or 409 every time; C's deletes by digest 202",
+          set(gcs) <= {"204", "409"} and set(del_codes) <= {202},
+          f"runs {gcs} in {secs[len(secs) // 2] * 1000:.0f} ms (median), {secs[-1] * 1000:.0f} ms (longest); "
+          f"{sum(del_codes.values())} deletes",
+          f"GC statuses {gcs}, deletes {del_codes}")
+    check("(j) every manifest answered 201 has every blob it names readable through A and C (sha256) "
+          "once the runs beside its PUT are over", not lost, f"{r} manifests, 3 blobs each",
+          f"{len(lost)} do not: {lost[:3]}")
+    # The end: after the grace, the collector again; every tagged manifest keeps its blobs, and
+    # what only deleted manifests named is gone.
+    time.sleep(GRACE + 0.3)
+    gst = A.api("POST", "tasks/docker-gc/run")[0]
+    gmsg = task_message("docker-gc")
+    gc_total = [a + b for a, b in zip(gc_total, d_gc_counts(gmsg))]
+    tagged = {x: v for x, v in done.items() if v}
+    bad_tags = []
+    for x, (img, dig, blobs) in tagged.items():
+        st, _, h = C_or_A().req("HEAD", f"/v2/c-docker/{img}/manifests/r{x}", headers={"Accept": OCI_MANIFEST})
+        if st != 200 or h.get("Docker-Content-Digest") != dig:
+            bad_tags.append(f"r{x}: manifest {st} {h.get('Docker-Content-Digest') if st == 200 else ''}")
+    bad_tags += [m for m in pool.map(lambda xb: d_blob_bad(A, xb[0], xb[1]),
+                                     [(v[0], b) for v in tagged.values() for b in v[2]]) if m]
+    check("(j) after the grace, docker-gc again: every tagged manifest still has all its blobs",
+          gst == 204 and not bad_tags, f"{len(tagged)} tagged manifests; {gmsg}",
+          f"GC {gst} {gmsg!r}; {len(bad_tags)} missing: {bad_tags[:4]}")
+    deleted = [x for x in range(r) if x in done and done[x] is None]
+    # The config and own layer of every deleted manifest: collected (404 through B).
+    stay = [m for m in pool.map(lambda xd: d_blob_bad_404(B, xd[1]) and f"r{xd[0]} {xd[1][:12]}",
+                                [(x, d) for x in deleted for d in own[x]]) if m]
+    check("(j) what only deleted manifests named is collected (their configs and own layers 404)",
+          not stay, f"{len(deleted)} manifests deleted through C; docker-gc deleted {gc_total[1]} blobs "
+          f"({gc_total[2]} bytes; {gc_total[1] - 2 * len(deleted)} of them shared layers between turns) "
+          f"and {gc_total[0]} manifests of c-docker in {len(runs) + 1} runs",
+          f"{len(stay)} still answer, e.g. {stay[:4]}")
+
+
 # ---- (h) kill -9 of a node during uploads --------------------------------------------------------
 
 def kill_during_uploads(pool):
@@ -1241,6 +1435,7 @@ def main():
                 ("(e)", lambda: rpm_uploads(pool)),
                 ("(f)", task_once), ("(g)", lambda: (changes(), throttle_shared())),
                 ("(i)", lambda: (single_flight(), docker_single_flight())),
+                ("(j)", lambda: docker_gc_races(pool)),
                 ("clients", lambda: (client_maven(), client_pypi(), client_docker())),
                 ("(h)", lambda: kill_during_uploads(pool))]
     rpm_names = []
