@@ -90,10 +90,32 @@ fn manifest_parts(path: &str) -> Option<(&str, &str)> {
     (image != "-").then_some((image, reference))
 }
 
-/// The parsed manifest of an asset; `None` when unreadable (kept, and what it names is unknown).
-async fn parse(arca: &Arca, a: &Asset) -> Option<manifest::Manifest> {
+/// What a manifest names.
+struct Names {
+    blobs: Vec<String>,
+    children: Vec<String>,
+}
+
+/// What the manifest of an asset names: from its attributes (recorded at push), or read and
+/// parsed for manifests pushed before they were; `None` when unreadable (then it is kept and
+/// what it names is unknown).
+async fn parse(arca: &Arca, a: &Asset) -> Option<Names> {
+    let list = |k: &str| {
+        a.attrs.get(k)?.as_array().map(|v| {
+            v.iter()
+                .filter_map(|d| d.as_str().map(str::to_owned))
+                .collect::<Vec<_>>()
+        })
+    };
+    if let (Some(blobs), Some(children)) = (list("blobs"), list("children")) {
+        return Some(Names { blobs, children });
+    }
     let bytes = arca.storage.read_small(a, MANIFEST_LIMIT).await.ok()??;
-    manifest::parse(&bytes, Some(&a.content_type)).ok()
+    let m = manifest::parse(&bytes, Some(&a.content_type)).ok()?;
+    Some(Names {
+        blobs: m.blobs,
+        children: m.children,
+    })
 }
 
 /// The blobs the manifests of `assets` name (reading each distinct manifest once).

@@ -217,6 +217,9 @@ pub async fn put(
         "artifactType": m.artifact_type,
         "annotations": m.annotations,
         "index": m.is_index,
+        // What it names, so the garbage collector need not read it back.
+        "blobs": m.blobs,
+        "children": m.children,
     });
     let uploader = (!subject.anonymous).then(|| subject.user_id.clone());
     let uploader_ip = remote_ip(req, &arca.settings.public);
