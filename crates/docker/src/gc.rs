@@ -146,25 +146,13 @@ pub async fn named_by_image(
     arca: &Arca,
     repo_id: i64,
     image: &str,
-) -> Result<HashSet<String>, arca_core::meta::MetaError> {
-    let prefix = paths::manifests_prefix(image);
+) -> crate::error::Result<HashSet<String>> {
     let mut out = HashSet::new();
-    let mut after = String::new();
-    loop {
-        let page = arca.db.list_assets(repo_id, &prefix, &after, 1000).await?;
-        let Some(last) = page.last() else { break };
-        after = last.path.clone();
-        let full = page.len() == 1000;
-        for a in &page {
-            let reference = a.path.rsplit('/').next().unwrap_or("");
-            if !reference.starts_with("sha256:") {
-                out.insert(format!("sha256:{}", a.checksums.sha256));
-            } else if a.attrs.get("index") == Some(&serde_json::json!(true)) {
-                out.extend(children(arca, a).await);
-            }
-        }
-        if !full {
-            break;
+    for a in crate::manifests::manifest_assets(arca, repo_id, image).await? {
+        if !crate::names::is_digest(crate::manifests::reference_of(&a)) {
+            out.insert(format!("sha256:{}", a.checksums.sha256));
+        } else if a.attrs.get("index") == Some(&serde_json::json!(true)) {
+            out.extend(children(arca, &a).await);
         }
     }
     Ok(out)

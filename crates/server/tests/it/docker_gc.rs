@@ -70,6 +70,23 @@ fn disk(s: &TestServer) -> (usize, u64) {
     out
 }
 
+/// Creates docker hosted repository `name` (with `docker.untaggedMaxAgeHours` unless null).
+async fn create_hosted(s: &TestServer, name: &str, untagged_hours: serde_json::Value) -> u16 {
+    let mut docker = json!({"v1Enabled": false, "forceBasicAuth": true});
+    if !untagged_hours.is_null() {
+        docker["untaggedMaxAgeHours"] = untagged_hours;
+    }
+    s.admin(POST, &format!("{API}/repositories/docker/hosted"))
+        .json(&json!({"name": name, "online": true,
+            "storage": {"blobStoreName": "default", "strictContentTypeValidation": true, "writePolicy": "ALLOW"},
+            "docker": docker}))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
 async fn run_gc(s: &TestServer) -> String {
     let r = s
         .admin(POST, &format!("{API}/tasks/docker-gc/run"))
@@ -101,15 +118,7 @@ async fn deleting_an_image_frees_what_only_it_used(b: Backend) {
         },
     )
     .await;
-    let r = s
-        .admin(POST, &format!("{API}/repositories/docker/hosted"))
-        .json(&json!({"name": "d", "online": true,
-            "storage": {"blobStoreName": "default", "strictContentTypeValidation": true, "writePolicy": "ALLOW"},
-            "docker": {"v1Enabled": false, "forceBasicAuth": true}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
+    assert_eq!(create_hosted(&s, "d", json!(null)).await, 201);
     let base = vec![b'b'; 300_000];
     let only_one = vec![b'1'; 200_000];
     let only_two = vec![b'2'; 100_000];
@@ -220,15 +229,7 @@ async fn deleting_an_index_frees_its_platforms(b: Backend) {
         },
     )
     .await;
-    let r = s
-        .admin(POST, &format!("{API}/repositories/docker/hosted"))
-        .json(&json!({"name": "d", "online": true,
-            "storage": {"blobStoreName": "default", "strictContentTypeValidation": true, "writePolicy": "ALLOW"},
-            "docker": {"v1Enabled": false, "forceBasicAuth": true}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
+    assert_eq!(create_hosted(&s, "d", json!(null)).await, 201);
     let (amd, arm, cfg) = (
         vec![b'a'; 70_000],
         vec![b'r'; 60_000],
@@ -387,25 +388,8 @@ async fn untagged_manifests_by_setting(b: Backend) {
         },
     )
     .await;
-    let body = |hours: serde_json::Value| {
-        json!({"name": "d", "online": true,
-            "storage": {"blobStoreName": "default", "strictContentTypeValidation": true, "writePolicy": "ALLOW"},
-            "docker": {"v1Enabled": false, "forceBasicAuth": true, "untaggedMaxAgeHours": hours}})
-    };
-    let r = s
-        .admin(POST, &format!("{API}/repositories/docker/hosted"))
-        .json(&body(json!(-3)))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 400);
-    let r = s
-        .admin(POST, &format!("{API}/repositories/docker/hosted"))
-        .json(&body(json!(0)))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
+    assert_eq!(create_hosted(&s, "d", json!(-3)).await, 400);
+    assert_eq!(create_hosted(&s, "d", json!(0)).await, 201);
     let (a, z, cfg) = (
         vec![b'a'; 30_000],
         vec![b'z'; 20_000],
