@@ -424,6 +424,76 @@ async fn untagged_manifests_by_setting(b: Backend) {
     );
 }
 
+/// Cleanup policies feed the collector: a policy deletes an image's components (tag and
+/// digest), then `docker-gc` frees the layers only that image used.
+async fn cleanup_policies_feed_the_collector(b: Backend) {
+    let s = TestServer::with_config(
+        b,
+        Config {
+            gc_grace: Some(1),
+            ..Default::default()
+        },
+    )
+    .await;
+    let r = s
+        .admin(POST, "/service/rest/internal/cleanup-policies")
+        .json(&json!({"name": "tmp-images", "format": "docker",
+            "criteriaAssetRegex": "v2/tmp/manifests/.*"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    let r = s
+        .admin(POST, &format!("{API}/repositories/docker/hosted"))
+        .json(&json!({"name": "d", "online": true,
+            "storage": {"blobStoreName": "default", "strictContentTypeValidation": true, "writePolicy": "ALLOW"},
+            "cleanup": {"policyNames": ["tmp-images"]},
+            "docker": {"v1Enabled": false, "forceBasicAuth": true}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let (base, tmp_layer, keep_layer) =
+        (vec![b'B'; 30_000], vec![b'T'; 20_000], vec![b'K'; 10_000]);
+    let (c1, c2) = (
+        br#"{"os":"linux","c":1}"#.to_vec(),
+        br#"{"os":"linux","c":2}"#.to_vec(),
+    );
+    for blob in [&base, &tmp_layer, &keep_layer, &c1, &c2] {
+        push_blob(&s, "d/tmp", blob).await;
+    }
+    assert_eq!(
+        push_manifest(&s, "d/tmp", "1", &c1, &[&base, &tmp_layer])
+            .await
+            .0,
+        201
+    );
+    let (st, keep) = push_manifest(&s, "d/keep", "1", &c2, &[&base, &keep_layer]).await;
+    assert_eq!(st, 201);
+    let r = s
+        .admin(POST, &format!("{API}/cleanup/run"))
+        .json(&json!({"repository": "d"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    assert_eq!(status(&s, "d/tmp/manifests/1").await, 404);
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let msg = run_gc(&s).await;
+    assert!(msg.contains("d: deleted 0 manifests and 2 blobs"), "{msg}");
+    assert_eq!(
+        status(&s, &format!("d/tmp/blobs/{}", digest(&tmp_layer))).await,
+        404
+    );
+    assert_eq!(status(&s, &format!("d/keep/manifests/{keep}")).await, 200);
+    for blob in [&base, &keep_layer, &c2] {
+        assert_eq!(
+            status(&s, &format!("d/keep/blobs/{}", digest(blob))).await,
+            200
+        );
+    }
+}
+
 /// The digest push_manifest will compute for a one-layer manifest (to push it by digest).
 fn digest_of_manifest(config: &[u8], layer: &[u8]) -> String {
     let m = json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
@@ -436,5 +506,6 @@ both_backends!(
     deleting_an_image_frees_what_only_it_used,
     deleting_an_index_frees_its_platforms,
     proxy_caches_expire,
-    untagged_manifests_by_setting
+    untagged_manifests_by_setting,
+    cleanup_policies_feed_the_collector
 );
