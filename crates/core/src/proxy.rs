@@ -3,13 +3,13 @@
 //! Shared by every format; a format says only whether a path is metadata (refreshed after
 //! `metadataMaxAge`) or content (kept for `contentMaxAge`, forever by default), and what an
 //! asset's component is. Here: max ages, the negative cache for upstream 404s, single flight (N
-//! concurrent misses of one path cause one upstream request), conditional revalidation, stale
+//! concurrent misses of one path, on any nodes, cause one upstream request: `Locks::flight`), conditional revalidation, stale
 //! content served when the remote is down, and upstream basic auth.
 
 use std::{
     collections::HashMap,
     sync::{
-        Arc, Mutex,
+        Mutex,
         atomic::{AtomicU64, Ordering},
     },
     time::{Duration, Instant},
@@ -174,7 +174,6 @@ pub struct Proxy {
     client: reqwest::Client,
     /// (repository id, path) → when the remote's 404 stops counting.
     negative: Mutex<HashMap<FlightKey, Instant>>,
-    flights: Mutex<HashMap<FlightKey, Arc<tokio::sync::Mutex<()>>>>,
     /// Requests sent to remotes, for tests and metrics.
     pub upstream_requests: AtomicU64,
 }
@@ -192,7 +191,6 @@ impl Proxy {
         Self {
             client,
             negative: Mutex::new(HashMap::new()),
-            flights: Mutex::new(HashMap::new()),
             upstream_requests: AtomicU64::new(0),
         }
     }
@@ -248,19 +246,6 @@ impl Proxy {
         }
     }
 
-    fn flight(&self, key: &FlightKey) -> Arc<tokio::sync::Mutex<()>> {
-        let mut f = self.flights.lock().unwrap_or_else(|e| e.into_inner());
-        f.entry(key.clone()).or_default().clone()
-    }
-
-    fn land(&self, key: &FlightKey, lock: Arc<tokio::sync::Mutex<()>>) {
-        let mut f = self.flights.lock().unwrap_or_else(|e| e.into_inner());
-        // Ours and the map's: nobody else is waiting.
-        if Arc::strong_count(&lock) <= 2 {
-            f.remove(key);
-        }
-    }
-
     /// The cached asset for `path`, fetching or revalidating it from the remote when it is
     /// missing or stale. `Ok(None)` when the remote has no such file.
     pub async fn fetch(
@@ -293,33 +278,26 @@ impl Proxy {
         if cached.is_none() && self.negative_hit(&key) {
             return Ok(None);
         }
-        let lock = self.flight(&key);
-        let result = {
-            let _guard = lock.lock().await;
-            // And across nodes: another node may be fetching the same file.
-            let flight_key =
-                crate::locks::LockKey::new("proxy-fetch", &format!("{}\0{path}", repo.id));
-            let _cluster = storage
-                .locks()
-                .flight(flight_key)
-                .await
-                .map_err(StorageError::from)?;
-            // Someone else may have fetched it while we waited.
-            let cached = db
-                .find_asset(repo.id, path.as_str())
-                .await
-                .map_err(StorageError::from)?;
-            match &cached {
-                Some(a) if fresh(a) => Ok(cached),
-                _ if cached.is_none() && self.negative_hit(&key) => Ok(None),
-                _ => {
-                    self.refresh(storage, db, repo, path, &settings, &spec, cached, meta)
-                        .await
-                }
+        // One fetch of a file at a time, on this node and across nodes.
+        let flight_key = crate::locks::LockKey::new("proxy-fetch", &format!("{}\0{path}", repo.id));
+        let _flight = storage
+            .locks()
+            .flight(flight_key)
+            .await
+            .map_err(StorageError::from)?;
+        // Someone else may have fetched it while we waited.
+        let cached = db
+            .find_asset(repo.id, path.as_str())
+            .await
+            .map_err(StorageError::from)?;
+        match &cached {
+            Some(a) if fresh(a) => Ok(cached),
+            _ if cached.is_none() && self.negative_hit(&key) => Ok(None),
+            _ => {
+                self.refresh(storage, db, repo, path, &settings, &spec, cached, meta)
+                    .await
             }
-        };
-        self.land(&key, lock);
-        result
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
