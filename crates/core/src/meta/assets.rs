@@ -135,13 +135,17 @@ impl Db {
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (repository_id, namespace, name, version) \
              DO UPDATE SET attributes = excluded.attributes RETURNING id";
         const OLD: &str =
-            "SELECT id, blob_store, blob_digest FROM assets WHERE repository_id = $1 AND path = $2";
-        const INS: &str = "INSERT INTO assets (repository_id, component_id, path, blob_store, blob_digest, size, \
+            "SELECT blob_store, blob_digest FROM assets WHERE repository_id = $1 AND path = $2";
+        // A replaced asset keeps its id and creation time.
+        const PUT: &str = "INSERT INTO assets (repository_id, component_id, path, blob_store, blob_digest, size, \
              content_type, sha256, sha1, md5, sha512, created_ms, last_modified_ms, last_verified_ms, uploader, uploader_ip, \
-             attributes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $12, $13, $14, $15) RETURNING id";
-        const UPD: &str = "UPDATE assets SET component_id = $2, blob_store = $3, blob_digest = $4, size = $5, \
-             content_type = $6, sha256 = $7, sha1 = $8, md5 = $9, sha512 = $10, last_modified_ms = $11, last_verified_ms = $11, \
-             uploader = $12, uploader_ip = $13, attributes = $14 WHERE id = $1";
+             attributes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $12, $13, $14, $15) \
+             ON CONFLICT (repository_id, path) DO UPDATE SET component_id = excluded.component_id, \
+             blob_store = excluded.blob_store, blob_digest = excluded.blob_digest, size = excluded.size, \
+             content_type = excluded.content_type, sha256 = excluded.sha256, sha1 = excluded.sha1, md5 = excluded.md5, \
+             sha512 = excluded.sha512, last_modified_ms = excluded.last_modified_ms, \
+             last_verified_ms = excluded.last_verified_ms, uploader = excluded.uploader, \
+             uploader_ip = excluded.uploader_ip, attributes = excluded.attributes RETURNING id";
         let now = now_ms();
         let path_keys: Vec<_> = list
             .iter()
@@ -155,23 +159,16 @@ impl Db {
                 std::collections::HashMap::new();
             let mut delta: std::collections::BTreeMap<BlobKey, BlobDelta> =
                 std::collections::BTreeMap::new();
-            // The id of the asset at each path, once it has one.
-            let mut existing: std::collections::HashMap<(i64, &str), i64> =
-                std::collections::HashMap::new();
             for a in list {
                 let key = (a.repository_id, a.path.as_str());
                 let before = match current.get(&key) {
                     Some(b) => b.clone(),
                     None => {
-                        let old: Option<(i64, String, String)> = sqlx::query_as(OLD)
+                        sqlx::query_as(OLD)
                             .bind(a.repository_id)
                             .bind(&a.path)
                             .fetch_optional(&mut *tx)
-                            .await?;
-                        old.map(|(id, s, d)| {
-                            existing.insert(key, id);
-                            (s, d)
-                        })
+                            .await?
                     }
                 };
                 if let Some(b) = before {
@@ -282,51 +279,24 @@ impl Db {
                         ))
                         .copied()
                 });
-                let key = (a.repository_id, a.path.as_str());
-                let id = match existing.get(&key).copied() {
-                    None => {
-                        let (id,): (i64,) = sqlx::query_as(INS)
-                            .bind(a.repository_id)
-                            .bind(component_id)
-                            .bind(&a.path)
-                            .bind(&a.blob_store)
-                            .bind(&a.blob_digest)
-                            .bind(a.size)
-                            .bind(&a.content_type)
-                            .bind(&c.sha256)
-                            .bind(&c.sha1)
-                            .bind(&c.md5)
-                            .bind(&c.sha512)
-                            .bind(now)
-                            .bind(&a.uploader)
-                            .bind(&a.uploader_ip)
-                            .bind(&attrs)
-                            .fetch_one(&mut *tx)
-                            .await?;
-                        id
-                    }
-                    Some(id) => {
-                        sqlx::query(UPD)
-                            .bind(id)
-                            .bind(component_id)
-                            .bind(&a.blob_store)
-                            .bind(&a.blob_digest)
-                            .bind(a.size)
-                            .bind(&a.content_type)
-                            .bind(&c.sha256)
-                            .bind(&c.sha1)
-                            .bind(&c.md5)
-                            .bind(&c.sha512)
-                            .bind(now)
-                            .bind(&a.uploader)
-                            .bind(&a.uploader_ip)
-                            .bind(&attrs)
-                            .execute(&mut *tx)
-                            .await?;
-                        id
-                    }
-                };
-                existing.insert(key, id);
+                let (id,): (i64,) = sqlx::query_as(PUT)
+                    .bind(a.repository_id)
+                    .bind(component_id)
+                    .bind(&a.path)
+                    .bind(&a.blob_store)
+                    .bind(&a.blob_digest)
+                    .bind(a.size)
+                    .bind(&a.content_type)
+                    .bind(&c.sha256)
+                    .bind(&c.sha1)
+                    .bind(&c.md5)
+                    .bind(&c.sha512)
+                    .bind(now)
+                    .bind(&a.uploader)
+                    .bind(&a.uploader_ip)
+                    .bind(&attrs)
+                    .fetch_one(&mut *tx)
+                    .await?;
                 ids.push(id);
             }
             (ids, released)
