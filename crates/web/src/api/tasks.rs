@@ -177,24 +177,19 @@ pub(crate) async fn run(
     g: Guard<TasksStart>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    let asked = arca_core::model::now_ms();
     let task = find(&arca, &id).await?;
     if !task.enabled {
         return Ok(HttpResponse::MethodNotAllowed().body(format!("Task {id} is disabled")));
     }
     let owner = format!("api-{}", arca_core::security::random_secret(8));
-    // Another run (scheduled, or asked for on another node) holds the lease: wait for it
-    // rather than refuse at once, and let it answer for this request too, so a task asked for
-    // on two nodes at the same moment runs once.
-    let asked = arca_core::model::now_ms();
+    // A run that ends after this request came (scheduled, or asked for on another node)
+    // answers it too, so a task asked for on two nodes at the same moment runs once; while
+    // another run holds the lease, wait for it rather than refuse at once.
     let (mut outcome, mut joined) = (None, false);
     for _ in 0..30 {
-        outcome = arca_core::tasks::run(&arca, &id, &owner).await?;
-        if outcome.is_some() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         let t = find(&arca, &id).await?;
-        if t.last_run_ms.is_some_and(|at| at >= asked) {
+        if t.last_run_ms.is_some_and(|at| at > asked) {
             joined = true;
             outcome = Some(format!(
                 "joined the run that ended at {}: {}",
@@ -203,6 +198,11 @@ pub(crate) async fn run(
             ));
             break;
         }
+        outcome = arca_core::tasks::run(&arca, &id, &owner).await?;
+        if outcome.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     match outcome {
         Some(result) => {
