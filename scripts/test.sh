@@ -121,6 +121,9 @@ PY_VENV="$CACHE/pyvenv" ARCA_BIN="$CARGO_TARGET_DIR/debug/arca" bash scripts/e2e
 step "Docker: real docker, podman and skopeo through Arca"
 ARCA_BIN="$CARGO_TARGET_DIR/debug/arca" bash scripts/e2e-docker.sh
 
+step "OCI distribution-spec conformance (v1.1.1 and main branch)"
+ARCA_BIN="$CARGO_TARGET_DIR/debug/arca" bash scripts/e2e-oci.sh
+
 step "Yum: real rpmbuild, dnf and createrepo_c through Arca"
 ARCA_BIN="$CARGO_TARGET_DIR/debug/arca" bash scripts/e2e-yum.sh
 

@@ -541,6 +541,22 @@ impl Storage {
         Ok(blob)
     }
 
+    /// [`Storage::commit_upload`] for a caller that checks the content against a digest of
+    /// another algorithm itself (OCI `sha512:`), then records or discards the blob.
+    pub async fn commit_upload_unverified(
+        &self,
+        repo: &Repository,
+        id: &str,
+    ) -> Result<crate::blob::BlobRef, StorageError> {
+        self.check_writable().await?;
+        let store = self.store_or_open(&repo.blob_store).await?;
+        let blob = store.commit_upload_unverified(id).await?;
+        if !blob.created {
+            self.hold(&repo.blob_store, store.as_ref(), &blob).await?;
+        }
+        Ok(blob)
+    }
+
     /// [`Storage::stage`] for bytes made by the server.
     pub async fn stage_bytes(
         &self,

@@ -1,6 +1,6 @@
 //! Who may do what on `/v2/`: the image name → repository mapping, bearer tokens, challenges.
 //!
-//! Every registry call asks [`authorize`], which checks the caller's current privileges (the
+//! Every registry call asks [`authorize_for`], which checks the caller's current privileges (the
 //! one authorisation function of core) and, for a bearer token, that the token grants the scope.
 
 use actix_web::{HttpRequest, http::header};
@@ -216,15 +216,35 @@ pub fn content_path(req: &HttpRequest, target: &Target) -> String {
     }
 }
 
+/// The source of a cross-repository mount (`?mount=<digest>&from=<name>`): its name, when the
+/// request is a mount from another well-formed name.
+pub fn mount_from(req: &HttpRequest) -> Option<String> {
+    let q = actix_web::web::Query::<Vec<(String, String)>>::from_query(req.query_string()).ok()?;
+    let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    get("mount")?;
+    get("from").filter(|f| valid_name(f).is_ok())
+}
+
 /// The caller, if allowed `action` on `target`; else 401 with a challenge for the scope the
-/// request needs, or 403 when the caller is known and lacks the privilege.
-pub async fn authorize(
+/// request needs, or 403 when the caller is known and lacks the privilege. A mount from
+/// `mount_from` also challenges for `repository:<from>:pull` (and
+/// the destination's `pull,push`), so a token fetched for the challenge can mount. A token
+/// lacking that pull for a caller who holds it is refused with `insufficient_scope`: a client
+/// then fetches one that can mount instead of uploading the blob again.
+pub async fn authorize_for(
     arca: &Arca,
     req: &HttpRequest,
     target: &Target,
     action: Action,
+    mount_from: Option<&str>,
 ) -> Result<(Subject, Credentials)> {
-    let scope = format!("repository:{}:{}", target.name, scope_action(action));
+    let scope = match mount_from {
+        Some(from) if from != target.name => format!(
+            "repository:{}:pull,push repository:{from}:pull",
+            target.name
+        ),
+        _ => format!("repository:{}:{}", target.name, scope_action(action)),
+    };
     // With a detail (as the reference registry sends) docker takes the error as final instead of
     // retrying the push five times.
     let unauthorized = || {
@@ -251,13 +271,28 @@ pub async fn authorize(
     if let Credentials::Token(c) = &creds
         && !c.allows(&target.name, scope_action(action))
     {
-        let mut e = unauthorized();
-        if let Some(ch) = &mut e.challenge {
-            ch.push_str(",error=\"insufficient_scope\"");
-        }
-        return Err(e);
+        return Err(insufficient(unauthorized()));
+    }
+    if let (Credentials::Token(c), Some(from)) = (&creds, mount_from)
+        && from != target.name
+        && !c.allows(from, "pull")
+        && let Ok(source) = resolve(arca, req, from).await
+        && subject.can(&Permission::RepoView {
+            format: FORMAT,
+            repo: source.repo.name.as_str(),
+            action: Action::Read,
+        })
+    {
+        return Err(insufficient(unauthorized()));
     }
     Ok((subject, creds))
+}
+
+fn insufficient(mut e: RegistryError) -> RegistryError {
+    if let Some(ch) = &mut e.challenge {
+        ch.push_str(",error=\"insufficient_scope\"");
+    }
+    e
 }
 
 /// Whether the caller may pull `target` (a mount's source), without a challenge.

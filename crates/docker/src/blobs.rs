@@ -1,34 +1,83 @@
 //! Blob reads and deletes, and uploads: monolithic, chunked, resumable, cross-repository mounts.
 
-use actix_web::{HttpRequest, HttpResponse, http::Method, http::StatusCode, web};
+use actix_web::{
+    HttpRequest, HttpResponse,
+    http::{Method, StatusCode, header},
+    web,
+};
 use arca_core::{
     Arca,
-    blob::PutOptions,
-    http::{blob_response, payload_stream, remote_ip, requested_range},
-    model::{Asset, AssetPath, Digest, RepoKind, Repository},
+    blob::{BlobRef, ByteRange, ByteStream, MultiHasher, PutOptions},
+    http::{blob_response, payload_stream, remote_ip},
+    model::{Asset, AssetPath, RepoKind, Repository},
+    security::Subject,
     storage::AssetMeta,
 };
+use futures_util::StreamExt;
 use serde::Deserialize;
+use serde_json::json;
 
 use crate::{
     DockerState,
     access::{self, Credentials, Target},
     error::{RegistryError, Result},
-    names::parse_digest,
+    names::{OciDigest, parse_oci_digest},
     paths,
 };
 
-fn blob_path(d: &Digest) -> Result<AssetPath> {
+fn blob_path(d: &OciDigest) -> Result<AssetPath> {
     AssetPath::parse(&paths::blob(d)).map_err(|e| RegistryError::internal(e.to_string()))
 }
 
-fn digest_param(s: &str) -> Result<Digest> {
-    parse_digest(s).map_err(RegistryError::digest_invalid)
+fn digest_param(s: &str) -> Result<OciDigest> {
+    parse_oci_digest(s).map_err(RegistryError::digest_invalid)
 }
 
 /// The blob asset in a repository, if it holds one.
-pub async fn find(arca: &Arca, repo: &Repository, d: &Digest) -> Result<Option<Asset>> {
+pub async fn find(arca: &Arca, repo: &Repository, d: &OciDigest) -> Result<Option<Asset>> {
     Ok(arca.db.find_asset(repo.id, &paths::blob(d)).await?)
+}
+
+/// Whether `If-None-Match` names `digest` (or is `*`): the ETag of blobs and manifests is the
+/// quoted digest.
+pub fn etag_matches(req: &HttpRequest, digest: &str) -> bool {
+    req.headers()
+        .get_all(header::IF_NONE_MATCH)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim())
+        .any(|t| {
+            let t = t.strip_prefix("W/").unwrap_or(t);
+            t == "*" || t.trim_matches('"') == digest
+        })
+}
+
+/// The `Range` asked of a blob of `size` bytes: none, or one that can be served; a byte range
+/// that cannot be satisfied (past the end, reversed, malformed) is a 416 with
+/// `Content-Range: bytes */<size>`. Other units and several ranges get the whole blob, as
+/// RFC 9110 allows.
+fn blob_range(req: &HttpRequest, size: u64) -> Result<Option<ByteRange>> {
+    let Some(v) = req.headers().get(header::RANGE) else {
+        return Ok(None);
+    };
+    let unsatisfiable = || {
+        RegistryError::new(
+            StatusCode::RANGE_NOT_SATISFIABLE,
+            "RANGE_INVALID",
+            format!("range not satisfiable for a blob of {size} bytes"),
+        )
+        .header("Content-Range", format!("bytes */{size}"))
+    };
+    let v = v.to_str().map_err(|_| unsatisfiable())?.trim();
+    let Some(spec) = v.strip_prefix("bytes=") else {
+        return Ok(None);
+    };
+    if spec.contains(',') {
+        return Ok(None);
+    }
+    let r = ByteRange::parse_header(v).ok_or_else(unsatisfiable)?;
+    r.resolve(size).ok_or_else(unsatisfiable)?;
+    Ok(Some(r))
 }
 
 /// `GET`/`HEAD /v2/<name>/blobs/<digest>`: from the repository, a group's members in order,
@@ -45,7 +94,10 @@ pub async fn get(
         if let Some(a) = find(arca, &repo, &d).await? {
             return serve(arca, req, &a, &d).await;
         }
-        if repo.kind == RepoKind::Proxy {
+        // Remotes are asked for SHA-256 content only.
+        if repo.kind == RepoKind::Proxy
+            && let OciDigest::Sha256(d256) = &d
+        {
             // One fetch per blob at a time, on this node and across nodes: a second puller
             // waits for the first one's copy and is served from the cache.
             let flight = if req.method() == actix_web::http::Method::GET {
@@ -61,7 +113,8 @@ pub async fn get(
                 return serve(arca, req, &a, &d).await;
             }
             if let Some(resp) =
-                crate::upstream::blob(arca, &state.tokens, req, &repo, &t.image, &d, flight).await?
+                crate::upstream::blob(arca, &state.tokens, req, &repo, &t.image, d256, flight)
+                    .await?
             {
                 return Ok(resp);
             }
@@ -70,15 +123,25 @@ pub async fn get(
     Err(RegistryError::blob_unknown(digest))
 }
 
-/// A stored blob, with its digest header.
-async fn serve(arca: &Arca, req: &HttpRequest, a: &Asset, d: &Digest) -> Result<HttpResponse> {
-    let body = arca.storage.open(a, requested_range(req)).await?;
+/// A stored blob, with its digest header and the quoted digest as its ETag.
+async fn serve(arca: &Arca, req: &HttpRequest, a: &Asset, d: &OciDigest) -> Result<HttpResponse> {
+    let digest = d.to_string();
+    let etag = format!("\"{digest}\"");
+    if etag_matches(req, &digest) {
+        return Ok(HttpResponse::NotModified()
+            .insert_header((header::ETAG, etag))
+            .insert_header(("Docker-Content-Digest", digest))
+            .finish());
+    }
+    let range = blob_range(req, a.size.max(0) as u64)?;
+    let body = arca.storage.open(a, range).await?;
     let mut resp = blob_response(req, a, body);
+    let value = |s: &str| header::HeaderValue::from_str(s).map_err(RegistryError::internal);
     resp.headers_mut().insert(
-        actix_web::http::header::HeaderName::from_static("docker-content-digest"),
-        actix_web::http::header::HeaderValue::from_str(&d.to_string())
-            .map_err(RegistryError::internal)?,
+        header::HeaderName::from_static("docker-content-digest"),
+        value(&digest)?,
     );
+    resp.headers_mut().insert(header::ETAG, value(&etag)?);
     Ok(resp)
 }
 
@@ -113,7 +176,7 @@ fn meta(arca: &Arca, req: &HttpRequest, uploader: Option<String>) -> AssetMeta {
     }
 }
 
-fn created(name: &str, d: &Digest) -> HttpResponse {
+fn created(name: &str, d: &OciDigest) -> HttpResponse {
     HttpResponse::Created()
         .insert_header(("Location", format!("/v2/{name}/blobs/{d}")))
         .insert_header(("Docker-Content-Digest", d.to_string()))
@@ -129,18 +192,18 @@ fn in_progress(name: &str, id: &str, size: u64, status: StatusCode) -> HttpRespo
         .finish()
 }
 
-fn uploader(subject: &arca_core::security::Subject) -> Option<String> {
+fn uploader(subject: &Subject) -> Option<String> {
     (!subject.anonymous).then(|| subject.user_id.clone())
 }
 
 /// `POST /v2/<name>/blobs/uploads/`: a monolithic upload (`?digest=`), a mount
-/// (`?mount=&from=`), or the start of a chunked upload.
-#[allow(clippy::too_many_arguments)]
+/// (`?mount=&from=`, or `?mount=` alone from any repository the caller may read), or the start
+/// of a chunked upload.
 pub async fn start(
     arca: &Arca,
     req: &HttpRequest,
     t: &Target,
-    subject: &arca_core::security::Subject,
+    subject: &Subject,
     creds: &Credentials,
     body: web::Payload,
 ) -> Result<HttpResponse> {
@@ -148,33 +211,29 @@ pub async fn start(
         .map_err(|e| RegistryError::new(StatusCode::BAD_REQUEST, "UNSUPPORTED", e.to_string()))?
         .into_inner();
     let repo = access::write_repo(arca, &t.repo).await?;
-    if let (Some(mount), Some(from)) = (&q.mount, &q.from)
-        && let Ok(d) = parse_digest(mount)
-        && let Some(source) = mount_source(arca, req, subject, creds, from, &d).await?
+    // A mount that cannot be done (unknown or unreadable blob) starts an upload instead.
+    if let Some(mount) = &q.mount
+        && let Ok(d) = parse_oci_digest(mount)
     {
-        let path = blob_path(&d)?;
-        arca.storage
-            .copy_asset(&source, &repo, &path, meta(arca, req, uploader(subject)))
-            .await?;
-        return Ok(created(&t.name, &d));
+        if find(arca, &repo, &d).await?.is_some() {
+            return Ok(created(&t.name, &d));
+        }
+        let source = match &q.from {
+            Some(from) => mount_source(arca, req, subject, creds, from, &d).await?,
+            None => automatic_source(arca, req, subject, creds, &d).await?,
+        };
+        if let Some(source) = source {
+            let path = blob_path(&d)?;
+            arca.storage
+                .copy_asset(&source, &repo, &path, meta(arca, req, uploader(subject)))
+                .await?;
+            return Ok(created(&t.name, &d));
+        }
     }
     if let Some(digest) = &q.digest {
         let d = digest_param(digest)?;
-        let opts = PutOptions {
-            before_place: None,
-            expect: Some(d.clone()),
-            max_size: arca.settings.max_upload_bytes,
-            all_checksums: false,
-        };
-        arca.storage
-            .ingest(
-                &repo,
-                &blob_path(&d)?,
-                payload_stream(body),
-                opts,
-                meta(arca, req, uploader(subject)),
-            )
-            .await?;
+        let meta = meta(arca, req, uploader(subject));
+        store_verified(arca, &repo, &d, payload_stream(body), meta).await?;
         return Ok(created(&t.name, &d));
     }
     arca.storage.check_writable().await?;
@@ -187,14 +246,103 @@ pub async fn start(
     Ok(in_progress(&t.name, &id, 0, StatusCode::ACCEPTED))
 }
 
+fn mismatch(d: &OciDigest) -> RegistryError {
+    RegistryError::digest_invalid(format!(
+        "provided digest did not match uploaded content: {d}"
+    ))
+    .detail(json!({ "digest": d.to_string() }))
+}
+
+/// Streams `body` into the repository as the blob `d`: checked by the store for a SHA-256,
+/// checked here (the store computing SHA-512 on the way) for a SHA-512.
+async fn store_verified(
+    arca: &Arca,
+    repo: &Repository,
+    d: &OciDigest,
+    body: ByteStream,
+    meta: AssetMeta,
+) -> Result<()> {
+    let opts = PutOptions {
+        before_place: None,
+        expect: None,
+        max_size: arca.settings.max_upload_bytes,
+        all_checksums: false,
+    };
+    match d {
+        OciDigest::Sha256(x) => {
+            let opts = PutOptions {
+                expect: Some(x.clone()),
+                ..opts
+            };
+            arca.storage
+                .ingest(repo, &blob_path(d)?, body, opts, meta)
+                .await?;
+            Ok(())
+        }
+        OciDigest::Sha512(_) => {
+            let opts = PutOptions {
+                all_checksums: true,
+                ..opts
+            };
+            let blob = arca.storage.stage(repo, body, opts).await?;
+            record_checked(arca, repo, d, blob, meta).await
+        }
+    }
+}
+
+/// Records a staged or committed blob as `d` when its checksums say it is; else lets it go.
+async fn record_checked(
+    arca: &Arca,
+    repo: &Repository,
+    d: &OciDigest,
+    blob: BlobRef,
+    meta: AssetMeta,
+) -> Result<()> {
+    if !d.matches(&blob.checksums) {
+        arca.storage.discard(&repo.blob_store, &blob).await;
+        return Err(mismatch(d));
+    }
+    let path = match blob_path(d) {
+        Ok(p) => p,
+        Err(e) => {
+            arca.storage.discard(&repo.blob_store, &blob).await;
+            return Err(e);
+        }
+    };
+    if let Err(e) = arca.storage.record(repo, &path, blob.clone(), meta).await {
+        arca.storage.discard(&repo.blob_store, &blob).await;
+        return Err(e.into());
+    }
+    Ok(())
+}
+
+/// Every checksum of a stored blob (its SHA-512 for a `sha512:` digest), read back from the
+/// store as a stream.
+async fn rehash(arca: &Arca, repo: &Repository, blob: &BlobRef) -> Result<BlobRef> {
+    let store = arca.storage.store_or_open(&repo.blob_store).await?;
+    let mut body = store
+        .get(&blob.digest, None)
+        .await
+        .map_err(arca_core::storage::StorageError::from)?;
+    let mut h = MultiHasher::new(true);
+    while let Some(chunk) = body.stream.next().await {
+        h.update(&chunk.map_err(RegistryError::internal)?);
+    }
+    let (_, checksums) = h.finish();
+    Ok(BlobRef {
+        checksums,
+        ..blob.clone()
+    })
+}
+
 /// The blob to mount, when the caller may read it where it comes from.
 async fn mount_source(
     arca: &Arca,
     req: &HttpRequest,
-    subject: &arca_core::security::Subject,
+    subject: &Subject,
     creds: &Credentials,
     from: &str,
-    d: &Digest,
+    d: &OciDigest,
 ) -> Result<Option<Asset>> {
     let Ok(source) = access::resolve(arca, req, from).await else {
         return Ok(None);
@@ -203,6 +351,44 @@ async fn mount_source(
         return Ok(None);
     }
     for repo in access::read_sources(arca, &source.repo).await? {
+        if let Some(a) = find(arca, &repo, d).await? {
+            return Ok(Some(a));
+        }
+    }
+    Ok(None)
+}
+
+/// A mount without `from`: the blob from any docker repository the caller may pull from (with
+/// a bearer token, the names it grants `pull` on).
+async fn automatic_source(
+    arca: &Arca,
+    req: &HttpRequest,
+    subject: &Subject,
+    creds: &Credentials,
+    d: &OciDigest,
+) -> Result<Option<Asset>> {
+    if let Credentials::Token(c) = creds {
+        for a in &c.access {
+            if a.kind != "repository" || !c.allows(&a.name, "pull") {
+                continue;
+            }
+            if let Some(found) = mount_source(arca, req, subject, creds, &a.name, d).await? {
+                return Ok(Some(found));
+            }
+        }
+        return Ok(None);
+    }
+    for repo in arca.db.list_repositories().await? {
+        if repo.format != access::FORMAT
+            || repo.kind == RepoKind::Group
+            || !subject.can(&arca_core::security::Permission::RepoView {
+                format: access::FORMAT,
+                repo: repo.name.as_str(),
+                action: arca_core::security::Action::Read,
+            })
+        {
+            continue;
+        }
         if let Some(a) = find(arca, &repo, d).await? {
             return Ok(Some(a));
         }
@@ -245,7 +431,7 @@ pub async fn session(
     arca: &Arca,
     req: &HttpRequest,
     t: &Target,
-    subject: &arca_core::security::Subject,
+    subject: &Subject,
     id: &str,
     body: web::Payload,
 ) -> Result<HttpResponse> {
@@ -281,20 +467,22 @@ pub async fn session(
                     .append_upload(id, offset, payload_stream(body), max)
                     .await?;
             }
-            let blob = arca.storage.commit_upload(&repo, id, &d).await?;
-            let recorded = arca
-                .storage
-                .record(
-                    &repo,
-                    &blob_path(&d)?,
-                    blob.clone(),
-                    meta(arca, req, uploader(subject)),
-                )
-                .await;
-            if let Err(e) = recorded {
-                arca.storage.discard(&repo.blob_store, &blob).await;
-                return Err(e.into());
-            }
+            let meta = meta(arca, req, uploader(subject));
+            let blob = match &d {
+                OciDigest::Sha256(x) => arca.storage.commit_upload(&repo, id, x).await?,
+                // Committed under its SHA-256, then checked against the SHA-512 read back.
+                OciDigest::Sha512(_) => {
+                    let blob = arca.storage.commit_upload_unverified(&repo, id).await?;
+                    match rehash(arca, &repo, &blob).await {
+                        Ok(b) => b,
+                        Err(e) => {
+                            arca.storage.discard(&repo.blob_store, &blob).await;
+                            return Err(e);
+                        }
+                    }
+                }
+            };
+            record_checked(arca, &repo, &d, blob, meta).await?;
             Ok(created(&t.name, &d))
         }
         Method::DELETE => {

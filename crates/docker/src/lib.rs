@@ -285,7 +285,18 @@ async fn route(
     };
     let t: Target = access::resolve(arca, req, name).await?;
     tracing::Span::current().record("repo", t.repo.name.as_str());
-    let (subject, creds) = access::authorize(arca, req, &t, action(req.method(), ep)).await?;
+    let mount_from = match (ep, req.method()) {
+        (Endpoint::Upload { id: None, .. }, &Method::POST) => access::mount_from(req),
+        _ => None,
+    };
+    let (subject, creds) = access::authorize_for(
+        arca,
+        req,
+        &t,
+        action(req.method(), ep),
+        mount_from.as_deref(),
+    )
+    .await?;
     if !t.repo.online {
         return Err(RegistryError::new(
             actix_web::http::StatusCode::SERVICE_UNAVAILABLE,

@@ -17,7 +17,7 @@ use crate::{
     error::{RegistryError, Result},
     manifest::OCI_INDEX,
     manifests::{manifest_assets, reference_of},
-    names::{is_digest, parse_digest},
+    names::{is_digest, parse_oci_digest},
 };
 
 #[derive(Deserialize)]
@@ -166,7 +166,7 @@ pub async fn referrers(
     t: &Target,
     digest: &str,
 ) -> Result<HttpResponse> {
-    parse_digest(digest).map_err(RegistryError::digest_invalid)?;
+    parse_oci_digest(digest).map_err(RegistryError::digest_invalid)?;
     let filter = web::Query::<ReferrersQuery>::from_query(req.query_string())
         .ok()
         .and_then(|q| q.into_inner().artifact_type);
@@ -183,12 +183,14 @@ pub async fn referrers(
             if filter.as_deref().is_some_and(|f| Some(f) != artifact_type) {
                 continue;
             }
-            if !seen.insert(a.checksums.sha256.clone()) {
+            // Named by the digest it was pushed under (SHA-256 or SHA-512).
+            let reference = reference_of(&a).to_owned();
+            if !seen.insert(reference.clone()) {
                 continue;
             }
             let mut d = json!({
                 "mediaType": a.attrs.get("mediaType").cloned().unwrap_or_else(|| json!(a.content_type)),
-                "digest": format!("sha256:{}", a.checksums.sha256),
+                "digest": reference,
                 "size": a.size,
             });
             if let Some(at) = artifact_type {

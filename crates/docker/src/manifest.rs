@@ -109,7 +109,7 @@ pub fn parse(body: &[u8], content_type: Option<&str>) -> Result<Manifest, String
         (None, None) => OCI_MANIFEST.to_owned(),
     };
     let check = |d: &Descriptor| -> Result<(), String> {
-        crate::names::parse_digest(&d.digest).map(|_| ())?;
+        crate::names::parse_oci_digest(&d.digest).map(|_| ())?;
         if d.size < 0 {
             return Err(format!("descriptor {} has a negative size", d.digest));
         }

@@ -5,6 +5,7 @@ use arca_core::{
     Arca,
     http::remote_ip,
     model::{Asset, AssetPath, Digest, RepoKind, WritePolicy},
+    security::Subject,
     storage::AssetMeta,
 };
 use bytes::Bytes;
@@ -16,21 +17,48 @@ use crate::{
     access::{self, Target},
     error::{RegistryError, Result},
     manifest::{self, MAX_MANIFEST},
-    names::{is_digest, parse_digest, valid_tag},
+    names::{OciDigest, is_digest, parse_oci_digest, valid_tag},
     paths,
 };
 
+fn tag_invalid(tag: &str) -> RegistryError {
+    RegistryError::new(
+        StatusCode::BAD_REQUEST,
+        "TAG_INVALID",
+        format!("invalid tag {tag:?}"),
+    )
+    .detail(json!({ "tag": tag }))
+}
+
+/// A reference to write or delete: a well-formed digest or tag, else 400.
 fn check_reference(reference: &str) -> Result<()> {
     if is_digest(reference) {
-        parse_digest(reference).map_err(RegistryError::digest_invalid)?;
+        parse_oci_digest(reference).map_err(RegistryError::digest_invalid)?;
     } else if !valid_tag(reference) {
-        return Err(RegistryError::new(
-            StatusCode::BAD_REQUEST,
-            "TAG_INVALID",
-            format!("invalid tag {reference:?}"),
-        ));
+        return Err(tag_invalid(reference));
     }
     Ok(())
+}
+
+/// Whether a reference could name a manifest at all: reads of one that cannot answer 404
+/// MANIFEST_UNKNOWN, as the distribution spec's conformance suites expect (nothing is stored
+/// under it), while pushes to it stay 400.
+fn well_formed(reference: &str) -> bool {
+    if is_digest(reference) {
+        parse_oci_digest(reference).is_ok()
+    } else {
+        valid_tag(reference)
+    }
+}
+
+/// The digest a manifest asset answers to: recorded at push (SHA-256 or SHA-512, as the
+/// client named it), else its content's SHA-256.
+pub fn asset_digest(a: &Asset) -> String {
+    a.attrs
+        .get("digest")
+        .and_then(|v| v.as_str())
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("sha256:{}", a.checksums.sha256))
 }
 
 /// The manifest asset for `reference` in the target, looking through a group's members and a
@@ -41,7 +69,9 @@ pub async fn find(
     t: &Target,
     reference: &str,
 ) -> Result<Option<Asset>> {
-    check_reference(reference)?;
+    if !well_formed(reference) {
+        return Ok(None);
+    }
     let path = paths::manifest(&t.image, reference);
     for repo in access::read_sources(arca, &t.repo).await? {
         let found = match repo.kind {
@@ -77,13 +107,12 @@ pub async fn get(
     let Some(a) = find(arca, state, t, reference).await? else {
         return Err(RegistryError::manifest_unknown(reference));
     };
-    let digest = format!("sha256:{}", a.checksums.sha256);
-    if req
-        .headers()
-        .get("if-none-match")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim_matches('"') == digest)
-    {
+    let digest = if is_digest(reference) {
+        reference.to_owned()
+    } else {
+        asset_digest(&a)
+    };
+    if crate::blobs::etag_matches(req, &digest) {
         return Ok(HttpResponse::NotModified()
             .insert_header(("Docker-Content-Digest", digest))
             .finish());
@@ -130,11 +159,12 @@ pub async fn put(
     arca: &Arca,
     req: &HttpRequest,
     t: &Target,
-    subject: &arca_core::security::Subject,
+    subject: &Subject,
     reference: &str,
     body: web::Payload,
 ) -> Result<HttpResponse> {
     check_reference(reference)?;
+    let tags = tags_to_apply(req, reference)?;
     let repo = access::write_repo(arca, &t.repo).await?;
     let bytes = read_body(body).await?;
     let content_type = req
@@ -142,20 +172,27 @@ pub async fn put(
         .get("content-type")
         .and_then(|v| v.to_str().ok());
     let m = manifest::parse(&bytes, content_type).map_err(RegistryError::manifest_invalid)?;
-    let digest = Digest::of(&bytes);
-    if is_digest(reference) {
-        let want = parse_digest(reference).map_err(RegistryError::digest_invalid)?;
-        if want != digest {
+    // The content's SHA-256 keys its storage; the digest clients know it by is the one they
+    // named (SHA-256 or SHA-512), else its SHA-256.
+    let content = Digest::of(&bytes);
+    let digest = if is_digest(reference) {
+        let want = parse_oci_digest(reference).map_err(RegistryError::digest_invalid)?;
+        let got = want.same_algorithm_of(&bytes);
+        if want != got {
             return Err(RegistryError::digest_invalid(format!(
-                "the manifest's digest is {digest}, not {want}"
-            )));
+                "the manifest's digest is {got}, not {want}"
+            ))
+            .detail(json!({ "digest": want.to_string() })));
         }
-    }
+        want
+    } else {
+        OciDigest::Sha256(content.clone())
+    };
     // Held until the manifest is recorded: the garbage collector takes the same locks before
     // it deletes a blob, so the blobs checked here are still there when the manifest lands.
     let _blobs_locked = crate::gc::lock_blobs(arca, repo.id, &m.blobs).await?;
     for b in &m.blobs {
-        let d = parse_digest(b).map_err(RegistryError::manifest_invalid)?;
+        let d = parse_oci_digest(b).map_err(RegistryError::manifest_invalid)?;
         if arca
             .db
             .find_asset(repo.id, &paths::blob(&d))
@@ -185,7 +222,6 @@ pub async fn put(
             .detail(json!({ "digest": c })));
         }
     }
-    let tag = (!is_digest(reference)).then_some(reference);
     match repo.write_policy.unwrap_or(WritePolicy::Allow) {
         WritePolicy::Deny => {
             return Err(RegistryError::denied(format!(
@@ -194,17 +230,18 @@ pub async fn put(
             )));
         }
         WritePolicy::AllowOnce => {
-            if let Some(tag) = tag
-                && let Some(old) = arca
+            for tag in &tags {
+                if let Some(old) = arca
                     .db
                     .find_asset(repo.id, &paths::manifest(&t.image, tag))
                     .await?
-                && old.checksums.sha256 != digest.hex()
-            {
-                return Err(RegistryError::denied(format!(
-                    "tag {tag} of {} exists and repository {} does not allow redeploying",
-                    t.name, repo.name
-                )));
+                    && old.checksums.sha256 != content.hex()
+                {
+                    return Err(RegistryError::denied(format!(
+                        "tag {tag} of {} exists and repository {} does not allow redeploying",
+                        t.name, repo.name
+                    )));
+                }
             }
         }
         WritePolicy::Allow => {}
@@ -224,7 +261,7 @@ pub async fn put(
     let uploader = (!subject.anonymous).then(|| subject.user_id.clone());
     let uploader_ip = remote_ip(req, &arca.settings.public);
     let mut refs = vec![digest.to_string()];
-    refs.extend(tag.map(str::to_owned));
+    refs.extend(tags.iter().cloned());
     let mut targets = Vec::with_capacity(refs.len());
     for r in refs {
         let path = AssetPath::parse(&paths::manifest(&t.image, &r))
@@ -243,7 +280,7 @@ pub async fn put(
         .into_iter()
         .map(|(path, meta)| (path, blob.clone(), meta))
         .collect();
-    // The digest and its tag together, or neither.
+    // The digest and its tags together, or none of them.
     if let Err(e) = arca.storage.record_all(&repo, items).await {
         arca.storage.discard(&repo.blob_store, &blob).await;
         return Err(e.into());
@@ -255,7 +292,54 @@ pub async fn put(
     if let Some(s) = &m.subject {
         resp.insert_header(("OCI-Subject", s.as_str()));
     }
+    // With `?tag=`, the tags applied, one header each (the spec's "push with tags").
+    if has_tag_params(req) {
+        for tag in &tags {
+            resp.append_header(("OCI-Tag", tag.as_str()));
+        }
+    }
     Ok(resp.finish())
+}
+
+fn tag_params(req: &HttpRequest) -> Vec<String> {
+    web::Query::<Vec<(String, String)>>::from_query(req.query_string())
+        .map(|q| q.into_inner())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(k, _)| k == "tag")
+        .map(|(_, v)| v)
+        .collect()
+}
+
+fn has_tag_params(req: &HttpRequest) -> bool {
+    !tag_params(req).is_empty()
+}
+
+/// The tags a manifest PUT sets: the reference when it is a tag, and every `?tag=` (the
+/// spec's push of several tags at once, usually with a digest reference); each one valid.
+fn tags_to_apply(req: &HttpRequest, reference: &str) -> Result<Vec<String>> {
+    if !req.query_string().is_empty()
+        && web::Query::<Vec<(String, String)>>::from_query(req.query_string()).is_err()
+    {
+        return Err(RegistryError::new(
+            StatusCode::BAD_REQUEST,
+            "TAG_INVALID",
+            "the query string cannot be read",
+        ));
+    }
+    let mut tags: Vec<String> = Vec::new();
+    if !is_digest(reference) {
+        tags.push(reference.to_owned());
+    }
+    for t in tag_params(req) {
+        if !valid_tag(&t) {
+            return Err(tag_invalid(&t));
+        }
+        if !tags.contains(&t) {
+            tags.push(t);
+        }
+    }
+    Ok(tags)
 }
 
 /// `DELETE /v2/<name>/manifests/<reference>`: by digest removes the manifest and every tag
@@ -281,7 +365,7 @@ pub async fn delete(arca: &Arca, t: &Target, reference: &str) -> Result<HttpResp
     arca.storage.delete_asset(repo, &path).await?;
     if is_digest(reference) {
         for tag in tag_assets(arca, repo.id, &t.image).await? {
-            if tag.checksums.sha256 == a.checksums.sha256 {
+            if asset_digest(&tag) == reference {
                 arca.storage.delete_asset(repo, &tag.path).await?;
             }
         }

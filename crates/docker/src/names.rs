@@ -106,11 +106,66 @@ pub fn is_digest(reference: &str) -> bool {
     reference.contains(':')
 }
 
+/// A content digest as clients name it: `sha256:<64 hex>` (also the key of blob storage) or
+/// `sha512:<128 hex>` (content stored under its SHA-256 all the same, recorded under this name).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum OciDigest {
+    Sha256(arca_core::model::Digest),
+    /// Lowercase hex.
+    Sha512(String),
+}
+
+impl OciDigest {
+    /// The digest of `bytes` in the same algorithm as `self`.
+    pub fn same_algorithm_of(&self, bytes: &[u8]) -> Self {
+        let mut h = arca_core::blob::MultiHasher::new(matches!(self, Self::Sha512(_)));
+        h.update(bytes);
+        let (d, sums) = h.finish();
+        match self {
+            Self::Sha256(_) => Self::Sha256(d),
+            Self::Sha512(_) => Self::Sha512(sums.sha512),
+        }
+    }
+
+    /// Whether content with these checksums has this digest (`false` when the checksum of
+    /// the algorithm was not computed).
+    pub fn matches(&self, sums: &arca_core::model::Checksums) -> bool {
+        match self {
+            Self::Sha256(d) => d.hex() == sums.sha256,
+            Self::Sha512(h) => *h == sums.sha512,
+        }
+    }
+}
+
+impl std::fmt::Display for OciDigest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Sha256(d) => d.fmt(f),
+            Self::Sha512(h) => write!(f, "sha512:{h}"),
+        }
+    }
+}
+
+/// Parses `sha256:<64 hex>` or `sha512:<128 hex>` (lowercase); other algorithms are refused.
+pub fn parse_oci_digest(s: &str) -> Result<OciDigest, String> {
+    if let Some(hex) = s.strip_prefix("sha512:") {
+        if hex.len() != 128
+            || !hex
+                .bytes()
+                .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
+        {
+            return Err(format!("invalid digest {s:?}"));
+        }
+        return Ok(OciDigest::Sha512(hex.to_owned()));
+    }
+    parse_digest(s).map(OciDigest::Sha256)
+}
+
 /// Parses `sha256:<64 hex>`; other algorithms are refused.
 pub fn parse_digest(s: &str) -> Result<arca_core::model::Digest, String> {
     let Some(hex) = s.strip_prefix("sha256:") else {
         return Err(format!(
-            "unsupported digest algorithm in {s:?}: only sha256"
+            "unsupported digest algorithm in {s:?}: only sha256 and sha512"
         ));
     };
     // Digest::parse also takes a `sha256:` prefix: `sha256:sha256:<hex>` was accepted.
@@ -200,5 +255,17 @@ mod tests {
         assert!(parse_digest(&format!("sha256:sha256:{hex}")).is_err());
         assert!(parse_digest(&hex).is_err());
         assert!(parse_digest(&format!("sha512:{hex}")).is_err());
+        let long = "cd".repeat(64);
+        let d = parse_oci_digest(&format!("sha512:{long}")).expect("sha512");
+        assert_eq!(d.to_string(), format!("sha512:{long}"));
+        assert!(parse_oci_digest(&format!("sha512:{hex}")).is_err());
+        assert!(parse_oci_digest(&format!("sha512:{}", "CD".repeat(64))).is_err());
+        assert!(parse_oci_digest(&format!("sha384:{hex}")).is_err());
+        assert!(matches!(
+            parse_oci_digest(&format!("sha256:{hex}")),
+            Ok(OciDigest::Sha256(_))
+        ));
+        let e = OciDigest::Sha512(String::new()).same_algorithm_of(b"");
+        assert!(e.to_string().starts_with("sha512:cf83e135"));
     }
 }

@@ -1,9 +1,10 @@
 //! Where docker content lives among a repository's assets (Nexus's own layout).
 
-use arca_core::{meta::NewComponent, model::Digest};
+use arca_core::meta::NewComponent;
 
-/// Blobs are shared by every image of a repository: `v2/-/blobs/sha256:<hex>`.
-pub fn blob(digest: &Digest) -> String {
+/// Blobs are shared by every image of a repository: `v2/-/blobs/sha256:<hex>` (or
+/// `sha512:<hex>` for content a client named by its SHA-512).
+pub fn blob(digest: &impl std::fmt::Display) -> String {
     format!("v2/-/blobs/{digest}")
 }
 

@@ -552,6 +552,66 @@ async fn sync_dir(dir: PathBuf) -> io::Result<()> {
         .map_err(io::Error::other)?
 }
 
+impl FileBlobStore {
+    /// Completes an upload: its content placed under its SHA-256, when it is `expect` (if given).
+    async fn commit_checked(
+        &self,
+        id: &str,
+        expect: Option<&Digest>,
+    ) -> Result<BlobRef, BlobError> {
+        let up = self.take_upload(id).await?;
+        let size = up.state.size;
+        {
+            let f = tokio::fs::OpenOptions::new()
+                .write(true)
+                .open(&up.path)
+                .await?;
+            f.set_len(size).await?;
+            f.sync_all().await?;
+        }
+        let digest = match &up.state.hasher {
+            Some(h) => Digest::from_bytes(h.clone().finalize().into()),
+            None => {
+                // Appended before a restart or on another node: hash the file.
+                let mut f = tokio::fs::File::open(&up.path).await?;
+                let mut h = Sha256::new();
+                let mut buf = vec![0u8; 512 * 1024];
+                loop {
+                    let n = tokio::io::AsyncReadExt::read(&mut f, &mut buf).await?;
+                    if n == 0 {
+                        break;
+                    }
+                    h.update(&buf[..n]);
+                }
+                Digest::from_bytes(h.finalize().into())
+            }
+        };
+        if let Some(expect) = expect
+            && digest != *expect
+        {
+            self.remove_upload(id).await?;
+            return Err(BlobError::DigestMismatch {
+                expected: expect.clone(),
+                actual: digest,
+            });
+        }
+        let created = self.place(&up.path, &digest).await?;
+        self.forget_upload(id);
+        let _ = tokio::fs::remove_file(self.state_path(id)).await;
+        drop(up);
+        let checksums = crate::model::Checksums {
+            sha256: digest.hex(),
+            ..Default::default()
+        };
+        Ok(BlobRef {
+            digest,
+            size,
+            checksums,
+            created,
+        })
+    }
+}
+
 #[async_trait]
 impl BlobStore for FileBlobStore {
     fn kind(&self) -> &'static str {
@@ -751,54 +811,11 @@ impl BlobStore for FileBlobStore {
     }
 
     async fn commit_upload(&self, id: &str, expect: &Digest) -> Result<BlobRef, BlobError> {
-        let up = self.take_upload(id).await?;
-        let size = up.state.size;
-        {
-            let f = tokio::fs::OpenOptions::new()
-                .write(true)
-                .open(&up.path)
-                .await?;
-            f.set_len(size).await?;
-            f.sync_all().await?;
-        }
-        let digest = match &up.state.hasher {
-            Some(h) => Digest::from_bytes(h.clone().finalize().into()),
-            None => {
-                // Appended before a restart or on another node: hash the file.
-                let mut f = tokio::fs::File::open(&up.path).await?;
-                let mut h = Sha256::new();
-                let mut buf = vec![0u8; 512 * 1024];
-                loop {
-                    let n = tokio::io::AsyncReadExt::read(&mut f, &mut buf).await?;
-                    if n == 0 {
-                        break;
-                    }
-                    h.update(&buf[..n]);
-                }
-                Digest::from_bytes(h.finalize().into())
-            }
-        };
-        if digest != *expect {
-            self.remove_upload(id).await?;
-            return Err(BlobError::DigestMismatch {
-                expected: expect.clone(),
-                actual: digest,
-            });
-        }
-        let created = self.place(&up.path, &digest).await?;
-        self.forget_upload(id);
-        let _ = tokio::fs::remove_file(self.state_path(id)).await;
-        drop(up);
-        let checksums = crate::model::Checksums {
-            sha256: digest.hex(),
-            ..Default::default()
-        };
-        Ok(BlobRef {
-            digest,
-            size,
-            checksums,
-            created,
-        })
+        self.commit_checked(id, Some(expect)).await
+    }
+
+    async fn commit_upload_unverified(&self, id: &str) -> Result<BlobRef, BlobError> {
+        self.commit_checked(id, None).await
     }
 
     async fn cancel_upload(&self, id: &str) -> Result<bool, BlobError> {

@@ -195,6 +195,11 @@ pub trait BlobStore: Send + Sync {
     async fn commit_upload(&self, _id: &str, _expect: &Digest) -> Result<BlobRef, BlobError> {
         Err(BlobError::Unsupported)
     }
+    /// Commits the upload as a blob under whatever content it holds, for a caller that checks
+    /// a digest of another algorithm (OCI `sha512:`) itself and discards the blob on a mismatch.
+    async fn commit_upload_unverified(&self, _id: &str) -> Result<BlobRef, BlobError> {
+        Err(BlobError::Unsupported)
+    }
     async fn cancel_upload(&self, _id: &str) -> Result<bool, BlobError> {
         Err(BlobError::Unsupported)
     }
