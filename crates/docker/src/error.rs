@@ -217,7 +217,7 @@ impl From<BlobError> for RegistryError {
             .header("Range", format!("0-{}", have.saturating_sub(1))),
             BlobError::RangeNotSatisfiable { size } => Self::new(
                 StatusCode::RANGE_NOT_SATISFIABLE,
-                "BLOB_UNKNOWN",
+                "RANGE_INVALID",
                 e.to_string(),
             )
             .header("Content-Range", format!("bytes */{size}")),

@@ -468,7 +468,7 @@ fn cases(layer: &str) -> Vec<Case> {
         ("short digest", "sha256:abc"),
         ("long digest", &format!("sha256:{}", "a".repeat(65))),
         ("upper-case digest", &format!("sha256:{}", "A".repeat(64))),
-        ("unknown algorithm", &format!("sha512:{}", "a".repeat(128))),
+        ("unknown algorithm", &format!("sha384:{}", "a".repeat(96))),
         ("md5 digest", "md5:d41d8cd98f00b204e9800998ecf8427e"),
     ] {
         v.push(case(format!("docker GET blob {what}"), "GET", blob(d)));
