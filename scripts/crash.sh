@@ -487,9 +487,9 @@ def tmp_files():
 def gc_run():
     code, out, _ = api("GET", "tasks")
     tasks = json.loads(out)["items"] if code == 200 else []
-    gc = [t for t in tasks if t["type"] == "blobstore.gc"]
+    gc = [t for t in tasks if t["type"] == "blobstore.compact"]
     if not gc:
-        fail(f"no blobstore.gc task in GET /tasks ({code})")
+        fail(f"no blobstore.compact task in GET /tasks ({code})")
         return None
     code, out, _ = api("POST", f"tasks/{gc[0]['id']}/run")
     if code != 204:

@@ -93,33 +93,21 @@ pub trait Format: Send + Sync + 'static {
     }
     /// Routes outside `/repository/` (docker's `/v2/`).
     fn configure(&self, _cfg: &mut web::ServiceConfig) {}
-    /// A task the format adds to `/service/rest/v1/tasks` (Nexus's task of the same type), run
-    /// on every repository of the format by [`Format::run_task`].
-    fn task(&self) -> Option<FormatTask> {
-        None
+    /// The task types the format adds to `/service/rest/v1/tasks` (Nexus's types of the same
+    /// ids), run by [`Format::run_task`].
+    fn task_types(&self) -> Vec<crate::task_types::TaskType> {
+        Vec::new()
     }
-    /// Runs [`Format::task`] on one repository: a summary ("freed …"), or why it failed.
+    /// Runs a task of one of [`Format::task_types`]: a summary ("deleted …", empty when
+    /// nothing was done), or why it failed.
     async fn run_task(
         &self,
         _arca: &web::Data<Arca>,
-        _repo: &Repository,
+        _type_id: &str,
+        _properties: &crate::task_types::Properties,
     ) -> Result<String, String> {
         Ok(String::new())
     }
-}
-
-/// A format's task (see [`Format::task`]).
-#[derive(Clone, Copy, Debug)]
-pub struct FormatTask {
-    /// The task's id in `/service/rest/v1/tasks`.
-    pub id: &'static str,
-    /// Nexus's type id.
-    pub type_id: &'static str,
-    pub name: &'static str,
-    /// How often the scheduler runs it.
-    pub every: std::time::Duration,
-    /// The schedule as listed.
-    pub schedule: &'static str,
 }
 
 /// GET/HEAD of a directory browses, of a file reads; PUT/POST add; DELETE deletes.
@@ -146,12 +134,11 @@ impl FormatRegistry {
     pub fn by_api_name(&self, name: &str) -> Option<&Arc<dyn Format>> {
         self.0.iter().find(|f| f.api_name() == name)
     }
-    /// The formats' own tasks, with the format of each.
-    pub fn tasks(&self) -> Vec<(FormatTask, Arc<dyn Format>)> {
-        self.all()
+    /// The format whose task type `type_id` is.
+    pub fn of_task_type(&self, type_id: &str) -> Option<&Arc<dyn Format>> {
+        self.0
             .iter()
-            .filter_map(|f| f.task().map(|t| (t, f.clone())))
-            .collect()
+            .find(|f| f.task_types().iter().any(|t| t.type_id == type_id))
     }
 
     pub fn all(&self) -> &[Arc<dyn Format>] {

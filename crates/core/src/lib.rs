@@ -19,10 +19,12 @@ pub mod model;
 pub mod password;
 pub mod privilege;
 pub mod proxy;
+pub mod schedule;
 pub mod security;
 pub mod session;
 pub mod state;
 pub mod storage;
+pub mod task_types;
 pub mod tasks;
 pub mod throttle;
 

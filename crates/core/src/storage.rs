@@ -690,11 +690,21 @@ impl Storage {
 
     /// Deletes an asset; its blob is freed at once when nothing else references it.
     pub async fn delete_asset(&self, repo: &Repository, path: &str) -> Result<(), StorageError> {
+        self.delete_asset_freeing(repo, path).await.map(|_| ())
+    }
+
+    /// [`Storage::delete_asset`]; true when its blob's bytes went with it (no other asset
+    /// named them).
+    pub async fn delete_asset_freeing(
+        &self,
+        repo: &Repository,
+        path: &str,
+    ) -> Result<bool, StorageError> {
         self.check_writable().await?;
-        if let Some(r) = self.db.delete_asset(repo.id, path).await? {
-            self.free(&r).await;
+        match self.db.delete_asset(repo.id, path).await? {
+            Some(r) => Ok(self.free(&r).await),
+            None => Ok(false),
         }
-        Ok(())
     }
 
     /// Opens an asset's bytes and records the download.
@@ -769,13 +779,14 @@ impl Storage {
     }
 
     /// Frees a blob's bytes if it is still unreferenced.
-    async fn free(&self, b: &ReleasedBlob) {
+    /// Frees a blob if it is still unreferenced; true when its bytes went.
+    async fn free(&self, b: &ReleasedBlob) -> bool {
         self.forget_usage(&b.store);
         let _g = match self.lock_blobs(&b.store, [b.digest.as_str()]).await {
             Ok(g) => g,
             Err(e) => {
                 tracing::warn!(digest = %b.digest, error = %e, "freeing blob: no lock; the GC retries");
-                return;
+                return false;
             }
         };
         match self.db.forget_blob(b).await {
@@ -785,12 +796,19 @@ impl Storage {
                     (Err(e), _) => Err(e.to_string()),
                     (_, Err(e)) => Err(e.to_string()),
                 };
-                if let Err(e) = deleted {
-                    tracing::warn!(digest = %b.digest, store = %b.store, error = %e, "freeing blob failed");
+                match deleted {
+                    Ok(_) => true,
+                    Err(e) => {
+                        tracing::warn!(digest = %b.digest, store = %b.store, error = %e, "freeing blob failed");
+                        false
+                    }
                 }
             }
-            Ok(false) => {}
-            Err(e) => tracing::warn!(digest = %b.digest, error = %e, "forgetting blob failed"),
+            Ok(false) => false,
+            Err(e) => {
+                tracing::warn!(digest = %b.digest, error = %e, "forgetting blob failed");
+                false
+            }
         }
     }
 
@@ -905,27 +923,50 @@ impl Storage {
         Ok(store.delete(d).await?)
     }
 
-    /// Frees blobs unreferenced for longer than `grace` (left by repository deletion or a crash
-    /// between commit and free). Returns how many were freed.
-    pub async fn collect_garbage(&self, grace: Duration) -> Result<usize, StorageError> {
+    /// Frees blobs unreferenced for longer than `grace` (left by asset and repository deletion
+    /// or a crash between commit and free) in `store` (every store when empty): what went,
+    /// per store.
+    pub async fn collect_garbage(
+        &self,
+        grace: Duration,
+        store: &str,
+    ) -> Result<Collected, StorageError> {
+        let mut out = Collected::default();
         // Frozen: a backup is reading the stores; the blobs wait for the next run.
         if self.freeze.state().await.is_some() {
-            return Ok(0);
+            return Ok(out);
         }
         let cutoff = now_ms() - grace.as_millis() as i64;
-        let mut freed = 0;
         loop {
-            let batch = self.db.unreferenced_blobs(cutoff, 500).await?;
-            if batch.is_empty() {
-                return Ok(freed);
-            }
+            let batch = self.db.unreferenced_blobs(cutoff, store, 500).await?;
+            let mut progress = false;
             for b in &batch {
-                self.free(b).await;
-                freed += 1;
+                if self.free(b).await {
+                    progress = true;
+                    let e = out.by_store.entry(b.store.clone()).or_default();
+                    e.0 += 1;
+                    e.1 += b.size.max(0);
+                }
             }
-            if batch.len() < 500 {
-                return Ok(freed);
+            // A full batch none of which could go (locks unavailable) would come back the same.
+            if batch.len() < 500 || !progress {
+                return Ok(out);
             }
         }
+    }
+}
+
+/// What a blob GC run freed: (blobs, bytes) per store.
+#[derive(Debug, Default)]
+pub struct Collected {
+    pub by_store: std::collections::BTreeMap<String, (u64, i64)>,
+}
+
+impl Collected {
+    pub fn blobs(&self) -> u64 {
+        self.by_store.values().map(|v| v.0).sum()
+    }
+    pub fn bytes(&self) -> i64 {
+        self.by_store.values().map(|v| v.1).sum()
     }
 }

@@ -7,22 +7,26 @@ use actix_web::web;
 
 use crate::{
     blob::BlobStore,
-    meta::MetaError,
+    meta::{GcRun, MetaError, TaskRow},
     model::{Digest, now_ms},
+    schedule::Frequency,
     state::Arca,
+    task_types::{self, Properties, TaskSettings},
 };
 
-/// Frees blobs left unreferenced and expires abandoned uploads.
+/// The built-in blob GC task's id.
 pub const BLOB_GC: &str = "blob-gc";
-/// Applies every repository's cleanup policies.
+/// The built-in cleanup task's id.
 pub const CLEANUP: &str = "repository-cleanup";
-/// Checks that every recorded blob is in its store with the content its digest names.
+/// The built-in integrity check's id.
 pub const INTEGRITY: &str = "blob-integrity";
+/// How long a resumable upload may sit idle before the blob GC discards it.
+const UPLOAD_MAX_IDLE: Duration = Duration::from_secs(86_400);
 /// How many bad blobs the integrity check's message names (all are logged).
 const INTEGRITY_NAMED: usize = 20;
 /// Blob rows read per query by the integrity check.
 const INTEGRITY_PAGE: i64 = 500;
-/// How often the scheduler looks for due tasks (and runs the blob GC).
+/// How often the scheduler looks for due tasks: no schedule runs more often.
 pub const INTERVAL: Duration = Duration::from_secs(60);
 /// How often the scheduled blob GC also sweeps the stores for orphans (it lists every blob);
 /// a run asked for through the API always does.
@@ -57,81 +61,135 @@ fn renew_lease(arca: &Arca, id: &str, owner: &str) -> Renewal {
         }
     }))
 }
-/// Cleanup runs once a day, as Nexus's does.
-const CLEANUP_EVERY_MS: i64 = 86_400_000;
-
+/// Creates the built-in task of each type that has one, and gives those recorded by a release
+/// without schedules a Nexus frequency.
 pub async fn register(arca: &Arca) -> Result<(), MetaError> {
-    arca.db
-        .ensure_task(
-            BLOB_GC,
-            "blobstore.gc",
-            "Free unreferenced blobs",
-            "every 60 seconds",
-        )
-        .await?;
-    arca.db
-        .ensure_task(
-            CLEANUP,
-            "repository.cleanup",
-            "Apply cleanup policies",
-            "daily",
-        )
-        .await?;
-    arca.db
-        .ensure_task(
-            INTEGRITY,
-            "blobstore.integrity",
-            "Check blob integrity",
-            "daily",
-        )
-        .await?;
-    for (t, _) in arca.formats.tasks() {
-        arca.db
-            .ensure_task(t.id, t.type_id, t.name, t.schedule)
-            .await?;
-    }
-    Ok(())
-}
-
-/// Runs the tasks whose time has come (the blob GC every [`INTERVAL`]).
-pub async fn run_due(arca: &web::Data<Arca>, owner: &str) -> Result<(), MetaError> {
-    let sweep = arca.storage.sweep_due(SWEEP_EVERY);
-    run_task(arca, BLOB_GC, owner, sweep, true).await?;
-    for id in [CLEANUP, INTEGRITY] {
-        run_task(arca, id, owner, false, true).await?;
-    }
-    for (t, _) in arca.formats.tasks() {
-        run_task(arca, t.id, owner, false, true).await?;
-    }
-    Ok(())
-}
-
-/// A format's task on every repository of the format; "OK: …" or "FAILED: …".
-async fn run_format_task(arca: &web::Data<Arca>, format: &dyn crate::Format) -> String {
-    let repos = match arca.db.list_repositories().await {
-        Ok(r) => r,
-        Err(e) => return format!("FAILED: {e}"),
-    };
-    let (mut done, mut failures) = (Vec::new(), Vec::new());
-    for repo in repos.iter().filter(|r| r.format == format.id()) {
-        match format.run_task(arca, repo).await {
-            Ok(s) if s.is_empty() => {}
-            Ok(s) => done.push(format!("{}: {s}", repo.name)),
-            Err(e) => failures.push(format!("{}: {e}", repo.name)),
+    let now = now_ms();
+    for t in task_types::all(arca) {
+        let Some(b) = t.builtin else { continue };
+        let settings = TaskSettings {
+            frequency: Frequency::cron(b.cron),
+            properties: t
+                .fields
+                .iter()
+                .map(|f| (f.id.to_owned(), f.default.to_owned()))
+                .collect(),
+        };
+        let row = TaskRow {
+            id: b.id.into(),
+            type_id: t.type_id.into(),
+            name: b.name.into(),
+            schedule: settings.frequency.schedule.clone(),
+            enabled: true,
+            last_run_ms: None,
+            last_result: None,
+            next_run_ms: Some(settings.frequency.next_after(now)),
+            attributes: serde_json::to_string(&settings).unwrap_or_else(|_| "{}".into()),
+            lease_until_ms: 0,
+        };
+        if !arca.db.create_task(&row).await? {
+            arca.db.upgrade_task(&row).await?;
         }
     }
-    if failures.is_empty() {
-        format!(
-            "OK: {}",
-            if done.is_empty() {
-                "nothing to do".into()
-            } else {
-                done.join("; ")
-            }
-        )
-    } else {
-        format!("FAILED: {}", failures.join("; "))
+    // The blob GC runs at start too (unless made manual): its orphan sweep clears what a
+    // crash left.
+    let gc = arca.db.get_task(BLOB_GC).await?;
+    if gc.enabled && gc.schedule != "manual" {
+        arca.db.make_due(BLOB_GC, now).await?;
     }
+    Ok(())
+}
+
+/// Runs the tasks whose time has come.
+pub async fn run_due(arca: &web::Data<Arca>, owner: &str) -> Result<(), MetaError> {
+    let sweep = arca.storage.sweep_due(SWEEP_EVERY);
+    let now = now_ms();
+    for t in arca.db.list_tasks().await? {
+        let due = t.enabled && t.next_run_ms.is_none_or(|n| n <= now) && t.lease_until_ms < now;
+        if !due {
+            continue;
+        }
+        match run_task(arca, &t.id, owner, sweep, true).await {
+            Ok(_) | Err(MetaError::NotFound) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// A format's task; "OK: …" or "FAILED: …".
+async fn run_format_task(
+    arca: &web::Data<Arca>,
+    format: &dyn crate::Format,
+    type_id: &str,
+    properties: &Properties,
+) -> String {
+    match format.run_task(arca, type_id, properties).await {
+        Ok(s) if s.is_empty() => "OK: nothing to do".into(),
+        Ok(s) => format!("OK: {s}"),
+        Err(e) => format!("FAILED: {e}"),
+    }
+}
+
+/// The blob GC: frees unreferenced blobs (of one store, or all), expires abandoned uploads,
+/// and sweeps for orphans when `sweep`; records each store's collection. "OK: …" or
+/// "FAILED: …".
+async fn compact(arca: &web::Data<Arca>, properties: &Properties, sweep: bool) -> String {
+    let started = now_ms();
+    let only = properties
+        .get("blobstoreName")
+        .filter(|s| *s != "*")
+        .unwrap_or("");
+    let collected = match arca
+        .storage
+        .collect_garbage(arca.settings.gc_grace, only)
+        .await
+    {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %e, "blob garbage collection failed");
+            return format!("FAILED: {e}");
+        }
+    };
+    let expired = arca.storage.expire_uploads(UPLOAD_MAX_IDLE).await;
+    let (n, bytes) = (collected.blobs(), collected.bytes());
+    if n > 0 || expired > 0 {
+        tracing::info!(freed = n, bytes, expired, "blob garbage collected");
+    }
+    let finished = now_ms();
+    if let Ok(stores) = arca.db.list_blob_stores().await {
+        for s in stores
+            .iter()
+            .filter(|s| properties.takes("blobstoreName", &s.name))
+        {
+            let (items, freed) = collected.by_store.get(&s.name).copied().unwrap_or_default();
+            let run = GcRun {
+                scope: format!("store:{}", s.name),
+                blob_store: s.name.clone(),
+                finished_ms: finished,
+                duration_ms: finished - started,
+                items: items as i64,
+                bytes: freed,
+                pending_bytes: 0,
+            };
+            if let Err(e) = arca.db.record_gc_run(&run).await {
+                tracing::warn!(error = %e, "recording the blob GC's result failed");
+            }
+        }
+    }
+    let mut msg = format!("OK: freed {n} blobs ({bytes} bytes), expired {expired} uploads");
+    if sweep {
+        match arca.storage.sweep_orphans(arca.settings.orphan_grace).await {
+            Ok((orphans, temps)) => msg.push_str(&format!(
+                ", swept {orphans} orphan blobs and {temps} temp files"
+            )),
+            Err(e) => {
+                tracing::warn!(error = %e, "orphan sweep failed");
+                msg = format!("FAILED: orphan sweep: {e}");
+            }
+        }
+    }
+    msg
 }
 
 /// Every repository that names cleanup policies, cleaned; "OK: …" or "FAILED: …".
@@ -303,7 +361,8 @@ pub async fn run(
 /// [`run`]; the blob GC sweeps for orphans too when `sweep`. A `scheduled` run happens only
 /// when the task is due, so across a cluster each schedule runs once (the lease in the
 /// database decides which node runs it; a node that dies mid-run leaves a lease that lapses
-/// after [`LEASE_MS`], and the next due check on any node runs it).
+/// after [`LEASE_MS`], and the next due check on any node runs it). A task of a type this
+/// release does not know (written by a newer node) is left to the nodes that do.
 async fn run_task(
     arca: &web::Data<Arca>,
     id: &str,
@@ -311,8 +370,15 @@ async fn run_task(
     sweep: bool,
     scheduled: bool,
 ) -> Result<Option<String>, MetaError> {
-    let format_task = arca.formats.tasks().into_iter().find(|(t, _)| t.id == id);
-    if id != BLOB_GC && id != CLEANUP && id != INTEGRITY && format_task.is_none() {
+    let row = arca.db.get_task(id).await?;
+    let format = arca.formats.of_task_type(&row.type_id).cloned();
+    let core = [
+        task_types::COMPACT,
+        task_types::CLEANUP,
+        task_types::INTEGRITY,
+    ]
+    .contains(&row.type_id.as_str());
+    if !core && format.is_none() {
         return Err(MetaError::NotFound);
     }
     let claimed = if scheduled {
@@ -323,54 +389,21 @@ async fn run_task(
     if !claimed {
         return Ok(None);
     }
-    let started = now_ms();
     let _renewal = renew_lease(arca, id, owner);
-    if let Some((t, format)) = format_task {
-        let result = run_format_task(arca, format.as_ref()).await;
-        let next = started + t.every.as_millis() as i64;
-        arca.db.finish_task(id, owner, &result, Some(next)).await?;
-        return Ok(Some(result));
-    }
-    if id == CLEANUP || id == INTEGRITY {
-        let result = if id == CLEANUP {
-            cleanup_all(arca).await
-        } else {
-            check_integrity(arca).await
-        };
-        let next = now_ms() + CLEANUP_EVERY_MS;
-        arca.db.finish_task(id, owner, &result, Some(next)).await?;
-        return Ok(Some(result));
-    }
-    let result = match arca.storage.collect_garbage(arca.settings.gc_grace).await {
-        Ok(n) => {
-            let expired = arca
-                .storage
-                .expire_uploads(Duration::from_secs(86_400))
-                .await;
-            if n > 0 || expired > 0 {
-                tracing::info!(freed = n, expired, "blob garbage collected");
-            }
-            let mut msg = format!("OK: freed {n} blobs, expired {expired} uploads");
-            if sweep {
-                match arca.storage.sweep_orphans(arca.settings.orphan_grace).await {
-                    Ok((orphans, temps)) => msg.push_str(&format!(
-                        ", swept {orphans} orphan blobs and {temps} temp files"
-                    )),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "orphan sweep failed");
-                        msg = format!("FAILED: orphan sweep: {e}");
-                    }
-                }
-            }
-            msg
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "blob garbage collection failed");
-            format!("FAILED: {e}")
-        }
+    let settings = TaskSettings::parse(&row.attributes);
+    let properties = Properties(settings.properties.clone());
+    let result = match (row.type_id.as_str(), format) {
+        (_, Some(f)) => run_format_task(arca, f.as_ref(), &row.type_id, &properties).await,
+        (task_types::COMPACT, None) => compact(arca, &properties, sweep).await,
+        (task_types::CLEANUP, None) => cleanup_all(arca).await,
+        _ => check_integrity(arca).await,
     };
-    // From the start, a little early: the next minute's tick on any node finds it due.
-    let next = started + INTERVAL.as_millis() as i64 - 1_000;
+    // A task whose settings predate schedules (an older node wrote it) runs hourly.
+    let next = if row.attributes == "{}" {
+        now_ms() + 3_600_000
+    } else {
+        settings.frequency.next_after(now_ms())
+    };
     arca.db.finish_task(id, owner, &result, Some(next)).await?;
     Ok(Some(result))
 }

@@ -49,12 +49,47 @@ pub async fn lock_blobs(
     arca.locks.lock(&keys, Hold::Long).await
 }
 
-/// What a run did.
+/// What a run did (or, dry, would do).
 #[derive(Debug, Default)]
 pub struct Report {
     pub manifests: usize,
     pub blobs: usize,
+    /// Bytes of the blobs deleted (dry: that would be).
     pub bytes: i64,
+    /// Bytes that left the blob store (content no other asset named).
+    pub freed_bytes: i64,
+    /// Bytes a later run frees: unreachable content kept for the grace (and, dry, what this
+    /// run would have deleted), counting only blobs no other asset names.
+    pub pending_bytes: i64,
+    /// What a dry run would delete: paths, at most [`LISTED`].
+    pub listed: Vec<String>,
+}
+
+/// Paths a dry run names.
+const LISTED: usize = 50;
+
+impl Report {
+    fn list(&mut self, path: &str) {
+        if self.listed.len() < LISTED {
+            self.listed.push(path.to_owned());
+        }
+    }
+}
+
+/// Deletes an asset; true when its bytes left the store.
+async fn delete(arca: &Arca, repo: &Repository, path: &str) -> Result<bool, String> {
+    arca.storage
+        .delete_asset_freeing(repo, path)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// The bytes deleting `a` would free: its size when no other asset names its blob.
+async fn freeable(arca: &Arca, a: &Asset) -> i64 {
+    match arca.db.blob_refcount(&a.blob_store, &a.blob_digest).await {
+        Ok(Some(n)) if n <= 1 => a.size,
+        _ => 0,
+    }
 }
 
 /// The newest use of an asset: written, mounted (both rewrite it) or read.
@@ -158,8 +193,14 @@ pub async fn named_by_image(
     Ok(out)
 }
 
-/// Collects one repository (see the module's documentation).
-pub async fn collect(arca: &Arca, repo: &Repository, grace_ms: i64) -> Result<Report, String> {
+/// Collects one repository (see the module's documentation); a `dry` run deletes nothing and
+/// lists what would go.
+pub async fn collect(
+    arca: &Arca,
+    repo: &Repository,
+    grace_ms: i64,
+    dry: bool,
+) -> Result<Report, String> {
     let started = now_ms();
     let young = |a: &Asset| started - last_use(a) < grace_ms;
     let assets = all_assets(arca, repo).await?;
@@ -243,32 +284,56 @@ pub async fn collect(arca: &Arca, repo: &Repository, grace_ms: i64) -> Result<Re
     }
     let mut report = Report::default();
     for a in expired {
-        arca.storage
-            .delete_asset(repo, &a.path)
-            .await
-            .map_err(|e| e.to_string())?;
         report.manifests += 1;
+        if dry {
+            report.list(&a.path);
+            report.pending_bytes += freeable(arca, a).await;
+            continue;
+        }
+        if delete(arca, repo, &a.path).await? {
+            report.freed_bytes += a.size;
+        }
     }
     // Untagged manifests no one reaches.
     for ((image, digest), a) in &by_digest {
-        if kept.contains(&(image.clone(), digest.clone())) || young(a) {
+        if kept.contains(&(image.clone(), digest.clone())) {
             continue;
         }
-        arca.storage
-            .delete_asset(repo, &paths::manifest(image, digest))
-            .await
-            .map_err(|e| e.to_string())?;
+        if young(a) {
+            report.pending_bytes += freeable(arca, a).await;
+            continue;
+        }
         report.manifests += 1;
+        let path = paths::manifest(image, digest);
+        if dry {
+            report.list(&path);
+            report.pending_bytes += freeable(arca, a).await;
+            continue;
+        }
+        if delete(arca, repo, &path).await? {
+            report.freed_bytes += a.size;
+        }
     }
-    // Blobs no kept manifest names, not used within the grace.
-    let candidates: Vec<&Asset> = blobs
+    // Blobs no kept manifest names; those used within the grace wait for a later run.
+    let (unreached, candidates): (Vec<&Asset>, Vec<&Asset>) = blobs
         .into_iter()
-        .filter(|a| !young(a))
         .filter(|a| {
             let d = a.path.trim_start_matches("v2/-/blobs/");
             !reached_blobs.contains(d)
         })
-        .collect();
+        .partition(|a| young(a));
+    for a in unreached {
+        report.pending_bytes += freeable(arca, a).await;
+    }
+    if dry {
+        for a in candidates {
+            report.blobs += 1;
+            report.bytes += a.size;
+            report.list(&a.path);
+            report.pending_bytes += freeable(arca, a).await;
+        }
+        return Ok(report);
+    }
     for batch in candidates.chunks(BATCH) {
         let digests: Vec<String> = batch
             .iter()
@@ -297,10 +362,9 @@ pub async fn collect(arca: &Arca, repo: &Repository, grace_ms: i64) -> Result<Re
                 Ok(_) => continue,
                 Err(e) => return Err(e.to_string()),
             }
-            arca.storage
-                .delete_asset(repo, &a.path)
-                .await
-                .map_err(|e| e.to_string())?;
+            if delete(arca, repo, &a.path).await? {
+                report.freed_bytes += a.size;
+            }
             report.blobs += 1;
             report.bytes += a.size;
         }

@@ -17,6 +17,7 @@ mod manifest;
 mod manifests;
 mod names;
 mod paths;
+mod tasks;
 mod token;
 mod upstream;
 
@@ -28,6 +29,7 @@ use arca_core::{
     model::{RepoKind, RepositorySpec},
     proxy::ProxySettings,
     security::Action,
+    task_types::{Builtin, FieldKind, Properties, TaskField, TaskType},
 };
 use async_trait::async_trait;
 
@@ -174,35 +176,72 @@ impl Format for DockerFormat {
         )
     }
 
-    /// Nexus's "Docker - Delete unused manifests and images", run hourly (see [`gc`]).
-    fn task(&self) -> Option<arca_core::format::FormatTask> {
-        Some(arca_core::format::FormatTask {
-            id: "docker-gc",
-            type_id: "repository.docker.gc",
-            name: "Docker - Delete unused manifests and images",
-            every: std::time::Duration::from_secs(3600),
-            schedule: "hourly",
-        })
+    /// Nexus's "Docker - Delete unused manifests and images" (see [`gc`]) and "Docker - Delete
+    /// incomplete uploads".
+    fn task_types(&self) -> Vec<TaskType> {
+        vec![
+            TaskType {
+                type_id: tasks::GC,
+                name: "Docker - Delete unused manifests and images",
+                fields: &[
+                    TaskField {
+                        id: "repositoryName",
+                        label: "Repository",
+                        help: "The docker repository to collect (* for every one)",
+                        kind: FieldKind::Repository("docker"),
+                        default: "*",
+                    },
+                    TaskField {
+                        id: "deployOffset",
+                        label: "Deploy offset in hours",
+                        help: "Manifests and images used within this many hours stay (never less than ARCA_GC_GRACE)",
+                        kind: FieldKind::Number,
+                        default: "0",
+                    },
+                    TaskField {
+                        id: "dryRun",
+                        label: "Dry run",
+                        help: "List what would be deleted, delete nothing",
+                        kind: FieldKind::Boolean,
+                        default: "false",
+                    },
+                ],
+                builtin: Some(Builtin {
+                    id: "docker-gc",
+                    name: "Docker - Delete unused manifests and images",
+                    cron: "0 0 * * * ?",
+                }),
+            },
+            TaskType {
+                type_id: tasks::UPLOAD_PURGE,
+                name: "Docker - Delete incomplete uploads",
+                fields: &[TaskField {
+                    id: "age",
+                    label: "Age in hours",
+                    help: "Uploads idle for longer than this are deleted",
+                    kind: FieldKind::Number,
+                    default: "24",
+                }],
+                builtin: Some(Builtin {
+                    id: "docker-upload-purge",
+                    name: "Docker - Delete incomplete uploads",
+                    cron: "0 0 3 * * ?",
+                }),
+            },
+        ]
     }
 
     async fn run_task(
         &self,
         arca: &web::Data<Arca>,
-        repo: &arca_core::model::Repository,
+        type_id: &str,
+        properties: &Properties,
     ) -> std::result::Result<String, String> {
-        if repo.kind == RepoKind::Group {
-            return Ok(String::new());
+        match type_id {
+            tasks::GC => tasks::collect(arca, properties).await,
+            tasks::UPLOAD_PURGE => tasks::purge_uploads(arca, properties).await,
+            _ => Err(format!("no task type {type_id}")),
         }
-        let grace = arca.settings.gc_grace.as_millis() as i64;
-        let r = gc::collect(arca, repo, grace).await?;
-        if r.manifests + r.blobs == 0 {
-            return Ok(String::new());
-        }
-        tracing::info!(repo = %repo.name, manifests = r.manifests, blobs = r.blobs, bytes = r.bytes, "docker garbage collected");
-        Ok(format!(
-            "deleted {} manifests and {} blobs ({} bytes)",
-            r.manifests, r.blobs, r.bytes
-        ))
     }
 
     fn configure(&self, cfg: &mut web::ServiceConfig) {

@@ -35,6 +35,9 @@ pub struct NewAsset {
 pub struct ReleasedBlob {
     pub store: String,
     pub digest: String,
+    /// Its size, when the query that found it read it (the GC's does).
+    #[sqlx(default)]
+    pub size: i64,
 }
 
 #[derive(sqlx::FromRow)]
@@ -204,6 +207,7 @@ impl Db {
                         .await?;
                     if left <= 0 {
                         released.push(ReleasedBlob {
+                            size: 0,
                             store: store.clone(),
                             digest: digest.clone(),
                         });
@@ -499,22 +503,30 @@ impl Db {
             if let Some(cid) = component {
                 sqlx::query(ORPHAN).bind(cid).execute(&mut *tx).await?;
             }
-            (left <= 0).then_some(ReleasedBlob { store, digest })
+            (left <= 0).then_some(ReleasedBlob {
+                store,
+                digest,
+                size: 0,
+            })
         }))
     }
 
-    /// Blobs with no reference since before `older_than_ms`.
+    /// Blobs with no reference since before `older_than_ms`, of one store (or of all when
+    /// `store` is empty).
     pub async fn unreferenced_blobs(
         &self,
         older_than_ms: i64,
+        store: &str,
         limit: i64,
     ) -> Result<Vec<ReleasedBlob>> {
-        const Q: &str = "SELECT store, digest FROM blobs WHERE refcount <= 0 AND zero_since_ms <= $1 \
-             AND (held <= 0 OR held_until_ms < $3) ORDER BY zero_since_ms LIMIT $2";
+        const Q: &str = "SELECT store, digest, size FROM blobs WHERE refcount <= 0 AND zero_since_ms <= $1 \
+             AND (held <= 0 OR held_until_ms < $3) AND ($4 = '' OR store = $4) \
+             ORDER BY zero_since_ms LIMIT $2";
         Ok(on_db!(self, |p| sqlx::query_as(Q)
             .bind(older_than_ms)
             .bind(limit)
             .bind(now_ms())
+            .bind(store)
             .fetch_all(p)
             .await?))
     }

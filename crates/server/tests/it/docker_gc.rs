@@ -502,7 +502,223 @@ fn digest_of_manifest(config: &[u8], layer: &[u8]) -> String {
     digest(&serde_json::to_vec(&m).unwrap())
 }
 
+/// Creates a task of `kind` with `properties`, run by hand; its id.
+async fn create_task(s: &TestServer, kind: &str, properties: serde_json::Value) -> String {
+    let r = s
+        .admin(POST, &format!("{API}/tasks"))
+        .json(
+            &json!({"type": kind, "name": format!("test {kind}"), "enabled": true,
+            "notificationCondition": "FAILURE", "frequency": {"schedule": "manual"},
+            "properties": properties}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    json(r).await["id"].as_str().unwrap().to_owned()
+}
+
+/// Runs task `id`; its last message.
+async fn run_task(s: &TestServer, id: &str) -> String {
+    let r = s
+        .admin(POST, &format!("{API}/tasks/{id}/run"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204, "{}", r.text().await.unwrap());
+    let t = json(
+        s.admin(GET, &format!("{API}/tasks/{id}"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    t["message"].as_str().unwrap_or_default().to_owned()
+}
+
+/// The default blob store's listing.
+async fn default_store(s: &TestServer) -> serde_json::Value {
+    let all = json(
+        s.admin(GET, &format!("{API}/blobstores"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    all.as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["name"] == "default")
+        .cloned()
+        .unwrap()
+}
+
+/// A dry run lists what would go and deletes nothing; the blob store listing shows the bytes
+/// as reclaimable, then the collection that freed them.
+async fn dry_run_and_reclaimable_bytes(b: Backend) {
+    let s = TestServer::with_config(
+        b,
+        Config {
+            gc_grace: Some(1),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(create_hosted(&s, "d", json!(null)).await, 201);
+    let layer = vec![b'L'; 400_000];
+    let config = br#"{"os":"linux","dry":1}"#.to_vec();
+    push_blob(&s, "d/img", &layer).await;
+    push_blob(&s, "d/img", &config).await;
+    let (st, d) = push_manifest(&s, "d/img", "v1", &config, &[&layer]).await;
+    assert_eq!(st, 201);
+    let r = reg(&s, DELETE, &format!("d/img/manifests/{d}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    // Within the grace: pending, not yet collectable.
+    let dry = create_task(
+        &s,
+        "repository.docker.gc",
+        json!({"repositoryName": "d", "dryRun": "TRUE"}),
+    )
+    .await;
+    let msg = run_task(&s, &dry).await;
+    assert_eq!(msg, "OK: nothing to do", "{msg}");
+    let store = default_store(&s).await;
+    let reclaimable = store["reclaimableSizeInBytes"].as_i64().unwrap();
+    assert!(reclaimable >= 400_000, "{store}");
+
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let before = disk(&s);
+    let msg = run_task(&s, &dry).await;
+    assert!(
+        msg.contains("d: would delete 0 manifests and 2 blobs"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains(&format!("v2/-/blobs/{}", digest(&layer))),
+        "{msg}"
+    );
+    // (Not read back: a read is a use, which would keep the layer for another grace.)
+    assert_eq!(disk(&s), before, "a dry run deletes nothing");
+
+    // The real run deletes the assets; the blob GC frees their bytes and says so.
+    let msg = run_gc(&s).await;
+    assert!(msg.contains("d: deleted 0 manifests and 2 blobs"), "{msg}");
+    assert_eq!(
+        status(&s, &format!("d/img/blobs/{}", digest(&layer))).await,
+        404
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let r = s
+        .admin(POST, &format!("{API}/tasks/blob-gc/run"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let after = disk(&s);
+    assert!(before.1 - after.1 >= 400_000, "{before:?} -> {after:?}");
+    let store = default_store(&s).await;
+    assert_eq!(store["reclaimableSizeInBytes"], 0, "{store}");
+    // The docker collection freed the bytes as it deleted; the blob GC since freed nothing.
+    let last = &store["lastCollection"];
+    assert_eq!(last["by"], "repository:d", "{store}");
+    assert_eq!(last["itemsDeleted"], 2, "{store}");
+    assert_eq!(last["bytesFreed"], 400_000 + config.len(), "{store}");
+    assert!(last["finished"].as_str().is_some(), "{store}");
+}
+
+/// A task names its repository: others are left alone. Incomplete uploads are purged by age.
+async fn tasks_per_repository_and_upload_purge(b: Backend) {
+    let s = TestServer::with_config(
+        b,
+        Config {
+            gc_grace: Some(1),
+            ..Default::default()
+        },
+    )
+    .await;
+    for name in ["d1", "d2"] {
+        assert_eq!(create_hosted(&s, name, json!(null)).await, 201);
+    }
+    let stray = vec![b's'; 10_000];
+    push_blob(&s, "d1/x", &stray).await;
+    push_blob(&s, "d2/x", &stray).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let one = create_task(&s, "repository.docker.gc", json!({"repositoryName": "d1"})).await;
+    let msg = run_task(&s, &one).await;
+    assert!(msg.contains("d1: deleted 0 manifests and 1 blobs"), "{msg}");
+    assert!(!msg.contains("d2"), "{msg}");
+    assert_eq!(
+        status(&s, &format!("d1/x/blobs/{}", digest(&stray))).await,
+        404
+    );
+    assert_eq!(
+        status(&s, &format!("d2/x/blobs/{}", digest(&stray))).await,
+        200
+    );
+    // A task may not name a repository that is not docker, or none at all.
+    s.create_raw_hosted("raw1", "ALLOW").await;
+    for (props, field) in [
+        (
+            json!({"repositoryName": "raw1"}),
+            "properties.repositoryName",
+        ),
+        (
+            json!({"repositoryName": "nope"}),
+            "properties.repositoryName",
+        ),
+        (json!({"deployOffset": "-1"}), "properties.deployOffset"),
+        (json!({"colour": "red"}), "properties.colour"),
+    ] {
+        let r = s
+            .admin(POST, &format!("{API}/tasks"))
+            .json(
+                &json!({"type": "repository.docker.gc", "name": "bad", "enabled": true,
+                "notificationCondition": "FAILURE", "frequency": {"schedule": "manual"},
+                "properties": props}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{props}");
+        let body = json(r).await;
+        assert_eq!(body[0]["id"], field, "{body}");
+    }
+
+    // An upload begun and left: the purge of uploads older than 0 hours discards it.
+    let r = reg(&s, POST, "d2/y/blobs/uploads/").send().await.unwrap();
+    assert_eq!(r.status(), 202);
+    let location = r.headers()["location"].to_str().unwrap().to_owned();
+    let location = location
+        .strip_prefix(&s.at(""))
+        .unwrap_or(&location)
+        .to_owned();
+    let r = s
+        .admin(reqwest::Method::PATCH, &location)
+        .body(vec![b'u'; 1000])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let purge = create_task(&s, "repository.docker.upload-purge", json!({"age": "0"})).await;
+    let msg = run_task(&s, &purge).await;
+    assert_eq!(msg, "OK: deleted 1 incomplete uploads");
+    let r = s
+        .admin(reqwest::Method::PATCH, &location)
+        .body(vec![b'u'; 10])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let body = json(r).await;
+    assert_eq!(body["errors"][0]["code"], "BLOB_UPLOAD_UNKNOWN", "{body}");
+}
+
 both_backends!(
+    dry_run_and_reclaimable_bytes,
+    tasks_per_repository_and_upload_purge,
     deleting_an_image_frees_what_only_it_used,
     deleting_an_index_frees_its_platforms,
     proxy_caches_expire,

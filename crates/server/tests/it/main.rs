@@ -28,6 +28,7 @@ mod schema;
 mod shared_stores;
 mod status;
 mod system;
+mod tasks;
 mod users;
 mod yum;
 

@@ -53,6 +53,11 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/tasks/{id}"),
     ("post", "/tasks/{id}/run"),
     ("post", "/tasks/{id}/stop"),
+    ("post", "/tasks"),
+    ("get", "/tasks/templates"),
+    ("get", "/tasks/templates/{typeId}"),
+    ("put", "/tasks/{taskId}"),
+    ("delete", "/tasks/{id}"),
     // users.rs
     ("get", "/security/users"),
     ("post", "/security/users"),

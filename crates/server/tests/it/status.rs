@@ -264,7 +264,7 @@ async fn tasks_api(b: Backend) {
         list = json(s.admin(GET, "/service/rest/v1/tasks").send().await.unwrap()).await;
     }
     assert_eq!(list["items"][0]["id"], "blob-gc");
-    assert_eq!(list["items"][0]["type"], "blobstore.gc");
+    assert_eq!(list["items"][0]["type"], "blobstore.compact");
     assert!(list["continuationToken"].is_null());
     let none = json(
         s.admin(GET, "/service/rest/v1/tasks?type=other")

@@ -76,6 +76,53 @@ pub(crate) struct GenericBlobStoreApiResponse {
     total_size_in_bytes: i64,
     available_space_in_bytes: u64,
     soft_quota: Option<BlobStoreApiSoftQuota>,
+    /// Bytes the garbage collectors will free: blobs no asset names any more, and docker
+    /// content no tag reaches that is kept for the grace (as of each repository's last
+    /// collection). An Arca addition.
+    reclaimable_size_in_bytes: i64,
+    /// The last garbage collection that freed content of this store. An Arca addition.
+    last_collection: Option<CollectionXO>,
+}
+
+/// What a garbage collection freed.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct CollectionXO {
+    #[schema(format = DateTime)]
+    finished: String,
+    /// `store:<name>` (the blob GC) or `repository:<name>` (a docker collection).
+    by: String,
+    duration_ms: i64,
+    /// Blobs freed (the blob GC), or manifests and blobs deleted (a repository).
+    items_deleted: i64,
+    bytes_freed: i64,
+}
+
+/// A store's reclaimable bytes and last collection: the newest run on its content that
+/// freed something (the blob GC's, or a repository's collection, which frees as it deletes),
+/// else the newest run.
+async fn collection_of(arca: &Arca, store: &str) -> Result<(i64, Option<CollectionXO>), ApiError> {
+    let mut reclaimable = arca.db.unreferenced_bytes(store).await?;
+    let runs = arca.db.gc_runs_of_store(store).await?;
+    for r in runs.iter().filter(|r| !r.scope.starts_with("store:")) {
+        reclaimable += r.pending_bytes;
+    }
+    let newest = |freed: bool| {
+        runs.iter()
+            .filter(|r| !freed || r.items > 0)
+            .max_by_key(|r| r.finished_ms)
+    };
+    let last = newest(true).or_else(|| newest(false)).map(|r| {
+        let (y, m, d, hh, mm, ss) = arca_core::model::utc_parts(r.finished_ms);
+        CollectionXO {
+            finished: format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}.000+00:00"),
+            by: r.scope.clone(),
+            duration_ms: r.duration_ms,
+            items_deleted: r.items,
+            bytes_freed: r.bytes,
+        }
+    });
+    Ok((reclaimable, last))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -105,6 +152,7 @@ pub(crate) async fn list(
     let mut out = vec![];
     for s in arca.db.list_blob_stores().await? {
         let (bytes, count) = arca.storage.usage(&s.name).await?;
+        let (reclaimable, last_collection) = collection_of(&arca, &s.name).await?;
         // Opened here if another node created it since this one started.
         let store = arca.storage.store_or_open(&s.name).await.ok();
         let available = match &store {
@@ -123,6 +171,8 @@ pub(crate) async fn list(
             total_size_in_bytes: bytes,
             available_space_in_bytes: available.unwrap_or(0),
             soft_quota: quota_of(&s),
+            reclaimable_size_in_bytes: reclaimable,
+            last_collection,
         });
     }
     Ok(HttpResponse::Ok().json(out))

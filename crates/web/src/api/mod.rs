@@ -37,6 +37,9 @@ arca_core::policy! {
     MetricsRead = app("metrics", "read");
     TasksRead = app("tasks", "read");
     TasksStart = app("tasks", "start");
+    TasksCreate = app("tasks", "create");
+    TasksUpdate = app("tasks", "update");
+    TasksDelete = app("tasks", "delete");
     UsersRead = app("users", "read");
     UsersCreate = app("users", "create");
     UsersUpdate = app("users", "update");

@@ -312,9 +312,14 @@ pub(crate) async fn delete(
     // Blobs only this repository held are freed now rather than at the next sweep.
     let freed = arca
         .storage
-        .collect_garbage(std::time::Duration::ZERO)
-        .await?;
+        .collect_garbage(std::time::Duration::ZERO, "")
+        .await?
+        .blobs();
     tracing::info!(repo = %name, freed, "repository deleted");
+    // Its collections' pending bytes are no longer the store's to reclaim.
+    if let Err(e) = arca.db.forget_gc_run(&format!("repository:{name}")).await {
+        tracing::warn!(repo = %name, error = %e, "forgetting the repository's collections failed");
+    }
     audit(
         &arca,
         &req,
