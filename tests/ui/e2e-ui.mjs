@@ -115,6 +115,24 @@ try {
   check(preview.startsWith("1 component"), "a dry run counts what the policy would delete", preview);
   check((await page.evaluate(async () => (await fetch("/repository/ui-raw/docs/notes.txt")).status)) === 200,
     "and deletes nothing");
+  // A scheduled task through its form: a bad cron expression shown on its field, then a good one.
+  await page.goto(`${BASE}/ui/admin/tasks`);
+  await page.selectOption("#task-type", "repository.docker.gc");
+  await page.fill("#task-name", "ui docker gc");
+  await page.selectOption("#task-schedule", "cron");
+  await page.fill("#task-cron", "0 0 12 * *");
+  await page.click("#task-create");
+  await page.waitForFunction(() => document.querySelector('[data-error-for="frequency.cronExpression"]').textContent.length > 0);
+  ok("an invalid cron expression is shown next to its field");
+  await page.fill("#task-cron", "0 0 12 * * ?");
+  await Promise.all([page.waitForLoadState("load"), page.click("#task-create")]);
+  await page.waitForSelector('tr.task:has-text("ui docker gc")');
+  const row = await page.textContent('tr.task:has-text("ui docker gc")');
+  check(row.includes("cron 0 0 12 * * ?") && row.includes("12:00"), "the task is listed with its schedule and next run", row);
+  await shot("tasks");
+  await page.goto(`${BASE}/ui/admin/blobstores`);
+  check((await page.textContent("#blobstores thead")).includes("Reclaimable"),
+    "the blob stores list their reclaimable bytes and last collection");
   await page.goto(`${BASE}/`);
   check(await page.isVisible('tr.repo[data-name="ui-proxy"]'), "the repository list shows the new ones");
   await shot("repositories");

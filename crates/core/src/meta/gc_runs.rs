@@ -78,4 +78,23 @@ impl Db {
         let (n,): (i64,) = on_db!(self, |p| sqlx::query_as(q).bind(store).fetch_one(p).await?);
         Ok(n)
     }
+
+    /// A store's reclaimable bytes (unreferenced blobs, and what docker collections kept for
+    /// the grace) and its last collection: the newest run on its content that freed
+    /// something (the blob GC's, or a repository's collection, which frees as it deletes),
+    /// else the newest run.
+    pub async fn store_collection(&self, store: &str) -> Result<(i64, Option<GcRun>)> {
+        let mut reclaimable = self.unreferenced_bytes(store).await?;
+        let runs = self.gc_runs_of_store(store).await?;
+        for r in runs.iter().filter(|r| !r.scope.starts_with("store:")) {
+            reclaimable += r.pending_bytes;
+        }
+        let newest = |freed: bool| {
+            runs.iter()
+                .filter(|r| !freed || r.items > 0)
+                .max_by_key(|r| r.finished_ms)
+                .cloned()
+        };
+        Ok((reclaimable, newest(true).or_else(|| newest(false))))
+    }
 }

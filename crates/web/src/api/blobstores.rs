@@ -98,25 +98,14 @@ pub(crate) struct CollectionXO {
     bytes_freed: i64,
 }
 
-/// A store's reclaimable bytes and last collection: the newest run on its content that
-/// freed something (the blob GC's, or a repository's collection, which frees as it deletes),
-/// else the newest run.
+/// A store's reclaimable bytes and last collection ([`arca_core::meta::Db::store_collection`]).
 async fn collection_of(arca: &Arca, store: &str) -> Result<(i64, Option<CollectionXO>), ApiError> {
-    let mut reclaimable = arca.db.unreferenced_bytes(store).await?;
-    let runs = arca.db.gc_runs_of_store(store).await?;
-    for r in runs.iter().filter(|r| !r.scope.starts_with("store:")) {
-        reclaimable += r.pending_bytes;
-    }
-    let newest = |freed: bool| {
-        runs.iter()
-            .filter(|r| !freed || r.items > 0)
-            .max_by_key(|r| r.finished_ms)
-    };
-    let last = newest(true).or_else(|| newest(false)).map(|r| {
+    let (reclaimable, last) = arca.db.store_collection(store).await?;
+    let last = last.map(|r| {
         let (y, m, d, hh, mm, ss) = arca_core::model::utc_parts(r.finished_ms);
         CollectionXO {
             finished: format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}.000+00:00"),
-            by: r.scope.clone(),
+            by: r.scope,
             duration_ms: r.duration_ms,
             items_deleted: r.items,
             bytes_freed: r.bytes,

@@ -66,6 +66,10 @@ pub(crate) struct StoreRow {
     pub repositories: i64,
     pub available: String,
     pub healthy: bool,
+    /// Bytes the garbage collectors will free.
+    pub reclaimable: String,
+    /// The last collection that freed content of this store, in words.
+    pub last_collection: String,
 }
 
 async fn store_rows(arca: &Arca) -> Result<Vec<StoreRow>, UiError> {
@@ -84,6 +88,20 @@ async fn store_rows(arca: &Arca) -> Result<Vec<StoreRow>, UiError> {
             .await
             .map_err(|e| UiError::Internal(e.to_string()))?;
         let repositories = arca.db.blob_store_repository_count(&s.name).await?;
+        let (reclaimable, last) = arca.db.store_collection(&s.name).await?;
+        let last_collection = last.map_or_else(
+            || "never".to_owned(),
+            |r| {
+                format!(
+                    "{}: {} deleted, {} freed ({} ms, {})",
+                    when(r.finished_ms),
+                    r.items,
+                    human_bytes(r.bytes),
+                    r.duration_ms,
+                    r.scope
+                )
+            },
+        );
         let (available, healthy) = match arca.storage.store(&s.name) {
             Ok(st) => (
                 st.available_space().await.map(|b| human_bytes(b as i64)),
@@ -112,6 +130,8 @@ async fn store_rows(arca: &Arca) -> Result<Vec<StoreRow>, UiError> {
             repositories,
             available: available.unwrap_or_else(|| "—".into()),
             healthy,
+            reclaimable: human_bytes(reclaimable),
+            last_collection,
         });
     }
     Ok(out)
@@ -469,10 +489,21 @@ pub(crate) struct TaskView {
     pub name: String,
     pub kind: String,
     pub schedule: String,
+    pub enabled: bool,
     pub last_run: String,
     pub last_result: String,
     pub failed: bool,
     pub next_run: String,
+    /// Arca's own task of its type: it can be disabled, not deleted.
+    pub builtin: bool,
+}
+
+/// A property input of the new-task form: the types that take it.
+pub(crate) struct FieldView {
+    pub id: String,
+    pub label: String,
+    pub help: String,
+    pub types: String,
 }
 
 #[derive(Template)]
@@ -480,6 +511,9 @@ pub(crate) struct TaskView {
 struct Tasks {
     chrome: Chrome,
     tasks: Vec<TaskView>,
+    /// (type id, name) of every task type.
+    types: Vec<(String, String)>,
+    fields: Vec<FieldView>,
 }
 
 pub(crate) async fn tasks(
@@ -487,28 +521,63 @@ pub(crate) async fn tasks(
     arca: web::Data<Arca>,
 ) -> Result<HttpResponse, UiError> {
     let page = admin_page(&arca, &req, "admin", app("tasks", "read")).await?;
+    let all = arca_core::task_types::all(&arca);
     let tasks = arca
         .db
         .list_tasks()
         .await?
         .into_iter()
-        .map(|t| TaskView {
-            failed: t
-                .last_result
-                .as_deref()
-                .is_some_and(|r| r.starts_with("FAILED")),
-            id: t.id,
-            name: t.name,
-            kind: t.type_id,
-            schedule: t.schedule,
-            last_run: t.last_run_ms.map(when).unwrap_or_else(|| "never".into()),
-            last_result: t.last_result.unwrap_or_default(),
-            next_run: t.next_run_ms.map(when).unwrap_or_else(|| "—".into()),
+        .map(|t| {
+            let settings = arca_core::task_types::TaskSettings::parse(&t.attributes);
+            let f = &settings.frequency;
+            let schedule = match f.schedule.as_str() {
+                "cron" => format!("cron {}", f.cron_expression.as_deref().unwrap_or_default()),
+                "" => t.schedule.clone(),
+                other => other.to_owned(),
+            };
+            TaskView {
+                failed: t
+                    .last_result
+                    .as_deref()
+                    .is_some_and(|r| r.starts_with("FAILED")),
+                builtin: all.iter().any(|k| k.builtin.is_some_and(|b| b.id == t.id)),
+                name: t.name,
+                kind: t.type_id,
+                schedule,
+                enabled: t.enabled,
+                last_run: t.last_run_ms.map(when).unwrap_or_else(|| "never".into()),
+                last_result: t.last_result.unwrap_or_default(),
+                next_run: t
+                    .next_run_ms
+                    .filter(|n| *n != arca_core::schedule::NEVER && t.enabled)
+                    .map(when)
+                    .unwrap_or_else(|| "—".into()),
+                id: t.id,
+            }
         })
         .collect();
+    let mut fields: Vec<FieldView> = Vec::new();
+    for t in &all {
+        for f in t.fields {
+            match fields.iter_mut().find(|v| v.id == f.id) {
+                Some(v) => v.types = format!("{}, {}", v.types, t.type_id),
+                None => fields.push(FieldView {
+                    id: f.id.into(),
+                    label: f.label.into(),
+                    help: f.help.into(),
+                    types: t.type_id.into(),
+                }),
+            }
+        }
+    }
     Ok(render(&Tasks {
         chrome: page.chrome,
         tasks,
+        types: all
+            .iter()
+            .map(|t| (t.type_id.to_owned(), t.name.to_owned()))
+            .collect(),
+        fields,
     }))
 }
 
