@@ -245,8 +245,23 @@ if [ "$TARGET" = arca ]; then
   check "skopeo delete gc/one:1 (by its digest ${D1:7:12})" skopeo delete "${SK[@]}" "docker://$G1"
   check "gc/one's manifest answers 404 by digest" test "$(curl -s -o /dev/null -w '%{http_code}' -u "admin:$PW" "$URL/v2/docker-hosted/gc/one/manifests/$D1")" = 404
   sleep "$GRACE.2"
+  # A dry run (a task of Nexus's type, dryRun true) names the layer and deletes nothing; the
+  # blob store listing counts it as reclaimable.
+  check "create a dry-run docker GC task for docker-hosted" test "$(api POST tasks '{"type":"repository.docker.gc","name":"dry run","enabled":true,
+    "notificationCondition":"FAILURE","frequency":{"schedule":"manual"},"properties":{"repositoryName":"docker-hosted","dryRun":"true"}}')" = 201
+  DRY=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$W/api.out")
+  api POST "tasks/$DRY/run" '' >/dev/null; api GET "tasks/$DRY" '' >/dev/null
+  DRYMSG=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("message"))' "$W/api.out")
+  check "the dry run names image one's layer and deletes nothing" bash -c \
+    "grep -q -- '${U1}' <<<'$DRYMSG' && [ \"\$(find '$BLOBS' -type f -printf '%s\n' | awk '{s+=\$1} END {print s+0}')\" = '$B1' ]"
+  api GET blobstores '' >/dev/null
+  RECL=$(python3 -c 'import json,sys; print([b for b in json.load(open(sys.argv[1])) if b["name"]=="default"][0]["reclaimableSizeInBytes"])' "$W/api.out")
+  check "GET /blobstores: reclaimable $RECL bytes, at least image one's layer" test "$RECL" -ge "$U1SIZE"
   check "docker-gc after the grace" rungc; echo "     $GCMSG"
   MS=$(waitbytes $((B1 - U1SIZE))); B2=$(blobbytes)
+  api GET blobstores '' >/dev/null
+  FREED=$(python3 -c 'import json,sys; print([b for b in json.load(open(sys.argv[1])) if b["name"]=="default"][0]["lastCollection"]["bytesFreed"])' "$W/api.out")
+  check "GET /blobstores: the last collection freed $FREED bytes, at least image one's layer" test "$FREED" -ge "$U1SIZE"
   check "the blob directory shrank by at least image one's layer" test $((B1 - B2)) -ge "$U1SIZE"
   echo "     blobs: $B1 -> $B2 bytes (-$((B1 - B2))), ${MS} ms from the DELETE to the bytes being gone (grace ${GRACE} s)"
   check "image one's layer file is gone, the shared base and image two's layer stay" bash -c \

@@ -24,7 +24,7 @@ use arca_core::{
     model::{Asset, Repository, now_ms},
 };
 
-use crate::{manifest, paths};
+use crate::manifest;
 
 /// Manifests read into memory at most this large (an index of thousands of platforms fits).
 const MANIFEST_LIMIT: u64 = 4 << 20;
@@ -85,37 +85,42 @@ async fn delete(arca: &Arca, repo: &Repository, path: &str) -> Result<bool, Stri
 }
 
 /// The bytes deleting `a` would free: its size when no other asset names its blob.
-async fn freeable(arca: &Arca, a: &Asset) -> i64 {
+async fn freeable(arca: &Arca, a: &Slim) -> i64 {
     match arca.db.blob_refcount(&a.blob_store, &a.blob_digest).await {
         Ok(Some(n)) if n <= 1 => a.size,
         _ => 0,
     }
 }
 
+/// What the collector keeps of an asset while it runs (not its attributes).
+struct Slim {
+    path: String,
+    size: i64,
+    blob_store: String,
+    blob_digest: String,
+    last_use: i64,
+    last_modified: i64,
+}
+
+impl Slim {
+    fn of(a: &Asset) -> Self {
+        Self {
+            path: a.path.clone(),
+            size: a.size,
+            blob_store: a.blob_store.clone(),
+            blob_digest: a.blob_digest.clone(),
+            last_use: last_use(a),
+            last_modified: a.last_modified_ms,
+        }
+    }
+}
+
+/// Assets read per query: a run holds what manifests name, never every asset at once.
+const PAGE: i64 = 1000;
+
 /// The newest use of an asset: written, mounted (both rewrite it) or read.
 fn last_use(a: &Asset) -> i64 {
     a.last_modified_ms.max(a.last_downloaded_ms.unwrap_or(0))
-}
-
-/// Every asset of the repository under `v2/`.
-async fn all_assets(arca: &Arca, repo: &Repository) -> Result<Vec<Asset>, String> {
-    let mut out = Vec::new();
-    let mut after = String::new();
-    loop {
-        let page = arca
-            .db
-            .list_assets(repo.id, "v2/", &after, 1000)
-            .await
-            .map_err(|e| e.to_string())?;
-        let Some(last) = page.last() else { break };
-        after = last.path.clone();
-        let full = page.len() == 1000;
-        out.extend(page);
-        if !full {
-            break;
-        }
-    }
-    Ok(out)
 }
 
 /// `v2/<image>/manifests/<reference>` → (image, reference).
@@ -193,8 +198,17 @@ pub async fn named_by_image(
     Ok(out)
 }
 
+/// A manifest named by digest, as the collector keeps it.
+struct Manifest {
+    asset: Slim,
+    /// `None` when unreadable: if it is reached, nothing of the repository goes.
+    names: Option<Names>,
+    subject: Option<String>,
+}
+
 /// Collects one repository (see the module's documentation); a `dry` run deletes nothing and
-/// lists what would go.
+/// lists what would go. Manifests are read a page at a time, keeping what they name; blobs
+/// are then read a page at a time and each page's unreached ones collected.
 pub async fn collect(
     arca: &Arca,
     repo: &Repository,
@@ -202,8 +216,7 @@ pub async fn collect(
     dry: bool,
 ) -> Result<Report, String> {
     let started = now_ms();
-    let young = |a: &Asset| started - last_use(a) < grace_ms;
-    let assets = all_assets(arca, repo).await?;
+    let young = |last_use: i64| started - last_use < grace_ms;
     // A proxy's cached manifests not used within its content max age go (the next pull
     // fetches them again), and with them what only they reached.
     let cache_age_ms = (repo.kind == arca_core::model::RepoKind::Proxy)
@@ -215,54 +228,83 @@ pub async fn collect(
         .flatten()
         .filter(|m| *m >= 0)
         .map(|m| m * 60_000);
-    let mut expired: Vec<&Asset> = Vec::new();
-    // Manifests by (image, digest), and the tags naming each digest.
-    let mut by_digest: HashMap<(String, String), &Asset> = HashMap::new();
-    let mut roots: Vec<(String, String)> = Vec::new();
-    let mut blobs: Vec<&Asset> = Vec::new();
-    for a in &assets {
-        if a.path.starts_with("v2/-/blobs/") {
-            blobs.push(a);
-            continue;
-        }
-        let Some((image, reference)) = manifest_parts(&a.path) else {
-            continue;
-        };
-        if cache_age_ms.is_some_and(|age| started - last_use(a) >= age) && !young(a) {
-            expired.push(a);
-            continue;
-        }
-        let digest = format!("sha256:{}", a.checksums.sha256);
-        if reference.starts_with("sha256:") {
-            by_digest.insert((image.to_owned(), digest), a);
-        } else {
-            roots.push((image.to_owned(), digest));
-        }
-    }
     let max_age_ms = repo
         .attrs
         .pointer("/docker/untaggedMaxAgeHours")
         .and_then(|v| v.as_i64())
         .map(|h| h.max(0) * 3_600_000);
-    for ((image, digest), a) in &by_digest {
-        let expired = max_age_ms.is_some_and(|age| started - last_use(a) >= age);
-        if !expired || young(a) {
-            roots.push((image.clone(), digest.clone()));
+    let mut expired: Vec<Slim> = Vec::new();
+    let mut by_digest: HashMap<(String, String), Manifest> = HashMap::new();
+    let mut queue: Vec<(String, String)> = Vec::new();
+    let mut reached_blobs: HashSet<String> = HashSet::new();
+    // (Blob rows are paged past too: where they sort depends on the database's collation.)
+    let mut after = String::new();
+    loop {
+        let page = arca
+            .db
+            .list_assets(repo.id, "v2/", &after, PAGE)
+            .await
+            .map_err(|e| e.to_string())?;
+        let Some(last) = page.last() else { break };
+        after = last.path.clone();
+        let full = page.len() as i64 == PAGE;
+        for a in &page {
+            let Some((image, reference)) = manifest_parts(&a.path) else {
+                continue;
+            };
+            let slim = Slim::of(a);
+            if cache_age_ms.is_some_and(|age| started - slim.last_use >= age)
+                && !young(slim.last_use)
+            {
+                expired.push(slim);
+                continue;
+            }
+            let names = parse(arca, a).await;
+            if crate::names::is_digest(reference) {
+                let subject = a
+                    .attrs
+                    .get("subject")
+                    .and_then(|v| v.as_str())
+                    .map(str::to_owned);
+                by_digest.insert(
+                    (image.to_owned(), reference.to_owned()),
+                    Manifest {
+                        asset: slim,
+                        names,
+                        subject,
+                    },
+                );
+                continue;
+            }
+            // A tag: what its manifest names stays, by whichever digest it was pushed.
+            let Some(names) = names else {
+                return Ok(Report::default());
+            };
+            queue.push((image.to_owned(), format!("sha256:{}", a.checksums.sha256)));
+            reached_blobs.extend(names.blobs);
+            queue.extend(names.children.into_iter().map(|c| (image.to_owned(), c)));
+        }
+        if !full {
+            break;
+        }
+    }
+    for (key, m) in &by_digest {
+        let expired = max_age_ms.is_some_and(|age| started - m.asset.last_use >= age);
+        if !expired || young(m.asset.last_use) {
+            queue.push(key.clone());
         }
     }
     // Reachable manifests and blobs; referrers of kept manifests join until nothing changes.
-    let mut kept: HashSet<(String, String)> = HashSet::new();
-    let mut reached_blobs: HashSet<String> = HashSet::new();
     let mut subjects: HashMap<(String, String), Vec<(String, String)>> = HashMap::new();
-    for ((image, digest), a) in &by_digest {
-        if let Some(s) = a.attrs.get("subject").and_then(|v| v.as_str()) {
+    for ((image, digest), m) in &by_digest {
+        if let Some(s) = &m.subject {
             subjects
-                .entry((image.clone(), s.to_owned()))
+                .entry((image.clone(), s.clone()))
                 .or_default()
                 .push((image.clone(), digest.clone()));
         }
     }
-    let mut queue = roots;
+    let mut kept: HashSet<(String, String)> = HashSet::new();
     while let Some(key) = queue.pop() {
         if !kept.insert(key.clone()) {
             continue;
@@ -270,20 +312,20 @@ pub async fn collect(
         if let Some(refs) = subjects.get(&key) {
             queue.extend(refs.iter().cloned());
         }
-        let Some(a) = by_digest.get(&key) else {
+        let Some(m) = by_digest.get(&key) else {
             continue;
         };
-        match parse(arca, a).await {
-            Some(m) => {
-                reached_blobs.extend(m.blobs);
-                queue.extend(m.children.into_iter().map(|c| (key.0.clone(), c)));
+        match &m.names {
+            Some(n) => {
+                reached_blobs.extend(n.blobs.iter().cloned());
+                queue.extend(n.children.iter().map(|c| (key.0.clone(), c.clone())));
             }
             // Unreadable: what it names is unknown, so nothing of the repository goes.
             None => return Ok(Report::default()),
         }
     }
     let mut report = Report::default();
-    for a in expired {
+    for a in &expired {
         report.manifests += 1;
         if dry {
             report.list(&a.path);
@@ -295,81 +337,107 @@ pub async fn collect(
         }
     }
     // Untagged manifests no one reaches.
-    for ((image, digest), a) in &by_digest {
-        if kept.contains(&(image.clone(), digest.clone())) {
+    for (key, m) in &by_digest {
+        if kept.contains(key) {
             continue;
         }
-        if young(a) {
-            report.pending_bytes += freeable(arca, a).await;
+        if young(m.asset.last_use) {
+            report.pending_bytes += freeable(arca, &m.asset).await;
             continue;
         }
         report.manifests += 1;
-        let path = paths::manifest(image, digest);
         if dry {
-            report.list(&path);
-            report.pending_bytes += freeable(arca, a).await;
+            report.list(&m.asset.path);
+            report.pending_bytes += freeable(arca, &m.asset).await;
             continue;
         }
-        if delete(arca, repo, &path).await? {
-            report.freed_bytes += a.size;
+        if delete(arca, repo, &m.asset.path).await? {
+            report.freed_bytes += m.asset.size;
         }
     }
+    drop(by_digest);
     // Blobs no kept manifest names; those used within the grace wait for a later run.
-    let (unreached, candidates): (Vec<&Asset>, Vec<&Asset>) = blobs
-        .into_iter()
-        .filter(|a| {
-            let d = a.path.trim_start_matches("v2/-/blobs/");
-            !reached_blobs.contains(d)
-        })
-        .partition(|a| young(a));
-    for a in unreached {
-        report.pending_bytes += freeable(arca, a).await;
-    }
-    if dry {
-        for a in candidates {
-            report.blobs += 1;
-            report.bytes += a.size;
-            report.list(&a.path);
-            report.pending_bytes += freeable(arca, a).await;
-        }
-        return Ok(report);
-    }
-    for batch in candidates.chunks(BATCH) {
-        let digests: Vec<String> = batch
-            .iter()
-            .map(|a| a.path.trim_start_matches("v2/-/blobs/").to_owned())
-            .collect();
-        let _locked = lock_blobs(arca, repo.id, &digests)
+    let mut after = String::new();
+    loop {
+        let page = arca
+            .db
+            .list_assets(repo.id, "v2/-/blobs/", &after, PAGE)
             .await
             .map_err(|e| e.to_string())?;
-        // Manifests recorded since the run began (their PUT held these locks, so they are
-        // recorded by now): what they name stays.
-        let fresh: Vec<Asset> = all_assets(arca, repo)
-            .await?
-            .into_iter()
-            .filter(|a| manifest_parts(&a.path).is_some())
-            .filter(|a| a.last_modified_ms >= started - CLOCK_MARGIN_MS)
-            .collect();
-        let refs: Vec<&Asset> = fresh.iter().collect();
-        let named = named_blobs(arca, &refs).await;
-        for (a, d) in batch.iter().zip(&digests) {
-            if named.contains(d) {
+        let Some(last) = page.last() else { break };
+        after = last.path.clone();
+        let full = page.len() as i64 == PAGE;
+        let mut candidates = Vec::new();
+        for a in &page {
+            if reached_blobs.contains(a.path.trim_start_matches("v2/-/blobs/")) {
                 continue;
             }
-            // Used again since the listing (a mount, an upload of the same layer)?
-            match arca.db.find_asset(repo.id, &a.path).await {
-                Ok(Some(now)) if now.last_modified_ms == a.last_modified_ms => {}
-                Ok(_) => continue,
-                Err(e) => return Err(e.to_string()),
+            let slim = Slim::of(a);
+            if young(slim.last_use) {
+                report.pending_bytes += freeable(arca, &slim).await;
+            } else {
+                candidates.push(slim);
             }
-            if delete(arca, repo, &a.path).await? {
-                report.freed_bytes += a.size;
+        }
+        if dry {
+            for a in &candidates {
+                report.blobs += 1;
+                report.bytes += a.size;
+                report.list(&a.path);
+                report.pending_bytes += freeable(arca, a).await;
             }
-            report.blobs += 1;
-            report.bytes += a.size;
+        } else {
+            for batch in candidates.chunks(BATCH) {
+                collect_blobs(arca, repo, started, batch, &mut report).await?;
+            }
+        }
+        if !full {
+            break;
         }
     }
     Ok(report)
+}
+
+/// Deletes a batch of unreached blobs under their locks, but those a manifest recorded since
+/// the run began names (its PUT held these locks, so it is recorded by now) and those used
+/// again since they were listed.
+async fn collect_blobs(
+    arca: &Arca,
+    repo: &Repository,
+    started: i64,
+    batch: &[Slim],
+    report: &mut Report,
+) -> Result<(), String> {
+    let digests: Vec<String> = batch
+        .iter()
+        .map(|a| a.path.trim_start_matches("v2/-/blobs/").to_owned())
+        .collect();
+    let _locked = lock_blobs(arca, repo.id, &digests)
+        .await
+        .map_err(|e| e.to_string())?;
+    let fresh = arca
+        .db
+        .assets_modified_since(repo.id, "v2/%/manifests/%", started - CLOCK_MARGIN_MS)
+        .await
+        .map_err(|e| e.to_string())?;
+    let refs: Vec<&Asset> = fresh.iter().collect();
+    let named = named_blobs(arca, &refs).await;
+    for (a, d) in batch.iter().zip(&digests) {
+        if named.contains(d) {
+            continue;
+        }
+        match arca.db.find_asset(repo.id, &a.path).await {
+            Ok(Some(now)) if now.last_modified_ms == a.last_modified => {}
+            Ok(_) => continue,
+            Err(e) => return Err(e.to_string()),
+        }
+        if delete(arca, repo, &a.path).await? {
+            report.freed_bytes += a.size;
+        }
+        report.blobs += 1;
+        report.bytes += a.size;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -354,6 +354,26 @@ impl Db {
         rows.into_iter().map(AssetRow::into_asset).collect()
     }
 
+    /// Assets of a repository whose path is `like` (SQL LIKE) written at or after `since_ms`
+    /// (a collector's look at what was recorded while it ran: few rows, found by the database).
+    pub async fn assets_modified_since(
+        &self,
+        repository_id: i64,
+        like: &str,
+        since_ms: i64,
+    ) -> Result<Vec<Asset>> {
+        let sql = asset_query(
+            "WHERE a.repository_id = $1 AND a.path LIKE $2 AND a.last_modified_ms >= $3 ORDER BY a.path",
+        );
+        let rows: Vec<AssetRow> = on_db!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(repository_id)
+            .bind(like)
+            .bind(since_ms)
+            .fetch_all(p)
+            .await?);
+        rows.into_iter().map(AssetRow::into_asset).collect()
+    }
+
     /// The entries directly under `prefix` (`a/b/`, or `""` for the root), in byte order,
     /// starting after `after` (an entry name, for paging): `dir/` names for directories, file
     /// names with their asset. One index seek per entry, so listing a directory of a repository
