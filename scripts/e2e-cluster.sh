@@ -239,7 +239,7 @@ def task_message(tid):
     return json.loads(out).get("message") if st == 200 else st
 
 
-def gc_task_id(kind="blobstore.gc"):
+def gc_task_id(kind="blobstore.compact"):
     st, out, _ = A.api("GET", "tasks")
     for t in json.loads(out)["items"] if st == 200 else []:
         if t["type"] == kind:

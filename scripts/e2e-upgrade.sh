@@ -237,9 +237,11 @@ def blob_file(digest):
 
 def run_gc(node):
     st, out, _ = node.api("GET", "tasks")
-    ids = [t["id"] for t in json.loads(out)["items"] if t["type"] == "blobstore.gc"] if st == 200 else []
+    # blobstore.gc before schedules came, Nexus's blobstore.compact since.
+    ids = [t["id"] for t in json.loads(out)["items"]
+           if t["type"] in ("blobstore.gc", "blobstore.compact")] if st == 200 else []
     if not ids:
-        return f"no blobstore.gc task listed through {node.name} ({st})"
+        return f"no blob GC task listed through {node.name} ({st})"
     st, out, _ = node.api("POST", f"tasks/{ids[0]}/run")
     return None if st in (200, 204) else f"running the blob GC through {node.name}: {st} {short(out)}"
 
