@@ -3,6 +3,8 @@
 //! (any policy suffices). Deletion goes through [`delete_paths`], the same path as the REST
 //! API's deletes, so blobs are freed at once and Maven metadata and yum repodata stay in step.
 
+use std::collections::HashMap;
+
 use actix_web::web;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
@@ -32,6 +34,10 @@ pub struct Criteria {
     /// A regular expression one of the component's asset paths must match in full.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asset_regex: Option<String>,
+    /// The newest this many versions of each component name (namespace and name, by their
+    /// newest asset) never match: a docker image keeps its newest tags.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retain: Option<i64>,
 }
 
 const DAY_MS: i64 = 86_400_000;
@@ -58,6 +64,9 @@ impl Criteria {
         }
         if let Some(r) = &self.asset_regex {
             anchored(r).map_err(|e| ("criteriaAssetRegex", format!("criteriaAssetRegex: {e}")))?;
+        }
+        if self.retain.is_some_and(|n| !(1..=100_000).contains(&n)) {
+            return Err(("retain", "retain must be from 1 to 100000 versions".into()));
         }
         if *self == Self::default() {
             return Err(("*", "a cleanup policy needs at least one criterion".into()));
@@ -183,6 +192,80 @@ pub enum CleanupError {
     Policy(String, String),
 }
 
+/// The newest `n` versions of each name in `repo` (namespace and name, by their newest
+/// asset, then id): component id → its rank from 0. A version that is a content digest
+/// (docker's `sha256:…` components, beside the tags) does not count: it is kept (rank 0) when
+/// its content is a kept version's. Read a page at a time; holds `n` per name.
+async fn newest_versions(
+    arca: &Arca,
+    repo: &Repository,
+    n: usize,
+) -> Result<HashMap<i64, usize>, CleanupError> {
+    type Name = (String, String);
+    // Per name: the newest (time, id, content) of the versions.
+    let mut by_name: HashMap<Name, Vec<(i64, i64, String)>> = HashMap::new();
+    let mut by_digest: Vec<(Name, i64, String)> = Vec::new();
+    let mut after = 0;
+    loop {
+        let comps = arca.db.list_components(repo.id, after, 500).await?;
+        let Some(last) = comps.last() else { break };
+        after = last.id;
+        let assets = arca
+            .db
+            .assets_of(&comps.iter().map(|c| c.id).collect::<Vec<_>>())
+            .await?;
+        for comp in &comps {
+            let Some(newest) = assets
+                .iter()
+                .filter(|a| a.component_id == Some(comp.id))
+                .max_by_key(|a| a.last_modified_ms)
+            else {
+                continue;
+            };
+            let name = (comp.namespace.clone(), comp.name.clone());
+            let content = newest.checksums.sha256.clone();
+            if is_digest(&comp.version) {
+                by_digest.push((name, comp.id, content));
+                continue;
+            }
+            let top = by_name.entry(name).or_default();
+            top.push((newest.last_modified_ms, comp.id, content));
+            top.sort_unstable_by(|a, b| (b.0, b.1).cmp(&(a.0, a.1)));
+            top.truncate(n);
+        }
+        if comps.len() < 500 {
+            break;
+        }
+    }
+    let mut out = HashMap::new();
+    for (name, id, content) in by_digest {
+        if by_name
+            .get(&name)
+            .is_some_and(|top| top.iter().any(|(_, _, c)| *c == content))
+        {
+            out.insert(id, 0);
+        }
+    }
+    for top in by_name.into_values() {
+        out.extend(top.into_iter().enumerate().map(|(i, (_, id, _))| (id, i)));
+    }
+    Ok(out)
+}
+
+/// `sha256:<hex>` and the like: a version naming content rather than a release.
+fn is_digest(version: &str) -> bool {
+    version.split_once(':').is_some_and(|(alg, hex)| {
+        matches!(alg, "sha256" | "sha384" | "sha512")
+            && hex.len() >= 32
+            && hex.bytes().all(|b| b.is_ascii_hexdigit())
+    })
+}
+
+/// Whether component `id` is among the newest `n` of its name.
+fn retained(newest: &HashMap<i64, usize>, id: i64, n: usize) -> bool {
+    newest.get(&id).is_some_and(|rank| *rank < n)
+}
+
 /// Applies `policies` to `repo` (components matching any of them); with `dry_run` only counts.
 pub async fn apply(
     arca: &web::Data<Arca>,
@@ -212,6 +295,10 @@ pub async fn apply(
         return Ok(out);
     }
     let now = now_ms();
+    let newest = match compiled.iter().filter_map(|(c, _)| c.retain).max() {
+        Some(n) => newest_versions(arca, repo, n as usize).await?,
+        None => HashMap::new(),
+    };
     let mut after = 0;
     loop {
         let comps = arca.db.list_components(repo.id, after, 500).await?;
@@ -229,10 +316,11 @@ pub async fn apply(
                 .iter()
                 .filter(|a| a.component_id == Some(comp.id))
                 .collect();
-            if !compiled
-                .iter()
-                .any(|(c, re)| matches(c, re.as_ref(), comp, &mine, now))
-            {
+            if !compiled.iter().any(|(c, re)| {
+                matches(c, re.as_ref(), comp, &mine, now)
+                    && c.retain
+                        .is_none_or(|n| !retained(&newest, comp.id, n as usize))
+            }) {
                 continue;
             }
             page_matched += 1;

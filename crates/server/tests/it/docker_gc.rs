@@ -716,7 +716,101 @@ async fn tasks_per_repository_and_upload_purge(b: Backend) {
     assert_eq!(body["errors"][0]["code"], "BLOB_UPLOAD_UNKNOWN", "{body}");
 }
 
+/// A policy that keeps each image's newest two tags (and deletes older ones): the collector
+/// then frees the layers only the old tags used.
+async fn keep_newest_tags(b: Backend) {
+    let s = TestServer::with_config(
+        b,
+        Config {
+            gc_grace: Some(1),
+            ..Default::default()
+        },
+    )
+    .await;
+    let r = s
+        .admin(POST, "/service/rest/internal/cleanup-policies")
+        .json(&json!({"name": "newest-two", "format": "docker", "retain": 2}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    let bad = s
+        .admin(POST, "/service/rest/internal/cleanup-policies")
+        .json(&json!({"name": "bad", "format": "docker", "retain": -3}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    let r = s
+        .admin(POST, &format!("{API}/repositories/docker/hosted"))
+        .json(&json!({"name": "d", "online": true,
+            "storage": {"blobStoreName": "default", "strictContentTypeValidation": true, "writePolicy": "ALLOW"},
+            "cleanup": {"policyNames": ["newest-two"]},
+            "docker": {"v1Enabled": false, "forceBasicAuth": true}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let config = br#"{"os":"linux"}"#.to_vec();
+    push_blob(&s, "d/app", &config).await;
+    push_blob(&s, "d/other", &config).await;
+    let (mut layers, mut digests) = (Vec::new(), Vec::new());
+    for tag in 1..=4u8 {
+        let layer = vec![b'0' + tag; 10_000 + tag as usize];
+        push_blob(&s, "d/app", &layer).await;
+        let (st, d) = push_manifest(&s, "d/app", &format!("{tag}"), &config, &[&layer]).await;
+        assert_eq!(st, 201);
+        layers.push(layer);
+        digests.push(d);
+        // Distinct write times order the tags.
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // Another image's single tag is its newest: it stays.
+    let other = vec![b'o'; 5_000];
+    push_blob(&s, "d/other", &other).await;
+    assert_eq!(
+        push_manifest(&s, "d/other", "1", &config, &[&other])
+            .await
+            .0,
+        201
+    );
+    let r = s
+        .admin(POST, &format!("{API}/cleanup/run"))
+        .json(&json!({"repository": "d"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    for (tag, want) in [(1, 404), (2, 404), (3, 200), (4, 200)] {
+        assert_eq!(
+            status(&s, &format!("d/app/manifests/{tag}")).await,
+            want,
+            "tag {tag}"
+        );
+        // A kept tag's manifest still pulls by digest too.
+        let d = &digests[tag - 1];
+        assert_eq!(
+            status(&s, &format!("d/app/manifests/{d}")).await,
+            want,
+            "{d}"
+        );
+    }
+    assert_eq!(status(&s, "d/other/manifests/1").await, 200);
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let msg = run_gc(&s).await;
+    assert!(msg.contains("d: deleted 0 manifests and 2 blobs"), "{msg}");
+    for (i, want) in [(0, 404), (1, 404), (2, 200), (3, 200)] {
+        assert_eq!(
+            status(&s, &format!("d/app/blobs/{}", digest(&layers[i]))).await,
+            want,
+            "layer of tag {}",
+            i + 1
+        );
+    }
+}
+
 both_backends!(
+    keep_newest_tags,
     dry_run_and_reclaimable_bytes,
     tasks_per_repository_and_upload_purge,
     deleting_an_image_frees_what_only_it_used,

@@ -50,6 +50,10 @@ pub(crate) struct CleanupPolicyXO {
     /// A regular expression one asset path must match in full.
     #[serde(default)]
     criteria_asset_regex: Option<String>,
+    /// Keep the newest this many versions of each component name (by their newest asset);
+    /// only older ones can match.
+    #[serde(default)]
+    retain: Option<i64>,
     /// How many repositories name it (answers only).
     #[serde(default)]
     in_use_count: Option<i64>,
@@ -69,6 +73,7 @@ fn to_row(xo: &CleanupPolicyXO) -> Result<CleanupPolicyRow, ApiError> {
         last_downloaded: xo.criteria_last_downloaded,
         release_type: xo.criteria_release_type.clone().filter(|s| !s.is_empty()),
         asset_regex: xo.criteria_asset_regex.clone().filter(|s| !s.is_empty()),
+        retain: xo.retain.filter(|n| *n != 0),
     };
     criteria
         .validate()
@@ -103,6 +108,7 @@ async fn to_xo(arca: &Arca, row: CleanupPolicyRow) -> Result<CleanupPolicyXO, Ap
         criteria_last_downloaded: c.last_downloaded,
         criteria_release_type: c.release_type,
         criteria_asset_regex: c.asset_regex,
+        retain: c.retain,
         in_use_count: Some(used),
     })
 }
