@@ -230,7 +230,7 @@ async fn newest_versions(
             }
             let top = by_name.entry(name).or_default();
             top.push((newest.last_modified_ms, comp.id, content));
-            top.sort_unstable_by(|a, b| (b.0, b.1).cmp(&(a.0, a.1)));
+            top.sort_unstable_by_key(|t| std::cmp::Reverse((t.0, t.1)));
             top.truncate(n);
         }
         if comps.len() < 500 {
