@@ -67,6 +67,9 @@ ARCA_EXTENSIONS = [
     # Read-only mode (GET /v1/read-only, POST freeze/release/force-release) is real Nexus API, but the
     # 3.94 description omits it, so there is no Nexus schema to compare with.
     "/v1/read-only*",
+    # Cleanup policies at their public path: Nexus 3.96 moved them here from /internal/cleanup-policies (still
+    # served, and compared above), so the 3.94 description does not have it.
+    "/v1/cleanup-policies*",
     # PEP 592 yanking of a PyPI release (POST/DELETE /v1/pypi/{repository}/{project}/{version}/yank):
     # Nexus has no yank API.
     "/v1/pypi/*/yank",

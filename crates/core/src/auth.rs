@@ -69,7 +69,7 @@ pub async fn subject_of(req: &HttpRequest) -> Result<Subject, Denied> {
         }
         return arca
             .security
-            .user_subject(&claims.sub, claims.iat_ms)
+            .session_subject(&claims.sub, claims.iat_ms)
             .await
             .map_err(Denied);
     }

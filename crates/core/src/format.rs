@@ -93,6 +93,11 @@ pub trait Format: Send + Sync + 'static {
     }
     /// Routes outside `/repository/` (docker's `/v2/`).
     fn configure(&self, _cfg: &mut web::ServiceConfig) {}
+    /// Rebuilds what the format derives from a repository's assets (Maven metadata, yum
+    /// repodata, …) for `POST /v1/repositories/{name}/rebuild-index`: a summary, or why not.
+    async fn rebuild_index(&self, _cx: &RepoContext) -> Result<String, RebuildError> {
+        Err(RebuildError::NotSupported(self.id()))
+    }
     /// The task types the format adds to `/service/rest/v1/tasks` (Nexus's types of the same
     /// ids), run by [`Format::run_task`].
     fn task_types(&self) -> Vec<crate::task_types::TaskType> {
@@ -108,6 +113,15 @@ pub trait Format: Send + Sync + 'static {
     ) -> Result<String, String> {
         Ok(String::new())
     }
+}
+
+/// Why [`Format::rebuild_index`] did not rebuild.
+#[derive(Debug, thiserror::Error)]
+pub enum RebuildError {
+    #[error("the {0} format keeps no index to rebuild")]
+    NotSupported(&'static str),
+    #[error(transparent)]
+    Storage(#[from] crate::storage::StorageError),
 }
 
 /// GET/HEAD of a directory browses, of a file reads; PUT/POST add; DELETE deletes.

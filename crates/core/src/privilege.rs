@@ -33,6 +33,9 @@ pub struct Properties {
     pub pattern: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub actions: Option<Vec<String>>,
+    /// A `script` privilege's script (Arca runs no scripts: such privileges grant nothing).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub script_name: Option<String>,
 }
 
 /// Access a content-selector privilege gives: `actions` on assets of repositories matching

@@ -22,7 +22,7 @@ use thiserror::Error;
 use crate::{
     blob::{BlobError, PutOptions},
     meta::Db,
-    model::{Asset, AssetPath, Repository, now_ms},
+    model::{Asset, AssetPath, RepoKind, Repository, now_ms},
     storage::{AssetMeta, Storage, StorageError},
 };
 
@@ -201,6 +201,31 @@ impl Proxy {
         if let Ok(mut n) = self.negative.lock() {
             n.retain(|(r, _), _| *r != id);
         }
+    }
+
+    /// Nexus's "invalidate cache" of a proxy repository, or of every proxy a group holds: cached
+    /// files become stale (in the database, so on every node) and the negative cache is
+    /// dropped here and, announced, on the other nodes. Hosted repositories are left alone.
+    pub async fn invalidate(
+        &self,
+        db: &Db,
+        repo: &Repository,
+    ) -> Result<(), crate::meta::MetaError> {
+        let proxies = match repo.kind {
+            RepoKind::Proxy => vec![repo.clone()],
+            RepoKind::Group => crate::group::leaf_members(db, repo)
+                .await?
+                .into_iter()
+                .filter(|r| r.kind == RepoKind::Proxy)
+                .collect(),
+            RepoKind::Hosted => vec![],
+        };
+        for p in proxies {
+            db.expire_cached_assets(p.id).await?;
+            self.forget_repository(p.id);
+            crate::cluster::announce(db, crate::cluster::Event::Repository(p.id)).await;
+        }
+        Ok(())
     }
 
     /// Drops every negative cache entry.

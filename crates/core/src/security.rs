@@ -31,6 +31,51 @@ use crate::{
 pub const TOKEN_PREFIX: &str = "arca_";
 pub const ANONYMOUS_USER: &str = "anonymous";
 const SETTING_ANONYMOUS: &str = "anonymous_access";
+/// The active realms, a JSON array of ids in order; absent means all of [`REALMS`].
+const SETTING_REALMS: &str = "security.realms";
+/// [`TokenSettings`] as JSON; absent means the defaults.
+const SETTING_USER_TOKENS: &str = "security.user-tokens";
+
+/// Local users' passwords (Basic, the UI's login and its session cookie).
+pub const REALM_LOCAL: &str = "NexusAuthenticatingRealm";
+/// Arca's API tokens (as a Basic password or a Bearer token), Nexus's user tokens.
+pub const REALM_TOKENS: &str = "User-Token-Realm";
+/// Registry bearer tokens Arca signs at `/v2/token` (Nexus's Docker Bearer Token Realm).
+pub const REALM_DOCKER: &str = "DockerToken";
+/// The realms Arca has, by Nexus's id and name, in their default order.
+pub const REALMS: [(&str, &str); 3] = [
+    (REALM_LOCAL, "Local Authenticating Realm"),
+    (REALM_TOKENS, "User Token Realm"),
+    (REALM_DOCKER, "Docker Bearer Token Realm"),
+];
+
+/// Nexus's user-token settings, applied to Arca's API tokens (`enabled` is the token realm).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenSettings {
+    /// Tokens stop working this many days after they were created.
+    pub expiration_enabled: bool,
+    pub expiration_days: i64,
+    /// Repository content only with a token, not a password.
+    pub protect_content: bool,
+}
+
+impl Default for TokenSettings {
+    fn default() -> Self {
+        Self {
+            expiration_enabled: false,
+            expiration_days: 30,
+            protect_content: false,
+        }
+    }
+}
+
+/// Realms and token settings, read together and cached like the anonymous setting.
+#[derive(Clone, Debug)]
+struct AuthSettings {
+    realms: Vec<String>,
+    tokens: TokenSettings,
+}
 
 /// What a repository request does, in Nexus's words.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -292,6 +337,7 @@ pub struct Security {
     passwords: Passwords,
     throttle: Throttle,
     anonymous: Mutex<Option<(bool, Instant)>>,
+    settings: Mutex<Option<(AuthSettings, Instant)>>,
     privileges: Mutex<Option<(Arc<PrivilegeTable>, Instant)>>,
     /// Set by [`Security::bootstrap`].
     jwt: std::sync::OnceLock<crate::jwt::Jwt>,
@@ -322,6 +368,7 @@ impl Security {
             passwords,
             throttle: Throttle::new(limits),
             anonymous: Mutex::new(None),
+            settings: Mutex::new(None),
             privileges: Mutex::new(None),
             jwt: std::sync::OnceLock::new(),
         }
@@ -469,6 +516,117 @@ impl Security {
         if let Ok(mut a) = self.anonymous.lock() {
             *a = None;
         }
+        if let Ok(mut a) = self.settings.lock() {
+            *a = None;
+        }
+    }
+
+    async fn auth_settings(&self) -> Result<AuthSettings, AuthError> {
+        if let Ok(g) = self.settings.lock()
+            && let Some((v, at)) = &*g
+            && at.elapsed() < Duration::from_secs(5)
+        {
+            return Ok(v.clone());
+        }
+        let generation = self.generation.load(Ordering::Acquire);
+        // A stored value that does not parse counts as absent: the defaults let everyone in
+        // as before, rather than locking the administrator out.
+        let realms = self
+            .db
+            .get_setting(SETTING_REALMS)
+            .await?
+            .and_then(|v| serde_json::from_str::<Vec<String>>(&v).ok())
+            .unwrap_or_else(|| REALMS.iter().map(|(id, _)| id.to_string()).collect());
+        let tokens = self
+            .db
+            .get_setting(SETTING_USER_TOKENS)
+            .await?
+            .and_then(|v| serde_json::from_str(&v).ok())
+            .unwrap_or_default();
+        let v = AuthSettings { realms, tokens };
+        if let Ok(mut g) = self.settings.lock()
+            && self.generation.load(Ordering::Acquire) == generation
+        {
+            *g = Some((v.clone(), Instant::now()));
+        }
+        Ok(v)
+    }
+
+    /// The active realm ids, in order.
+    pub async fn active_realms(&self) -> Result<Vec<String>, AuthError> {
+        Ok(self.auth_settings().await?.realms)
+    }
+
+    /// Whether credentials of realm `id` are accepted now.
+    pub async fn realm_active(&self, id: &str) -> Result<bool, AuthError> {
+        Ok(self.auth_settings().await?.realms.iter().any(|r| r == id))
+    }
+
+    /// Refuses (unchecked) credentials of an inactive realm.
+    async fn require_realm(&self, id: &str) -> Result<(), AuthError> {
+        if self.realm_active(id).await? {
+            Ok(())
+        } else {
+            Err(AuthError::BadCredentials)
+        }
+    }
+
+    /// Stores the active realms (ids of [`REALMS`], checked by the caller) and makes every
+    /// node re-check cached logins.
+    pub async fn set_active_realms(&self, ids: &[String]) -> Result<(), AuthError> {
+        let v = serde_json::to_string(ids).map_err(MetaError::from)?;
+        self.db.set_setting(SETTING_REALMS, &v).await?;
+        self.invalidate();
+        Ok(())
+    }
+
+    pub async fn token_settings(&self) -> Result<TokenSettings, AuthError> {
+        Ok(self.auth_settings().await?.tokens)
+    }
+
+    pub async fn set_token_settings(&self, t: &TokenSettings) -> Result<(), AuthError> {
+        let v = serde_json::to_string(t).map_err(MetaError::from)?;
+        self.db.set_setting(SETTING_USER_TOKENS, &v).await?;
+        self.invalidate();
+        Ok(())
+    }
+
+    /// Whether an administrator (one who may change these settings) could still sign in with
+    /// only `realms` active: by password, or by an API token such a user holds.
+    pub async fn admin_can_enter(&self, realms: &[String]) -> Result<bool, AuthError> {
+        if realms.iter().any(|r| r == REALM_LOCAL) {
+            return Ok(true);
+        }
+        if !realms.iter().any(|r| r == REALM_TOKENS) {
+            return Ok(false);
+        }
+        let now = crate::model::now_ms();
+        let admin = Permission::App {
+            domain: "settings",
+            action: "update",
+        };
+        for u in self.db.list_users().await? {
+            if u.status != "active" || u.user_id == ANONYMOUS_USER {
+                continue;
+            }
+            let live = self
+                .db
+                .list_tokens(&u.user_id)
+                .await?
+                .iter()
+                .any(|t| t.expires_ms.is_none_or(|e| e > now));
+            if live && self.subject_of(&u, Via::Token).await?.can(&admin) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Deletes every API token (Nexus's "reset all user tokens").
+    pub async fn reset_all_tokens(&self) -> Result<u64, AuthError> {
+        let n = self.db.delete_all_tokens().await?;
+        self.invalidate();
+        Ok(n)
     }
 
     async fn privilege_table(&self) -> Result<Arc<PrivilegeTable>, AuthError> {
@@ -698,6 +856,12 @@ impl Security {
         password: &str,
         from: Option<IpAddr>,
     ) -> Result<Subject, AuthError> {
+        self.require_realm(if password.starts_with(TOKEN_PREFIX) {
+            REALM_TOKENS
+        } else {
+            REALM_LOCAL
+        })
+        .await?;
         let key = key_of(&[b"login", user_id.as_bytes(), password.as_bytes()]);
         if let Some((s, _)) = self.fresh(&key) {
             return Ok(s);
@@ -784,13 +948,33 @@ impl Security {
         self.jwt.get()
     }
 
-    /// The subject for a user named by a token Arca signed at `issued_ms` (a browser session, a
-    /// registry token): the user must still exist and be active, must not have signed out or
-    /// changed password since, and the privileges are the user's current ones.
+    /// The subject for a user named by a registry token Arca signed at `issued_ms` (the
+    /// docker realm): as [`Security::session_subject`].
     pub async fn user_subject(&self, user_id: &str, issued_ms: i64) -> Result<Subject, AuthError> {
         if user_id == ANONYMOUS_USER {
             return self.anonymous_subject().await;
         }
+        self.require_realm(REALM_DOCKER).await?;
+        self.signed_subject(user_id, issued_ms).await
+    }
+
+    /// The subject for a user named by a browser session Arca signed at `issued_ms` after a
+    /// password login (the local realm).
+    pub async fn session_subject(
+        &self,
+        user_id: &str,
+        issued_ms: i64,
+    ) -> Result<Subject, AuthError> {
+        if user_id == ANONYMOUS_USER {
+            return self.anonymous_subject().await;
+        }
+        self.require_realm(REALM_LOCAL).await?;
+        self.signed_subject(user_id, issued_ms).await
+    }
+
+    /// The user must still exist and be active, must not have signed out or changed password
+    /// since `issued_ms`, and the privileges are the user's current ones.
+    async fn signed_subject(&self, user_id: &str, issued_ms: i64) -> Result<Subject, AuthError> {
         let key = key_of(&[b"signed", user_id.as_bytes()]);
         let (s, not_before) = match self.fresh(&key) {
             Some(hit) => hit,
@@ -827,6 +1011,14 @@ impl Security {
         let Some(t) = self.db.use_token(hash).await? else {
             return Err(AuthError::BadCredentials);
         };
+        let policy = self.token_settings().await?;
+        if policy.expiration_enabled
+            && crate::model::now_ms()
+                >= t.created_ms
+                    .saturating_add(policy.expiration_days.saturating_mul(86_400_000))
+        {
+            return Err(AuthError::BadCredentials);
+        }
         let user = match self.db.get_user(&t.user_id).await {
             Ok(u) if u.status == "active" => u,
             Ok(_) | Err(MetaError::NotFound) => return Err(AuthError::BadCredentials),
@@ -854,6 +1046,7 @@ impl Security {
             let (user, pass) = text.split_once(':').ok_or(AuthError::BadCredentials)?;
             self.login(user, pass, from).await
         } else if scheme.eq_ignore_ascii_case("bearer") && rest.trim().starts_with(TOKEN_PREFIX) {
+            self.require_realm(REALM_TOKENS).await?;
             let token = rest.trim();
             let key = key_of(&[b"login", b"", token.as_bytes()]);
             if let Some((s, _)) = self.fresh(&key) {

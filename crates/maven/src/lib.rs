@@ -10,12 +10,13 @@ mod path;
 mod upload;
 mod version;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use actix_web::{HttpRequest, HttpResponse, http::Method, http::StatusCode, web};
 use arca_core::{
     Format, RepoContext,
     blob::{MultiHasher, PutOptions},
+    format::RebuildError,
     group::leaf_members,
     http::{
         blob_response, error_text as fail, not_modified, payload_stream, remote_ip,
@@ -188,6 +189,46 @@ impl Format for MavenFormat {
             ],
             "assetFields": [f("classifier", true, "Component attributes"), f("extension", false, "Component attributes")],
         }))
+    }
+
+    /// Hosted: every artifact's `maven-metadata.xml`, and each SNAPSHOT version's, written anew
+    /// from the components held. Proxy metadata comes from the remote: nothing to rebuild.
+    async fn rebuild_index(&self, cx: &RepoContext) -> Result<String, RebuildError> {
+        if cx.repo.kind != RepoKind::Hosted {
+            return Ok("nothing to rebuild: metadata comes from the remote".into());
+        }
+        let (mut artifacts, mut snapshots) = (BTreeSet::new(), BTreeSet::new());
+        let mut after = 0;
+        loop {
+            let page = cx
+                .arca
+                .db
+                .list_components(cx.repo.id, after, 500)
+                .await
+                .map_err(StorageError::from)?;
+            let Some(last) = page.last() else { break };
+            after = last.id;
+            for c in &page {
+                artifacts.insert((c.namespace.clone(), c.name.clone()));
+                if c.version.ends_with("-SNAPSHOT") {
+                    snapshots.insert((c.namespace.clone(), c.name.clone(), c.version.clone()));
+                }
+            }
+            if page.len() < 500 {
+                break;
+            }
+        }
+        for (g, a) in &artifacts {
+            rebuild_artifact_metadata(cx, &cx.repo, g, a).await?;
+        }
+        for (g, a, v) in &snapshots {
+            rebuild_version_metadata(cx, &cx.repo, g, a, v).await?;
+        }
+        Ok(format!(
+            "metadata of {} artifacts and {} snapshot versions rebuilt",
+            artifacts.len(),
+            snapshots.len()
+        ))
     }
 
     /// Nexus's form (`maven2.*`), with an optional generated pom.

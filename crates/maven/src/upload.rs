@@ -146,7 +146,9 @@ pub async fn component_upload(
             return refuse(files, r).await;
         }
     }
-    let generate = get("maven2.generate-pom").is_some_and(|x| x == "true");
+    // Nexus reads booleans without regard to case (`True` from some clients).
+    let generate =
+        get("maven2.generate-pom").is_some_and(|x| x.trim().eq_ignore_ascii_case("true"));
     let has_pom = targets
         .iter()
         .any(|(_, c)| c.extension == "pom" && c.classifier.is_none());

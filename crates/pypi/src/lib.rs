@@ -13,6 +13,7 @@ use std::collections::{BTreeSet, HashMap};
 use actix_web::{HttpRequest, HttpResponse, http::Method, http::StatusCode, web};
 use arca_core::{
     Format, RepoContext,
+    format::RebuildError,
     group::leaf_members,
     http::{
         blob_response, error_text as fail, not_modified, requested_range,
@@ -131,6 +132,17 @@ impl Format for PypiFormat {
             Ok(p) => download(&cx, &req, &p).await,
             Err(e) => text(StatusCode::BAD_REQUEST, e.to_string()),
         }
+    }
+
+    /// The simple index is built from the database on each request; what a hosted repository
+    /// derives and keeps is each wheel's PEP 658 `.metadata`, extracted anew where missing.
+    /// Proxy and group pages come from the remote or the members: nothing to rebuild.
+    async fn rebuild_index(&self, cx: &RepoContext) -> Result<String, RebuildError> {
+        if cx.repo.kind != RepoKind::Hosted {
+            return Ok("nothing to rebuild: index pages come from the remote".into());
+        }
+        let n = upload::restore_metadata(cx).await?;
+        Ok(format!("{n} missing wheel METADATA files extracted"))
     }
 
     fn configure(&self, cfg: &mut web::ServiceConfig) {

@@ -284,13 +284,29 @@ async fn extract_metadata(
     path: &AssetPath,
     blob: &BlobRef,
 ) -> Result<Option<Vec<u8>>, HttpResponse> {
+    wheel_metadata(cx, &blob.digest).await.map_err(|e| match e {
+        WheelError::Storage(e) => storage_fail(e),
+        WheelError::Join(e) => text(StatusCode::INTERNAL_SERVER_ERROR, e),
+        WheelError::Bad(e) => bad(format!("{}: {e}", path.file_name())),
+    })
+}
+
+enum WheelError {
+    Storage(StorageError),
+    Join(String),
+    Bad(String),
+}
+
+/// A wheel's `*.dist-info/METADATA`, read from its blob; `None` when the store keeps no local
+/// files (their metadata comes lazily, later).
+async fn wheel_metadata(cx: &RepoContext, digest: &Digest) -> Result<Option<Vec<u8>>, WheelError> {
     let store = cx
         .arca
         .storage
         .store(&cx.repo.blob_store)
-        .map_err(storage_fail)?;
-    let Some(local) = store.local_path(&blob.digest) else {
-        return Ok(None); // stores without local files get their metadata lazily (later)
+        .map_err(WheelError::Storage)?;
+    let Some(local) = store.local_path(digest) else {
+        return Ok(None);
     };
     let read = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, String> {
         let file = std::fs::File::open(local).map_err(|e| e.to_string())?;
@@ -316,7 +332,69 @@ async fn extract_metadata(
         Ok(out)
     })
     .await
-    .map_err(|e| text(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-    .map_err(|e| bad(format!("{}: {e}", path.file_name())))?;
+    .map_err(|e| WheelError::Join(e.to_string()))?
+    .map_err(WheelError::Bad)?;
     Ok(Some(read))
+}
+
+/// Extracts the PEP 658 `.metadata` of every wheel of a hosted repository that lacks one (an
+/// upload to a store without local files, or before Arca kept them); how many it stored.
+/// A wheel whose METADATA cannot be read is logged and skipped.
+pub async fn restore_metadata(cx: &RepoContext) -> Result<usize, StorageError> {
+    let mut paths = std::collections::HashSet::new();
+    let mut wheels = Vec::new();
+    let mut after = String::new();
+    loop {
+        let page = cx
+            .arca
+            .db
+            .list_assets(cx.repo.id, "packages/", &after, 1000)
+            .await?;
+        let Some(last) = page.last() else { break };
+        after = last.path.clone();
+        for a in &page {
+            paths.insert(a.path.clone());
+            if a.path.ends_with(".whl") {
+                wheels.push((a.path.clone(), a.blob_digest.clone()));
+            }
+        }
+        if page.len() < 1000 {
+            break;
+        }
+    }
+    let mut stored = 0;
+    for (path, digest) in wheels {
+        let meta_path = format!("{path}.metadata");
+        if paths.contains(&meta_path) {
+            continue;
+        }
+        let (Ok(ap), Ok(digest)) = (AssetPath::parse(&meta_path), Digest::parse(&digest)) else {
+            continue;
+        };
+        let bytes = match wheel_metadata(cx, &digest).await {
+            Ok(Some(b)) => b,
+            Ok(None) => continue,
+            Err(WheelError::Storage(e)) => return Err(e),
+            Err(WheelError::Join(e) | WheelError::Bad(e)) => {
+                tracing::warn!(repo = %cx.repo.name, path = %path, error = %e, "wheel METADATA not extracted");
+                continue;
+            }
+        };
+        let blob = cx.arca.storage.stage_bytes(&cx.repo, bytes.into()).await?;
+        let m = AssetMeta {
+            content_type: "text/plain; charset=utf-8".into(),
+            ..Default::default()
+        };
+        if let Err(e) = cx
+            .arca
+            .storage
+            .record_all(&cx.repo, vec![(ap, blob.clone(), m)])
+            .await
+        {
+            cx.arca.storage.discard(&cx.repo.blob_store, &blob).await;
+            return Err(e);
+        }
+        stored += 1;
+    }
+    Ok(stored)
 }

@@ -17,6 +17,7 @@ use actix_web::{HttpRequest, HttpResponse, http::Method, http::StatusCode, web};
 use arca_core::{
     Format, RepoContext,
     blob::{BlobRef, PutOptions},
+    format::RebuildError,
     http::{
         blob_response, not_modified, payload_stream, remote_ip, requested_range,
         storage_error as error, text,
@@ -198,6 +199,50 @@ impl Format for YumFormat {
         } else {
             resp
         }
+    }
+
+    /// Hosted: the repodata of every root that holds RPMs or had repodata, published anew
+    /// now (not debounced). Proxy repodata comes from the remote: nothing to rebuild.
+    async fn rebuild_index(&self, cx: &RepoContext) -> Result<String, RebuildError> {
+        if cx.repo.kind != RepoKind::Hosted {
+            return Ok("nothing to rebuild: repodata comes from the remote".into());
+        }
+        let depth = depth(&cx.repo.attrs);
+        let mut roots = std::collections::BTreeSet::new();
+        if depth == 0 {
+            roots.insert(String::new());
+        }
+        let mut after = String::new();
+        loop {
+            let page = cx
+                .arca
+                .db
+                .list_assets(cx.repo.id, "", &after, 1000)
+                .await
+                .map_err(arca_core::storage::StorageError::from)?;
+            let Some(last) = page.last() else { break };
+            after = last.path.clone();
+            for a in &page {
+                if a.path.ends_with(".rpm")
+                    && let Some(root) = root_of(&a.path, depth)
+                {
+                    roots.insert(root);
+                } else if let Some(root) = a.path.strip_suffix("repodata/repomd.xml") {
+                    roots.insert(root.to_owned());
+                }
+            }
+            if page.len() < 1000 {
+                break;
+            }
+        }
+        let mut packages = 0;
+        for root in &roots {
+            packages += crate::repodata::publish(&cx.arca, &cx.repo, root).await?;
+        }
+        Ok(format!(
+            "repodata of {} roots ({packages} packages) published",
+            roots.len()
+        ))
     }
 
     /// RPMs deleted through the REST API: their roots' repodata is rebuilt.

@@ -474,6 +474,17 @@ impl Db {
         Ok(())
     }
 
+    /// Makes every cached copy of a proxy repository stale: the next request revalidates it
+    /// with the remote (conditionally, so unchanged files are not fetched again).
+    pub async fn expire_cached_assets(&self, repository_id: i64) -> Result<u64> {
+        const Q: &str = "UPDATE assets SET last_verified_ms = 0 WHERE repository_id = $1 AND last_verified_ms > 0";
+        Ok(on_db!(self, |p| sqlx::query(Q)
+            .bind(repository_id)
+            .execute(p)
+            .await?
+            .rows_affected()))
+    }
+
     pub async fn touch_asset_downloaded(&self, id: i64) -> Result<()> {
         const Q: &str = "UPDATE assets SET last_downloaded_ms = $2 WHERE id = $1";
         on_db!(self, |p| sqlx::query(Q)

@@ -279,6 +279,15 @@ impl Db {
             .await?))
     }
 
+    /// Deletes every user's API tokens; how many there were.
+    pub async fn delete_all_tokens(&self) -> Result<u64> {
+        const Q: &str = "DELETE FROM api_tokens";
+        Ok(on_db!(self, |p| sqlx::query(Q)
+            .execute(p)
+            .await?
+            .rows_affected()))
+    }
+
     pub async fn delete_token(&self, user_id: &str, id: i64) -> Result<()> {
         const Q: &str = "DELETE FROM api_tokens WHERE user_id = $1 AND id = $2";
         let n = on_db!(self, |p| sqlx::query(Q)

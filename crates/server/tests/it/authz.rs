@@ -283,6 +283,7 @@ async fn every_admin_endpoint(b: Backend) {
         ("get", "/v1/search"),
         ("get", "/v1/search/assets"),
         ("get", "/v1/search/assets/download"),
+        ("get", "/v1/search/suggest"),
         ("get", "/v1/formats/upload-specs"),
         ("get", "/v1/formats/{format}/upload-specs"),
         ("get", "/v1/security/tokens"),

@@ -16,6 +16,7 @@ mod hostile;
 mod locks;
 mod maven;
 mod nesting;
+mod nexus_admin;
 mod oci;
 mod openapi;
 mod privileges;

@@ -132,6 +132,32 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/security/content-selectors/{name}"),
     ("put", "/security/content-selectors/{name}"),
     ("delete", "/security/content-selectors/{name}"),
+    ("post", "/security/privileges/script"),
+    ("put", "/security/privileges/script/{privilegeName}"),
+    // cleanup.rs at Nexus 3.96's public path
+    ("get", "/cleanup-policies"),
+    ("post", "/cleanup-policies"),
+    ("get", "/cleanup-policies/{name}"),
+    ("put", "/cleanup-policies/{name}"),
+    ("delete", "/cleanup-policies/{name}"),
+    // admin.rs
+    ("get", "/security/realms/available"),
+    ("get", "/security/realms/active"),
+    ("put", "/security/realms/active"),
+    ("get", "/security/user-tokens"),
+    ("put", "/security/user-tokens"),
+    ("delete", "/security/user-tokens"),
+    ("post", "/repositories/{repositoryName}/health-check"),
+    ("delete", "/repositories/{repositoryName}/health-check"),
+    ("post", "/repositories/{repositoryName}/invalidate-cache"),
+    ("post", "/repositories/{repositoryName}/rebuild-index"),
+    ("get", "/search/suggest"),
+    ("get", "/script"),
+    ("post", "/script"),
+    ("get", "/script/{name}"),
+    ("put", "/script/{name}"),
+    ("delete", "/script/{name}"),
+    ("post", "/script/{name}/run"),
 ];
 
 /// Every `$ref` in `v`, with where it was found.

@@ -187,16 +187,19 @@ pub(crate) async fn quota(
     name: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let row = find(&arca, &name).await?;
+    // Nexus's wording (BlobStoreQuotaResultXO, SpaceUsedQuota, SpaceRemainingQuota): clients
+    // and dashboards match on it.
     let (is_violation, message) = match quota_of(&row) {
-        None => (false, format!("Blob store {name} has no soft quota")),
+        None => (false, format!("Blob store {name} has no quota")),
         Some(q) => match q.kind {
             SoftQuotaType::SpaceUsed => {
                 let (used, _) = arca.db.blob_store_usage(&name).await?;
                 (
                     used > q.limit,
                     format!(
-                        "Blob store {name} is using {used} bytes and has a limit of {} bytes",
-                        q.limit
+                        "Blob store {name} is using {} space and has a limit of {}",
+                        bytes_si(used),
+                        bytes_si(q.limit)
                     ),
                 )
             }
@@ -209,8 +212,9 @@ pub(crate) async fn quota(
                     Some(free) => (
                         (free as i64) < q.limit,
                         format!(
-                            "Blob store {name} has {free} bytes remaining and a limit of {} bytes",
-                            q.limit
+                            "Blob store {name} is limited to having {} available space, and has {} space remaining",
+                            bytes_si(q.limit),
+                            bytes_si(free as i64)
                         ),
                     ),
                     None => (
@@ -226,6 +230,36 @@ pub(crate) async fn quota(
         message,
         blob_store_name: name.into_inner(),
     }))
+}
+
+/// Bytes as Nexus writes them in quota messages: two decimals and an SI prefix
+/// (`0.00 B`, `1.50 KB`, `2.00 GB`).
+fn bytes_si(bytes: i64) -> String {
+    const PREFIXES: [&str; 7] = ["B", "KB", "MB", "GB", "TB", "PB", "EB"];
+    let mut exp = 0;
+    let mut n = bytes.unsigned_abs();
+    while n >= 1000 && exp < PREFIXES.len() - 1 {
+        n /= 1000;
+        exp += 1;
+    }
+    format!(
+        "{:.2} {}",
+        bytes as f64 / 1000f64.powi(exp as i32),
+        PREFIXES[exp]
+    )
+}
+
+/// A file store's path as it was given (Nexus answers it so, relative paths relative), kept in
+/// its attributes; the resolved directory for stores created before.
+fn given_path(row: &BlobStoreRow) -> String {
+    serde_json::from_str::<serde_json::Value>(&row.attributes)
+        .ok()
+        .and_then(|a| a.pointer("/file/path")?.as_str().map(str::to_owned))
+        .unwrap_or_else(|| row.path.clone())
+}
+
+fn file_attributes(given: &str) -> String {
+    json!({ "file": { "path": given.trim() } }).to_string()
 }
 
 /// Tells the other nodes that the blob stores changed: they reload them
@@ -267,7 +301,7 @@ pub(crate) struct FileBlobStoreApiUpdateRequest {
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct FileBlobStoreApiModel {
-    /// The store's directory, absolute.
+    /// The store's directory as given (relative to `<data_dir>/blobstores` unless absolute).
     path: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
@@ -396,7 +430,7 @@ pub(crate) async fn create_file(
         kind: "file".into(),
         path: dir.to_string_lossy().into_owned(),
         soft_quota,
-        attributes: "{}".into(),
+        attributes: file_attributes(&body.path),
         created_ms: 0,
     };
     arca.db.create_blob_store(&row).await.map_err(|e| match e {
@@ -450,7 +484,7 @@ pub(crate) async fn get_file(
     let row = find_file(&arca, &name).await?;
     Ok(HttpResponse::Ok().json(FileBlobStoreApiModel {
         soft_quota: quota_of(&row),
-        path: row.path,
+        path: given_path(&row),
     }))
 }
 
@@ -480,6 +514,7 @@ pub(crate) async fn update_file(
     let mut row = find_file(&arca, &name).await?;
     row.soft_quota = check_quota(&body.soft_quota)?;
     let dir = resolve_dir(&arca, &name, &body.path).await?;
+    row.attributes = file_attributes(&body.path);
     let moved = dir.as_path() != std::path::Path::new(&row.path);
     if moved {
         let (_, blobs) = arca.db.blob_store_usage(&name).await?;
@@ -879,4 +914,15 @@ pub(crate) async fn update_s3(
     )
     .await;
     Ok(HttpResponse::NoContent().finish())
+}
+
+#[cfg(test)]
+mod si_tests {
+    #[test]
+    fn bytes_as_nexus_writes_them() {
+        assert_eq!(super::bytes_si(0), "0.00 B");
+        assert_eq!(super::bytes_si(999), "999.00 B");
+        assert_eq!(super::bytes_si(1500), "1.50 KB");
+        assert_eq!(super::bytes_si(2_000_000_000), "2.00 GB");
+    }
 }

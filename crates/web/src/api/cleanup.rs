@@ -1,6 +1,7 @@
 //! Cleanup policies with Nexus's shapes (`/service/rest/internal/cleanup-policies`, which
-//! Nexus's UI and tooling use) and `POST /v1/cleanup/run` to apply them to a repository now
-//! (or count what they would delete, with `dryRun`).
+//! Nexus's UI and tooling use, and `/service/rest/v1/cleanup-policies`, where Nexus 3.96+ and
+//! its generated clients have them) and `POST /v1/cleanup/run` to apply them to a repository
+//! now (or count what they would delete, with `dryRun`).
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use arca_core::{
@@ -26,7 +27,12 @@ pub fn configure_internal(cfg: &mut web::ServiceConfig) {
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/cleanup/run", web::post().to(run));
+    cfg.route("/cleanup/run", web::post().to(run))
+        .route("/cleanup-policies", web::get().to(v1_list))
+        .route("/cleanup-policies", web::post().to(v1_create))
+        .route("/cleanup-policies/{name}", web::get().to(v1_get))
+        .route("/cleanup-policies/{name}", web::put().to(v1_update))
+        .route("/cleanup-policies/{name}", web::delete().to(v1_delete));
 }
 
 /// Nexus's `CleanupPolicyXO`. Ages are in days; every criterion given must hold.
@@ -57,6 +63,16 @@ pub(crate) struct CleanupPolicyXO {
     /// How many repositories name it (answers only).
     #[serde(default)]
     in_use_count: Option<i64>,
+    /// The repositories that name it (answers only; a repository names its policies itself).
+    #[serde(default)]
+    repositories: Option<Vec<String>>,
+}
+
+/// `GET` filter: only policies of this format (`*` or absent: all).
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct FormatFilter {
+    format: Option<String>,
 }
 
 fn to_row(xo: &CleanupPolicyXO) -> Result<CleanupPolicyRow, ApiError> {
@@ -99,7 +115,7 @@ async fn in_use(arca: &Arca, name: &str) -> Result<Vec<String>, ApiError> {
 
 async fn to_xo(arca: &Arca, row: CleanupPolicyRow) -> Result<CleanupPolicyXO, ApiError> {
     let c: Criteria = serde_json::from_str(&row.criteria).map_err(MetaError::from)?;
-    let used = in_use(arca, &row.name).await?.len() as i64;
+    let repositories = in_use(arca, &row.name).await?;
     Ok(CleanupPolicyXO {
         name: row.name,
         format: row.format,
@@ -109,7 +125,8 @@ async fn to_xo(arca: &Arca, row: CleanupPolicyRow) -> Result<CleanupPolicyXO, Ap
         criteria_release_type: c.release_type,
         criteria_asset_regex: c.asset_regex,
         retain: c.retain,
-        in_use_count: Some(used),
+        in_use_count: Some(repositories.len() as i64),
+        repositories: Some(repositories),
     })
 }
 
@@ -123,6 +140,7 @@ fn not_found(name: &str) -> String {
     operation_id = "list_cleanup_policies",
     path = "/service/rest/internal/cleanup-policies",
     tag = "Cleanup policies",
+    params(FormatFilter),
     responses(
         (status = 200, description = "The policies", body = Vec<CleanupPolicyXO>),
         (status = 401, description = "Authentication required"),
@@ -132,9 +150,17 @@ fn not_found(name: &str) -> String {
 pub(crate) async fn list(
     arca: web::Data<Arca>,
     _g: Guard<SettingsRead>,
+    filter: web::Query<FormatFilter>,
 ) -> Result<HttpResponse, ApiError> {
+    let only = filter
+        .format
+        .as_deref()
+        .filter(|f| !f.is_empty() && *f != "*");
     let mut out = Vec::new();
     for row in arca.db.list_cleanup_policies().await? {
+        if only.is_some_and(|f| f != row.format) {
+            continue;
+        }
         out.push(to_xo(&arca, row).await?);
     }
     Ok(HttpResponse::Ok().json(out))
@@ -290,6 +316,129 @@ pub(crate) async fn delete(
     .await;
     Ok(HttpResponse::NoContent().finish())
 }
+
+/// `/service/rest/v1/cleanup-policies`: the same operations at Nexus 3.96's public path.
+mod v1 {
+    use super::*;
+
+    /// List cleanup policies.
+    #[utoipa::path(
+        get,
+        operation_id = "list_cleanup_policies_v1",
+        path = "/service/rest/v1/cleanup-policies",
+        tag = "Cleanup policies",
+        params(FormatFilter),
+        responses(
+            (status = 200, description = "The policies", body = Vec<CleanupPolicyXO>),
+            (status = 401, description = "Authentication required"),
+            (status = 403, description = "Insufficient permissions"),
+        ),
+    )]
+    pub(crate) async fn v1_list(
+        arca: web::Data<Arca>,
+        g: Guard<SettingsRead>,
+        filter: web::Query<FormatFilter>,
+    ) -> Result<HttpResponse, ApiError> {
+        list(arca, g, filter).await
+    }
+
+    /// Create a cleanup policy.
+    #[utoipa::path(
+        post,
+        operation_id = "create_cleanup_policy_v1",
+        path = "/service/rest/v1/cleanup-policies",
+        tag = "Cleanup policies",
+        request_body = CleanupPolicyXO,
+        responses(
+            (status = 200, description = "The policy", body = CleanupPolicyXO),
+            (status = 400, description = "Invalid policy", body = Vec<crate::error::ValidationErrorXO>),
+            (status = 401, description = "Authentication required"),
+            (status = 403, description = "Insufficient permissions"),
+            (status = 409, description = "A policy of that name exists", body = Vec<crate::error::ValidationErrorXO>),
+        ),
+    )]
+    pub(crate) async fn v1_create(
+        req: HttpRequest,
+        arca: web::Data<Arca>,
+        g: Guard<SettingsUpdate>,
+        body: web::Json<CleanupPolicyXO>,
+    ) -> Result<HttpResponse, ApiError> {
+        create(req, arca, g, body).await
+    }
+
+    /// Get a cleanup policy.
+    #[utoipa::path(
+        get,
+        operation_id = "get_cleanup_policy_v1",
+        path = "/service/rest/v1/cleanup-policies/{name}",
+        tag = "Cleanup policies",
+        params(("name" = String, Path, description = "The policy's name")),
+        responses(
+            (status = 200, description = "The policy", body = CleanupPolicyXO),
+            (status = 401, description = "Authentication required"),
+            (status = 403, description = "Insufficient permissions"),
+            (status = 404, description = "No such policy"),
+        ),
+    )]
+    pub(crate) async fn v1_get(
+        arca: web::Data<Arca>,
+        g: Guard<SettingsRead>,
+        name: web::Path<String>,
+    ) -> Result<HttpResponse, ApiError> {
+        get(arca, g, name).await
+    }
+
+    /// Update a cleanup policy (its name stays).
+    #[utoipa::path(
+        put,
+        operation_id = "update_cleanup_policy_v1",
+        path = "/service/rest/v1/cleanup-policies/{name}",
+        tag = "Cleanup policies",
+        params(("name" = String, Path, description = "The policy's name")),
+        request_body = CleanupPolicyXO,
+        responses(
+            (status = 200, description = "The policy", body = CleanupPolicyXO),
+            (status = 400, description = "Invalid policy", body = Vec<crate::error::ValidationErrorXO>),
+            (status = 401, description = "Authentication required"),
+            (status = 403, description = "Insufficient permissions"),
+            (status = 404, description = "No such policy"),
+        ),
+    )]
+    pub(crate) async fn v1_update(
+        req: HttpRequest,
+        arca: web::Data<Arca>,
+        g: Guard<SettingsUpdate>,
+        name: web::Path<String>,
+        body: web::Json<CleanupPolicyXO>,
+    ) -> Result<HttpResponse, ApiError> {
+        update(req, arca, g, name, body).await
+    }
+
+    /// Delete a cleanup policy no repository names.
+    #[utoipa::path(
+        delete,
+        operation_id = "delete_cleanup_policy_v1",
+        path = "/service/rest/v1/cleanup-policies/{name}",
+        tag = "Cleanup policies",
+        params(("name" = String, Path, description = "The policy's name")),
+        responses(
+            (status = 204, description = "Deleted"),
+            (status = 400, description = "Repositories still name it", body = Vec<crate::error::ValidationErrorXO>),
+            (status = 401, description = "Authentication required"),
+            (status = 403, description = "Insufficient permissions"),
+            (status = 404, description = "No such policy"),
+        ),
+    )]
+    pub(crate) async fn v1_delete(
+        req: HttpRequest,
+        arca: web::Data<Arca>,
+        g: Guard<SettingsUpdate>,
+        name: web::Path<String>,
+    ) -> Result<HttpResponse, ApiError> {
+        delete(req, arca, g, name).await
+    }
+}
+pub(crate) use v1::*;
 
 /// Nexus's `CleanupExecutionRequestXO`.
 #[derive(Deserialize, ToSchema)]

@@ -1,5 +1,6 @@
 //! `/service/rest/v1/...` with Nexus 3's paths, field names and status codes.
 
+mod admin;
 mod blobstores;
 mod cleanup;
 pub(crate) mod components;
@@ -64,6 +65,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             web::scope("/service/rest/v1")
                 .configure(status::configure)
+                // Before `repositories`: its `/repositories/{format}/{kind}` would take
+                // `/repositories/{name}/rebuild-index` and the like.
+                .configure(admin::configure)
                 .configure(repositories::configure)
                 .configure(blobstores::configure)
                 .configure(security::configure)

@@ -56,6 +56,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/security/privileges/wildcard",
             web::post().to(create_wildcard),
         )
+        .route("/security/privileges/script", web::post().to(create_script))
+        .route(
+            "/security/privileges/script/{name}",
+            web::put().to(update_script),
+        )
         .route(
             "/security/privileges/wildcard/{name}",
             web::put().to(update_wildcard),
@@ -105,6 +110,8 @@ pub(crate) struct ApiPrivilegeRequest {
     pattern: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     actions: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    script_name: Option<String>,
 }
 
 impl ApiPrivilegeRequest {
@@ -120,6 +127,7 @@ impl ApiPrivilegeRequest {
             content_selector: p.content_selector,
             pattern: p.pattern,
             actions: p.actions,
+            script_name: p.script_name,
         }
     }
 }
@@ -218,6 +226,20 @@ pub(crate) struct ApiPrivilegeWildcardRequest {
     description: String,
     /// A permission string such as `nexus:repository-view:maven2:*:read`.
     pattern: Option<String>,
+}
+
+/// Nexus's `ApiPrivilegeScriptRequest`. Arca runs no scripts (see `/v1/script`), so such a
+/// privilege is kept for tools that create it but grants nothing.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ApiPrivilegeScriptRequest {
+    name: Option<String>,
+    #[serde(default)]
+    description: String,
+    /// The script the privilege is for.
+    script_name: Option<String>,
+    #[serde(default)]
+    actions: Vec<PrivilegeAction>,
 }
 
 /// A typed request reduced to what is stored.
@@ -343,6 +365,36 @@ async fn validate(
                     Err(e) => return Err(e.into()),
                 }
             }
+        }
+        "script" => {
+            let script = required(&props.script_name, "scriptName")?;
+            if !valid_name(script) {
+                return Err(ApiError::invalid(
+                    "PARAMETER scriptName",
+                    "only letters, digits, '_', '-' and '.' are allowed, and no leading '_' or '.'",
+                ));
+            }
+            if let Some(a) = d.actions.iter().find(|a| {
+                !matches!(
+                    a,
+                    PrivilegeAction::Browse
+                        | PrivilegeAction::Read
+                        | PrivilegeAction::Edit
+                        | PrivilegeAction::Add
+                        | PrivilegeAction::Delete
+                        | PrivilegeAction::Run
+                        | PrivilegeAction::All
+                )
+            }) {
+                return Err(ApiError::invalid(
+                    "PARAMETER actions",
+                    format!(
+                        "{} is no script action (BROWSE, READ, EDIT, ADD, DELETE, RUN or ALL)",
+                        a.name()
+                    ),
+                ));
+            }
+            props.actions = Some(actions_of(&d.actions, false)?);
         }
         _ => {
             let pattern = required(&props.pattern, "pattern")?;
@@ -714,6 +766,24 @@ typed_endpoints!(
             ..Default::default()
         },
         actions: vec![],
+    }
+);
+
+typed_endpoints!(
+    "script",
+    ApiPrivilegeScriptRequest,
+    create_script,
+    update_script,
+    "/service/rest/v1/security/privileges/script",
+    "/service/rest/v1/security/privileges/script/{privilegeName}",
+    |b| Draft {
+        name: b.name,
+        description: b.description,
+        props: Properties {
+            script_name: b.script_name,
+            ..Default::default()
+        },
+        actions: b.actions,
     }
 );
 

@@ -786,10 +786,15 @@ pub(crate) async fn update(
         ));
     }
     arca.db.update_repository(&spec).await?;
-    // A new remote or negative-cache setting counts on every node at once.
-    arca.proxy.forget_repository(existing.id);
-    arca_core::cluster::announce(&arca.db, arca_core::cluster::Event::Repository(existing.id))
-        .await;
+    // A new remote or negative-cache setting counts on every node at once; a proxy's cached
+    // metadata may be the old remote's, so it is revalidated too.
+    if existing.kind == arca_core::model::RepoKind::Proxy {
+        arca.proxy.invalidate(&arca.db, &existing).await?;
+    } else {
+        arca.proxy.forget_repository(existing.id);
+        arca_core::cluster::announce(&arca.db, arca_core::cluster::Event::Repository(existing.id))
+            .await;
+    }
     audit(
         &arca,
         &req,

@@ -151,6 +151,18 @@ async fn parse_params(
             _ => q.keyword = v,
         }
     }
+    // Nexus: a criterion in double quotes is an exact phrase, unquoted it is split into words.
+    // Arca matches the keyword as one phrase either way, so the quotes only go.
+    q.keyword = q
+        .keyword
+        .map(|k| {
+            let t = k.trim();
+            t.strip_prefix('"')
+                .and_then(|t| t.strip_suffix('"'))
+                .unwrap_or(t)
+                .to_owned()
+        })
+        .filter(|k| !k.is_empty());
     for algo in ["sha256", "sha1", "md5", "sha512"] {
         if let Some(v) = get(algo) {
             if !v.chars().all(|c| c.is_ascii_hexdigit()) {
