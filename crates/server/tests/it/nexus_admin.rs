@@ -25,20 +25,51 @@ async fn status(s: &TestServer, m: arca_testkit::reqwest::Method, path: &str) ->
 
 async fn cleanup_policies_v1(b: Backend) {
     let s = TestServer::start(b).await;
-    // The body Nexus 3.96+'s generated clients send.
+    for name in ["m1", "m2"] {
+        let (st, text) = send(
+            &s,
+            POST,
+            "/repositories/maven/hosted",
+            json!({"name": name, "online": true,
+                   "storage": {"blobStoreName": "default", "writePolicy": "ALLOW"},
+                   "maven": {"versionPolicy": "RELEASE", "layoutPolicy": "STRICT"}}),
+        )
+        .await;
+        assert_eq!(st, 201, "{text}");
+    }
+    s.create_raw_hosted("raw", "ALLOW").await;
+    // The body Nexus 3.96+'s generated clients send: `repositories` attaches the policy.
     let body = json!({
         "name": "old-snapshots", "format": "maven2", "notes": "n",
         "criteriaLastBlobUpdated": 30, "criteriaLastDownloaded": 60,
         "criteriaReleaseType": "PRERELEASES", "criteriaAssetRegex": ".*\\.jar",
-        "repositories": [], "inUseCount": 0,
+        "repositories": ["m1"], "retain": 3,
     });
+    // Refused, nothing stored: a repository of another format, or none of that name.
+    for repos in [json!(["raw"]), json!(["nope"])] {
+        let mut bad = body.clone();
+        bad["repositories"] = repos;
+        let (st, text) = send(&s, POST, "/cleanup-policies", bad).await;
+        assert_eq!(st, 400, "{text}");
+    }
+    assert_eq!(
+        status(&s, GET, "/cleanup-policies/old-snapshots").await,
+        404
+    );
     let (st, text) = send(&s, POST, "/cleanup-policies", body).await;
-    assert_eq!(st, 200, "{text}");
+    assert_eq!(st, 201, "{text}");
     let got = get_json(&s, "/cleanup-policies/old-snapshots").await;
     assert_eq!(got["criteriaReleaseType"], "PRERELEASES", "{got}");
     assert_eq!(got["notes"], "n");
-    assert_eq!(got["repositories"], json!([]));
-    assert_eq!(got["inUseCount"], 0);
+    assert_eq!(got["retain"], 3);
+    assert_eq!(got["repositories"], json!(["m1"]));
+    assert_eq!(got["inUseCount"], 1);
+    let m1 = get_json(&s, "/repositories/maven/hosted/m1").await;
+    assert_eq!(
+        m1["cleanup"]["policyNames"],
+        json!(["old-snapshots"]),
+        "{m1}"
+    );
     // The internal path sees the same policy.
     let r = s
         .admin(GET, "/service/rest/internal/cleanup-policies/old-snapshots")
@@ -53,7 +84,7 @@ async fn cleanup_policies_v1(b: Backend) {
         json!({"name": "py", "format": "pypi", "criteriaLastDownloaded": 1}),
     )
     .await;
-    assert_eq!(st, 200);
+    assert_eq!(st, 201);
     let all = get_json(&s, "/cleanup-policies").await;
     assert_eq!(all.as_array().unwrap().len(), 2);
     let maven = get_json(&s, "/cleanup-policies?format=maven2").await;
@@ -61,16 +92,16 @@ async fn cleanup_policies_v1(b: Backend) {
     assert_eq!(maven[0]["name"], "old-snapshots");
     // Refused (no criterion, unknown format); nothing changes.
     for bad in [
-        json!({"name": "old-snapshots", "format": "maven2"}),
+        json!({"name": "old-snapshots", "format": "maven2", "repositories": []}),
         json!({"name": "old-snapshots", "format": "nuget", "criteriaLastDownloaded": 1}),
     ] {
         let (st, text) = send(&s, PUT, "/cleanup-policies/old-snapshots", bad).await;
         assert_eq!(st, 400, "{text}");
     }
-    assert_eq!(
-        get_json(&s, "/cleanup-policies/old-snapshots").await["criteriaLastBlobUpdated"],
-        30
-    );
+    let got = get_json(&s, "/cleanup-policies/old-snapshots").await;
+    assert_eq!(got["criteriaLastBlobUpdated"], 30);
+    assert_eq!(got["repositories"], json!(["m1"]));
+    // An update without `repositories` leaves them; with them, replaces them.
     let (st, _) = send(
         &s,
         PUT,
@@ -78,30 +109,39 @@ async fn cleanup_policies_v1(b: Backend) {
         json!({"name": "old-snapshots", "format": "maven2", "criteriaLastDownloaded": 5}),
     )
     .await;
-    assert_eq!(st, 200);
+    assert_eq!(st, 204);
     let got = get_json(&s, "/cleanup-policies/old-snapshots").await;
     assert_eq!(got["criteriaLastDownloaded"], 5);
     assert!(got["criteriaLastBlobUpdated"].is_null(), "{got}");
-    // A repository naming it is listed.
-    let (st, text) = send(
-        &s,
-        POST,
-        "/repositories/maven/hosted",
-        json!({"name": "r", "online": true,
-               "storage": {"blobStoreName": "default", "writePolicy": "ALLOW"},
-               "maven": {"versionPolicy": "RELEASE", "layoutPolicy": "STRICT"},
-               "cleanup": {"policyNames": ["old-snapshots"]}}),
-    )
-    .await;
-    assert_eq!(st, 201, "{text}");
-    let got = get_json(&s, "/cleanup-policies/old-snapshots").await;
-    assert_eq!(got["repositories"], json!(["r"]));
-    assert_eq!(got["inUseCount"], 1);
+    assert_eq!(got["repositories"], json!(["m1"]));
     assert_eq!(
         status(&s, DELETE, "/cleanup-policies/old-snapshots").await,
         400
     );
-    assert_eq!(status(&s, DELETE, "/repositories/r").await, 204);
+    let (st, _) = send(
+        &s,
+        PUT,
+        "/cleanup-policies/old-snapshots",
+        json!({"name": "old-snapshots", "format": "maven2", "criteriaLastDownloaded": 5,
+               "repositories": ["m2"]}),
+    )
+    .await;
+    assert_eq!(st, 204);
+    assert_eq!(
+        get_json(&s, "/cleanup-policies/old-snapshots").await["repositories"],
+        json!(["m2"])
+    );
+    let m1 = get_json(&s, "/repositories/maven/hosted/m1").await;
+    assert_eq!(m1["cleanup"]["policyNames"], json!([]), "{m1}");
+    let (st, _) = send(
+        &s,
+        PUT,
+        "/cleanup-policies/old-snapshots",
+        json!({"name": "old-snapshots", "format": "maven2", "criteriaLastDownloaded": 5,
+               "repositories": []}),
+    )
+    .await;
+    assert_eq!(st, 204);
     assert_eq!(
         status(&s, DELETE, "/cleanup-policies/old-snapshots").await,
         204

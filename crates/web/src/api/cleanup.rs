@@ -9,7 +9,7 @@ use arca_core::{
     auth::Guard,
     cleanup::{Criteria, apply, policy_names},
     meta::{CleanupPolicyRow, MetaError},
-    model::RepoName,
+    model::{RepoName, Repository, RepositorySpec},
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -63,7 +63,8 @@ pub(crate) struct CleanupPolicyXO {
     /// How many repositories name it (answers only).
     #[serde(default)]
     in_use_count: Option<i64>,
-    /// The repositories that name it (answers only; a repository names its policies itself).
+    /// The repositories that name it; at `/v1/cleanup-policies` a create or update attaches the
+    /// policy to exactly these (Nexus 3.96+), at the internal path it is ignored.
     #[serde(default)]
     repositories: Option<Vec<String>>,
 }
@@ -187,19 +188,112 @@ pub(crate) async fn create(
     g: Guard<SettingsUpdate>,
     body: web::Json<CleanupPolicyXO>,
 ) -> Result<HttpResponse, ApiError> {
-    let row = to_row(&body)?;
-    arca.db.put_cleanup_policy(&row, false).await?;
+    let row = store(&req, &arca, &g, &body, false, None).await?;
+    Ok(HttpResponse::Ok().json(to_xo(&arca, row).await?))
+}
+
+/// Validates and stores a policy (`replace`: an update), and with `attach` (Nexus 3.96+'s
+/// `repositories`) attaches it to exactly those repositories (on create: to them).
+async fn store(
+    req: &HttpRequest,
+    arca: &Arca,
+    g: &Guard<SettingsUpdate>,
+    xo: &CleanupPolicyXO,
+    replace: bool,
+    attach: Option<&[String]>,
+) -> Result<CleanupPolicyRow, ApiError> {
+    let row = to_row(xo)?;
+    // Every check before the first write: a refused request changes nothing.
+    let changes = match attach {
+        Some(names) => attachment(arca, &row, names, replace).await?,
+        None => vec![],
+    };
+    if replace {
+        arca.db
+            .put_cleanup_policy(&row, true)
+            .await
+            .or_not_found(|| not_found(&row.name))?;
+    } else {
+        arca.db.put_cleanup_policy(&row, false).await?;
+    }
+    for (repo, names) in changes {
+        let mut attrs = repo.attrs.clone();
+        if !attrs.is_object() {
+            attrs = json!({});
+        }
+        attrs["cleanup"] = json!({ "policyNames": names });
+        arca.db
+            .update_repository(&RepositorySpec {
+                name: repo.name,
+                format: repo.format,
+                kind: repo.kind,
+                online: repo.online,
+                blob_store: repo.blob_store,
+                write_policy: repo.write_policy,
+                strict_content_type_validation: repo.strict_content_type_validation,
+                members: repo.members,
+                attrs,
+            })
+            .await?;
+    }
     audit(
-        &arca,
-        &req,
+        arca,
+        req,
         &g.subject,
         "cleanup-policy",
-        "created",
+        if replace { "updated" } else { "created" },
         &row.name,
-        json!({ "criteria": row.criteria }),
+        json!({ "criteria": row.criteria, "repositories": attach }),
     )
     .await;
-    Ok(HttpResponse::Ok().json(to_xo(&arca, row).await?))
+    Ok(row)
+}
+
+/// The repositories whose `cleanup.policyNames` change so that exactly `wanted` name the
+/// policy (only additions unless `replace`), with their new lists; 400 for a repository that
+/// does not exist or is of another format.
+async fn attachment(
+    arca: &Arca,
+    row: &CleanupPolicyRow,
+    wanted: &[String],
+    replace: bool,
+) -> Result<Vec<(Repository, Vec<String>)>, ApiError> {
+    let repos = arca.db.list_repositories().await?;
+    for w in wanted {
+        match repos.iter().find(|r| r.name.as_str() == w) {
+            None => {
+                return Err(ApiError::invalid(
+                    "repositories",
+                    format!("repository {w} does not exist"),
+                ));
+            }
+            Some(r) if row.format != "*" && r.format != row.format => {
+                return Err(ApiError::invalid(
+                    "repositories",
+                    format!(
+                        "repository {w} has format {}, the policy {}",
+                        r.format, row.format
+                    ),
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    let mut out = Vec::new();
+    for r in repos {
+        let mut names = policy_names(&r);
+        let has = names.contains(&row.name);
+        let want = wanted.iter().any(|w| w == r.name.as_str());
+        if want && !has {
+            names.push(row.name.clone());
+        } else if replace && has && !want {
+            names.retain(|n| n != &row.name);
+        } else {
+            continue;
+        }
+        out.push((r, names));
+    }
+    Ok(out)
 }
 
 /// Get a cleanup policy.
@@ -254,21 +348,7 @@ pub(crate) async fn update(
 ) -> Result<HttpResponse, ApiError> {
     let mut xo = body.into_inner();
     xo.name = name.to_string();
-    let row = to_row(&xo)?;
-    arca.db
-        .put_cleanup_policy(&row, true)
-        .await
-        .or_not_found(|| not_found(&name))?;
-    audit(
-        &arca,
-        &req,
-        &g.subject,
-        "cleanup-policy",
-        "updated",
-        &row.name,
-        json!({ "criteria": row.criteria }),
-    )
-    .await;
+    let row = store(&req, &arca, &g, &xo, true, None).await?;
     Ok(HttpResponse::Ok().json(to_xo(&arca, row).await?))
 }
 
@@ -350,7 +430,7 @@ mod v1 {
         tag = "Cleanup policies",
         request_body = CleanupPolicyXO,
         responses(
-            (status = 200, description = "The policy", body = CleanupPolicyXO),
+            (status = 201, description = "The policy, attached to the `repositories` given", body = CleanupPolicyXO),
             (status = 400, description = "Invalid policy", body = Vec<crate::error::ValidationErrorXO>),
             (status = 401, description = "Authentication required"),
             (status = 403, description = "Insufficient permissions"),
@@ -363,7 +443,9 @@ mod v1 {
         g: Guard<SettingsUpdate>,
         body: web::Json<CleanupPolicyXO>,
     ) -> Result<HttpResponse, ApiError> {
-        create(req, arca, g, body).await
+        let attach = body.repositories.clone().unwrap_or_default();
+        let row = store(&req, &arca, &g, &body, false, Some(&attach)).await?;
+        Ok(HttpResponse::Created().json(to_xo(&arca, row).await?))
     }
 
     /// Get a cleanup policy.
@@ -397,7 +479,7 @@ mod v1 {
         params(("name" = String, Path, description = "The policy's name")),
         request_body = CleanupPolicyXO,
         responses(
-            (status = 200, description = "The policy", body = CleanupPolicyXO),
+            (status = 204, description = "Updated; given `repositories` replace the ones it is attached to"),
             (status = 400, description = "Invalid policy", body = Vec<crate::error::ValidationErrorXO>),
             (status = 401, description = "Authentication required"),
             (status = 403, description = "Insufficient permissions"),
@@ -411,7 +493,12 @@ mod v1 {
         name: web::Path<String>,
         body: web::Json<CleanupPolicyXO>,
     ) -> Result<HttpResponse, ApiError> {
-        update(req, arca, g, name, body).await
+        let mut xo = body.into_inner();
+        xo.name = name.to_string();
+        // Given: the repositories it is attached to from now on; absent: left as they are.
+        let attach = xo.repositories.clone();
+        store(&req, &arca, &g, &xo, true, attach.as_deref()).await?;
+        Ok(HttpResponse::NoContent().finish())
     }
 
     /// Delete a cleanup policy no repository names.
