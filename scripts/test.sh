@@ -146,6 +146,9 @@ SHOTS="$CACHE/ui-screenshots" PY_VENV="$CACHE/pyvenv" ARCA_BIN="$CARGO_TARGET_DI
 step "REST API: against Nexus 3.94's OpenAPI description, and schemathesis against Arca's"
 PY_VENV="$CACHE/pyvenv" ARCA_BIN="$CARGO_TARGET_DIR/debug/arca" bash scripts/e2e-api.sh
 
+step "Nexus clients: Sonatype's generated Python and npm clients through common admin flows"
+NEXUS_CLIENT_VENV="$CACHE/nexus-client-venv" NEXUS_CLIENT_NPM="$CACHE/nexus-npm-client" ARCA_BIN="$CARGO_TARGET_DIR/debug/arca" bash scripts/e2e-nexus-clients.sh
+
 step "deployment files"
 docker-compose -f docker-compose.yml config -q
 docker-compose -f docker-compose.cluster.yml config -q
