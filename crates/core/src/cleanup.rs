@@ -192,6 +192,39 @@ pub enum CleanupError {
     Policy(String, String),
 }
 
+/// A repository's components a page at a time, with their assets.
+#[derive(Default)]
+struct ComponentPages {
+    after: i64,
+    done: bool,
+}
+
+impl ComponentPages {
+    const SIZE: i64 = 500;
+
+    async fn next(
+        &mut self,
+        arca: &Arca,
+        repo: &Repository,
+    ) -> Result<Option<(Vec<Component>, Vec<Asset>)>, CleanupError> {
+        if self.done {
+            return Ok(None);
+        }
+        let comps = arca
+            .db
+            .list_components(repo.id, self.after, Self::SIZE)
+            .await?;
+        let Some(last) = comps.last() else {
+            return Ok(None);
+        };
+        self.after = last.id;
+        self.done = (comps.len() as i64) < Self::SIZE;
+        let ids: Vec<i64> = comps.iter().map(|c| c.id).collect();
+        let assets = arca.db.assets_of(&ids).await?;
+        Ok(Some((comps, assets)))
+    }
+}
+
 /// The newest `n` versions of each name in `repo` (namespace and name, by their newest
 /// asset, then id): component id → its rank from 0. A version that is a content digest
 /// (docker's `sha256:…` components, beside the tags) does not count: it is kept (rank 0) when
@@ -205,15 +238,8 @@ async fn newest_versions(
     // Per name: the newest (time, id, content) of the versions.
     let mut by_name: HashMap<Name, Vec<(i64, i64, String)>> = HashMap::new();
     let mut by_digest: Vec<(Name, i64, String)> = Vec::new();
-    let mut after = 0;
-    loop {
-        let comps = arca.db.list_components(repo.id, after, 500).await?;
-        let Some(last) = comps.last() else { break };
-        after = last.id;
-        let assets = arca
-            .db
-            .assets_of(&comps.iter().map(|c| c.id).collect::<Vec<_>>())
-            .await?;
+    let mut pages = ComponentPages::default();
+    while let Some((comps, assets)) = pages.next(arca, repo).await? {
         for comp in &comps {
             let Some(newest) = assets
                 .iter()
@@ -232,9 +258,6 @@ async fn newest_versions(
             top.push((newest.last_modified_ms, comp.id, content));
             top.sort_unstable_by_key(|t| std::cmp::Reverse((t.0, t.1)));
             top.truncate(n);
-        }
-        if comps.len() < 500 {
-            break;
         }
     }
     let mut out = HashMap::new();
@@ -299,15 +322,8 @@ pub async fn apply(
         Some(n) => newest_versions(arca, repo, n as usize).await?,
         None => HashMap::new(),
     };
-    let mut after = 0;
-    loop {
-        let comps = arca.db.list_components(repo.id, after, 500).await?;
-        let Some(last) = comps.last() else { break };
-        after = last.id;
-        let assets = arca
-            .db
-            .assets_of(&comps.iter().map(|c| c.id).collect::<Vec<_>>())
-            .await?;
+    let mut pages = ComponentPages::default();
+    while let Some((comps, assets)) = pages.next(arca, repo).await? {
         // The page's matches go in one delete, so the format rebuilds its metadata (Maven
         // metadata, yum repodata) once per page rather than once per component.
         let (mut paths, mut page_matched) = (Vec::new(), 0);
@@ -330,9 +346,6 @@ pub async fn apply(
         if !dry_run && !paths.is_empty() {
             delete_paths(arca, repo, subject, base_url.to_owned(), &paths).await?;
             out.deleted += page_matched;
-        }
-        if comps.len() < 500 {
-            break;
         }
     }
     Ok(out)
