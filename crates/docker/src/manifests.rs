@@ -75,7 +75,9 @@ pub async fn find(
     let path = paths::manifest(&t.image, reference);
     for repo in access::read_sources(arca, &t.repo).await? {
         let found = match repo.kind {
-            RepoKind::Proxy => {
+            // Remotes are asked by tag or SHA-256 only: the cache checks what it fetches
+            // against a SHA-256 and could not against a SHA-512.
+            RepoKind::Proxy if !reference.starts_with("sha512:") => {
                 crate::upstream::manifest(arca, &state.tokens, &repo, &t.image, reference).await?
             }
             _ => arca.db.find_asset(repo.id, &path).await?,
