@@ -57,6 +57,15 @@ import urllib.request
 import yaml
 
 # Arca-only paths (fnmatch patterns on the normalised "/v1/..." path; "*" also matches "/").
+# Fields Arca adds to a Nexus schema (Nexus clients ignore unknown fields): (Nexus schema, field).
+ARCA_EXTENSION_FIELDS = {
+    # The blob store list: bytes the garbage collectors will free, and the last collection's result.
+    ("GenericBlobStoreApiResponse", "reclaimableSizeInBytes"),
+    ("GenericBlobStoreApiResponse", "lastCollection"),
+    # Task templates: the properties each type takes (Nexus's UI reads them from its own endpoint).
+    ("TaskTemplateXO", "fields"),
+}
+
 ARCA_EXTENSIONS = [
     # Arca's audit log, paged like /v1/components. Nexus writes audit events to nexus-audit.log and
     # has no REST endpoint for reading them.
@@ -498,6 +507,8 @@ def validate(nx, schema, value, where, errs, depth=0, notes=None, ctx=None):
                 validate(nx, v.addl, x, f"{where}.{k}", errs, depth + 1, notes, f"{v.label()}.*")
             elif v.addl is True or (not v.props and v.addl is None):
                 continue
+            elif (v.label(), k) in ARCA_EXTENSION_FIELDS:
+                continue
             else:
                 errs.append(f"{where}.{k}: field unknown to {v.label()}")
     elif isinstance(value, list) and v.items is not None:
@@ -577,6 +588,9 @@ def compare(arca, a_schema, nx, n_schema, where, errs, seen, depth=0, repo=None,
                 compare(arca, sub, nx, n.addl, f"{where}.{k}", errs, seen, depth + 1, repo, f"{n.label()}.*", notes)
             elif n.addl is True or (not n.props and n.addl is None):
                 continue
+            elif (n.label(), k) in ARCA_EXTENSION_FIELDS:
+                if notes is not None:
+                    notes.append(f"{where}.{k}: an Arca field beside Nexus {n.label()}'s")
             else:
                 errs.append(f"{where}.{k}: Arca declares a field unknown to Nexus {n.label()}")
         if isinstance(a.addl, dict) and isinstance(n.addl, dict):
