@@ -21,10 +21,14 @@ fn sha512(b: &[u8]) -> String {
 }
 
 async fn hosted(s: &TestServer, name: &str) {
+    hosted_in(s, name, "default").await
+}
+
+async fn hosted_in(s: &TestServer, name: &str, store: &str) {
     let r = s
         .admin(POST, "/service/rest/v1/repositories/docker/hosted")
         .json(&json!({"name": name, "online": true,
-            "storage": {"blobStoreName": "default", "strictContentTypeValidation": true, "writePolicy": "ALLOW"},
+            "storage": {"blobStoreName": store, "strictContentTypeValidation": true, "writePolicy": "ALLOW"},
             "docker": {"v1Enabled": false, "forceBasicAuth": true}}))
         .send()
         .await
@@ -389,14 +393,37 @@ async fn ranges_and_etags(b: Backend) {
 /// its SHA-512 stays apart from the same content named by its SHA-256.
 async fn sha512_digests(b: Backend) {
     let s = TestServer::start(b).await;
-    hosted(&s, "dh").await;
-    hosted(&s, "second").await;
+    sha512_in(&s, "default").await;
+}
+
+/// The same on an S3 blob store (its resumable uploads commit through another path); needs the
+/// test S3 server (`ARCA_TEST_S3`, started by scripts/test.sh).
+async fn sha512_on_s3(b: Backend) {
+    let Some(mut cfg) = arca_testkit::s3_config_from_env() else {
+        return;
+    };
+    let s = TestServer::start(b).await;
+    cfg["bucket"]["prefix"] = json!(format!("oci-{}", std::process::id()));
+    let (st, text) = crate::rest(
+        &s,
+        POST,
+        "/blobstores/s3",
+        json!({"name": "s3-oci", "bucketConfiguration": cfg}),
+    )
+    .await;
+    assert_eq!(st, 201, "{text}");
+    sha512_in(&s, "s3-oci").await;
+}
+
+async fn sha512_in(s: &TestServer, store: &str) {
+    hosted_in(s, "dh", store).await;
+    hosted_in(s, "second", store).await;
     let config = br#"{"os":"linux","sha":"512"}"#;
     let layer = b"a layer named by its sha512".repeat(40);
     let (c, l) = (sha512(config), sha512(&layer));
-    push_blob(&s, "dh/app", &c, config).await;
+    push_blob(s, "dh/app", &c, config).await;
     // Chunked: POST, two PATCHes, PUT with the digest.
-    let r = reg(&s, POST, "dh/app/blobs/uploads/").send().await.unwrap();
+    let r = reg(s, POST, "dh/app/blobs/uploads/").send().await.unwrap();
     assert_eq!(r.status(), 202);
     let mut at = r.headers()["location"].to_str().unwrap().to_owned();
     let (first, second) = layer.split_at(100);
@@ -423,7 +450,7 @@ async fn sha512_digests(b: Backend) {
     assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
     assert_eq!(r.headers()["docker-content-digest"], l.as_str());
     for m in [GET, reqwest::Method::HEAD] {
-        let r = reg(&s, m.clone(), &format!("dh/app/blobs/{l}"))
+        let r = reg(s, m.clone(), &format!("dh/app/blobs/{l}"))
             .send()
             .await
             .unwrap();
@@ -439,21 +466,21 @@ async fn sha512_digests(b: Backend) {
         }
     }
     // Apart from the same content under its SHA-256.
-    let r = reg(&s, GET, &format!("dh/app/blobs/{}", sha256(&layer)))
+    let r = reg(s, GET, &format!("dh/app/blobs/{}", sha256(&layer)))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 404);
     // Wrong content for the digest, monolithic and chunked: refused, nothing recorded.
     let wrong = sha512(b"other bytes");
-    let r = reg(&s, POST, &format!("dh/app/blobs/uploads/?digest={wrong}"))
+    let r = reg(s, POST, &format!("dh/app/blobs/uploads/?digest={wrong}"))
         .body("not those")
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 400);
     assert_eq!(code(r).await, "DIGEST_INVALID");
-    let r = reg(&s, POST, "dh/app/blobs/uploads/").send().await.unwrap();
+    let r = reg(s, POST, "dh/app/blobs/uploads/").send().await.unwrap();
     let at = r.headers()["location"].to_str().unwrap().to_owned();
     let sep = if at.contains('?') { '&' } else { '?' };
     let r = s
@@ -464,7 +491,7 @@ async fn sha512_digests(b: Backend) {
         .unwrap();
     assert_eq!(r.status(), 400);
     assert_eq!(code(r).await, "DIGEST_INVALID");
-    let r = reg(&s, GET, &format!("dh/app/blobs/{wrong}"))
+    let r = reg(s, GET, &format!("dh/app/blobs/{wrong}"))
         .send()
         .await
         .unwrap();
@@ -473,7 +500,7 @@ async fn sha512_digests(b: Backend) {
     // A manifest pushed by its SHA-512 digest with tags, read back by digest and tag.
     let bytes = manifest((&c, config.len()), (&l, layer.len()), None);
     let md = sha512(&bytes);
-    let r = reg(&s, PUT, &format!("dh/app/manifests/{md}?tag=five-twelve"))
+    let r = reg(s, PUT, &format!("dh/app/manifests/{md}?tag=five-twelve"))
         .header("content-type", OCI_MANIFEST)
         .body(bytes.clone())
         .send()
@@ -486,7 +513,7 @@ async fn sha512_digests(b: Backend) {
         format!("/v2/dh/app/manifests/{md}").as_str()
     );
     for reference in [md.as_str(), "five-twelve"] {
-        let r = reg(&s, GET, &format!("dh/app/manifests/{reference}"))
+        let r = reg(s, GET, &format!("dh/app/manifests/{reference}"))
             .send()
             .await
             .unwrap();
@@ -495,7 +522,7 @@ async fn sha512_digests(b: Backend) {
         assert_eq!(r.bytes().await.unwrap().as_ref(), bytes.as_slice());
     }
     // The SHA-512 of other bytes is refused.
-    let r = reg(&s, PUT, &format!("dh/app/manifests/{wrong}"))
+    let r = reg(s, PUT, &format!("dh/app/manifests/{wrong}"))
         .header("content-type", OCI_MANIFEST)
         .body(bytes.clone())
         .send()
@@ -510,7 +537,7 @@ async fn sha512_digests(b: Backend) {
         Some((&md, bytes.len())),
     );
     let sd = sha512(&sbom);
-    let r = reg(&s, PUT, &format!("dh/app/manifests/{sd}"))
+    let r = reg(s, PUT, &format!("dh/app/manifests/{sd}"))
         .header("content-type", OCI_MANIFEST)
         .body(sbom.clone())
         .send()
@@ -518,7 +545,7 @@ async fn sha512_digests(b: Backend) {
         .unwrap();
     assert_eq!(r.status(), 201);
     assert_eq!(r.headers()["oci-subject"], md.as_str());
-    let r = reg(&s, GET, &format!("dh/app/referrers/{md}"))
+    let r = reg(s, GET, &format!("dh/app/referrers/{md}"))
         .send()
         .await
         .unwrap();
@@ -536,30 +563,30 @@ async fn sha512_digests(b: Backend) {
     .await
     .unwrap();
     assert_eq!(r.status(), 201);
-    let r = reg(&s, GET, &format!("second/app/blobs/{l}"))
+    let r = reg(s, GET, &format!("second/app/blobs/{l}"))
         .send()
         .await
         .unwrap();
     assert_eq!(r.bytes().await.unwrap().as_ref(), layer.as_slice());
     // Deletes by SHA-512: the manifest and its tag, then the blob.
-    let r = reg(&s, DELETE, &format!("dh/app/manifests/{md}"))
+    let r = reg(s, DELETE, &format!("dh/app/manifests/{md}"))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 202);
     for reference in [md.as_str(), "five-twelve"] {
-        let r = reg(&s, GET, &format!("dh/app/manifests/{reference}"))
+        let r = reg(s, GET, &format!("dh/app/manifests/{reference}"))
             .send()
             .await
             .unwrap();
         assert_eq!(r.status(), 404, "{reference}");
     }
-    let r = reg(&s, DELETE, &format!("dh/app/blobs/{c}"))
+    let r = reg(s, DELETE, &format!("dh/app/blobs/{c}"))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 202);
-    let r = reg(&s, GET, &format!("dh/app/blobs/{c}"))
+    let r = reg(s, GET, &format!("dh/app/blobs/{c}"))
         .send()
         .await
         .unwrap();
@@ -571,5 +598,6 @@ both_backends!(
     mounts,
     tag_params,
     ranges_and_etags,
-    sha512_digests
+    sha512_digests,
+    sha512_on_s3
 );
