@@ -292,6 +292,8 @@ async fn every_admin_endpoint(b: Backend) {
         ("put", "/v1/security/users/{userId}/change-password"),
         ("post", "/v1/pypi/{repository}/{project}/{version}/yank"),
         ("delete", "/v1/pypi/{repository}/{project}/{version}/yank"),
+        ("get", "/v1/repositories/{repositoryName}/browse"),
+        ("delete", "/v1/repositories/{repositoryName}/browse"),
     ];
     let people = [
         (None, 401, "anonymous"),

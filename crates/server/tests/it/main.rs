@@ -17,6 +17,7 @@ mod locks;
 mod maven;
 mod nesting;
 mod nexus_admin;
+mod nexus_surface;
 mod oci;
 mod openapi;
 mod privileges;

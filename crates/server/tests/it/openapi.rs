@@ -158,6 +158,21 @@ const ROUTES: &[(&str, &str)] = &[
     ("put", "/script/{name}"),
     ("delete", "/script/{name}"),
     ("post", "/script/{name}/run"),
+    // browse.rs
+    ("get", "/repositories/{repositoryName}/browse"),
+    ("delete", "/repositories/{repositoryName}/browse"),
+    // system_settings.rs
+    ("get", "/system/node"),
+    ("delete", "/system/node"),
+    ("get", "/email"),
+    ("put", "/email"),
+    ("delete", "/email"),
+    ("post", "/email/verify"),
+    ("get", "/http"),
+    ("put", "/http"),
+    ("delete", "/http"),
+    ("get", "/system/eula"),
+    ("post", "/system/eula"),
 ];
 
 /// Every `$ref` in `v`, with where it was found.

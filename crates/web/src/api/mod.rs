@@ -2,6 +2,7 @@
 
 mod admin;
 mod blobstores;
+mod browse;
 mod cleanup;
 pub(crate) mod components;
 #[cfg(test)]
@@ -17,7 +18,9 @@ pub(crate) mod search;
 mod security;
 mod status;
 mod system;
+mod system_settings;
 mod tasks;
+mod unavailable;
 mod users;
 
 use actix_web::{HttpRequest, web};
@@ -61,6 +64,11 @@ arca_core::policy! {
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    // Full paths, before the scopes (which would answer 404 or 405 for them): Nexus's
+    // operations for a repository's folders, system settings, and features Arca lacks.
+    cfg.configure(browse::configure)
+        .configure(system_settings::configure)
+        .configure(unavailable::configure);
     cfg.route("/metrics", web::get().to(metrics::metrics))
         .service(
             web::scope("/service/rest/v1")
