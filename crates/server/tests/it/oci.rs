@@ -327,7 +327,7 @@ async fn tag_params(b: Backend) {
     assert_eq!(r.status(), 404);
 }
 
-/// A range past a blob's end is a 416 with `Content-Range: bytes */<size>`
+/// A range past a blob's end, reversed or malformed, is a 416 with `Content-Range: bytes */<size>`
 /// in the OCI error shape; blobs and manifests carry the quoted digest as their ETag and answer
 /// `If-None-Match` with it by 304.
 async fn ranges_and_etags(b: Backend) {
@@ -337,7 +337,13 @@ async fn ranges_and_etags(b: Backend) {
     let d = sha256(data);
     push_blob(&s, "dh/app", &d, data).await;
     let blob = format!("dh/app/blobs/{d}");
-    for range in ["bytes=10-", "bytes=100-200", "bytes=-0"] {
+    for range in [
+        "bytes=10-",
+        "bytes=100-200",
+        "bytes=-0",
+        "bytes=5-1",
+        "bytes=a-b",
+    ] {
         let r = reg(&s, GET, &blob)
             .header("range", range)
             .send()
@@ -355,8 +361,8 @@ async fn ranges_and_etags(b: Backend) {
     assert_eq!(r.status(), 206);
     assert_eq!(r.headers()["content-range"], "bytes 2-4/10");
     assert_eq!(r.bytes().await.unwrap().as_ref(), b"234");
-    // Malformed or several ranges, or another unit: the whole blob.
-    for range in ["bytes=0-1,3-4", "items=0-1", "bytes=5-1", "bytes=a-b"] {
+    // Several ranges, or another unit: the whole blob.
+    for range in ["bytes=0-1,3-4", "items=0-1"] {
         let r = reg(&s, GET, &blob)
             .header("range", range)
             .send()
