@@ -4,6 +4,12 @@ use clap::Parser;
 
 #[actix_web::main]
 async fn main() -> ExitCode {
+    // `arca import …` is a client of two running servers, with flags of its own.
+    if std::env::args_os().nth(1).is_some_and(|a| a == "import") {
+        let filter = std::env::var("ARCA_LOG").unwrap_or_else(|_| "warn".to_owned());
+        arca_server::init_logging(arca_server::config::LogFormat::Human, &filter);
+        return arca_import::main_from_args(std::env::args_os().skip(1)).await;
+    }
     let settings = match arca_server::Config::parse()
         .with_file()
         .and_then(|c| c.resolve())

@@ -1,0 +1,437 @@
+//! Content of hosted repositories: every asset the source lists, streamed from the source's
+//! repository URL into the target's own upload path with its checksum checked on the way.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt, stream};
+use reqwest::{Body, Method, Response};
+use serde_json::Value;
+use sha1::{Digest as _, Sha1};
+use sha2::Sha256;
+
+use crate::http::{Endpoint, encode_path};
+use crate::settings::{Ctx, Repo};
+use crate::{ImportError, Result, State, docker};
+
+/// The checksums the source reports for an asset; at least one is checked while streaming.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Expect {
+    pub sha1: Option<String>,
+    pub sha256: Option<String>,
+}
+
+impl Expect {
+    pub fn from_asset(a: &Value) -> Expect {
+        let get = |k: &str| {
+            a.pointer(&format!("/checksum/{k}"))
+                .and_then(|s| s.as_str())
+                .map(|s| s.to_ascii_lowercase())
+        };
+        Expect {
+            sha1: get("sha1"),
+            sha256: get("sha256"),
+        }
+    }
+
+    /// What the state file records: the strongest checksum known.
+    pub fn key(&self) -> Option<String> {
+        self.sha256
+            .as_ref()
+            .map(|s| format!("sha256:{s}"))
+            .or_else(|| self.sha1.as_ref().map(|s| format!("sha1:{s}")))
+    }
+}
+
+struct Hashing {
+    sha1: Option<Sha1>,
+    sha256: Option<Sha256>,
+    expect: Expect,
+    seen: u64,
+    len: Option<u64>,
+}
+
+impl Hashing {
+    fn verdict(&mut self) -> std::result::Result<(), String> {
+        let mut bad = Vec::new();
+        if let (Some(h), Some(want)) = (self.sha1.take(), &self.expect.sha1) {
+            let got = hex::encode(h.finalize());
+            if &got != want {
+                bad.push(format!("sha1 {got}, the source lists {want}"));
+            }
+        }
+        if let (Some(h), Some(want)) = (self.sha256.take(), &self.expect.sha256) {
+            let got = hex::encode(h.finalize());
+            if &got != want {
+                bad.push(format!("sha256 {got}, the source lists {want}"));
+            }
+        }
+        if let Some(len) = self.len
+            && len != self.seen
+        {
+            bad.push(format!("{} bytes, {len} announced", self.seen));
+        }
+        if bad.is_empty() {
+            Ok(())
+        } else {
+            Err(bad.join("; "))
+        }
+    }
+}
+
+/// Where a checksum failure is left for the caller, who sees only the upload's error otherwise.
+pub type Verdict = Arc<Mutex<Option<String>>>;
+
+/// The body of `resp`, hashed as it passes. With a known length the check is made before the
+/// last chunk is handed on, so that on a mismatch the target never receives a complete body
+/// (it sees a broken upload and stores nothing); without one, at the end of the stream.
+pub fn verified(
+    resp: Response,
+    expect: Expect,
+    len: Option<u64>,
+) -> (
+    impl Stream<Item = std::result::Result<Bytes, std::io::Error>> + Send + 'static,
+    Verdict,
+) {
+    let verdict: Verdict = Arc::new(Mutex::new(None));
+    let h = Hashing {
+        sha1: expect.sha1.as_ref().map(|_| Sha1::new()),
+        sha256: expect.sha256.as_ref().map(|_| Sha256::new()),
+        expect,
+        seen: 0,
+        len,
+    };
+    let v = verdict.clone();
+    let fail = move |msg: String| {
+        *v.lock().unwrap_or_else(|p| p.into_inner()) = Some(msg.clone());
+        std::io::Error::other(msg)
+    };
+    let s = stream::unfold(Some((resp.bytes_stream(), h, fail)), |st| async move {
+        let (mut inner, mut h, fail) = st?;
+        match inner.next().await {
+            Some(Ok(b)) => {
+                if let Some(x) = h.sha1.as_mut() {
+                    x.update(&b);
+                }
+                if let Some(x) = h.sha256.as_mut() {
+                    x.update(&b);
+                }
+                h.seen += b.len() as u64;
+                if h.len.is_some_and(|l| h.seen >= l)
+                    && let Err(m) = h.verdict()
+                {
+                    return Some((Err(fail(m)), None));
+                }
+                Some((Ok(b), Some((inner, h, fail))))
+            }
+            Some(Err(e)) => Some((Err(std::io::Error::other(e)), None)),
+            None => match h.verdict() {
+                // Already checked when the announced length was reached.
+                Ok(()) => None,
+                Err(m) if h.len.is_some_and(|l| h.seen >= l) => {
+                    let _ = m;
+                    None
+                }
+                Err(m) => Some((Err(fail(m)), None)),
+            },
+        }
+    });
+    (s, verdict)
+}
+
+/// Files a target makes itself from the primary ones, so copying them would conflict or be
+/// stale: Maven metadata and checksums, yum repodata, PyPI's simple index.
+pub fn derived(format: &str, path: &str) -> bool {
+    let file = path.rsplit('/').next().unwrap_or(path);
+    match format {
+        "maven2" => {
+            file.starts_with("maven-metadata.xml")
+                || [".md5", ".sha1", ".sha256", ".sha512"]
+                    .iter()
+                    .any(|e| file.ends_with(e))
+        }
+        "yum" => path.starts_with("repodata/") || path.contains("/repodata/"),
+        "pypi" => path == "simple" || path.starts_with("simple/") || file.ends_with(".metadata"),
+        _ => false,
+    }
+}
+
+struct Asset {
+    path: String,
+    expect: Expect,
+    size: Option<u64>,
+}
+
+/// Copies the content of every hosted repository: docker through the registry API, the rest
+/// asset by asset. A repository's failures are reported, and the next one goes on.
+pub async fn import_content(cx: &Ctx<'_>, repos: &[Repo], state: &mut State) -> Result<()> {
+    for r in repos {
+        let prev = state.repositories.get(&r.name).cloned().unwrap_or_default();
+        let res = if r.format == "docker" {
+            docker::import_repo(cx, r, &prev).await
+        } else {
+            files(cx, r, &prev).await
+        };
+        match res {
+            Ok(now) => {
+                state.repositories.insert(r.name.clone(), now);
+            }
+            Err(e) => cx
+                .report
+                .repo(&r.name, &r.format, |c| c.failed.push(e.to_string())),
+        }
+    }
+    Ok(())
+}
+
+async fn target_checksums(target: &Endpoint, repo: &str) -> Result<HashMap<String, Expect>> {
+    let items = match target
+        .paged(&format!(
+            "/service/rest/v1/assets?repository={}",
+            crate::http::encode(repo)
+        ))
+        .await
+    {
+        Ok(i) => i,
+        // Dry run: the repository is not there yet.
+        Err(e) if e.status() == Some(404) => Vec::new(),
+        Err(e) => return Err(e),
+    };
+    Ok(items
+        .iter()
+        .filter_map(|a| {
+            let p = a.get("path")?.as_str()?.trim_start_matches('/').to_owned();
+            Some((p, Expect::from_asset(a)))
+        })
+        .collect())
+}
+
+#[tracing::instrument(skip_all, fields(repo = %r.name, format = %r.format))]
+async fn files(
+    cx: &Ctx<'_>,
+    r: &Repo,
+    prev: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>> {
+    let listing = cx
+        .source
+        .paged(&format!(
+            "/service/rest/v1/assets?repository={}",
+            crate::http::encode(&r.name)
+        ))
+        .await?;
+    let on_target = target_checksums(cx.target, &r.name).await?;
+    let mut now = BTreeMap::new();
+    let mut todo = Vec::new();
+    for a in &listing {
+        let Some(path) = a.get("path").and_then(|p| p.as_str()) else {
+            continue;
+        };
+        let path = path.trim_start_matches('/').to_owned();
+        if derived(&r.format, &path) {
+            cx.report.repo(&r.name, &r.format, |c| c.derived += 1);
+            continue;
+        }
+        let expect = Expect::from_asset(a);
+        let Some(key) = expect.key() else {
+            cx.report.repo(&r.name, &r.format, |c| {
+                c.failed
+                    .push(format!("{path}: the source lists no sha1 or sha256"))
+            });
+            continue;
+        };
+        let same_on_target = on_target.get(&path).is_some_and(|t| {
+            (t.sha256.is_some() && t.sha256 == expect.sha256)
+                || (t.sha256.is_none() && t.sha1.is_some() && t.sha1 == expect.sha1)
+        });
+        if same_on_target {
+            // Whether this run or an earlier one (or someone else) put it there: unchanged.
+            now.insert(path, key);
+            cx.report.repo(&r.name, &r.format, |c| c.unchanged += 1);
+            continue;
+        }
+        let size = a.get("fileSize").and_then(|s| s.as_u64());
+        todo.push((key, Asset { path, expect, size }));
+    }
+    // Deletions: what an earlier run copied that the source no longer lists.
+    let listed: std::collections::HashSet<String> = listing
+        .iter()
+        .filter_map(|a| {
+            a.get("path")?
+                .as_str()
+                .map(|p| p.trim_start_matches('/').to_owned())
+        })
+        .collect();
+    let gone: Vec<String> = prev
+        .keys()
+        .filter(|p| !listed.contains(*p))
+        .cloned()
+        .collect();
+
+    if cx.args.dry_run {
+        cx.report.repo(&r.name, &r.format, |c| {
+            c.deleted_at_source.extend(gone.iter().cloned());
+            c.failed.extend(std::iter::empty());
+        });
+        for (_, a) in &todo {
+            tracing::info!(path = %a.path, "would copy");
+        }
+        cx.report
+            .note(format!("{}: {} assets would be copied", r.name, todo.len()));
+        return Ok(prev.clone());
+    }
+
+    let jobs = cx.args.jobs.max(1);
+    let results: Vec<(String, String, Result<u64>)> = stream::iter(todo)
+        .map(|(key, a)| async move {
+            let res = copy_file(cx.source, cx.target, r, &a).await;
+            (a.path, key, res)
+        })
+        .buffer_unordered(jobs)
+        .collect()
+        .await;
+    for (path, key, res) in results {
+        match res {
+            Ok(bytes) => {
+                cx.report.repo(&r.name, &r.format, |c| {
+                    c.copied += 1;
+                    c.bytes += bytes;
+                });
+                now.insert(path, key);
+            }
+            Err(e) => cx.report.repo(&r.name, &r.format, |c| {
+                c.failed.push(format!("{path}: {e}"))
+            }),
+        }
+    }
+    for p in gone {
+        let mut pruned = false;
+        if cx.args.prune {
+            let url = format!("/repository/{}/{}", encode_path(&r.name), encode_path(&p));
+            match cx
+                .target
+                .send(
+                    cx.target.request(Method::DELETE, &url),
+                    &format!("DELETE {url}"),
+                )
+                .await
+            {
+                Ok(_) => pruned = true,
+                Err(e) if e.status() == Some(404) => pruned = true,
+                Err(e) => cx.report.repo(&r.name, &r.format, |c| {
+                    c.failed.push(format!("prune {p}: {e}"))
+                }),
+            }
+        }
+        if !pruned {
+            // Still on the target: remembered, so the next run reports it again.
+            if let Some(k) = prev.get(&p) {
+                now.insert(p.clone(), k.clone());
+            }
+        }
+        cx.report.repo(&r.name, &r.format, |c| {
+            c.deleted_at_source.push(p.clone());
+            if pruned {
+                c.pruned += 1;
+            }
+        });
+    }
+    Ok(now)
+}
+
+/// GET from the source, hashed on the way, into the target's upload path for the format.
+#[tracing::instrument(skip_all, fields(path = %a.path))]
+async fn copy_file(source: &Endpoint, target: &Endpoint, r: &Repo, a: &Asset) -> Result<u64> {
+    let src = format!(
+        "/repository/{}/{}",
+        encode_path(&r.name),
+        encode_path(&a.path)
+    );
+    let resp = source
+        .send(source.request(Method::GET, &src), &format!("GET {src}"))
+        .await?;
+    let len = resp.content_length().or(a.size);
+    let ctype = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let (body, verdict) = verified(resp, a.expect.clone(), len);
+    let body = Body::wrap_stream(body);
+    let res = if r.format == "pypi" {
+        // Through the twine upload API, so the target indexes it as an upload.
+        let file = a.path.rsplit('/').next().unwrap_or(&a.path).to_owned();
+        let part = match len {
+            Some(l) => reqwest::multipart::Part::stream_with_length(body, l),
+            None => reqwest::multipart::Part::stream(body),
+        }
+        .file_name(file);
+        let mut form = reqwest::multipart::Form::new().text(":action", "file_upload");
+        if let Some(s) = &a.expect.sha256 {
+            form = form.text("sha256_digest", s.clone());
+        }
+        form = form.part("content", part);
+        let url = format!("/repository/{}/", encode_path(&r.name));
+        target
+            .send(
+                target.request(Method::POST, &url).multipart(form),
+                &format!("POST {url}"),
+            )
+            .await
+    } else {
+        let url = format!(
+            "/repository/{}/{}",
+            encode_path(&r.name),
+            encode_path(&a.path)
+        );
+        let mut req = target.request(Method::PUT, &url).body(body);
+        if let Some(l) = len {
+            req = req.header("content-length", l);
+        }
+        if let Some(c) = ctype {
+            req = req.header("content-type", c);
+        }
+        target.send(req, &format!("PUT {url}")).await
+    };
+    let failed = verdict.lock().unwrap_or_else(|p| p.into_inner()).take();
+    match (res, failed) {
+        (_, Some(detail)) => Err(ImportError::Checksum {
+            path: a.path.clone(),
+            detail,
+        }),
+        (Err(e), None) => Err(e),
+        (Ok(_), None) => Ok(len.unwrap_or(0)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn derived_files_are_left_to_the_target() {
+        assert!(derived("maven2", "org/x/a/maven-metadata.xml"));
+        assert!(derived("maven2", "org/x/a/maven-metadata.xml.sha1"));
+        assert!(derived("maven2", "org/x/a/1.0/a-1.0.jar.sha1"));
+        assert!(!derived("maven2", "org/x/a/1.0/a-1.0.jar"));
+        assert!(!derived("maven2", "org/x/a/1.0/a-1.0.jar.asc"));
+        assert!(derived("yum", "repodata/repomd.xml"));
+        assert!(derived("yum", "el9/repodata/primary.xml.gz"));
+        assert!(!derived("yum", "el9/x.rpm"));
+        assert!(derived("pypi", "simple/foo/"));
+        assert!(!derived(
+            "pypi",
+            "packages/foo/1.0/foo-1.0-py3-none-any.whl"
+        ));
+        assert!(!derived("raw", "simple/x"));
+    }
+
+    #[test]
+    fn state_key_prefers_sha256() {
+        let e = Expect::from_asset(&serde_json::json!({"checksum":{"sha1":"AB","sha256":"CD"}}));
+        assert_eq!(e.key().as_deref(), Some("sha256:cd"));
+        let e = Expect::from_asset(&serde_json::json!({"checksum":{"sha1":"ab"}}));
+        assert_eq!(e.key().as_deref(), Some("sha1:ab"));
+        assert_eq!(Expect::default().key(), None);
+    }
+}

@@ -1,0 +1,172 @@
+//! One end of an import: a base URL, credentials and a client.
+
+use std::time::Duration;
+
+use reqwest::{Method, RequestBuilder, Response};
+use serde::de::DeserializeOwned;
+
+use crate::{ImportError, Result};
+
+#[derive(Clone)]
+pub struct Endpoint {
+    base: url::Url,
+    user: String,
+    password: String,
+    pub(crate) http: reqwest::Client,
+}
+
+impl std::fmt::Debug for Endpoint {
+    // Never the password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Endpoint({} as {})", self.base, self.user)
+    }
+}
+
+impl Endpoint {
+    pub fn new(base: url::Url, user: String, password: String) -> Result<Self> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(30))
+            // No overall timeout: a large asset may take long; a stalled read is caught below.
+            .read_timeout(Duration::from_secs(300))
+            // Redirects would drop the credentials on another host; a Nexus answers directly.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("arca-import/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|source| ImportError::Http {
+                what: "HTTP client".into(),
+                source,
+            })?;
+        Ok(Endpoint {
+            base,
+            user,
+            password,
+            http,
+        })
+    }
+
+    pub fn base(&self) -> &url::Url {
+        &self.base
+    }
+
+    /// `path` (starting with `/`) under the base URL, which may itself have a path (a Nexus
+    /// behind a reverse proxy at `/nexus`).
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base.as_str().trim_end_matches('/'), path)
+    }
+
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.authorize(self.http.request(method, self.url(path)))
+    }
+
+    /// This end's credentials on a request (built from an absolute URL, such as an upload's
+    /// Location).
+    pub fn authorize(&self, req: RequestBuilder) -> RequestBuilder {
+        req.basic_auth(&self.user, Some(&self.password))
+    }
+
+    /// Sends and turns a non-2xx answer into `ImportError::Status` with the body's start.
+    pub async fn send(&self, req: RequestBuilder, what: &str) -> Result<Response> {
+        let resp = req.send().await.map_err(|source| ImportError::Http {
+            what: what.to_owned(),
+            source,
+        })?;
+        check(resp, what).await
+    }
+
+    pub async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        let what = format!("GET {}", self.url(path));
+        let resp = self
+            .send(
+                self.request(Method::GET, path)
+                    .header("accept", "application/json"),
+                &what,
+            )
+            .await?;
+        resp.json::<T>()
+            .await
+            .map_err(|source| ImportError::Http { what, source })
+    }
+
+    /// GET that answers `None` for 404.
+    pub async fn get_json_opt<T: DeserializeOwned>(&self, path: &str) -> Result<Option<T>> {
+        match self.get_json(path).await {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if e.status() == Some(404) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn send_json(
+        &self,
+        method: Method,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<Response> {
+        let what = format!("{method} {}", self.url(path));
+        self.send(self.request(method, path).json(body), &what)
+            .await
+    }
+
+    /// Every item of a Nexus listing paged with `continuationToken` (assets, components).
+    pub async fn paged(&self, path: &str) -> Result<Vec<serde_json::Value>> {
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        let sep = if path.contains('?') { '&' } else { '?' };
+        loop {
+            let p = match &token {
+                Some(t) => format!("{path}{sep}continuationToken={}", encode(t)),
+                None => path.to_owned(),
+            };
+            let page: serde_json::Value = self.get_json(&p).await?;
+            if let Some(items) = page.get("items").and_then(|i| i.as_array()) {
+                out.extend(items.iter().cloned());
+            }
+            match page.get("continuationToken").and_then(|t| t.as_str()) {
+                Some(t) if !t.is_empty() => token = Some(t.to_owned()),
+                _ => return Ok(out),
+            }
+        }
+    }
+}
+
+async fn check(resp: Response, what: &str) -> Result<Response> {
+    if resp.status().is_success() {
+        return Ok(resp);
+    }
+    let status = resp.status().as_u16();
+    let url = resp.url().to_string();
+    let body = resp.text().await.unwrap_or_default();
+    let body: String = body.chars().take(400).collect();
+    Err(ImportError::Status {
+        method: what.split(' ').next().unwrap_or("").to_owned(),
+        url,
+        status,
+        body,
+    })
+}
+
+/// Percent-encodes a query value or a path segment.
+pub fn encode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// Percent-encodes each segment of a repository path, keeping the slashes.
+pub fn encode_path(p: &str) -> String {
+    p.split('/')
+        .map(|s| {
+            // byte_serialize writes spaces as `+`, which a path keeps literally.
+            encode(s).replace('+', "%20")
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_keep_slashes() {
+        assert_eq!(encode_path("a b/c+d/e.txt"), "a%20b/c%2Bd/e.txt");
+    }
+}
