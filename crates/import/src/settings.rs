@@ -200,6 +200,15 @@ async fn content_selectors(cx: &Ctx<'_>) -> Result<()> {
     Ok(())
 }
 
+/// The format's name in `/repositories/{format}/{type}` paths: Nexus says `maven` there for
+/// repositories whose format is `maven2`.
+pub fn path_format(format: &str) -> &str {
+    match format {
+        "maven2" => "maven",
+        f => f,
+    }
+}
+
 /// Hosted before proxy before group: a group's members must exist first (a group of groups
 /// is ordered by its members below).
 fn kind_rank(kind: &str) -> u8 {
@@ -262,7 +271,7 @@ async fn repositories(cx: &Ctx<'_>, create: bool) -> Result<Vec<Repo>> {
         }
         let path = format!(
             "{V1}/repositories/{}/{}/{}",
-            r.format,
+            path_format(&r.format),
             r.kind,
             encode(&r.name)
         );
@@ -317,7 +326,7 @@ async fn repositories(cx: &Ctx<'_>, create: bool) -> Result<Vec<Repo>> {
 }
 
 async fn create_repo(cx: &Ctx<'_>, r: &Repo, body: &Value, usable: &mut Vec<Repo>) {
-    let path = format!("/repositories/{}/{}", r.format, r.kind);
+    let path = format!("/repositories/{}/{}", path_format(&r.format), r.kind);
     if cx.args.dry_run {
         cx.report
             .item("repository", &r.name, Outcome::WouldCreate, "");

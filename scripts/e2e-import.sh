@@ -1,0 +1,392 @@
+#!/usr/bin/env bash
+# `arca import nexus` (issue 20) between two arca binaries: no Nexus can run here, and Arca
+# speaks Nexus's API, so the source is an Arca seeded through the REST API and plain HTTP:
+#   settings: a file blob store, a cleanup policy, a content selector, hosted raw/maven2/pypi/
+#     yum/docker repositories, a raw proxy and group, typed privileges, nested roles, users
+#     (one disabled), anonymous access on;
+#   content: raw files (one of 5 MB), a Maven jar+pom in two versions, a PyPI wheel through the
+#     upload API, an RPM, a docker image, an index over it and a referrer, through /v2/;
+# then imports into an empty target, compares the two through the REST API (repository settings,
+# every primary asset with its sha256, derived metadata present, users, roles, privileges,
+# selectors, cleanup policies, anonymous, docker tags by digest, referrers) and reads a file of
+# each format back from the target; changes the source (one raw file added, one deleted) and
+# runs again: only the difference is copied (and the deletion pruned). Prints the speed.
+# ok/FAIL lines and a summary; exits non-zero on any FAIL. Needs ARCA_BIN, python3, curl.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/arca-target}"
+ARCA_BIN=${ARCA_BIN:-$CARGO_TARGET_DIR/debug/arca}
+[ -x "$ARCA_BIN" ] || { echo "no arca binary at $ARCA_BIN (cargo build --bin arca, or set ARCA_BIN)" >&2; exit 2; }
+export NO_PROXY="127.0.0.1,localhost${NO_PROXY:+,$NO_PROXY}"
+export no_proxy="$NO_PROXY"
+
+W=$(mktemp -d /tmp/arca-import.XXXXXX)
+# The binary under test, copied (other builds may replace the original during the run) to a
+# place that allows executing it (/tmp may be noexec).
+BINDIR=$(mktemp -d "$HOME/.cache/arca-import-bin.XXXXXX")
+cp "$ARCA_BIN" "$BINDIR/arca"
+BIN=$BINDIR/arca
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+  rm -rf "$BINDIR"
+  if [ -n "${IMPORT_KEEP:-}" ]; then echo "kept $W"; else rm -rf "$W"; fi
+}
+trap cleanup EXIT
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+start() { # name port password
+  mkdir -p "$W/$1"
+  (cd "$W/$1" && exec env ARCA_LISTEN="127.0.0.1:$2" ARCA_ADMIN_PASSWORD="$3" "$BIN" >"$W/$1.log" 2>&1) &
+  PIDS+=($!)
+  for _ in $(seq 1 500); do curl -sf "http://127.0.0.1:$2/service/rest/v1/status" >/dev/null && return 0; sleep 0.02; done
+  echo "FAIL $1 did not start"; tail -20 "$W/$1.log"; exit 1
+}
+SP=$(port); TP=$(port)
+start source "$SP" source-pass-123
+start target "$TP" target-pass-456
+echo source-pass-123 >"$W/source.pw"
+echo target-pass-456 >"$W/target.pw"
+
+W="$W" SRC="http://127.0.0.1:$SP" DST="http://127.0.0.1:$TP" BIN="$BIN" python3 - <<'PY'
+import base64, gzip, hashlib, io, json, os, random, stat, struct, subprocess, sys, time, urllib.error, urllib.request, zipfile
+
+sys.path.insert(0, "scripts/lib")
+from e2e_util import ok, bad, check, note, basic, sha, passed, failed
+
+W, SRC, DST, BIN = os.environ["W"], os.environ["SRC"], os.environ["DST"], os.environ["BIN"]
+AUTH = {SRC: basic("admin", "source-pass-123"), DST: basic("admin", "target-pass-456")}
+
+
+def req(base, method, path, body=None, headers=None, auth=True):
+    h = dict(headers or {})
+    if auth:
+        h["Authorization"] = AUTH[base]
+    if isinstance(body, (dict, list)):
+        body = json.dumps(body).encode()
+        h.setdefault("Content-Type", "application/json")
+    r = urllib.request.Request(base + path, data=body, method=method, headers=h)
+    try:
+        with urllib.request.urlopen(r, timeout=60) as resp:
+            return resp.status, resp.read(), dict(resp.headers)
+    except urllib.error.HTTPError as e:
+        return e.code, e.read(), dict(e.headers)
+
+
+def api(base, method, path, body=None):
+    return req(base, method, "/service/rest/v1" + path, body)
+
+
+def jget(base, path):
+    st, b, _ = api(base, "GET", path)
+    if st != 200:
+        raise RuntimeError(f"GET {path}: {st} {b[:200]!r}")
+    return json.loads(b)
+
+
+def must(what, res, codes=(200, 201, 204)):
+    st, b, _ = res
+    if st not in codes:
+        bad(f"seed: {what}", f"HTTP {st}: {b[:300]!r}")
+    return res
+
+
+def paged(base, path):
+    out, tok = [], None
+    while True:
+        p = path + (f"&continuationToken={tok}" if tok else "")
+        v = jget(base, p)
+        out += v["items"]
+        tok = v.get("continuationToken")
+        if not tok:
+            return out
+
+
+# ---- seeding the source ---------------------------------------------------------------------------
+hosted = lambda name, bs="default", extra=None: {"name": name, "online": True,
+    "storage": {"blobStoreName": bs, "strictContentTypeValidation": True, "writePolicy": "ALLOW"}, **(extra or {})}
+must("file blob store", api(SRC, "POST", "/blobstores/file", {"name": "extra", "path": "extra-store"}))
+must("cleanup policy", api(SRC, "POST", "/cleanup-policies", {"name": "old-releases", "format": "maven2",
+     "notes": "imported", "criteriaLastBlobUpdated": 30}))
+must("content selector", api(SRC, "POST", "/security/content-selectors", {"name": "team-a",
+     "description": "team A's files", "expression": 'format == "raw" and path =^ "/team-a/"'}))
+must("raw hosted", api(SRC, "POST", "/repositories/raw/hosted", hosted("files", "extra", {"raw": {"contentDisposition": "INLINE"}})))
+must("maven hosted", api(SRC, "POST", "/repositories/maven/hosted", hosted("maven-rel", extra={
+     "maven": {"versionPolicy": "RELEASE", "layoutPolicy": "STRICT"}, "cleanup": {"policyNames": ["old-releases"]}})))
+must("pypi hosted", api(SRC, "POST", "/repositories/pypi/hosted", hosted("py")))
+must("yum hosted", api(SRC, "POST", "/repositories/yum/hosted", hosted("rpms", extra={"yum": {"repodataDepth": 0, "deployPolicy": "STRICT"}})))
+must("docker hosted", api(SRC, "POST", "/repositories/docker/hosted", hosted("dock", extra={"docker": {"v1Enabled": False, "forceBasicAuth": True}})))
+must("raw proxy", api(SRC, "POST", "/repositories/raw/proxy", {"name": "raw-remote", "online": True,
+     "storage": {"blobStoreName": "default", "strictContentTypeValidation": False},
+     "proxy": {"remoteUrl": "http://127.0.0.1:9/", "contentMaxAge": 60, "metadataMaxAge": 60},
+     "negativeCache": {"enabled": True, "timeToLive": 5}, "httpClient": {"blocked": False, "autoBlock": False}}))
+must("raw group", api(SRC, "POST", "/repositories/raw/group", {"name": "raw-all", "online": True,
+     "storage": {"blobStoreName": "default", "strictContentTypeValidation": False},
+     "group": {"memberNames": ["files", "raw-remote"]}}))
+must("content-selector privilege", api(SRC, "POST", "/security/privileges/repository-content-selector", {
+     "name": "team-a-read", "description": "read team A", "actions": ["READ", "BROWSE"], "format": "raw",
+     "repository": "files", "contentSelector": "team-a"}))
+must("view privilege", api(SRC, "POST", "/security/privileges/repository-view", {
+     "name": "files-add", "description": "add to files", "actions": ["ADD", "EDIT"], "format": "raw", "repository": "files"}))
+must("application privilege", api(SRC, "POST", "/security/privileges/application", {
+     "name": "search-only", "description": "search", "actions": ["READ"], "domain": "search"}))
+# "deployers" nests "readers": created in that order on the target whatever the listing order.
+must("role readers", api(SRC, "POST", "/security/roles", {"id": "readers", "name": "Readers", "description": "r",
+     "privileges": ["team-a-read", "search-only"], "roles": []}))
+must("role deployers", api(SRC, "POST", "/security/roles", {"id": "deployers", "name": "Deployers", "description": "d",
+     "privileges": ["files-add"], "roles": ["readers"]}))
+for uid, status in (("alice", "active"), ("bob", "disabled")):
+    must(f"user {uid}", api(SRC, "POST", "/security/users", {"userId": uid, "firstName": uid.title(), "lastName": "Example",
+         "emailAddress": f"{uid}@example.com", "password": "secret-pass-1", "status": status, "roles": ["deployers"]}))
+must("anonymous on", api(SRC, "PUT", "/security/anonymous", {"enabled": True, "userId": "anonymous", "realmName": "NexusAuthorizingRealm"}))
+
+rng = random.Random(20)
+raw_files = {}
+for i in range(24):
+    size = 5_000_000 if i == 0 else rng.randrange(100, 300_000)
+    path = f"team-a/dir{i % 3}/file-{i}.bin" if i % 2 else f"other/file-{i}.bin"
+    data = rng.randbytes(size)
+    raw_files[path] = data
+    must(f"raw PUT {path}", req(SRC, "PUT", f"/repository/files/{path}", data))
+for v in ("1.0", "1.1"):
+    base = f"/repository/maven-rel/org/example/app/{v}/app-{v}"
+    pom = (f'<?xml version="1.0"?><project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>'
+           f"<groupId>org.example</groupId><artifactId>app</artifactId><version>{v}</version></project>").encode()
+    jar = io.BytesIO()
+    with zipfile.ZipFile(jar, "w") as z:
+        z.writestr("META-INF/MANIFEST.MF", f"Manifest-Version: 1.0\nImplementation-Version: {v}\n")
+    must(f"maven pom {v}", req(SRC, "PUT", base + ".pom", pom))
+    must(f"maven jar {v}", req(SRC, "PUT", base + ".jar", jar.getvalue()))
+
+
+def wheel(project, version):
+    dist = project.replace("-", "_")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        di = f"{dist}-{version}.dist-info"
+        z.writestr(f"{dist}/__init__.py", "")
+        z.writestr(f"{di}/METADATA", f"Metadata-Version: 2.1\nName: {project}\nVersion: {version}\n")
+        z.writestr(f"{di}/WHEEL", "Wheel-Version: 1.0\nGenerator: e2e-import\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        z.writestr(f"{di}/RECORD", "")
+    return f"{dist}-{version}-py3-none-any.whl", buf.getvalue()
+
+
+whl_name, whl = wheel("demo-pkg", "1.0")
+b = "----import" + os.urandom(8).hex()
+form = io.BytesIO()
+for k, v in ((":action", "file_upload"), ("protocol_version", "1"), ("name", "demo-pkg"), ("version", "1.0"),
+             ("filetype", "bdist_wheel"), ("pyversion", "py3"), ("sha256_digest", sha(whl))):
+    form.write(f'--{b}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode())
+form.write(f'--{b}\r\nContent-Disposition: form-data; name="content"; filename="{whl_name}"\r\n'
+           f"Content-Type: application/octet-stream\r\n\r\n".encode() + whl + f"\r\n--{b}--\r\n".encode())
+must("pypi upload", req(SRC, "POST", "/repository/py/", form.getvalue(), {"Content-Type": f"multipart/form-data; boundary={b}"}))
+
+
+def make_rpm(name, payload, version="1.0"):
+    """An RPM (lead, signature header, main header, `payload`), as scripts/crash.sh writes one."""
+    def header(entries):
+        index, store = b"", b""
+        for tag, typ, count, data, align in entries:
+            while len(store) % align:
+                store += b"\0"
+            index += struct.pack(">IIII", tag, typ, len(store), count)
+            store += data
+        return b"\x8e\xad\xe8\x01\0\0\0\0" + struct.pack(">II", len(entries), len(store)) + index + store
+    s = lambda v: v.encode() + b"\0"
+    STR, I18N, ARR, I32 = 6, 9, 8, 4
+    main = header([
+        (100, ARR, 1, s("C"), 1), (1000, STR, 1, s(name), 1), (1001, STR, 1, s(version), 1),
+        (1002, STR, 1, s("1"), 1), (1004, I18N, 1, s(f"import test package {name}"), 1),
+        (1005, I18N, 1, s("Written by scripts/e2e-import.sh."), 1),
+        (1006, I32, 1, struct.pack(">I", int(time.time())), 4), (1007, STR, 1, s("localhost"), 1),
+        (1009, I32, 1, struct.pack(">I", len(payload)), 4), (1014, STR, 1, s("MIT"), 1),
+        (1016, I18N, 1, s("Unspecified"), 1), (1021, STR, 1, s("linux"), 1),
+        (1022, STR, 1, s("noarch"), 1), (1044, STR, 1, s(f"{name}-{version}-1.src.rpm"), 1),
+        (1124, STR, 1, s("cpio"), 1), (1125, STR, 1, s("gzip"), 1), (1126, STR, 1, s("9"), 1),
+    ])
+    sig = header([(1000, I32, 1, struct.pack(">I", len(main) + len(payload)), 4),
+                  (1007, I32, 1, struct.pack(">I", len(payload)), 4)])
+    sig += b"\0" * (-len(sig) % 8)
+    lead = b"\xed\xab\xee\xdb\x03\x00" + struct.pack(">HH", 0, 1) + name.encode()[:65].ljust(66, b"\0") \
+        + struct.pack(">HH", 1, 5) + b"\0" * 16
+    return lead + sig + main + payload
+
+
+rpm = make_rpm("hello", os.urandom(4000))
+must("rpm PUT", req(SRC, "PUT", "/repository/rpms/hello-1.0-1.noarch.rpm", rpm))
+
+
+def push_blob(base, image, data):
+    d = "sha256:" + sha(data)
+    st, b, h = req(base, "POST", f"/v2/{image}/blobs/uploads/", b"")
+    if st != 202:
+        bad("seed: blob upload start", f"{st} {b[:200]!r}")
+        return d
+    loc = h.get("Location") or h.get("location")
+    loc = loc if loc.startswith("/") else "/" + loc.split("/", 3)[3]
+    sep = "&" if "?" in loc else "?"
+    must(f"blob {d[:19]}", req(base, "PUT", f"{loc}{sep}digest={d}", data, {"Content-Type": "application/octet-stream"}))
+    return d
+
+
+def push_manifest(base, image, ref, m, mt):
+    body = json.dumps(m).encode()
+    must(f"manifest {image}:{ref}", req(base, "PUT", f"/v2/{image}/manifests/{ref}", body, {"Content-Type": mt}))
+    return "sha256:" + sha(body), len(body)
+
+
+OCI_M, OCI_I = "application/vnd.oci.image.manifest.v1+json", "application/vnd.oci.image.index.v1+json"
+img = "dock/team/app"
+cfg = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}}).encode()
+layer = gzip.compress(os.urandom(600_000))
+cd, ld = push_blob(SRC, img, cfg), push_blob(SRC, img, layer)
+man = {"schemaVersion": 2, "mediaType": OCI_M, "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": len(cfg)},
+       "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": ld, "size": len(layer)}]}
+md, ml = push_manifest(SRC, img, "1.0", man, OCI_M)
+push_manifest(SRC, img, "latest", man, OCI_M)
+idx = {"schemaVersion": 2, "mediaType": OCI_I, "manifests": [{"mediaType": OCI_M, "digest": md, "size": ml,
+       "platform": {"architecture": "amd64", "os": "linux"}}]}
+xd, _ = push_manifest(SRC, img, "multi", idx, OCI_I)
+empty = push_blob(SRC, img, b"{}")
+sbom = push_blob(SRC, img, b'{"sbom":true}')
+ref = {"schemaVersion": 2, "mediaType": OCI_M, "artifactType": "application/example.sbom",
+       "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty, "size": 2},
+       "layers": [{"mediaType": "application/example.sbom", "digest": sbom, "size": 13}],
+       "subject": {"mediaType": OCI_M, "digest": md, "size": ml}}
+rd = "sha256:" + sha(json.dumps(ref).encode())
+push_manifest(SRC, img, rd, ref, OCI_M)
+note(f"seeded the source: {len(raw_files)} raw files, 2 Maven versions, a wheel, an RPM, a docker image with index and referrer")
+if failed:
+    sys.exit(1)
+
+# ---- first import -------------------------------------------------------------------------------
+def run_import(*extra):
+    cmd = [BIN, "import", "nexus", "--url", SRC, "--user", "admin", "--password-file", f"{W}/source.pw",
+           "--target-url", DST, "--target-user", "admin", "--target-password-file", f"{W}/target.pw",
+           "--docker-paths", "prefix", "--state", f"{W}/state.json", "--users-password-file", f"{W}/users.txt",
+           "--jobs", "4", "--report", f"{W}/report.json", *extra]
+    t0 = time.monotonic()
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    took = time.monotonic() - t0
+    print("\n".join("     | " + l for l in p.stdout.splitlines()))
+    if p.stderr.strip():
+        print("\n".join("     ! " + l for l in p.stderr.splitlines()[-15:]))
+    rep = json.load(open(f"{W}/report.json")) if os.path.exists(f"{W}/report.json") else {}
+    return p.returncode, rep, took
+
+
+rc, dry, _ = run_import("--dry-run")
+check("dry run: exit 0 and nothing written to the target", rc == 0 and
+      [r["name"] for r in jget(DST, "/repositories")] == [] and dry.get("dry_run") is True,
+      "", f"rc {rc}, target repositories {[r['name'] for r in jget(DST, '/repositories')]}")
+rc, rep, took = run_import()
+check("first import: exit 0, no failures", rc == 0, "", f"rc {rc}")
+note(f"first run: {rep.get('assets_copied')} assets, {rep.get('bytes_copied')} bytes in {rep.get('elapsed_seconds')} s: "
+     f"{rep.get('assets_per_second')} assets/s, {rep.get('megabytes_per_second')} MB/s")
+
+# ---- compare through the REST API -------------------------------------------------------------------
+def strip(v):
+    v = dict(v)
+    v.pop("url", None)
+    return v
+
+
+src_repos = {r["name"]: r for r in jget(SRC, "/repositories")}
+dst_repos = {r["name"]: r for r in jget(DST, "/repositories")}
+check("every repository on the target", set(src_repos) == set(dst_repos), "", f"{sorted(src_repos)} vs {sorted(dst_repos)}")
+diff = []
+for n, r in src_repos.items():
+    p = f"/repositories/{r['format'].replace('maven2', 'maven')}/{r['type']}/{n}"
+    a, b_ = strip(jget(SRC, p)), (strip(jget(DST, p)) if n in dst_repos else None)
+    if a != b_:
+        diff.append(f"{n}: {a} != {b_}")
+check("repository settings equal", not diff, f"{len(src_repos)} repositories", "; ".join(diff)[:800])
+
+
+def derived(fmt, path):
+    f = path.rsplit("/", 1)[-1]
+    if fmt == "maven2":
+        return f.startswith("maven-metadata.xml") or f.endswith((".md5", ".sha1", ".sha256", ".sha512"))
+    if fmt == "yum":
+        return "repodata/" in path
+    if fmt == "pypi":
+        return path.startswith("simple") or f.endswith(".metadata")
+    return False
+
+
+for n, fmt in (("files", "raw"), ("maven-rel", "maven2"), ("py", "pypi"), ("rpms", "yum")):
+    sa = {a["path"].lstrip("/"): a["checksum"]["sha256"] for a in paged(SRC, f"/assets?repository={n}") if not derived(fmt, a["path"].lstrip("/"))}
+    da_all = {a["path"].lstrip("/"): a["checksum"]["sha256"] for a in paged(DST, f"/assets?repository={n}")}
+    da = {p: s for p, s in da_all.items() if not derived(fmt, p)}
+    check(f"{n}: every asset with its sha256", sa == da and sa, f"{len(sa)} assets",
+          f"missing {sorted(set(sa) - set(da))[:5]}, extra {sorted(set(da) - set(sa))[:5]}, "
+          f"differing {[p for p in sa if p in da and sa[p] != da[p]][:5]}")
+    if fmt == "maven2":
+        check("maven-rel: metadata derived by the target", "org/example/app/maven-metadata.xml" in da_all, "", f"{sorted(da_all)[:10]}")
+    if fmt == "yum":
+        check("rpms: repodata derived by the target", any("repodata/repomd.xml" in p for p in da_all) or
+              req(DST, "GET", "/repository/rpms/repodata/repomd.xml")[0] == 200, "", f"{sorted(da_all)}")
+
+ss = lambda base, path, key: sorted((json.dumps({k: v for k, v in x.items() if k not in ("url",)}, sort_keys=True)
+                                     for x in jget(base, path) if not x.get("readOnly")), key=str)
+for what, path in (("cleanup policies", "/cleanup-policies"), ("content selectors", "/security/content-selectors"),
+                   ("privileges", "/security/privileges"), ("roles", "/security/roles")):
+    a, b_ = ss(SRC, path, None), ss(DST, path, None)
+    check(f"{what} equal", a == b_ and a, f"{len(a)}", f"{a[:3]} vs {b_[:3]}")
+us = {u["userId"]: u for u in jget(SRC, "/security/users")}
+ud = {u["userId"]: u for u in jget(DST, "/security/users")}
+check("users with names, e-mail and roles", all(ud.get(i, {}).get(k) == us[i].get(k) for i in ("alice", "bob")
+      for k in ("firstName", "lastName", "emailAddress", "roles")), "", f"{ud.get('alice')}")
+check("users: an active one must change the random password, a disabled one stays disabled",
+      ud.get("alice", {}).get("status") == "changepassword" and ud.get("bob", {}).get("status") == "disabled",
+      "", f"{ud.get('alice', {}).get('status')}, {ud.get('bob', {}).get('status')}")
+mode = stat.S_IMODE(os.stat(f"{W}/users.txt").st_mode) if os.path.exists(f"{W}/users.txt") else None
+lines = open(f"{W}/users.txt").read().split() if mode is not None else []
+check("users' passwords written with mode 0600", mode == 0o600 and "alice" in lines, "", f"mode {mode}")
+check("anonymous access on", jget(DST, "/security/anonymous").get("enabled") is True, "", f"{jget(DST, '/security/anonymous')}")
+check("blob store 'extra' created", any(b["name"] == "extra" for b in jget(DST, "/blobstores")), "", f"{jget(DST, '/blobstores')}")
+
+ACCEPT = {"Accept": f"{OCI_M}, {OCI_I}"}
+for tag, want in (("1.0", md), ("latest", md), ("multi", xd)):
+    st, body, h = req(DST, "GET", f"/v2/{img}/manifests/{tag}", headers=ACCEPT)
+    got = "sha256:" + sha(body) if st == 200 else f"HTTP {st}"
+    check(f"docker {img}:{tag} on the target with the source's digest", got == want, want[:19], f"{got} {body[:200]!r}")
+st, body, _ = req(DST, "GET", f"/v2/{img}/referrers/{md}")
+refs = [m["digest"] for m in json.loads(body).get("manifests", [])] if st == 200 else []
+check("docker referrer copied", rd in refs, "", f"HTTP {st} {refs}")
+st, body, _ = req(DST, "GET", f"/v2/{img}/blobs/{ld}")
+check("docker layer reads back from the target", st == 200 and "sha256:" + sha(body) == ld, "", f"HTTP {st}")
+
+# one file of each format back from the target
+p0 = "other/file-0.bin"
+st, body, _ = req(DST, "GET", f"/repository/files/{p0}")
+check("raw: 5 MB file reads back", st == 200 and body == raw_files[p0], "", f"HTTP {st}, {len(body)} bytes")
+st, body, _ = req(DST, "GET", "/repository/maven-rel/org/example/app/1.1/app-1.1.pom")
+check("maven: pom reads back", st == 200 and b"<version>1.1</version>" in body, "", f"HTTP {st}")
+st, body, _ = req(DST, "GET", "/repository/py/simple/demo-pkg/")
+check("pypi: the target's simple index lists the wheel", st == 200 and whl_name.encode() in body, "", f"HTTP {st} {body[:200]!r}")
+st, body, _ = req(DST, "GET", "/repository/rpms/hello-1.0-1.noarch.rpm")
+check("yum: the RPM reads back", st == 200 and body == rpm, "", f"HTTP {st}")
+
+# ---- a second run copies only what changed --------------------------------------------------------
+new = "team-a/new-file.bin"
+must("raw PUT new", req(SRC, "PUT", f"/repository/files/{new}", b"new content " * 1000))
+gone = "other/file-2.bin"
+must("raw DELETE", req(SRC, "DELETE", f"/repository/files/{gone}"))
+rc, rep2, _ = run_import("--prune")
+r2 = rep2.get("repositories", {})
+copied = {n: r["copied"] for n, r in r2.items() if r["copied"]}
+check("second run: exit 0, only the added file copied", rc == 0 and copied == {"files": 1}, "", f"rc {rc}, copied {copied}")
+check("second run: the deletion reported and pruned", r2.get("files", {}).get("deleted_at_source") == [gone]
+      and r2["files"].get("pruned") == 1 and req(DST, "GET", f"/repository/files/{gone}")[0] == 404
+      and req(DST, "GET", f"/repository/files/{new}")[0] == 200, "", f"{r2.get('files')}")
+created = [i for i in rep2.get("items", []) if i["outcome"] == "created"]
+check("second run: no setting created again", not created, "", f"{created[:3]}")
+rc, rep3, _ = run_import()
+check("third run: nothing to copy", rc == 0 and rep3.get("assets_copied") == 0, "", f"rc {rc}, {rep3.get('assets_copied')}")
+
+print(f"\n{len(passed)} passed, {len(failed)} failed")
+print(f"speed (first run): {rep.get('assets_copied')} assets, {rep.get('bytes_copied', 0) / 1e6:.1f} MB in "
+      f"{rep.get('elapsed_seconds')} s: {rep.get('assets_per_second')} assets/s, {rep.get('megabytes_per_second')} MB/s")
+sys.exit(1 if failed else 0)
+PY
