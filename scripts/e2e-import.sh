@@ -385,6 +385,46 @@ check("second run: no setting created again", not created, "", f"{created[:3]}")
 rc, rep3, _ = run_import()
 check("third run: nothing to copy", rc == 0 and rep3.get("assets_copied") == 0, "", f"rc {rc}, {rep3.get('assets_copied')}")
 
+# ---- a source whose listing lies: the asset is refused, the target never stores it ------------
+import http.server, threading
+good, lie = os.urandom(70_000), os.urandom(90_000)
+FAKE = {
+    "/service/rest/v1/repositories": json.dumps([{"name": "lying", "format": "raw", "type": "hosted"}]).encode(),
+    "/service/rest/v1/repositories/raw/hosted/lying": json.dumps({"name": "lying", "online": True, "format": "raw",
+        "type": "hosted", "storage": {"blobStoreName": "default", "strictContentTypeValidation": False, "writePolicy": "ALLOW"}}).encode(),
+    "/service/rest/v1/assets?repository=lying": json.dumps({"continuationToken": None, "items": [
+        {"path": "good.bin", "checksum": {"sha1": hashlib.sha1(good).hexdigest(), "sha256": sha(good)}, "fileSize": len(good)},
+        {"path": "bad.bin", "checksum": {"sha1": hashlib.sha1(lie).hexdigest(), "sha256": sha(b"not this")}, "fileSize": len(lie)}]}).encode(),
+    "/repository/lying/good.bin": good, "/repository/lying/bad.bin": lie, "/service/rest/v1/script": b"[]",
+}
+
+
+class Fake(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = FAKE.get(self.path)
+        self.send_response(200 if body is not None else 404)
+        self.send_header("Content-Length", str(len(body or b"")))
+        self.end_headers()
+        self.wfile.write(body or b"")
+
+    def log_message(self, *a):
+        pass
+
+
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Fake)
+threading.Thread(target=srv.serve_forever, daemon=True).start()
+FAKE_URL = f"http://127.0.0.1:{srv.server_address[1]}"
+p = subprocess.run([BIN, "import", "nexus", "--url", FAKE_URL, "--password-file", f"{W}/source.pw", "--target-url", DST,
+                    "--target-password-file", f"{W}/target.pw", "--only", "repositories,content", "--state", f"{W}/lying.json",
+                    "--report", f"{W}/lying-report.json"], capture_output=True, text=True)
+lr = json.load(open(f"{W}/lying-report.json")).get("repositories", {}).get("lying", {}) if os.path.exists(f"{W}/lying-report.json") else {}
+check("a checksum the source lists wrongly: exit 1, that asset reported, the other copied",
+      p.returncode == 1 and lr.get("copied") == 1 and len(lr.get("failed", [])) == 1 and "checksum mismatch" in lr["failed"][0],
+      lr.get("failed", [""])[0][:120], f"rc {p.returncode}, {lr}, {p.stderr[-300:]}")
+check("the mismatched asset is not on the target, the good one is",
+      req(DST, "GET", "/repository/lying/bad.bin")[0] == 404 and req(DST, "GET", "/repository/lying/good.bin")[1] == good, "", "")
+srv.shutdown()
+
 print(f"\n{len(passed)} passed, {len(failed)} failed")
 print(f"speed (first run): {rep.get('assets_copied')} assets, {rep.get('bytes_copied', 0) / 1e6:.1f} MB in "
       f"{rep.get('elapsed_seconds')} s: {rep.get('assets_per_second')} assets/s, {rep.get('megabytes_per_second')} MB/s")

@@ -136,6 +136,9 @@ ARCA_TEST_S3_DIR="$T/s3" PY_VENV="$CACHE/pyvenv" ARCA_BIN="$CARGO_TARGET_DIR/deb
 step "rolling upgrade: the previous release beside this one on one PostgreSQL"
 ARCA_BIN="$CARGO_TARGET_DIR/debug/arca" bash scripts/e2e-upgrade.sh
 
+step "import: arca import nexus from a seeded Arca into an empty one, compared, re-run incrementally"
+ARCA_BIN="$CARGO_TARGET_DIR/debug/arca" bash scripts/e2e-import.sh
+
 step "load benchmark, smoke run (figures come from bench/load.sh, not from CI)"
 dpkg -s wrk >/dev/null 2>&1 || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk >/dev/null; }
 ARCA_BIN="$CARGO_TARGET_DIR/debug/arca" bash bench/load.sh --smoke

@@ -126,13 +126,10 @@ pub fn verified(
                 Some((Ok(b), Some((inner, h, fail))))
             }
             Some(Err(e)) => Some((Err(std::io::Error::other(e)), None)),
+            // When the announced length was reached the hashes were checked (and taken)
+            // already; what is left to check then is only that nothing more came.
             None => match h.verdict() {
-                // Already checked when the announced length was reached.
                 Ok(()) => None,
-                Err(m) if h.len.is_some_and(|l| h.seen >= l) => {
-                    let _ = m;
-                    None
-                }
                 Err(m) => Some((Err(fail(m)), None)),
             },
         }
@@ -407,6 +404,72 @@ async fn copy_file(source: &Endpoint, target: &Endpoint, r: &Repo, a: &Asset) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn response(body: &'static [u8]) -> Response {
+        Response::from(http::Response::new(reqwest::Body::from(body)))
+    }
+
+    fn sha256_hex(b: &[u8]) -> String {
+        hex::encode(Sha256::digest(b))
+    }
+
+    #[tokio::test]
+    async fn matching_body_passes_through() {
+        let e = Expect {
+            sha1: Some(hex::encode(Sha1::digest(b"hello"))),
+            sha256: Some(sha256_hex(b"hello")),
+        };
+        let (s, v) = verified(response(b"hello"), e, Some(5));
+        let out: Vec<_> = s.collect().await;
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].as_ref().unwrap().as_ref(), b"hello");
+        assert!(v.lock().unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn mismatch_with_known_length_withholds_the_last_chunk() {
+        let e = Expect {
+            sha1: None,
+            sha256: Some(sha256_hex(b"other")),
+        };
+        let (s, v) = verified(response(b"hello"), e, Some(5));
+        let out: Vec<_> = s.collect().await;
+        // The target never gets a complete body: the only chunk is replaced by the error.
+        assert_eq!(out.len(), 1);
+        assert!(out[0].is_err());
+        assert!(v.lock().unwrap().as_deref().unwrap().contains("sha256"));
+    }
+
+    #[tokio::test]
+    async fn mismatch_without_length_fails_at_the_end() {
+        let e = Expect {
+            sha1: Some(hex::encode(Sha1::digest(b"other"))),
+            sha256: None,
+        };
+        let (s, v) = verified(response(b"hello"), e, None);
+        let out: Vec<_> = s.collect().await;
+        assert_eq!(out.len(), 2);
+        assert!(out[0].is_ok() && out[1].is_err());
+        assert!(v.lock().unwrap().as_deref().unwrap().contains("sha1"));
+    }
+
+    #[tokio::test]
+    async fn short_body_is_a_failure() {
+        let e = Expect {
+            sha1: None,
+            sha256: Some(sha256_hex(b"hello")),
+        };
+        let (s, v) = verified(response(b"hello"), e, Some(9));
+        let out: Vec<_> = s.collect().await;
+        assert!(out.last().unwrap().is_err());
+        assert!(
+            v.lock()
+                .unwrap()
+                .as_deref()
+                .unwrap()
+                .contains("9 announced")
+        );
+    }
 
     #[test]
     fn derived_files_are_left_to_the_target() {

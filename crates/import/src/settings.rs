@@ -152,7 +152,18 @@ async fn blob_stores(cx: &Ctx<'_>) -> Result<()> {
 #[tracing::instrument(skip_all)]
 async fn cleanup_policies(cx: &Ctx<'_>) -> Result<()> {
     let have = names(&cx.list(cx.target, "/cleanup-policies").await?, "name");
-    for mut p in cx.list(cx.source, "/cleanup-policies").await? {
+    // Nexus before 3.96 has them only under its internal API.
+    let listed = match cx.list(cx.source, "/cleanup-policies").await {
+        Err(e) if e.status() == Some(404) => {
+            let v: Value = cx
+                .source
+                .get_json("/service/rest/internal/cleanup-policies")
+                .await?;
+            v.as_array().cloned().unwrap_or_default()
+        }
+        other => other?,
+    };
+    for mut p in listed {
         let name = str_of(&p, "name").to_owned();
         if have.contains(&name) {
             cx.report.item("cleanup policy", &name, Outcome::Exists, "");
@@ -231,6 +242,44 @@ pub fn create_body(mut v: Value) -> Value {
     v
 }
 
+/// Settings of a source repository that Arca does not act on or that Nexus does not reveal,
+/// with the reason: listed in the report rather than silently dropped.
+pub fn not_taken(body: &Value) -> Vec<(&'static str, &'static str)> {
+    let set = |p: &str| {
+        body.pointer(p)
+            .is_some_and(|v| !v.is_null() && v != &json!(false))
+    };
+    let mut out = Vec::new();
+    if set("/routingRuleName") || set("/routingRule") {
+        out.push((
+            "routingRuleName",
+            "routing rules are not part of Arca: the repository serves every path",
+        ));
+    }
+    if set("/replication") {
+        out.push(("replication", "replication is a Nexus Pro feature"));
+    }
+    if set("/component/proprietaryComponents") {
+        out.push((
+            "component.proprietaryComponents",
+            "proprietary components (Nexus Pro's firewall) are not part of Arca",
+        ));
+    }
+    if set("/docker/subdomain") {
+        out.push((
+            "docker.subdomain",
+            "subdomain routing (Nexus Pro): use docker.httpPort or the /v2/<repository>/ prefix",
+        ));
+    }
+    if set("/httpClient/authentication/username") && !set("/httpClient/authentication/password") {
+        out.push((
+            "httpClient.authentication.password",
+            "Nexus does not reveal the remote's password: set it on the target",
+        ));
+    }
+    out
+}
+
 #[tracing::instrument(skip_all)]
 async fn repositories(cx: &Ctx<'_>, create: bool) -> Result<Vec<Repo>> {
     let have = names(&cx.list(cx.target, "/repositories").await?, "name");
@@ -276,6 +325,14 @@ async fn repositories(cx: &Ctx<'_>, create: bool) -> Result<Vec<Repo>> {
             encode(&r.name)
         );
         let body = create_body(cx.source.get_json(&path).await?);
+        for (field, why) in not_taken(&body) {
+            cx.report.item(
+                "repository setting",
+                &format!("{}: {field}", r.name),
+                Outcome::Skipped,
+                why,
+            );
+        }
         bodies.push((r.clone(), body));
     }
     // Groups naming groups: create a group once all its members exist, in passes.
@@ -612,6 +669,28 @@ mod tests {
             b,
             json!({"name":"r","online":true,"storage":{"blobStoreName":"default"}})
         );
+    }
+
+    #[test]
+    fn unsupported_settings_are_listed() {
+        let b = json!({"name":"p","routingRuleName":null,"component":{"proprietaryComponents":true},
+            "httpClient":{"authentication":{"type":"username","username":"u","password":null}},
+            "docker":{"subdomain":null}});
+        let fields: Vec<&str> = not_taken(&b).into_iter().map(|(f, _)| f).collect();
+        assert_eq!(
+            fields,
+            [
+                "component.proprietaryComponents",
+                "httpClient.authentication.password"
+            ]
+        );
+        assert!(not_taken(&json!({"name":"plain"})).is_empty());
+    }
+
+    #[test]
+    fn maven_paths_say_maven() {
+        assert_eq!(path_format("maven2"), "maven");
+        assert_eq!(path_format("raw"), "raw");
     }
 
     #[test]
