@@ -190,7 +190,7 @@ pub async fn named_by_image(
     let mut out = HashSet::new();
     for a in crate::manifests::manifest_assets(arca, repo_id, image).await? {
         if !crate::names::is_digest(crate::manifests::reference_of(&a)) {
-            out.insert(format!("sha256:{}", a.checksums.sha256));
+            out.insert(crate::manifests::asset_digest(&a));
         } else if a.attrs.get("index") == Some(&serde_json::json!(true)) {
             out.extend(children(arca, &a).await);
         }
@@ -280,7 +280,7 @@ pub async fn collect(
             let Some(names) = names else {
                 return Ok(Report::default());
             };
-            queue.push((image.to_owned(), format!("sha256:{}", a.checksums.sha256)));
+            queue.push((image.to_owned(), crate::manifests::asset_digest(a)));
             reached_blobs.extend(names.blobs);
             queue.extend(names.children.into_iter().map(|c| (image.to_owned(), c)));
         }

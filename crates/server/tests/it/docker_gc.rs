@@ -809,7 +809,46 @@ async fn keep_newest_tags(b: Backend) {
     }
 }
 
+/// A manifest pushed by its sha512 digest with a tag: the tag keeps the sha512-named manifest
+/// even where untagged manifests are collected at once.
+async fn sha512_tagged_manifests_stay(b: Backend) {
+    let s = TestServer::with_config(
+        b,
+        Config {
+            gc_grace: Some(1),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(create_hosted(&s, "d", json!(0)).await, 201);
+    let (config, layer) = (br#"{"os":"linux","sha":512}"#.to_vec(), vec![b'5'; 5_000]);
+    push_blob(&s, "d/img", &config).await;
+    push_blob(&s, "d/img", &layer).await;
+    let m = json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": digest(&config), "size": config.len()},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": digest(&layer), "size": layer.len()}]});
+    let bytes = serde_json::to_vec(&m).unwrap();
+    let d512 = format!("sha512:{}", hex::encode(sha2::Sha512::digest(&bytes)));
+    let r = reg(&s, PUT, &format!("d/img/manifests/{d512}?tag=v1"))
+        .header("content-type", OCI_MANIFEST)
+        .body(bytes)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let msg = run_gc(&s).await;
+    assert!(!msg.contains("deleted"), "{msg}");
+    assert_eq!(status(&s, &format!("d/img/manifests/{d512}")).await, 200);
+    assert_eq!(status(&s, "d/img/manifests/v1").await, 200);
+    assert_eq!(
+        status(&s, &format!("d/img/blobs/{}", digest(&layer))).await,
+        200
+    );
+}
+
 both_backends!(
+    sha512_tagged_manifests_stay,
     keep_newest_tags,
     dry_run_and_reclaimable_bytes,
     tasks_per_repository_and_upload_purge,
