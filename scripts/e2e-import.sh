@@ -12,6 +12,8 @@
 # each format back from the target; changes the source (one raw file added, one deleted) and
 # runs again: only the difference is copied (and the deletion pruned). Prints the speed.
 # ok/FAIL lines and a summary; exits non-zero on any FAIL. Needs ARCA_BIN, python3, curl.
+# IMPORT_ASSETS (24) raw files are seeded: raise it to measure the speed on more assets;
+# IMPORT_KEEP=1 keeps the work directory (logs, state, reports).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/arca-target}"
@@ -142,7 +144,7 @@ must("anonymous on", api(SRC, "PUT", "/security/anonymous", {"enabled": True, "u
 
 rng = random.Random(20)
 raw_files = {}
-for i in range(24):
+for i in range(int(os.environ.get("IMPORT_ASSETS", "24"))):
     size = 5_000_000 if i == 0 else rng.randrange(100, 300_000)
     path = f"team-a/dir{i % 3}/file-{i}.bin" if i % 2 else f"other/file-{i}.bin"
     data = rng.randbytes(size)
@@ -327,6 +329,9 @@ for n, fmt in (("files", "raw"), ("maven-rel", "maven2"), ("py", "pypi"), ("rpms
         check("rpms: repodata derived by the target", any("repodata/repomd.xml" in p for p in da_all) or
               req(DST, "GET", "/repository/rpms/repodata/repomd.xml")[0] == 200, "", f"{sorted(da_all)}")
 
+cs = {n: len(paged(SRC, f"/components?repository={n}")) for n in ("files", "maven-rel", "py", "rpms", "dock")}
+cd_ = {n: len(paged(DST, f"/components?repository={n}")) for n in cs}
+check("components per repository equal", cs == cd_, f"{cs}", f"{cs} vs {cd_}")
 ss = lambda base, path, key: sorted((json.dumps({k: v for k, v in x.items() if k not in ("url",)}, sort_keys=True)
                                      for x in jget(base, path) if not x.get("readOnly")), key=str)
 for what, path in (("cleanup policies", "/cleanup-policies"), ("content selectors", "/security/content-selectors"),

@@ -1,7 +1,7 @@
 //! Content of hosted repositories: every asset the source lists, streamed from the source's
 //! repository URL into the target's own upload path with its checksum checked on the way.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -173,10 +173,27 @@ pub async fn import_content(cx: &Ctx<'_>, repos: &[Repo], state: &mut State) -> 
         match res {
             Ok(now) => {
                 state.repositories.insert(r.name.clone(), now);
+                if !cx.args.dry_run {
+                    // After each repository: an interrupted run keeps what it finished.
+                    state.save(&cx.args.state)?;
+                }
             }
             Err(e) => cx
                 .report
                 .repo(&r.name, &r.format, |c| c.failed.push(e.to_string())),
+        }
+        if !cx.args.dry_run {
+            // What the target made of it: components as its format code grouped them.
+            let list = format!(
+                "/service/rest/v1/components?repository={}",
+                crate::http::encode(&r.name)
+            );
+            match cx.target.paged(&list).await {
+                Ok(c) => cx
+                    .report
+                    .repo(&r.name, &r.format, |x| x.components = c.len() as u64),
+                Err(e) => tracing::warn!(repo = %r.name, error = %e, "counting components"),
+            }
         }
     }
     Ok(())
@@ -210,96 +227,76 @@ async fn files(
     r: &Repo,
     prev: &BTreeMap<String, String>,
 ) -> Result<BTreeMap<String, String>> {
-    let listing = cx
-        .source
-        .paged(&format!(
-            "/service/rest/v1/assets?repository={}",
-            crate::http::encode(&r.name)
-        ))
-        .await?;
     let on_target = target_checksums(cx.target, &r.name).await?;
     let mut now = BTreeMap::new();
-    let mut todo = Vec::new();
-    for a in &listing {
-        let Some(path) = a.get("path").and_then(|p| p.as_str()) else {
-            continue;
-        };
-        let path = path.trim_start_matches('/').to_owned();
-        if derived(&r.format, &path) {
-            cx.report.repo(&r.name, &r.format, |c| c.derived += 1);
-            continue;
-        }
-        let expect = Expect::from_asset(a);
-        let Some(key) = expect.key() else {
-            cx.report.repo(&r.name, &r.format, |c| {
-                c.failed
-                    .push(format!("{path}: the source lists no sha1 or sha256"))
+    let mut listed: HashSet<String> = HashSet::new();
+    let mut would_copy = 0usize;
+    let list = format!(
+        "/service/rest/v1/assets?repository={}",
+        crate::http::encode(&r.name)
+    );
+    // Page by page: a repository of millions of assets is never listed into memory whole, and
+    // copying starts with the first page.
+    let mut token: Option<String> = None;
+    loop {
+        let (page, next) = cx.source.page(&list, token.as_deref()).await?;
+        let mut todo = Vec::new();
+        for a in &page {
+            let Some(path) = a.get("path").and_then(|p| p.as_str()) else {
+                continue;
+            };
+            let path = path.trim_start_matches('/').to_owned();
+            listed.insert(path.clone());
+            if derived(&r.format, &path) {
+                cx.report.repo(&r.name, &r.format, |c| c.derived += 1);
+                continue;
+            }
+            let expect = Expect::from_asset(a);
+            let Some(key) = expect.key() else {
+                cx.report.repo(&r.name, &r.format, |c| {
+                    c.failed
+                        .push(format!("{path}: the source lists no sha1 or sha256"))
+                });
+                continue;
+            };
+            let same_on_target = on_target.get(&path).is_some_and(|t| {
+                (t.sha256.is_some() && t.sha256 == expect.sha256)
+                    || (t.sha256.is_none() && t.sha1.is_some() && t.sha1 == expect.sha1)
             });
-            continue;
-        };
-        let same_on_target = on_target.get(&path).is_some_and(|t| {
-            (t.sha256.is_some() && t.sha256 == expect.sha256)
-                || (t.sha256.is_none() && t.sha1.is_some() && t.sha1 == expect.sha1)
-        });
-        if same_on_target {
-            // Whether this run or an earlier one (or someone else) put it there: unchanged.
-            now.insert(path, key);
-            cx.report.repo(&r.name, &r.format, |c| c.unchanged += 1);
-            continue;
+            if same_on_target {
+                // Whether this run or an earlier one (or someone else) put it there: unchanged.
+                now.insert(path, key);
+                cx.report.repo(&r.name, &r.format, |c| c.unchanged += 1);
+                continue;
+            }
+            let size = a.get("fileSize").and_then(|s| s.as_u64());
+            todo.push((key, Asset { path, expect, size }));
         }
-        let size = a.get("fileSize").and_then(|s| s.as_u64());
-        todo.push((key, Asset { path, expect, size }));
+        if cx.args.dry_run {
+            for (_, a) in &todo {
+                tracing::info!(path = %a.path, "would copy");
+            }
+            would_copy += todo.len();
+        } else {
+            copy_batch(cx, r, todo, &mut now).await;
+        }
+        match next {
+            Some(t) => token = Some(t),
+            None => break,
+        }
     }
     // Deletions: what an earlier run copied that the source no longer lists.
-    let listed: std::collections::HashSet<String> = listing
-        .iter()
-        .filter_map(|a| {
-            a.get("path")?
-                .as_str()
-                .map(|p| p.trim_start_matches('/').to_owned())
-        })
-        .collect();
     let gone: Vec<String> = prev
         .keys()
         .filter(|p| !listed.contains(*p))
         .cloned()
         .collect();
-
     if cx.args.dry_run {
-        cx.report.repo(&r.name, &r.format, |c| {
-            c.deleted_at_source.extend(gone.iter().cloned());
-            c.failed.extend(std::iter::empty());
-        });
-        for (_, a) in &todo {
-            tracing::info!(path = %a.path, "would copy");
-        }
         cx.report
-            .note(format!("{}: {} assets would be copied", r.name, todo.len()));
+            .repo(&r.name, &r.format, |c| c.deleted_at_source.extend(gone));
+        cx.report
+            .note(format!("{}: {would_copy} assets would be copied", r.name));
         return Ok(prev.clone());
-    }
-
-    let jobs = cx.args.jobs.max(1);
-    let results: Vec<(String, String, Result<u64>)> = stream::iter(todo)
-        .map(|(key, a)| async move {
-            let res = copy_file(cx.source, cx.target, r, &a).await;
-            (a.path, key, res)
-        })
-        .buffer_unordered(jobs)
-        .collect()
-        .await;
-    for (path, key, res) in results {
-        match res {
-            Ok(bytes) => {
-                cx.report.repo(&r.name, &r.format, |c| {
-                    c.copied += 1;
-                    c.bytes += bytes;
-                });
-                now.insert(path, key);
-            }
-            Err(e) => cx.report.repo(&r.name, &r.format, |c| {
-                c.failed.push(format!("{path}: {e}"))
-            }),
-        }
     }
     for p in gone {
         let mut pruned = false;
@@ -334,6 +331,37 @@ async fn files(
         });
     }
     Ok(now)
+}
+
+/// Copies one page's assets, `--jobs` at a time; records each outcome.
+async fn copy_batch(
+    cx: &Ctx<'_>,
+    r: &Repo,
+    todo: Vec<(String, Asset)>,
+    now: &mut BTreeMap<String, String>,
+) {
+    let results: Vec<(String, String, Result<u64>)> = stream::iter(todo)
+        .map(|(key, a)| async move {
+            let res = copy_file(cx.source, cx.target, r, &a).await;
+            (a.path, key, res)
+        })
+        .buffer_unordered(cx.args.jobs.max(1))
+        .collect()
+        .await;
+    for (path, key, res) in results {
+        match res {
+            Ok(bytes) => {
+                cx.report.repo(&r.name, &r.format, |c| {
+                    c.copied += 1;
+                    c.bytes += bytes;
+                });
+                now.insert(path, key);
+            }
+            Err(e) => cx.report.repo(&r.name, &r.format, |c| {
+                c.failed.push(format!("{path}: {e}"))
+            }),
+        }
+    }
 }
 
 /// GET from the source, hashed on the way, into the target's upload path for the format.

@@ -107,23 +107,42 @@ impl Endpoint {
             .await
     }
 
-    /// Every item of a Nexus listing paged with `continuationToken` (assets, components).
+    /// One page of a Nexus listing paged with `continuationToken` (assets, components): its
+    /// items and the next page's token.
+    pub async fn page(
+        &self,
+        path: &str,
+        token: Option<&str>,
+    ) -> Result<(Vec<serde_json::Value>, Option<String>)> {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let p = match token {
+            Some(t) => format!("{path}{sep}continuationToken={}", encode(t)),
+            None => path.to_owned(),
+        };
+        let page: serde_json::Value = self.get_json(&p).await?;
+        let items = page
+            .get("items")
+            .and_then(|i| i.as_array())
+            .cloned()
+            .unwrap_or_default();
+        let next = page
+            .get("continuationToken")
+            .and_then(|t| t.as_str())
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned);
+        Ok((items, next))
+    }
+
+    /// Every item of a paged listing.
     pub async fn paged(&self, path: &str) -> Result<Vec<serde_json::Value>> {
         let mut out = Vec::new();
         let mut token: Option<String> = None;
-        let sep = if path.contains('?') { '&' } else { '?' };
         loop {
-            let p = match &token {
-                Some(t) => format!("{path}{sep}continuationToken={}", encode(t)),
-                None => path.to_owned(),
-            };
-            let page: serde_json::Value = self.get_json(&p).await?;
-            if let Some(items) = page.get("items").and_then(|i| i.as_array()) {
-                out.extend(items.iter().cloned());
-            }
-            match page.get("continuationToken").and_then(|t| t.as_str()) {
-                Some(t) if !t.is_empty() => token = Some(t.to_owned()),
-                _ => return Ok(out),
+            let (items, next) = self.page(path, token.as_deref()).await?;
+            out.extend(items);
+            match next {
+                Some(t) => token = Some(t),
+                None => return Ok(out),
             }
         }
     }

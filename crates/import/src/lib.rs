@@ -254,9 +254,6 @@ pub async fn run(args: NexusArgs) -> Result<Report> {
     let repos = settings::import_all(&ctx).await?;
     if args.wants(Part::Content) {
         content::import_content(&ctx, &repos, &mut state).await?;
-        if !args.dry_run {
-            state.save(&args.state)?;
-        }
     }
     let report = report.finish(started.elapsed());
     print!("{}", report.text());

@@ -42,6 +42,8 @@ pub struct RepoContent {
     pub derived: u64,
     /// Docker tags set on the target.
     pub tags: u64,
+    /// Components the target holds for this repository after the run.
+    pub components: u64,
     /// Imported earlier, no longer at the source.
     pub deleted_at_source: Vec<String>,
     pub pruned: u64,
@@ -51,6 +53,8 @@ pub struct RepoContent {
 #[derive(Clone, Debug, Serialize)]
 pub struct Report {
     pub dry_run: bool,
+    /// Repositories created or found on the target, of those the source has.
+    pub repositories_total: usize,
     pub items: Vec<Item>,
     pub repositories: BTreeMap<String, RepoContent>,
     pub notes: Vec<String>,
@@ -126,6 +130,14 @@ impl Collector {
             let secs = elapsed.as_secs_f64().max(1e-3);
             Report {
                 dry_run: self.dry_run,
+                repositories_total: i
+                    .items
+                    .iter()
+                    .filter(|x| {
+                        x.kind == "repository"
+                            && matches!(x.outcome, Outcome::Created | Outcome::Exists)
+                    })
+                    .count(),
                 items: i.items.clone(),
                 repositories: i.repos.clone(),
                 notes: i.notes.clone(),
@@ -194,8 +206,9 @@ impl Report {
         for (name, r) in &self.repositories {
             let _ = writeln!(
                 s,
-                "  {name:<24} {:<7} {} copied ({} bytes), {} unchanged, {} derived by Arca{}{}{}",
+                "  {name:<24} {:<7} {} components; {} assets copied ({} bytes), {} unchanged, {} derived by Arca{}{}{}",
                 r.format,
+                r.components,
                 r.copied,
                 r.bytes,
                 r.unchanged,
