@@ -561,7 +561,7 @@ async fn sha512_in(s: &TestServer, store: &str) {
     assert_eq!(v["manifests"].as_array().unwrap().len(), 1);
     // Mounted into another repository by its SHA-512.
     let r = reg(
-        &s,
+        s,
         POST,
         &format!("second/app/blobs/uploads/?mount={l}&from=dh/app"),
     )
