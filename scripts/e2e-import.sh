@@ -13,7 +13,7 @@
 # runs again: only the difference is copied (and the deletion pruned). Prints the speed.
 # ok/FAIL lines and a summary; exits non-zero on any FAIL. Needs ARCA_BIN, python3, curl.
 # IMPORT_ASSETS (24) raw files are seeded: raise it to measure the speed on more assets;
-# IMPORT_KEEP=1 keeps the work directory (logs, state, reports).
+# IMPORT_JOBS (4) is --jobs; IMPORT_KEEP=1 keeps the work directory (logs, state, reports).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/arca-target}"
@@ -266,7 +266,7 @@ def run_import(*extra):
     cmd = [BIN, "import", "nexus", "--url", SRC, "--user", "admin", "--password-file", f"{W}/source.pw",
            "--target-url", DST, "--target-user", "admin", "--target-password-file", f"{W}/target.pw",
            "--docker-paths", "prefix", "--state", f"{W}/state.json", "--users-password-file", f"{W}/users.txt",
-           "--jobs", "4", "--report", f"{W}/report.json", *extra]
+           "--jobs", os.environ.get("IMPORT_JOBS", "4"), "--report", f"{W}/report.json", *extra]
     t0 = time.monotonic()
     p = subprocess.run(cmd, capture_output=True, text=True)
     took = time.monotonic() - t0
@@ -378,6 +378,8 @@ new = "team-a/new-file.bin"
 must("raw PUT new", req(SRC, "PUT", f"/repository/files/{new}", b"new content " * 1000))
 gone = "other/file-2.bin"
 must("raw DELETE", req(SRC, "DELETE", f"/repository/files/{gone}"))
+push_manifest(SRC, img, "1.1", man, OCI_M)
+must("docker tag DELETE", req(SRC, "DELETE", f"/v2/{img}/manifests/latest"), (202,))
 rc, rep2, _ = run_import("--prune")
 r2 = rep2.get("repositories", {})
 copied = {n: r["copied"] for n, r in r2.items() if r["copied"]}
@@ -385,6 +387,11 @@ check("second run: exit 0, only the added file copied", rc == 0 and copied == {"
 check("second run: the deletion reported and pruned", r2.get("files", {}).get("deleted_at_source") == [gone]
       and r2["files"].get("pruned") == 1 and req(DST, "GET", f"/repository/files/{gone}")[0] == 404
       and req(DST, "GET", f"/repository/files/{new}")[0] == 200, "", f"{r2.get('files')}")
+d2 = r2.get("dock", {})
+check("second run: a new docker tag set, a deleted one pruned", d2.get("tags") == 1 and d2.get("deleted_at_source") == ["team/app:latest"]
+      and d2.get("pruned") == 1 and req(DST, "GET", f"/v2/{img}/manifests/1.1", headers=ACCEPT)[0] == 200
+      and req(DST, "GET", f"/v2/{img}/manifests/latest", headers=ACCEPT)[0] == 404
+      and req(DST, "GET", f"/v2/{img}/manifests/1.0", headers=ACCEPT)[0] == 200, "", f"{d2}")
 created = [i for i in rep2.get("items", []) if i["outcome"] == "created"]
 check("second run: no setting created again", not created, "", f"{created[:3]}")
 rc, rep3, _ = run_import()

@@ -101,6 +101,7 @@ pub async fn import_repo(
         .collect()
         .await;
     let mut now = BTreeMap::new();
+    let mut failed_images = std::collections::HashSet::new();
     for (image, res) in results {
         match res {
             Ok((c, tags)) => {
@@ -112,18 +113,55 @@ pub async fn import_repo(
                 });
                 now.extend(tags);
             }
-            Err(e) => cx.report.repo(&r.name, "docker", |x| {
-                x.failed.push(format!("{image}: {e}"))
-            }),
+            Err(e) => {
+                cx.report.repo(&r.name, "docker", |x| {
+                    x.failed.push(format!("{image}: {e}"))
+                });
+                failed_images.insert(image);
+            }
         }
     }
-    let gone: Vec<String> = prev
-        .keys()
-        .filter(|k| !now.contains_key(*k))
-        .cloned()
-        .collect();
-    cx.report
-        .repo(&r.name, "docker", |x| x.deleted_at_source.extend(gone));
+    for (key, digest) in prev {
+        if now.contains_key(key) {
+            continue;
+        }
+        let Some((image, tag)) = key.rsplit_once(':') else {
+            continue;
+        };
+        if failed_images.contains(image) {
+            // Not listed because its copy failed, not because it is gone.
+            now.insert(key.clone(), digest.clone());
+            continue;
+        }
+        let mut pruned = false;
+        if cx.args.prune && !cx.args.dry_run {
+            // By tag: the tag goes, the manifest stays while other tags or digests name it.
+            let path = format!("/v2/{}/{image}/manifests/{tag}", r.name);
+            match cx
+                .target
+                .send(
+                    cx.target.request(Method::DELETE, &path),
+                    &format!("DELETE {path}"),
+                )
+                .await
+            {
+                Ok(_) => pruned = true,
+                Err(e) if e.status() == Some(404) => pruned = true,
+                Err(e) => cx.report.repo(&r.name, "docker", |x| {
+                    x.failed.push(format!("prune {key}: {e}"))
+                }),
+            }
+        }
+        if !pruned {
+            now.insert(key.clone(), digest.clone());
+        }
+        cx.report.repo(&r.name, "docker", |x| {
+            x.deleted_at_source.push(key.clone());
+            if pruned {
+                x.pruned += 1;
+            }
+        });
+    }
     Ok(now)
 }
 
