@@ -401,7 +401,8 @@ check("third run: nothing to copy", rc == 0 and rep3.get("assets_copied") == 0, 
 import http.server, threading
 good, lie = os.urandom(70_000), os.urandom(90_000)
 FAKE = {
-    "/service/rest/v1/repositories": json.dumps([{"name": "lying", "format": "raw", "type": "hosted"}]).encode(),
+    "/service/rest/v1/repositories": json.dumps([{"name": "lying", "format": "raw", "type": "hosted"},
+                                                 {"name": "npm-hosted", "format": "npm", "type": "hosted"}]).encode(),
     "/service/rest/v1/repositories/raw/hosted/lying": json.dumps({"name": "lying", "online": True, "format": "raw",
         "type": "hosted", "storage": {"blobStoreName": "default", "strictContentTypeValidation": False, "writePolicy": "ALLOW"}}).encode(),
     "/service/rest/v1/assets?repository=lying": json.dumps({"continuationToken": None, "items": [
@@ -435,6 +436,9 @@ check("a checksum the source lists wrongly: exit 1, that asset reported, the oth
       lr.get("failed", [""])[0][:120], f"rc {p.returncode}, {lr}, {p.stderr[-300:]}")
 check("the mismatched asset is not on the target, the good one is",
       req(DST, "GET", "/repository/lying/bad.bin")[0] == 404 and req(DST, "GET", "/repository/lying/good.bin")[1] == good, "", "")
+items = json.load(open(f"{W}/lying-report.json")).get("items", []) if os.path.exists(f"{W}/lying-report.json") else []
+check("a format Arca lacks is listed as skipped with the reason",
+      any(i["name"] == "npm-hosted" and i["outcome"] == "skipped" and "npm" in i["detail"] for i in items), "", f"{items}")
 srv.shutdown()
 
 print(f"\n{len(passed)} passed, {len(failed)} failed")

@@ -154,6 +154,16 @@ pub fn derived(format: &str, path: &str) -> bool {
     }
 }
 
+/// Primary files of a format that Arca's upload path cannot take, with the reason.
+pub fn not_uploadable(format: &str, path: &str) -> Option<&'static str> {
+    match format {
+        "pypi" if path.ends_with(".asc") => {
+            Some("Arca's PyPI repositories keep no detached signatures")
+        }
+        _ => None,
+    }
+}
+
 struct Asset {
     path: String,
     expect: Expect,
@@ -249,6 +259,12 @@ async fn files(
             listed.insert(path.clone());
             if derived(&r.format, &path) {
                 cx.report.repo(&r.name, &r.format, |c| c.derived += 1);
+                continue;
+            }
+            if let Some(why) = not_uploadable(&r.format, &path) {
+                cx.report.repo(&r.name, &r.format, |c| {
+                    c.skipped.push(format!("{path}: {why}"))
+                });
                 continue;
             }
             let expect = Expect::from_asset(a);
@@ -515,6 +531,9 @@ mod tests {
             "packages/foo/1.0/foo-1.0-py3-none-any.whl"
         ));
         assert!(!derived("raw", "simple/x"));
+        assert!(not_uploadable("pypi", "packages/a/1.0/a-1.0.tar.gz.asc").is_some());
+        assert!(not_uploadable("pypi", "packages/a/1.0/a-1.0.tar.gz").is_none());
+        assert!(not_uploadable("maven2", "a/b/1/b-1.jar.asc").is_none());
     }
 
     #[test]

@@ -47,6 +47,8 @@ pub struct RepoContent {
     /// Imported earlier, no longer at the source.
     pub deleted_at_source: Vec<String>,
     pub pruned: u64,
+    /// Assets Arca cannot take, with the reason.
+    pub skipped: Vec<String>,
     pub failed: Vec<String>,
 }
 
@@ -233,6 +235,9 @@ impl Report {
                     format!(", {} FAILED", r.failed.len())
                 },
             );
+            for f in &r.skipped {
+                let _ = writeln!(s, "    skipped: {f}");
+            }
             for f in &r.failed {
                 let _ = writeln!(s, "    failed: {f}");
             }
