@@ -10,7 +10,9 @@
 # every primary asset with its sha256, derived metadata present, users, roles, privileges,
 # selectors, cleanup policies, anonymous, docker tags by digest, referrers) and reads a file of
 # each format back from the target; changes the source (one raw file added, one deleted) and
-# runs again: only the difference is copied (and the deletion pruned). Prints the speed.
+# runs again: only the difference is copied (and the deletion pruned); a run killed half-way and
+# run again leaves every file whole; a source listing a wrong checksum gets that asset refused.
+# Prints the speed.
 # ok/FAIL lines and a summary; exits non-zero on any FAIL. Needs ARCA_BIN, python3, curl.
 # IMPORT_ASSETS (24) raw files are seeded: raise it to measure the speed on more assets;
 # IMPORT_JOBS (4) is --jobs; IMPORT_KEEP=1 keeps the work directory (logs, state, reports).
@@ -396,6 +398,28 @@ created = [i for i in rep2.get("items", []) if i["outcome"] == "created"]
 check("second run: no setting created again", not created, "", f"{created[:3]}")
 rc, rep3, _ = run_import()
 check("third run: nothing to copy", rc == 0 and rep3.get("assets_copied") == 0, "", f"rc {rc}, {rep3.get('assets_copied')}")
+
+# ---- an interrupted run, then a complete one: resumed, nothing half-written --------------------
+batch = {f"batch/file-{i}.bin": rng.randbytes(3_000_000) for i in range(16)}
+for path, data in batch.items():
+    must(f"raw PUT {path}", req(SRC, "PUT", f"/repository/files/{path}", data))
+cmd = [BIN, "import", "nexus", "--url", SRC, "--password-file", f"{W}/source.pw", "--target-url", DST,
+       "--target-password-file", f"{W}/target.pw", "--docker-paths", "prefix", "--state", f"{W}/state.json",
+       "--users-password-file", f"{W}/users.txt", "--only", "content", "--repositories", "files", "--jobs", "2"]
+proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+time.sleep(0.35)
+proc.kill()
+proc.wait()
+time.sleep(0.5)  # uploads whose whole body was sent before the kill are still being stored
+before = {a["path"].lstrip("/"): a["checksum"]["sha256"] for a in paged(DST, "/assets?repository=files")}
+half = [p for p in batch if p in before and before[p] != sha(batch[p])]
+rc, rep4, _ = run_import("--only", "content", "--repositories", "files")
+after = {a["path"].lstrip("/"): a["checksum"]["sha256"] for a in paged(DST, "/assets?repository=files")}
+done_before = len([p for p in batch if p in before])
+copied4 = rep4.get("repositories", {}).get("files", {}).get("copied")
+check("interrupted run (SIGKILL) then a second: every file whole, only the rest copied",
+      rc == 0 and not half and all(after.get(p) == sha(d) for p, d in batch.items()) and copied4 == len(batch) - done_before,
+      f"{done_before} done before the kill, {copied4} after", f"rc {rc}, half-written {half}, copied {copied4}, before {done_before}")
 
 # ---- a source whose listing lies: the asset is refused, the target never stores it ------------
 import http.server, threading
