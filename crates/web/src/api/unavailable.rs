@@ -639,3 +639,54 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::TABLE;
+
+    const NEXUS_DOC: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/reference/nexus-openapi-3.94.yaml"
+    ));
+
+    /// Whether Nexus's document has `method path` (`path` under `/service/rest`): its `paths:`
+    /// section lists each path at two spaces' indent and its operations at four.
+    fn documented(method: &str, path: &str) -> bool {
+        let mut in_paths = false;
+        let mut here = false;
+        for line in NEXUS_DOC.lines() {
+            if !line.starts_with(' ') && !line.is_empty() {
+                in_paths = line == "paths:";
+                continue;
+            }
+            if !in_paths {
+                continue;
+            }
+            if let Some(p) = line.strip_prefix("  /") {
+                here = format!("/{}", p.trim_end_matches(':')) == path;
+            } else if here && line == format!("    {}:", method.to_ascii_lowercase()) {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Every row is an operation of Nexus's document (parameter names as Nexus writes them),
+    /// once, and none is one Arca serves for real (its OpenAPI document).
+    #[test]
+    fn rows_are_nexus_operations_arca_does_not_serve() {
+        let arca = super::super::openapi::json().expect("Arca's document");
+        let arca: serde_json::Value = serde_json::from_str(arca).expect("JSON");
+        let mut seen = std::collections::HashSet::new();
+        for (method, path, _) in TABLE {
+            assert!(seen.insert((method, path)), "{method} {path} twice");
+            let rel = path
+                .strip_prefix("/service/rest")
+                .expect("under /service/rest");
+            assert!(documented(method, rel), "{method} {rel} is not Nexus's");
+            let served = arca["paths"][*path][method.to_ascii_lowercase()].is_object();
+            assert!(!served, "{method} {path} is served by a handler too");
+        }
+        assert!(TABLE.len() > 100);
+    }
+}
