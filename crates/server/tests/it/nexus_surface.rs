@@ -197,6 +197,27 @@ async fn features_arca_lacks(b: Backend) {
         assert!(!body.contains("Pro") && !body.contains("LDAP"), "{body}");
     }
 
+    // Repositories of formats Arca does not have: one answer for all, after authentication.
+    for (m, p) in [
+        (POST, "/v1/repositories/npm/hosted"),
+        (GET, "/v1/repositories/helm/proxy/charts"),
+        (PUT, "/v1/repositories/apt/hosted/debs"),
+        (POST, "/v1/repositories/cargo/group"),
+    ] {
+        let (st, body) = call(&s, &m, p, admin).await;
+        assert_eq!(st, 400, "{m} {p}: {body}");
+        let v: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v[0]["id"], "format", "{body}");
+        assert!(
+            v[0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("does not support"),
+            "{body}"
+        );
+        assert_eq!(call(&s, &m, p, None).await.0, 401, "{m} {p} anonymous");
+    }
+
     // A row answers its own method only: a blob store named `group` is still deleted by
     // `DELETE /v1/blobstores/{name}` although `POST /v1/blobstores/group` is a row.
     let (st, text) = rest(
