@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use futures_util::{Stream, StreamExt, stream};
+use futures_util::{Stream, StreamExt, TryStreamExt, stream};
 use reqwest::{Body, Method, Response};
 use serde_json::Value;
 use sha1::{Digest as _, Sha1};
@@ -14,6 +14,11 @@ use sha2::Sha256;
 use crate::http::{Endpoint, encode_path};
 use crate::settings::{Ctx, Repo};
 use crate::{ImportError, Result, State, docker};
+
+/// A lock whose holder panicked still guards plain data: keep using it.
+fn relock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
 
 /// The checksums the source reports for an asset; at least one is checked while streaming.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -238,25 +243,30 @@ async fn files(
     prev: &BTreeMap<String, String>,
 ) -> Result<BTreeMap<String, String>> {
     let on_target = target_checksums(cx.target, &r.name).await?;
-    let mut now = BTreeMap::new();
-    let mut listed: HashSet<String> = HashSet::new();
+    let now: Mutex<BTreeMap<String, String>> = Mutex::new(BTreeMap::new());
+    let listed: Mutex<HashSet<String>> = Mutex::new(HashSet::new());
     let mut would_copy = 0usize;
     let list = format!(
         "/service/rest/v1/assets?repository={}",
         crate::http::encode(&r.name)
     );
-    // Page by page: a repository of millions of assets is never listed into memory whole, and
-    // copying starts with the first page.
-    let mut token: Option<String> = None;
-    loop {
-        let (page, next) = cx.source.page(&list, token.as_deref()).await?;
+    let list = list.as_str();
+    // Pages are fetched as the copies need more work, while earlier copies are still in flight,
+    // so a repository of millions of assets is never listed into memory whole and `--jobs`
+    // copies stay busy across page boundaries. State: `Some(token)` = a page to fetch.
+    let pages = stream::try_unfold(Some(None::<String>), |tok| async move {
+        let Some(tok) = tok else { return Ok(None) };
+        let (items, next) = cx.source.page(list, tok.as_deref()).await?;
+        Ok::<_, ImportError>(Some((items, next.map(Some))))
+    });
+    let mut triage = |page: Vec<Value>| -> Vec<(String, Asset)> {
         let mut todo = Vec::new();
         for a in &page {
             let Some(path) = a.get("path").and_then(|p| p.as_str()) else {
                 continue;
             };
             let path = path.trim_start_matches('/').to_owned();
-            listed.insert(path.clone());
+            relock(&listed).insert(path.clone());
             if derived(&r.format, &path) {
                 cx.report.repo(&r.name, &r.format, |c| c.derived += 1);
                 continue;
@@ -281,26 +291,58 @@ async fn files(
             });
             if same_on_target {
                 // Whether this run or an earlier one (or someone else) put it there: unchanged.
-                now.insert(path, key);
+                relock(&now).insert(path, key);
                 cx.report.repo(&r.name, &r.format, |c| c.unchanged += 1);
+                continue;
+            }
+            if cx.args.dry_run {
+                tracing::info!(%path, "would copy");
+                would_copy += 1;
                 continue;
             }
             let size = a.get("fileSize").and_then(|s| s.as_u64());
             todo.push((key, Asset { path, expect, size }));
         }
-        if cx.args.dry_run {
-            for (_, a) in &todo {
-                tracing::info!(path = %a.path, "would copy");
+        todo
+    };
+    let mut list_error: Option<ImportError> = None;
+    {
+        let work = pages
+            .map_ok(|page| stream::iter(triage(page).into_iter().map(Ok)))
+            .try_flatten()
+            .map(|item: Result<(String, Asset)>| async move {
+                match item {
+                    Ok((key, a)) => {
+                        let res = copy_file(cx.source, cx.target, r, &a).await;
+                        Ok((a.path, key, res))
+                    }
+                    Err(e) => Err(e),
+                }
+            })
+            .buffer_unordered(cx.args.jobs.max(1));
+        futures_util::pin_mut!(work);
+        while let Some(done) = work.next().await {
+            match done {
+                Ok((path, key, Ok(bytes))) => {
+                    cx.report.repo(&r.name, &r.format, |c| {
+                        c.copied += 1;
+                        c.bytes += bytes;
+                    });
+                    relock(&now).insert(path, key);
+                }
+                Ok((path, _, Err(e))) => cx.report.repo(&r.name, &r.format, |c| {
+                    c.failed.push(format!("{path}: {e}"))
+                }),
+                Err(e) => list_error = Some(e),
             }
-            would_copy += todo.len();
-        } else {
-            copy_batch(cx, r, todo, &mut now).await;
-        }
-        match next {
-            Some(t) => token = Some(t),
-            None => break,
         }
     }
+    if let Some(e) = list_error {
+        // An incomplete listing says nothing about deletions: no pruning on it.
+        return Err(e);
+    }
+    let mut now = now.into_inner().unwrap_or_else(|p| p.into_inner());
+    let listed = listed.into_inner().unwrap_or_else(|p| p.into_inner());
     // Deletions: what an earlier run copied that the source no longer lists.
     let gone: Vec<String> = prev
         .keys()
@@ -347,37 +389,6 @@ async fn files(
         });
     }
     Ok(now)
-}
-
-/// Copies one page's assets, `--jobs` at a time; records each outcome.
-async fn copy_batch(
-    cx: &Ctx<'_>,
-    r: &Repo,
-    todo: Vec<(String, Asset)>,
-    now: &mut BTreeMap<String, String>,
-) {
-    let results: Vec<(String, String, Result<u64>)> = stream::iter(todo)
-        .map(|(key, a)| async move {
-            let res = copy_file(cx.source, cx.target, r, &a).await;
-            (a.path, key, res)
-        })
-        .buffer_unordered(cx.args.jobs.max(1))
-        .collect()
-        .await;
-    for (path, key, res) in results {
-        match res {
-            Ok(bytes) => {
-                cx.report.repo(&r.name, &r.format, |c| {
-                    c.copied += 1;
-                    c.bytes += bytes;
-                });
-                now.insert(path, key);
-            }
-            Err(e) => cx.report.repo(&r.name, &r.format, |c| {
-                c.failed.push(format!("{path}: {e}"))
-            }),
-        }
-    }
 }
 
 /// GET from the source, hashed on the way, into the target's upload path for the format.
