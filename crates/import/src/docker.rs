@@ -197,6 +197,8 @@ impl Image<'_> {
                 continue;
             }
             if self.cx.args.dry_run {
+                // Counted as a tag that would be set.
+                c.tags += 1;
                 continue;
             }
             self.copy_manifest(&digest, bytes.clone(), ctype.clone(), &mut c)

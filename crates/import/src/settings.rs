@@ -316,6 +316,12 @@ async fn repositories(cx: &Ctx<'_>, create: bool) -> Result<Vec<Repo>> {
             continue;
         }
         if !create {
+            cx.report.item(
+                "repository",
+                &r.name,
+                Outcome::Skipped,
+                "not on the target, and repositories are not part of this run (--only)",
+            );
             continue;
         }
         let path = format!(
