@@ -399,9 +399,7 @@ async fn copy_file(source: &Endpoint, target: &Endpoint, r: &Repo, a: &Asset) ->
         encode_path(&r.name),
         encode_path(&a.path)
     );
-    let resp = source
-        .send(source.request(Method::GET, &src), &format!("GET {src}"))
-        .await?;
+    let resp = source.get_content(&src).await?;
     let len = resp.content_length().or(a.size);
     let ctype = resp
         .headers()

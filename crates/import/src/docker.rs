@@ -371,48 +371,7 @@ impl Image<'_> {
             )));
         };
         let src = format!("{}/blobs/{digest}", self.src);
-        let mut resp = self
-            .source()
-            .request(Method::GET, &src)
-            .send()
-            .await
-            .map_err(|source| ImportError::Http {
-                what: format!("GET {src}"),
-                source,
-            })?;
-        if resp.status().is_redirection() {
-            // Blobs may be served from elsewhere (a signed storage URL): no credentials there.
-            let loc = resp
-                .headers()
-                .get("location")
-                .and_then(|l| l.to_str().ok())
-                .map(str::to_owned)
-                .ok_or_else(|| {
-                    ImportError::Invalid(format!("GET {src}: redirect without Location"))
-                })?;
-            let url = resp
-                .url()
-                .join(&loc)
-                .map_err(|e| ImportError::Invalid(format!("GET {src}: redirect to {loc}: {e}")))?;
-            resp =
-                self.source()
-                    .http
-                    .get(url)
-                    .send()
-                    .await
-                    .map_err(|source| ImportError::Http {
-                        what: format!("GET {loc}"),
-                        source,
-                    })?;
-        }
-        if !resp.status().is_success() {
-            return Err(ImportError::Status {
-                method: "GET".into(),
-                url: src,
-                status: resp.status().as_u16(),
-                body: String::new(),
-            });
-        }
+        let resp = self.source().get_content(&src).await?;
         let len = resp.content_length().or(size);
         let (body, verdict) = verified(
             resp,

@@ -73,6 +73,37 @@ impl Endpoint {
         check(resp, what).await
     }
 
+    /// GET of content, following one redirect (a blob served from signed storage URLs): with
+    /// this end's credentials only when it stays on the same origin.
+    pub async fn get_content(&self, path: &str) -> Result<Response> {
+        let what = format!("GET {}", self.url(path));
+        let resp = self
+            .request(Method::GET, path)
+            .send()
+            .await
+            .map_err(|source| ImportError::Http {
+                what: what.clone(),
+                source,
+            })?;
+        if !resp.status().is_redirection() {
+            return check(resp, &what).await;
+        }
+        let loc = resp
+            .headers()
+            .get("location")
+            .and_then(|l| l.to_str().ok())
+            .ok_or_else(|| ImportError::Invalid(format!("{what}: redirect without Location")))?;
+        let url = resp
+            .url()
+            .join(loc)
+            .map_err(|e| ImportError::Invalid(format!("{what}: redirect to {loc}: {e}")))?;
+        let mut req = self.http.get(url.clone());
+        if url.origin() == self.base.origin() {
+            req = self.authorize(req);
+        }
+        self.send(req, &format!("GET {url}")).await
+    }
+
     pub async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
         let what = format!("GET {}", self.url(path));
         let resp = self
