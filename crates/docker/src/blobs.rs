@@ -214,7 +214,11 @@ pub async fn start(
     if let Some(mount) = &q.mount
         && let Ok(d) = parse_oci_digest(mount)
     {
-        if find(arca, &repo, &d).await?.is_some() {
+        if let Some(held) = find(arca, &repo, &d).await? {
+            // A use: the collector's grace starts again for a layer about to be named.
+            if let Err(e) = arca.db.touch_asset_downloaded(held.id).await {
+                tracing::warn!(error = %e, "recording a mount as a use failed");
+            }
             return Ok(created(&t.name, &d));
         }
         let source = match &q.from {

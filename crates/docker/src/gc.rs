@@ -345,12 +345,19 @@ pub async fn collect(
             report.pending_bytes += freeable(arca, &m.asset).await;
             continue;
         }
-        report.manifests += 1;
         if dry {
+            report.manifests += 1;
             report.list(&m.asset.path);
             report.pending_bytes += freeable(arca, &m.asset).await;
             continue;
         }
+        // Pushed again (a tag given to it) since the listing: it stays.
+        match arca.db.find_asset(repo.id, &m.asset.path).await {
+            Ok(Some(now)) if now.last_modified_ms == m.asset.last_modified => {}
+            Ok(_) => continue,
+            Err(e) => return Err(e.to_string()),
+        }
+        report.manifests += 1;
         if delete(arca, repo, &m.asset.path).await? {
             report.freed_bytes += m.asset.size;
         }

@@ -367,7 +367,7 @@ pub async fn delete(arca: &Arca, t: &Target, reference: &str) -> Result<HttpResp
     arca.storage.delete_asset(repo, &path).await?;
     if is_digest(reference) {
         for tag in tag_assets(arca, repo.id, &t.image).await? {
-            if asset_digest(&tag) == reference {
+            if asset_digest(&tag) == reference || tag.checksums.sha256 == a.checksums.sha256 {
                 arca.storage.delete_asset(repo, &tag.path).await?;
             }
         }

@@ -402,6 +402,12 @@ impl Image<'_> {
             .join(loc)
             .map_err(|e| ImportError::Invalid(format!("POST {start}: Location {loc}: {e}")))?;
         put.query_pairs_mut().append_pair("digest", digest);
+        // The target's credentials go to the target only, wherever its Location points.
+        if put.origin() != r.url().origin() {
+            return Err(ImportError::Invalid(format!(
+                "POST {start}: Location {loc} points to another origin"
+            )));
+        }
         let mut req = self
             .target()
             .http

@@ -611,6 +611,13 @@ fn write_private(path: &std::path::Path, text: &str) -> Result<()> {
         source,
     };
     let mut f = o.open(path).map_err(io)?;
+    // An existing file keeps its mode on open: make it the owner's before writing passwords.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(io)?;
+    }
     f.write_all(text.as_bytes()).map_err(io)
 }
 

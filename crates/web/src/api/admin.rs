@@ -304,6 +304,14 @@ pub(crate) async fn reset_user_tokens(
     arca: web::Data<Arca>,
     g: Guard<SettingsUpdate>,
 ) -> Result<HttpResponse, ApiError> {
+    // Checked before anything goes: with passwords switched off, tokens are the only way in.
+    let realms = arca.security.active_realms().await?;
+    if !realms.iter().any(|r| r == arca_core::security::REALM_LOCAL) {
+        return Err(ApiError::invalid(
+            "*",
+            "resetting every user token while the local (password) realm is inactive would lock every administrator out",
+        ));
+    }
     let n = arca.security.reset_all_tokens().await?;
     audit(
         &arca,

@@ -591,6 +591,10 @@ pub(crate) async fn delete(
             e => e.into(),
         })?;
     arca.storage.remove_store(&name);
+    // Its last collection is no store's any more.
+    if let Err(e) = arca.db.forget_gc_run(&format!("store:{name}")).await {
+        tracing::warn!(blob_store = %name, error = %e, "forgetting the store's last collection failed");
+    }
     if row.kind == "file" {
         remove_file_store(&PathBuf::from(&row.path)).await;
     }

@@ -119,7 +119,7 @@ fn task_xo(t: &TaskRow) -> TaskXO {
         schedule: t.schedule.clone(),
         cron_expression: f.cron_expression.clone(),
         recurring_days: f.recurring_days.clone(),
-        start_date: f.start_date.and_then(|_| f.start_iso()),
+        start_date: f.start_iso(),
         time_zone_offset: f.time_zone_offset.clone(),
         properties: settings.properties.clone(),
         notification_condition: "FAILURE",
@@ -167,12 +167,10 @@ pub(crate) async fn list(
 }
 
 async fn find(arca: &Arca, id: &str) -> Result<TaskRow, ApiError> {
-    arca.db
-        .list_tasks()
-        .await?
-        .into_iter()
-        .find(|t| t.id == id)
-        .ok_or_else(|| ApiError::NotFound(format!("Task {id} not found")))
+    arca.db.get_task(id).await.map_err(|e| match e {
+        arca_core::meta::MetaError::NotFound => ApiError::NotFound(format!("Task {id} not found")),
+        e => e.into(),
+    })
 }
 
 /// Get a task.
@@ -524,12 +522,8 @@ pub(crate) struct UpdateTaskRequest {
     /// If given, the task's own type (a task's type never changes).
     #[serde(rename = "type")]
     kind: Option<String>,
-    #[serde(default)]
-    #[allow(dead_code)]
-    notification_condition: Option<String>,
-    #[serde(default)]
-    #[allow(dead_code)]
-    alert_email: Option<String>,
+    // notificationCondition and alertEmail are accepted and ignored (no mail is sent): serde
+    // skips fields it does not know.
 }
 
 /// Change a task's name, enabled flag, schedule or properties.
