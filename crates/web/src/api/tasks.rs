@@ -522,8 +522,14 @@ pub(crate) struct UpdateTaskRequest {
     /// If given, the task's own type (a task's type never changes).
     #[serde(rename = "type")]
     kind: Option<String>,
-    // notificationCondition and alertEmail are accepted and ignored (no mail is sent): serde
-    // skips fields it does not know.
+    /// Accepted and ignored: Arca sends no mail (declared: Nexus's schema requires it).
+    #[serde(default)]
+    #[allow(dead_code)]
+    notification_condition: Option<String>,
+    /// Accepted and ignored, as `notificationCondition`.
+    #[serde(default)]
+    #[allow(dead_code)]
+    alert_email: Option<String>,
 }
 
 /// Change a task's name, enabled flag, schedule or properties.
