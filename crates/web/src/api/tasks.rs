@@ -212,12 +212,13 @@ pub(crate) async fn get(
     ),
 )]
 pub(crate) async fn run(
+    arrived: Arrived,
     req: HttpRequest,
     arca: web::Data<Arca>,
     g: Guard<TasksStart>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let asked = arca_core::model::now_ms();
+    let asked = arrived.0;
     let task = find(&arca, &id).await?;
     if !task.enabled {
         return Ok(HttpResponse::MethodNotAllowed().body(format!("Task {id} is disabled")));
@@ -226,7 +227,7 @@ pub(crate) async fn run(
     // A run that ends after this request came (scheduled, or asked for on another node)
     // answers it too, so a task asked for on two nodes at the same moment runs once; while
     // another run holds the lease, wait for it rather than refuse at once.
-    let (mut outcome, mut joined) = (None, false);
+    let (mut outcome, mut joined, mut span) = (None, false, None);
     for _ in 0..30 {
         let t = find(&arca, &id).await?;
         if t.last_run_ms.is_some_and(|at| at > asked) {
@@ -238,8 +239,10 @@ pub(crate) async fn run(
             ));
             break;
         }
+        let started = arca_core::model::now_ms();
         outcome = arca_core::tasks::run(&arca, &id, &owner).await?;
         if outcome.is_some() {
+            span = Some((started, arca_core::model::now_ms()));
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -253,7 +256,12 @@ pub(crate) async fn run(
                 "tasks",
                 if joined { "run-joined" } else { "run" },
                 &id,
-                json!({ "result": result }),
+                match span {
+                    Some((started, ended)) => {
+                        json!({ "result": result, "startedMs": started, "endedMs": ended })
+                    }
+                    None => json!({ "result": result }),
+                },
             )
             .await;
             Ok(HttpResponse::NoContent().finish())
@@ -261,6 +269,20 @@ pub(crate) async fn run(
         None => Err(ApiError::Conflict(format!(
             "Task {id} is running on another node"
         ))),
+    }
+}
+
+/// When a request arrived, in ms since the epoch: taken before the other extractors (the
+/// credentials' check can take a while), so that a run which ended after the request came
+/// answers it.
+pub(crate) struct Arrived(i64);
+
+impl actix_web::FromRequest for Arrived {
+    type Error = actix_web::Error;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(_: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        std::future::ready(Ok(Arrived(arca_core::model::now_ms())))
     }
 }
 
