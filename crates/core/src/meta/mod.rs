@@ -180,10 +180,12 @@ impl Db {
         on_db!(self, |p| p.close().await)
     }
 
-    /// Tables and their columns, for the test that keeps both schemas equal.
+    /// Tables and their columns, for the test that keeps both schemas equal (SQLite's full-text
+    /// index and its shadow tables aside: PostgreSQL indexes the same columns).
     pub async fn schema(&self) -> Result<Vec<(String, String)>> {
         const SQLITE: &str = "SELECT m.name, p.name FROM sqlite_master m, pragma_table_info(m.name) p \
-             WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name NOT LIKE '_sqlx%' ORDER BY 1, 2";
+             WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name NOT LIKE '_sqlx%' \
+             AND m.name NOT IN (SELECT name FROM pragma_table_list WHERE type IN ('virtual', 'shadow')) ORDER BY 1, 2";
         const PG: &str = "SELECT table_name::text, column_name::text FROM information_schema.columns \
              WHERE table_schema = current_schema() AND table_name NOT LIKE '_sqlx%' ORDER BY 1, 2";
         Ok(match self {
