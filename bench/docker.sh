@@ -6,14 +6,31 @@
 # client recompression: the numbers are the registry's. The docker CLI gzips the layer itself on push
 # (about 21 MB/s on this machine for random data, the registry hardly matters): BENCH_DOCKER=1 adds those
 # rows anyway. Without ARCA_BIN only the CNCF side runs.
-# Usage: [ARCA_BIN=target/release/arca] [BENCH_DOCKER=1] bench/docker.sh [pull repetitions, default 3]
+# curl rows (issue 18's): a monolithic blob upload (POST, then PUT of the whole layer with its digest)
+# and a blob GET, no client-side hashing or file writes: the server's own ceiling.
+# Usage: [ARCA_BIN=target/release/arca] [BENCH_DOCKER=1] [BENCH_MIB=512] bench/docker.sh [pull repetitions, default 3] [--smoke]
+#   --smoke: an 8 MiB layer, one repetition (BENCH_MIB still wins when set)
+#   BENCH_JSON: also write the figures there as JSON (bench/all.sh reads it)
+# Exits 77 (skipped) when skopeo or the CNCF registry (Debian's docker-registry) is missing and cannot
+# be installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-REPS=${1:-3}
-MIB=${BENCH_MIB:-512}
-for b in skopeo docker-registry htpasswd openssl dockerd docker; do
+REPS=3; SMOKE=0
+for a in "$@"; do
+  case "$a" in
+    --smoke) SMOKE=1 ;;
+    ''|*[!0-9]*) echo "usage: bench/docker.sh [pull repetitions] [--smoke]" >&2; exit 2 ;;
+    *) REPS=$a ;;
+  esac
+done
+if [ $SMOKE = 1 ]; then REPS=1; MIB=${BENCH_MIB:-8}; else MIB=${BENCH_MIB:-512}; fi
+need=(skopeo docker-registry htpasswd openssl); [ "${BENCH_DOCKER:-}" = 1 ] && need+=(dockerd docker)
+for b in "${need[@]}"; do
   command -v "$b" >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-    --no-install-recommends docker.io skopeo docker-registry apache2-utils openssl >/dev/null; break; }
+    --no-install-recommends skopeo docker-registry apache2-utils openssl $([ "${BENCH_DOCKER:-}" = 1 ] && echo docker.io) >/dev/null || true; break; }
+done
+for b in "${need[@]}"; do
+  command -v "$b" >/dev/null || { echo "SKIP: $b is not installed and could not be installed (apt-get install skopeo docker-registry apache2-utils)"; exit 77; }
 done
 W=$(mktemp -d /tmp/arca-bench-docker.XXXXXX)
 PIDS=(); DPID=""
@@ -92,14 +109,26 @@ for i in $(seq 1 "$REPS"); do
   done
 done
 
-# The server's own ceiling: curl GET of the layer blob (no client-side hashing or file writes).
+# The server's own ceiling: curl upload of the layer blob in one PUT, into a new repository each time
+# (POST to open the upload, PUT of the body with its digest), and curl GET of it (no client-side
+# hashing or file writes).
+BLOB=$W/oci/blobs/sha256/$LAYER
 for t in "${TARGETS[@]}"; do
-  set -- $t; name=$1; repo=$2
+  set -- $t; name=$1; repo=$2; host=${repo%%/*}; path=${repo#*/}
   for i in $(seq 1 "$REPS"); do
-    s=$(curl -sfL -u "admin:$PW" -o /dev/null -w '%{speed_download}' "http://${repo%%/*}/v2/${repo#*/}/big/blobs/sha256:$LAYER")
+    t0=$(now)
+    loc=$(curl -sf -u "admin:$PW" -X POST -o /dev/null -D - "http://$host/v2/$path/curl$i/blobs/uploads/" | tr -d '\r' | awk 'tolower($1) == "location:" {print $2}')
+    case "$loc" in http*) ;; *) loc="http://$host$loc" ;; esac
+    case "$loc" in *\?*) loc="$loc&digest=sha256:$LAYER" ;; *) loc="$loc?digest=sha256:$LAYER" ;; esac
+    code=$(curl -s -u "admin:$PW" -X PUT -H 'content-type: application/octet-stream' -T "$BLOB" -o /dev/null -w '%{http_code}' "$loc")
+    t1=$(now)
+    [ "$code" = 201 ] || { echo "curl push to $name: HTTP $code" >&2; exit 1; }
+    PUSH[curl-$name]="${PUSH[curl-$name]:-} $(mbps "$BYTES" "$t0" "$t1")"
+  done
+  for i in $(seq 1 "$REPS"); do
+    s=$(curl -sfL -u "admin:$PW" -o /dev/null -w '%{speed_download}' "http://$host/v2/$path/big/blobs/sha256:$LAYER")
     PULL[curl-$name]="${PULL[curl-$name]:-} $(python3 -c "print(f'{$s/1e6:.0f}')")"
   done
-  PUSH[curl-$name]=-
 done
 
 if [ "${BENCH_DOCKER:-}" = 1 ]; then
@@ -129,21 +158,44 @@ if [ "${BENCH_DOCKER:-}" = 1 ]; then
 fi
 
 echo
-echo "| client | target | push MB/s | pull MB/s (median of $REPS for skopeo, curl) |"
+echo "| client | target | push MB/s | pull MB/s (median of $REPS, skopeo push: one) |"
 echo "|---|---|---|---|"
+ROWS=$W/rows.txt; : >"$ROWS"
 for client in skopeo curl docker; do
   [ -n "${PUSH[$client-cncf]:-}" ] || continue
   for name in cncf arca; do
     [ -n "${PUSH[$client-$name]:-}" ] || continue
+    PUSH[$client-$name]=$(median ${PUSH[$client-$name]})
     PULL[$client-$name]=$(median ${PULL[$client-$name]})
     label=$([ $name = cncf ] && echo "CNCF docker-registry 2.8" || echo "Arca")
     echo "| $client | $label | ${PUSH[$client-$name]} | ${PULL[$client-$name]} |"
   done
   if [ -n "${PUSH[$client-arca]:-}" ]; then
     r() { python3 -c "print(f'{$1/$2:.2f}')"; }
-    pr=-; [ "${PUSH[$client-arca]}" = - ] || pr=$(r "${PUSH[$client-arca]}" "${PUSH[$client-cncf]}")
-    echo "| $client | Arca / CNCF | $pr | $(r "${PULL[$client-arca]}" "${PULL[$client-cncf]}") |"
+    echo "| $client | Arca / CNCF | $(r "${PUSH[$client-arca]}" "${PUSH[$client-cncf]}") | $(r "${PULL[$client-arca]}" "${PULL[$client-cncf]}") |"
+    echo "$client ${PUSH[$client-cncf]} ${PUSH[$client-arca]} ${PULL[$client-cncf]} ${PULL[$client-arca]}" >>"$ROWS"
   fi
 done
+HWM=0
+[ -n "${APID:-}" ] && HWM=$(awk '/VmHWM/ {print $2}' /proc/$APID/status)
 [ -n "${APID:-}" ] && echo "Arca peak RSS over the whole run: $(awk '/VmHWM/ {printf "%.1f MiB", $2/1024}' /proc/$APID/status)"
-echo "($(python3 -c "print(f'{$BYTES/1048576:.0f}')") MiB layer blob, gzip level 0; one push per target; curl = blob GET only, the server's ceiling)"
+echo "($(python3 -c "print(f'{$BYTES/1048576:.0f}')") MiB layer blob, gzip level 0; one skopeo push per target; curl = one PUT / one GET of the blob, the server's ceiling)"
+if [ -n "${BENCH_JSON:-}" ]; then
+  python3 - "$ROWS" "$BENCH_JSON" "$BYTES" "$REPS" "$HWM" <<'PY'
+import json, sys
+rows_file, out, size, reps, hwm = sys.argv[1:]
+mib = int(size) / 1048576
+rows = []
+for line in open(rows_file):
+    client, cpush, apush, cpull, apull = line.split()
+    for op, c, a in (("push", cpush, apush), ("pull", cpull, apull)):
+        c, a = float(c), float(a)
+        # Issue 18's rows are curl's (the registry's own pace): keep >= 1.5x the CNCF registry both ways.
+        target = 1.5 if client == "curl" else None
+        rows.append({"workload": f"docker {mib:.0f} MiB blob {op} ({client})", "reference": "CNCF registry 2.8",
+                     "reference_value": c, "arca_value": a, "unit": "MB/s", "ratio": a / c if c else None,
+                     "target_ratio": target, "pass": (a / c >= target) if (target and c) else None,
+                     "peak_rss_mib": int(hwm) / 1024 if int(hwm) else None})
+json.dump({"layer_bytes": int(size), "repetitions": int(reps), "rows": rows}, open(out, "w"), indent=1)
+PY
+fi

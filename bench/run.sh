@@ -3,16 +3,32 @@
 #   - GET of a cached 1 MiB Maven jar: Arca (maven hosted, Basic auth) vs nginx (static file)
 #   - GET of a cached /simple/<project>/ page, HTML and PEP 691 JSON: Arca vs devpi-server
 #   - start-to-ready time and idle RSS of the release binary
-# Usage: bench/run.sh [seconds per wrk run, default 10]
+# Usage: bench/run.sh [seconds per wrk run, default 10] [--smoke]
+#   --smoke: 1 s wrk runs
+#   ARCA_BIN: the binary (default: cargo build --release, then the release binary)
+#   BENCH_JSON: also write the figures there as JSON (bench/all.sh reads it)
+# devpi-server, twine and build come from PyPI into a cached venv; when that fails, the PyPI rows are
+# skipped with a note and the rest runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DUR=${1:-10}
+DUR=10
+for a in "$@"; do
+  case "$a" in
+    --smoke) DUR=1 ;;
+    ''|*[!0-9]*) echo "usage: bench/run.sh [seconds] [--smoke]" >&2; exit 2 ;;
+    *) DUR=$a ;;
+  esac
+done
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/arca-target}"
 for p in wrk nginx-light curl python3; do
   dpkg -s "$p" >/dev/null 2>&1 || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$p" >/dev/null; }
 done
-cargo build --release --quiet --bin arca
-BIN="$CARGO_TARGET_DIR/release/arca"
+if [ -n "${ARCA_BIN:-}" ]; then
+  BIN=$ARCA_BIN
+else
+  cargo build --release --quiet --bin arca
+  BIN="$CARGO_TARGET_DIR/release/arca"
+fi
 W=$(mktemp -d /tmp/arca-bench.XXXXXX)
 PIDS=()
 trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null || true; done; rm -rf "$W"' EXIT
@@ -64,9 +80,16 @@ nginx -c "$W/nginx/nginx.conf" -g 'daemon off;' &
 PIDS+=($!)
 for _ in $(seq 1 500); do curl -sf "http://127.0.0.1:$NPORT/org/bench/lib/1.0/lib-1.0.jar" -o /dev/null && break; sleep 0.01; done
 
+ARCA_RPS=$(rps -H "$AUTH" "$JAR")
+NGINX_RPS=$(rps "http://127.0.0.1:$NPORT/org/bench/lib/1.0/lib-1.0.jar")
+
 # devpi-server with the same project, from PyPI into a cached venv.
 VENV="${ARCA_TOOL_CACHE:-$HOME/.cache/arca-tools}/benchvenv"
-[ -x "$VENV/bin/devpi-server" ] && [ -x "$VENV/bin/twine" ] || { python3 -m venv "$VENV"; "$VENV/bin/pip" install -q devpi-server twine build setuptools wheel; }
+PYPI=1
+[ -x "$VENV/bin/devpi-server" ] && [ -x "$VENV/bin/twine" ] || { python3 -m venv "$VENV" && "$VENV/bin/pip" install -q devpi-server twine build setuptools wheel; } \
+  || { PYPI=0; echo "NOTE: devpi-server/twine could not be installed into $VENV: the PyPI rows are skipped" >&2; }
+A_HTML=""; D_HTML=""; A_JSON=""; D_JSON=""
+if [ $PYPI = 1 ]; then
 "$VENV/bin/python" -m build -q --no-isolation --outdir "$W/dist" tests/pypi >/dev/null 2>&1
 curl -sf -u "admin:$PW" -H 'content-type: application/json' "$URL/service/rest/v1/repositories/pypi/hosted" \
   -d '{"name":"pypi-hosted","online":true,"storage":{"blobStoreName":"default","strictContentTypeValidation":true,"writePolicy":"ALLOW_ONCE"}}'
@@ -87,9 +110,9 @@ curl -sf -H "$AUTH" "$APAGE" | grep -q arca && curl -sf "$DPAGE" | grep -q arca
 JSON_ACCEPT="Accept: application/vnd.pypi.simple.v1+json"
 A_HTML=$(rps -H "$AUTH" "$APAGE"); D_HTML=$(rps "$DPAGE")
 A_JSON=$(rps -H "$AUTH" -H "$JSON_ACCEPT" "$APAGE"); D_JSON=$(rps -H "$JSON_ACCEPT" "$DPAGE")
+fi
+HWM_KB=$(awk '/VmHWM/ {print $2}' /proc/$APID/status)
 
-ARCA_RPS=$(rps -H "$AUTH" "$JAR")
-NGINX_RPS=$(rps "http://127.0.0.1:$NPORT/org/bench/lib/1.0/lib-1.0.jar")
 ratio=$(python3 -c "print(f'{$ARCA_RPS/$NGINX_RPS:.2f}')")
 size=$(stat -c %s "$BIN")
 
@@ -98,8 +121,31 @@ echo "| benchmark | Arca | reference | Arca / reference |"
 echo "|---|---|---|---|"
 echo "| GET cached 1 MiB jar, wrk -t2 -c16 (req/s) | $ARCA_RPS | nginx $NGINX_RPS | $ratio |"
 r() { python3 -c "print(f'{$1/$2:.2f}')"; }
-echo "| GET /simple/<project>/ HTML (req/s) | $A_HTML | devpi-server $D_HTML | $(r "$A_HTML" "$D_HTML") |"
-echo "| GET /simple/<project>/ PEP 691 JSON (req/s) | $A_JSON | devpi-server $D_JSON | $(r "$A_JSON" "$D_JSON") |"
-echo "| start to ready, release (ms) | $READY_MS | | |"
-echo "| idle RSS, release (MiB) | $(python3 -c "print(f'{$IDLE_KB/1024:.1f}')") | | |"
+if [ $PYPI = 1 ]; then
+  echo "| GET /simple/<project>/ HTML (req/s) | $A_HTML | devpi-server $D_HTML | $(r "$A_HTML" "$D_HTML") |"
+  echo "| GET /simple/<project>/ PEP 691 JSON (req/s) | $A_JSON | devpi-server $D_JSON | $(r "$A_JSON" "$D_JSON") |"
+else
+  echo "| GET /simple/<project>/ (req/s) | skipped: devpi-server unavailable | | |"
+fi
+echo "| start to ready (ms) | $READY_MS | | |"
+echo "| idle RSS (MiB) | $(python3 -c "print(f'{$IDLE_KB/1024:.1f}')") | | |"
 echo "| binary size (MiB) | $(python3 -c "print(f'{$size/1048576:.1f}')") | | |"
+echo "| Arca peak RSS over the run (MiB) | $(python3 -c "print(f'{$HWM_KB/1024:.1f}')") | | |"
+if [ -n "${BENCH_JSON:-}" ]; then
+  python3 - "$BENCH_JSON" "$DUR" "$ARCA_RPS" "$NGINX_RPS" "$A_HTML" "$D_HTML" "$A_JSON" "$D_JSON" "$READY_MS" "$IDLE_KB" "$HWM_KB" <<'PY'
+import json, sys
+out, dur, arca, nginx, a_html, d_html, a_json, d_json, ready, idle, hwm = sys.argv[1:]
+rss = int(hwm) / 1024
+def row(workload, ref, rv, av, unit="req/s"):
+    rv, av = (float(rv) if rv else None), float(av)
+    return {"workload": workload, "reference": ref, "reference_value": rv, "arca_value": av, "unit": unit,
+            "ratio": av / rv if rv else None, "target_ratio": None, "pass": None, "peak_rss_mib": rss}
+rows = [row("GET cached 1 MiB maven jar, Basic, c=16", "nginx (sendfile)", nginx, arca)]
+if a_html:
+    rows += [row("GET pypi /simple/<project>/ HTML, Basic, c=16", "devpi-server", d_html, a_html),
+             row("GET pypi /simple/<project>/ PEP 691 JSON, Basic, c=16", "devpi-server", d_json, a_json)]
+rows += [row("start to ready", None, None, ready, "ms"), row("idle RSS after start", None, None, int(idle) / 1024, "MiB")]
+notes = [] if a_html else ["PyPI rows skipped: devpi-server could not be installed"]
+json.dump({"wrk_seconds": int(dur), "rows": rows, "notes": notes}, open(out, "w"), indent=1)
+PY
+fi

@@ -9,15 +9,27 @@
 #   - upload rate of the 2,000 RPMs into Arca (one curl, 8 transfers in parallel)
 # The RPMs come from one rpmbuild run of a spec with 2,001 subpackages, cached under
 # ~/.cache/arca-tools/bench-rpms-2000/<spec hash>. Checks once that both primary.xml list the same packages.
-# Usage: [ARCA_BIN=~/.cache/arca-target/release/arca] bench/yum.sh [repetitions, default 3]
+# Usage: [ARCA_BIN=~/.cache/arca-target/release/arca] bench/yum.sh [repetitions, default 3] [--smoke]
+#   --smoke: 50 packages, one repetition
+#   BENCH_JSON: also write the figures there as JSON (bench/all.sh reads it)
+# Exits 77 (skipped) when rpmbuild or createrepo_c is missing and cannot be installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-REPS=${1:-3}
-N=2000
+REPS=3; N=2000
+for a in "$@"; do
+  case "$a" in
+    --smoke) REPS=1; N=50 ;;
+    ''|*[!0-9]*) echo "usage: bench/yum.sh [repetitions] [--smoke]" >&2; exit 2 ;;
+    *) REPS=$a ;;
+  esac
+done
 ARCA_BIN=${ARCA_BIN:-$HOME/.cache/arca-target/release/arca}
 for b in rpmbuild createrepo_c curl python3; do
   command -v "$b" >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-    --no-install-recommends rpm createrepo-c curl python3 >/dev/null; break; }
+    --no-install-recommends rpm createrepo-c curl python3 >/dev/null || true; break; }
+done
+for b in rpmbuild createrepo_c; do
+  command -v "$b" >/dev/null || { echo "SKIP: $b is not installed and could not be installed (apt-get install rpm createrepo-c)"; exit 77; }
 done
 W=$(mktemp -d /tmp/arca-bench-yum.XXXXXX)
 PIDS=()
@@ -94,7 +106,7 @@ REPO=$URL/repository/yum-hosted
 mkdir -p "$W/arca"
 (cd "$W/arca" && exec env ARCA_LISTEN="127.0.0.1:$PORT" ARCA_ADMIN_PASSWORD=$PW ARCA_LOG=warn,arca_yum=info NO_COLOR=1 \
   "$ARCA_BIN" >"$W/arca.log" 2>&1) &
-PIDS+=($!)
+PIDS+=($!); APID=$!
 for _ in $(seq 1 2000); do curl -sf "$URL/service/rest/v1/status" >/dev/null && break; sleep 0.005; done
 curl -sf -o /dev/null -u "$AUTH" -H 'content-type: application/json' "$URL/service/rest/v1/repositories/yum/hosted" \
   -d '{"name":"yum-hosted","online":true,"storage":{"blobStoreName":"default","strictContentTypeValidation":true,"writePolicy":"ALLOW"},"yum":{"repodataDepth":0,"deployPolicy":"STRICT"}}' \
@@ -157,3 +169,23 @@ echo "| Arca first publish after the bulk upload (log ms=) | $BULK_MS | | |"
 echo "| upload $N RPMs to Arca, curl 8 parallel (RPMs/s) | $UPLOAD_RATE | | |"
 echo "Same package set in both primary.xml ($((N + 1)) packages: name, EVR, arch, sha256, location): $SAME"
 echo "(Arca: $ARCA_BIN; createrepo_c $(createrepo_c --version | awk '{print $2; exit}') --workers 2; RPMs $(du -sh "$CR" | cut -f1) in $CR)"
+HWM_KB=$(awk '/VmHWM/ {print $2}' /proc/$APID/status)
+echo "(Arca peak RSS over the run: $(python3 -c "print(f'{$HWM_KB/1024:.1f}')") MiB)"
+if [ -n "${BENCH_JSON:-}" ]; then
+  python3 - "$BENCH_JSON" "$N" "$REPS" "$HWM_KB" "$SAME" "$(median $AF)" "$(median ${CF[--no-database]})" \
+    "$(median $AU)" "$(median ${CU[--no-database]})" "$UPLOAD_RATE" <<'PY'
+import json, sys
+out, n, reps, hwm, same, af, cf, au, cu, rate = sys.argv[1:]
+rss = int(hwm) / 1024
+def row(workload, ref, rv, av, unit):
+    rv, av = (float(rv) if rv else None), float(av)
+    # Time rows: the ratio is reference time / Arca time, so > 1 means Arca is faster, as elsewhere.
+    return {"workload": workload, "reference": ref, "reference_value": rv, "arca_value": av, "unit": unit,
+            "ratio": (rv / av if unit == "ms" else av / rv) if rv and av else None, "target_ratio": None, "pass": None,
+            "peak_rss_mib": rss}
+rows = [row(f"yum repodata, full, {n} packages", "createrepo_c --no-database", cf, af, "ms"),
+        row(f"yum repodata, +1 RPM to fresh repomd.xml ({n} packages)", "createrepo_c --update --no-database", cu, au, "ms"),
+        row(f"yum upload {n} RPMs, curl 8 parallel", None, None, rate, "RPMs/s")]
+json.dump({"packages": int(n), "repetitions": int(reps), "same_packages": same, "rows": rows}, open(out, "w"), indent=1)
+PY
+fi
