@@ -193,8 +193,16 @@ impl Db {
             return Ok(vec![]);
         }
         let (sql, binds) = search_sql(q, matches!(self, Db::Pg(_)), limit, use_index);
+        // PostgreSQL: a keyword is planned for its value each time (an unnamed statement, never
+        // a generic plan): only then does the planner know that a rare term is best found through
+        // the trigram indexes and a common one by walking ids until the page is full. A generic
+        // plan, which PostgreSQL may settle on after five runs, walks ids whatever the term:
+        // seconds on a million components for a term that is nowhere.
+        let persistent = q.keyword.is_none();
         let rows: Vec<Row> = on_db!(self, |p| {
-            let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(after);
+            let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+                .persistent(persistent)
+                .bind(after);
             for b in &binds {
                 query = query.bind(b.clone());
             }
