@@ -171,7 +171,7 @@ for client in skopeo curl docker; do
     echo "| $client | $label | ${PUSH[$client-$name]} | ${PULL[$client-$name]} |"
   done
   if [ -n "${PUSH[$client-arca]:-}" ]; then
-    r() { python3 -c "print(f'{$1/$2:.2f}')"; }
+    r() { python3 -c "print(f'{$1/$2:.2f}' if $2 else '-')"; }
     echo "| $client | Arca / CNCF | $(r "${PUSH[$client-arca]}" "${PUSH[$client-cncf]}") | $(r "${PULL[$client-arca]}" "${PULL[$client-cncf]}") |"
     echo "$client ${PUSH[$client-cncf]} ${PUSH[$client-arca]} ${PULL[$client-cncf]} ${PULL[$client-arca]}" >>"$ROWS"
   fi

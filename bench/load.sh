@@ -179,9 +179,9 @@ row() {
   fi
   local file=""
   case "$path" in */small.bin) file=2KiB ;; */large.bin) file=1MiB ;; esac
-  python3 - "$name" "$kind" "$conns" "$alive" "$hwm" "$W" "$file" >>"$ROWS" <<'PY'
+  python3 - "$name" "$kind" "$conns" "$alive" "$hwm" "$W" "$file" "$ROWS" <<'PY'
 import json, os, sys
-name, kind, conns, alive, hwm, w, file = sys.argv[1:]
+name, kind, conns, alive, hwm, w, file, rows = sys.argv[1:]
 row = {"name": name, "kind": kind, "connections": int(conns), "arca_alive": alive == "true", "file": file or None}
 try:
     row["wrk"] = json.load(open(os.path.join(w, "wrk.json")))
@@ -193,12 +193,9 @@ row["peak_rss_kb"] = max(int(peak[0]), int(hwm or 0))
 row["peak_threads"] = int(peak[1])
 if os.path.exists(os.path.join(w, "flood.json")):
     row["flood"] = json.load(open(os.path.join(w, "flood.json")))
-print(json.dumps(row))
-PY
-  rm -f "$W/peak"
-  python3 - "$ROWS" <<'PY'
-import json, sys
-r = json.loads(open(sys.argv[1]).read().splitlines()[-1])
+with open(rows, "a") as f:
+    f.write(json.dumps(row) + "\n")
+r = row
 k = r["wrk"]
 if not k:
     print(f"  {r['name']:<44} c={r['connections']:<4} wrk FAILED (server alive: {r['arca_alive']})")
@@ -213,6 +210,7 @@ if "flood" in r:
     print(f"  {'  the flood beside it (127.0.0.2, wrong password)':<44} c={f['connections']:<4} {f['rps']:>9.0f} req/s  answers {f['status']}"
           f"  connection errors {f['connect_errors'] + f['read_errors']}", flush=True)
 PY
+  rm -f "$W/peak"
 }
 
 echo "Arca load benchmark: ${DUR} s a row, $(nproc) cores, binary $ARCA_BIN, reference nginx $(nginx -v 2>&1 | sed 's|.*nginx/||')"

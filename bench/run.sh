@@ -35,7 +35,19 @@ trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null || 
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 rps() { wrk -t2 -c16 -d"${DUR}s" "$@" | awk '/Requests\/sec/ {print $2}'; }
 
-# Arca, release build, request logging at warn (nginx runs with access_log off).
+# devpi-server, twine and build from PyPI into a cached venv; the demo project built once per content.
+VENV="${ARCA_TOOL_CACHE:-$HOME/.cache/arca-tools}/benchvenv"
+PYPI=1
+[ -x "$VENV/bin/devpi-server" ] && [ -x "$VENV/bin/twine" ] || { python3 -m venv "$VENV" && "$VENV/bin/pip" install -q devpi-server twine build setuptools wheel; } \
+  || { PYPI=0; echo "NOTE: devpi-server/twine could not be installed into $VENV: the PyPI rows are skipped" >&2; }
+if [ $PYPI = 1 ]; then
+  DIST="$VENV-dist/$(find tests/pypi -type f -not -path '*/build/*' -not -path '*.egg-info*' | sort | xargs sha256sum | sha256sum | cut -c1-16)"
+  if [ ! -e "$DIST/.done" ]; then
+    rm -rf "$DIST"; "$VENV/bin/python" -m build -q --no-isolation --outdir "$DIST" tests/pypi >/dev/null 2>&1; touch "$DIST/.done"
+  fi
+fi
+
+# Arca, request logging at warn (nginx runs with access_log off).
 PORT=$(port); URL="http://127.0.0.1:$PORT"; PW=bench-pass-1
 mkdir -p "$W/arca"
 t0=$(date +%s%N)
@@ -45,6 +57,13 @@ for _ in $(seq 1 2000); do curl -sf "$URL/service/rest/v1/status" >/dev/null && 
 READY_MS=$(( ($(date +%s%N) - t0) / 1000000 ))
 sleep 1
 IDLE_KB=$(awk '/VmRSS/ {print $2}' /proc/$APID/status)
+# devpi-server starts (slowly) while the rest is set up; every wrk run waits for it.
+if [ $PYPI = 1 ]; then
+  DPORT=$(port)
+  ( "$VENV/bin/devpi-init" --serverdir "$W/devpi" --root-passwd rootpw --no-root-pypi >/dev/null 2>&1
+    exec "$VENV/bin/devpi-server" --serverdir "$W/devpi" --host 127.0.0.1 --port "$DPORT" >"$W/devpi.log" 2>&1 ) &
+  PIDS+=($!)
+fi
 
 head -c 1048576 /dev/urandom >"$W/lib-1.0.jar"
 curl -sf -u "admin:$PW" -H 'content-type: application/json' "$URL/service/rest/v1/repositories/maven/hosted" \
@@ -80,30 +99,18 @@ nginx -c "$W/nginx/nginx.conf" -g 'daemon off;' &
 PIDS+=($!)
 for _ in $(seq 1 500); do curl -sf "http://127.0.0.1:$NPORT/org/bench/lib/1.0/lib-1.0.jar" -o /dev/null && break; sleep 0.01; done
 
-ARCA_RPS=$(rps -H "$AUTH" "$JAR")
-NGINX_RPS=$(rps "http://127.0.0.1:$NPORT/org/bench/lib/1.0/lib-1.0.jar")
-
-# devpi-server with the same project, from PyPI into a cached venv.
-VENV="${ARCA_TOOL_CACHE:-$HOME/.cache/arca-tools}/benchvenv"
-PYPI=1
-[ -x "$VENV/bin/devpi-server" ] && [ -x "$VENV/bin/twine" ] || { python3 -m venv "$VENV" && "$VENV/bin/pip" install -q devpi-server twine build setuptools wheel; } \
-  || { PYPI=0; echo "NOTE: devpi-server/twine could not be installed into $VENV: the PyPI rows are skipped" >&2; }
+# devpi-server with the same project.
 A_HTML=""; D_HTML=""; A_JSON=""; D_JSON=""
 if [ $PYPI = 1 ]; then
-"$VENV/bin/python" -m build -q --no-isolation --outdir "$W/dist" tests/pypi >/dev/null 2>&1
 curl -sf -u "admin:$PW" -H 'content-type: application/json' "$URL/service/rest/v1/repositories/pypi/hosted" \
   -d '{"name":"pypi-hosted","online":true,"storage":{"blobStoreName":"default","strictContentTypeValidation":true,"writePolicy":"ALLOW_ONCE"}}'
-"$VENV/bin/twine" upload --disable-progress-bar --non-interactive --repository-url "$URL/repository/pypi-hosted/" -u admin -p "$PW" "$W"/dist/* >/dev/null
-DPORT=$(port)
-"$VENV/bin/devpi-init" --serverdir "$W/devpi" --root-passwd rootpw --no-root-pypi >/dev/null 2>&1
-"$VENV/bin/devpi-server" --serverdir "$W/devpi" --host 127.0.0.1 --port "$DPORT" >"$W/devpi.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$DPORT/+api" >/dev/null && break; sleep 0.1; done
+"$VENV/bin/twine" upload --disable-progress-bar --non-interactive --repository-url "$URL/repository/pypi-hosted/" -u admin -p "$PW" "$DIST"/* >/dev/null
+for _ in $(seq 1 600); do curl -sf "http://127.0.0.1:$DPORT/+api" >/dev/null && break; sleep 0.1; done
 # An index without a mirror base, as Arca's hosted repository.
 TOKEN=$(curl -s -X POST -H 'content-type: application/json' -d '{"user":"root","password":"rootpw"}' "http://127.0.0.1:$DPORT/+login" | python3 -c 'import json,sys; print(json.load(sys.stdin)["result"]["password"])')
 DAUTH="X-Devpi-Auth: $(printf 'root:%s' "$TOKEN" | base64 -w0)"
 curl -sf -X PUT -H "$DAUTH" -H 'content-type: application/json' -d '{"bases":[]}' "http://127.0.0.1:$DPORT/root/dev" >/dev/null
-"$VENV/bin/twine" upload --disable-progress-bar --non-interactive --repository-url "http://127.0.0.1:$DPORT/root/dev/" -u root -p rootpw "$W"/dist/* >/dev/null
+"$VENV/bin/twine" upload --disable-progress-bar --non-interactive --repository-url "http://127.0.0.1:$DPORT/root/dev/" -u root -p rootpw "$DIST"/* >/dev/null
 APAGE="$URL/repository/pypi-hosted/simple/arca-demo/"
 DPAGE="http://127.0.0.1:$DPORT/root/dev/+simple/arca-demo/"
 curl -sf -H "$AUTH" "$APAGE" | grep -q arca && curl -sf "$DPAGE" | grep -q arca
@@ -111,16 +118,18 @@ JSON_ACCEPT="Accept: application/vnd.pypi.simple.v1+json"
 A_HTML=$(rps -H "$AUTH" "$APAGE"); D_HTML=$(rps "$DPAGE")
 A_JSON=$(rps -H "$AUTH" -H "$JSON_ACCEPT" "$APAGE"); D_JSON=$(rps -H "$JSON_ACCEPT" "$DPAGE")
 fi
+ARCA_RPS=$(rps -H "$AUTH" "$JAR")
+NGINX_RPS=$(rps "http://127.0.0.1:$NPORT/org/bench/lib/1.0/lib-1.0.jar")
 HWM_KB=$(awk '/VmHWM/ {print $2}' /proc/$APID/status)
 
-ratio=$(python3 -c "print(f'{$ARCA_RPS/$NGINX_RPS:.2f}')")
+ratio=$(python3 -c "print(f'{$ARCA_RPS/$NGINX_RPS:.2f}' if $NGINX_RPS else '-')")
 size=$(stat -c %s "$BIN")
 
 echo
 echo "| benchmark | Arca | reference | Arca / reference |"
 echo "|---|---|---|---|"
 echo "| GET cached 1 MiB jar, wrk -t2 -c16 (req/s) | $ARCA_RPS | nginx $NGINX_RPS | $ratio |"
-r() { python3 -c "print(f'{$1/$2:.2f}')"; }
+r() { python3 -c "print(f'{$1/$2:.2f}' if $2 else '-')"; }
 if [ $PYPI = 1 ]; then
   echo "| GET /simple/<project>/ HTML (req/s) | $A_HTML | devpi-server $D_HTML | $(r "$A_HTML" "$D_HTML") |"
   echo "| GET /simple/<project>/ PEP 691 JSON (req/s) | $A_JSON | devpi-server $D_JSON | $(r "$A_JSON" "$D_JSON") |"
