@@ -27,6 +27,7 @@ mod repositories;
 mod restart;
 mod s3;
 mod schema;
+mod search_index;
 mod shared_stores;
 mod status;
 mod system;
