@@ -65,7 +65,7 @@ part() {
   local name=$1 script=$2; shift 2
   local t0 rc=0
   echo
-  echo "=== $name: $script $* ($(date -u +%H:%M:%S) UTC)"
+  echo "=== $name: $script${*:+ $*} ($(date -u +%H:%M:%S) UTC)"
   if [ ! -f "$ROOT/$script" ]; then
     echo "SKIP: $script is not there"
     printf '%s\t%s\t%s\t%s\n' "$name" 77 0 "$script is not there" >>"$W/parts"
@@ -75,7 +75,7 @@ part() {
   BENCH_JSON="$W/$name.json" bash "$ROOT/$script" "$@" </dev/null 2>&1 | tee "$W/$name.log" || rc=${PIPESTATUS[0]}
   local note=""
   if [ "$rc" = 77 ]; then note=$(grep -m1 '^SKIP' "$W/$name.log" || echo "cannot run here"); fi
-  if [ "$rc" != 0 ] && [ "$rc" != 77 ]; then note="exit $rc: $(grep -v '^\s*$' "$W/$name.log" | tail -1 | cut -c1-200)"; fi
+  if [ "$rc" != 0 ] && [ "$rc" != 77 ]; then note="exit $rc: $({ grep -v '^\s*$' "$W/$name.log" || true; } | tail -1 | cut -c1-200)"; fi
   printf '%s\t%s\t%s\t%s\n' "$name" "$rc" "$(( $(date +%s) - t0 ))" "$note" >>"$W/parts"
   echo "=== $name: exit $rc in $(( $(date +%s) - t0 )) s"
 }
@@ -179,7 +179,7 @@ for line in sorted(open(os.path.join(w, "parts")), key=lambda l: ORDER.index(l.s
             "arca_value": r.get("rps"), "unit": "req/s", "ratio": r.get("ratio") if ref else None,
             "target": "; ".join(tt), "target_ratio": ratio_t,
             "pass": all(targets.values()) if targets else None,
-            "failed": [n for n, ok in targets.items() if not ok],
+            "failed": [n.replace(">=", "≥").replace("<=", "≤") for n, ok in targets.items() if not ok],
             "peak_rss_mib": r["peak_rss_kb"] / 1024 if r.get("peak_rss_kb") else None,
             "errors": errs, "p99_ms": k.get("p99_us", 0) / 1000 if k else None,
             "kind": r["kind"], "connections": r["connections"],
@@ -191,13 +191,21 @@ for line in sorted(open(os.path.join(w, "parts")), key=lambda l: ORDER.index(l.s
                          "ratio": None, "target": "no wrong password let in",
                          "pass": not any(s.startswith("2") for s in f["status"]), "peak_rss_mib": None, "kind": "flood-attacker"})
 
-# The issue's "peak RSS over that run": every Arca of the run except the flood row's (<= 120 MiB).
-peaks = [r["peak_rss_mib"] for r in rows if r.get("peak_rss_mib") and r.get("kind") not in ("flood", "flood-attacker")]
+# The issue's "peak RSS over that run": the load rows' Arca (GETs, PUTs, the status ceiling, the
+# flood's baseline; the flood row has its own 120 MiB). The other parts' peaks (a 2,000-package
+# repodata build, 1M assets) are shown beside them, without that target.
+peaks = [r["peak_rss_mib"] for r in rows if r["part"] == "load" and r.get("peak_rss_mib") and r.get("kind") not in ("flood", "flood-attacker")]
 if peaks:
     p = max(peaks)
-    rows.append({"part": "all", "workload": "peak RSS over the run (every Arca, honest rows)", "reference": None,
+    rows.append({"part": "all", "workload": "peak RSS over the load rows (GET, PUT, status; honest)", "reference": None,
                  "reference_value": None, "arca_value": p, "unit": "MiB", "ratio": None, "target": "≤ 80 MiB",
                  "pass": p <= 80, "peak_rss_mib": p})
+others = [r["peak_rss_mib"] for r in rows if r["part"] not in ("load", "all") and r.get("peak_rss_mib")]
+if others:
+    p = max(others + peaks)
+    rows.append({"part": "all", "workload": "peak RSS over every part (docker, maven/PyPI, yum, search too)", "reference": None,
+                 "reference_value": None, "arca_value": p, "unit": "MiB", "ratio": None, "target": None,
+                 "pass": None, "peak_rss_mib": p})
 
 def cpu():
     try:

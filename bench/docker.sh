@@ -87,7 +87,10 @@ if [ -n "${ARCA_BIN:-}" ]; then
   APORT=$(port); mkdir -p "$W/arca"
   (cd "$W/arca" && exec env ARCA_LISTEN="127.0.0.1:$APORT" ARCA_ADMIN_PASSWORD=$PW ARCA_LOG=warn "$ARCA_BIN" >"$W/arca.log" 2>&1) &
   PIDS+=($!); APID=$!
-  for _ in $(seq 1 2000); do curl -sf "http://127.0.0.1:$APORT/service/rest/v1/status" >/dev/null && break; sleep 0.005; done
+  for _ in $(seq 1 2000); do curl -sf "http://127.0.0.1:$APORT/service/rest/v1/status" >/dev/null && break
+    kill -0 "$APID" 2>/dev/null || { echo "arca exited at start:" >&2; tail -20 "$W/arca.log" >&2; exit 1; }
+    sleep 0.005
+  done
   curl -sf -o /dev/null -u "admin:$PW" -H 'content-type: application/json' "http://127.0.0.1:$APORT/service/rest/v1/repositories/docker/hosted" \
     -d '{"name":"docker-hosted","online":true,"storage":{"blobStoreName":"default","strictContentTypeValidation":true,"writePolicy":"ALLOW"},"docker":{"v1Enabled":false,"forceBasicAuth":true}}'
   TARGETS+=("arca 127.0.0.1:$APORT/docker-hosted/bench")

@@ -53,7 +53,10 @@ mkdir -p "$W/arca"
 t0=$(date +%s%N)
 (cd "$W/arca" && exec env ARCA_LISTEN="127.0.0.1:$PORT" ARCA_ADMIN_PASSWORD=$PW ARCA_LOG=warn "$BIN" >"$W/arca.log" 2>&1) &
 APID=$!; PIDS+=($APID)
-for _ in $(seq 1 2000); do curl -sf "$URL/service/rest/v1/status" >/dev/null && break; sleep 0.005; done
+for _ in $(seq 1 2000); do curl -sf "$URL/service/rest/v1/status" >/dev/null && break
+  kill -0 "$APID" 2>/dev/null || { echo "arca exited at start:" >&2; tail -20 "$W/arca.log" >&2; exit 1; }
+  sleep 0.005
+done
 READY_MS=$(( ($(date +%s%N) - t0) / 1000000 ))
 sleep 1
 IDLE_KB=$(awk '/VmRSS/ {print $2}' /proc/$APID/status)

@@ -107,7 +107,10 @@ mkdir -p "$W/arca"
 (cd "$W/arca" && exec env ARCA_LISTEN="127.0.0.1:$PORT" ARCA_ADMIN_PASSWORD=$PW ARCA_LOG=warn,arca_yum=info NO_COLOR=1 \
   "$ARCA_BIN" >"$W/arca.log" 2>&1) &
 PIDS+=($!); APID=$!
-for _ in $(seq 1 2000); do curl -sf "$URL/service/rest/v1/status" >/dev/null && break; sleep 0.005; done
+for _ in $(seq 1 2000); do curl -sf "$URL/service/rest/v1/status" >/dev/null && break
+  kill -0 "$APID" 2>/dev/null || { echo "arca exited at start:" >&2; tail -20 "$W/arca.log" >&2; exit 1; }
+  sleep 0.005
+done
 curl -sf -o /dev/null -u "$AUTH" -H 'content-type: application/json' "$URL/service/rest/v1/repositories/yum/hosted" \
   -d '{"name":"yum-hosted","online":true,"storage":{"blobStoreName":"default","strictContentTypeValidation":true,"writePolicy":"ALLOW"},"yum":{"repodataDepth":0,"deployPolicy":"STRICT"}}' \
   || { echo "$ARCA_BIN: could not create a yum hosted repository (a build without Yum support?)" >&2; exit 1; }
