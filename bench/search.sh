@@ -17,11 +17,13 @@
 # Prints a table; writes bench/search-results.json (not committed; not on --smoke) and, when
 # BENCH_JSON is set, rows in bench/all.sh's format there.
 #
-# Usage: bench/search.sh [N] [--smoke] [--assets N] [--requests N] [--pg]
+# Usage: bench/search.sh [N] [--smoke] [--assets N] [--requests N] [--keep DIR] [--pg]
 #   N: accepted for bench/all.sh (its seconds per row) and ignored: the run is sized by assets
 #   --smoke: 20,000 assets and 40 requests (CI; well under 30 s with a release binary)
 #   --assets N: assets to create (default 1,000,000)
 #   --requests N: sequential requests per rare-term row (default 200)
+#   --keep DIR: the SQLite data directory in DIR/sqlite, kept at the end; when it is already
+#         there, it is measured again as it is (no seeding, no bulk insert, no migration figure)
 #   --pg: also the same on PostgreSQL (ARCA_TEST_DATABASE_URL, e.g.
 #         postgres://postgres@127.0.0.1:55432/postgres: a database arca_bench_search_<pid> is
 #         created on that server and dropped at the end; needs psql)
@@ -30,14 +32,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-ASSETS=1000000; REQUESTS=200; SMOKE=0; PG=0
+ASSETS=1000000; REQUESTS=200; SMOKE=0; PG=0; KEEP=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --smoke) SMOKE=1; ASSETS=20000; REQUESTS=40 ;;
     --assets) ASSETS=$2; shift ;;
     --requests) REQUESTS=$2; shift ;;
     --pg) PG=1 ;;
-    ''|*[!0-9]*) echo "usage: bench/search.sh [N] [--smoke] [--assets N] [--requests N] [--pg]" >&2; exit 2 ;;
+    --keep) KEEP=$2; shift ;;
+    ''|*[!0-9]*) echo "usage: bench/search.sh [N] [--smoke] [--assets N] [--requests N] [--keep DIR] [--pg]" >&2; exit 2 ;;
     *) ;;
   esac
   shift
@@ -232,17 +235,23 @@ PY
 run_backend() {
   local label=$1 data=$2 db=${3:-}
   : >"$W/$label.rows"
-  seed "$data" $db
-  local t0; t0=$(date +%s)
-  if [ -z "$db" ]; then
-    python3 "$W/bulk_sqlite.py" "$W" "$data/arca.db" "$ASSETS"
+  local bulk_s=-1 mig_ms=-1 base_ms
+  if [ -z "$db" ] && [ -f "$data/arca.db" ]; then
+    ASSETS=$(python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM assets").fetchone()[0] - 3)' "$data/arca.db")
+    echo "$label: measuring the $ASSETS assets already in $data"
   else
-    bulk_pg "$db"
+    seed "$data" $db
+    local t0; t0=$(date +%s)
+    if [ -z "$db" ]; then
+      python3 "$W/bulk_sqlite.py" "$W" "$data/arca.db" "$ASSETS"
+    else
+      bulk_pg "$db"
+    fi
+    bulk_s=$(( $(date +%s) - t0 ))
+    start_arca "$data" $db; mig_ms=$START_MS
+    stop_arca
   fi
-  local bulk_s=$(( $(date +%s) - t0 ))
-  start_arca "$data" $db; local mig_ms=$START_MS
-  stop_arca
-  start_arca "$data" $db; local base_ms=$START_MS
+  start_arca "$data" $db; base_ms=$START_MS
   echo "$label: bulk insert ${bulk_s} s; start with migration 0007 ${mig_ms} ms, start without ${base_ms} ms"
   local n=$REQUESTS
   {
@@ -259,7 +268,7 @@ import json, sys
 rows, label, assets, bulk_s, mig_ms, base_ms, hwm = sys.argv[1:]
 print(json.dumps({"backend": label, "assets": int(assets), "bulk_insert_s": int(bulk_s),
                   "start_with_migration_ms": int(mig_ms), "start_without_migration_ms": int(base_ms),
-                  "migration_ms": max(0, int(mig_ms) - int(base_ms)), "peak_rss_kb": int(hwm),
+                  "migration_ms": int(mig_ms) - int(base_ms) if int(mig_ms) >= 0 else None, "peak_rss_kb": int(hwm),
                   "rows": [json.loads(l) for l in open(rows)]}))
 PY
 }
@@ -311,8 +320,10 @@ PY
   psql -q -v ON_ERROR_STOP=1 "$db" -f "$W/bulk.sql" >/dev/null
 }
 
-mkdir -p "$W/sqlite"
-run_backend sqlite "$W/sqlite"
+SQLITE_DIR=$W/sqlite
+if [ -n "$KEEP" ]; then SQLITE_DIR=$KEEP/sqlite; fi
+mkdir -p "$SQLITE_DIR"
+run_backend sqlite "$SQLITE_DIR"
 if [ $PG = 1 ]; then
   PGDB=arca_bench_search_$$
   psql -q -v ON_ERROR_STOP=1 "$ARCA_TEST_DATABASE_URL" -c "CREATE DATABASE $PGDB" >/dev/null
@@ -343,14 +354,22 @@ for run in runs:
                      "reference": None, "reference_value": None, "arca_value": r["p99_ms"], "unit": "ms",
                      "ratio": None, "target": "p99 ≤ 50 ms" if rare else None, "pass": ok,
                      "peak_rss_mib": run["peak_rss_kb"] / 1024, "p50_ms": r["p50_ms"]})
+    if run["migration_ms"] is None:
+        notes.append(f"{b}: {run['assets']:,} assets measured again as they were; start {run['start_without_migration_ms']} ms; "
+                     f"peak RSS {run['peak_rss_kb'] / 1024:.1f} MiB")
+        continue
+    notes.append(f"{b}: {run['assets']:,} assets bulk-inserted in {run['bulk_insert_s']} s; start with migration "
+                 f"{run['start_with_migration_ms']} ms, without {run['start_without_migration_ms']} ms; "
+                 f"peak RSS {run['peak_rss_kb'] / 1024:.1f} MiB")
     print(f"| {b} | migration 0007 on {run['assets']:,} assets (start with it minus start without) | "
           f"{run['migration_ms']:,} ms | | | | |")
     rows.append({"workload": f"search index migration on {run['assets']:,} existing assets ({b})",
                  "reference": None, "reference_value": None, "arca_value": run["migration_ms"], "unit": "ms",
                  "ratio": None, "target": None, "pass": None, "peak_rss_mib": None})
-    notes.append(f"{b}: {run['assets']:,} assets bulk-inserted in {run['bulk_insert_s']} s; start with migration "
-                 f"{run['start_with_migration_ms']} ms, without {run['start_without_migration_ms']} ms; "
-                 f"peak RSS {run['peak_rss_kb'] / 1024:.1f} MiB")
+load = os.getloadavg()
+doc["load_average"] = [round(x, 2) for x in load]
+notes.append(f"load average at the end {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores "
+             "(other work on the machine shows in p99)")
 for n in notes:
     print(n)
 if not smoke:
