@@ -57,6 +57,7 @@ export ARCA_BIN=$BIN BENCH_BIN_DIR=$BIN_DIR
 # load, run and search take the seconds per row; docker and yum their default repetitions.
 if [ $SMOKE = 1 ]; then ARGS=(--smoke); RARGS=(--smoke); else ARGS=("$SECS"); RARGS=(); fi
 T0=$(date +%s)
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # part NAME SCRIPT ARGS...: runs one sub-script, its output on the console and in $W/NAME.log;
 # records its exit status and time in $W/parts.
@@ -72,7 +73,9 @@ part() {
     return 0
   fi
   t0=$(date +%s)
-  BENCH_JSON="$W/$name.json" bash "$ROOT/$script" "$@" </dev/null 2>&1 | tee "$W/$name.log" || rc=${PIPESTATUS[0]}
+  # Sourced, not run: bash then reads the whole script before running it, so an edit of it meanwhile
+  # (bash reads a script as it goes) cannot break a long run. $0 is still the script's path.
+  BENCH_JSON="$W/$name.json" bash -c '. "$0" "$@"' "$ROOT/$script" "$@" </dev/null 2>&1 | tee "$W/$name.log" || rc=${PIPESTATUS[0]}
   local note=""
   if [ "$rc" = 77 ]; then note=$(grep -m1 '^SKIP' "$W/$name.log" || echo "cannot run here"); fi
   if [ "$rc" != 0 ] && [ "$rc" != 77 ]; then note="exit $rc: $({ grep -v '^\s*$' "$W/$name.log" || true; } | tail -1 | cut -c1-200)"; fi
@@ -101,9 +104,9 @@ part search bench/search.sh "${ARGS[@]}"
 OUT=$ROOT/bench/results.json; MD=$ROOT/bench/results.md
 [ $SMOKE = 1 ] && { OUT=$ROOT/bench/results-smoke.json; MD=$ROOT/bench/results-smoke.md; }
 python3 - "$W" "$OUT" "$MD" "$SMOKE" "$STRICT" "$SECS" "$ORIG_BIN" "$(( $(date +%s) - T0 ))" \
-  "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo -)" <<'PY'
+  "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo -)" "$LOAD0" "$(cut -d' ' -f1-3 /proc/loadavg)" <<'PY'
 import datetime, json, os, platform, sys
-w, out, md, smoke, strict, secs, binary, total_s, rev = sys.argv[1:]
+w, out, md, smoke, strict, secs, binary, total_s, rev, load0, load1 = sys.argv[1:]
 smoke = smoke == "1"
 
 def fmt(v, unit):
@@ -232,11 +235,12 @@ passed = sum(1 for r in judged if r["pass"])
 lines.append("")
 lines.append(f"targets: {passed} of {len(judged)} rows pass" + (" (smoke run: figures meaningless, targets not enforced)" if smoke else ""))
 lines.append("parts: " + ", ".join(f"{p['part']} {p['status']} ({p['seconds']} s)" for p in parts) + f"; total {total_s} s")
+lines.append(f"load average at the start {load0}, at the end {load1} ({os.cpu_count()} cores; other work on the machine lowers the figures)")
 lines += [f"note: {n}" for n in notes]
 text = "\n".join(lines)
 print("\n" + text)
 open(md, "w").write(text + "\n")
-json.dump({"date": now, "machine": machine, "commit": rev, "binary": binary, "smoke": smoke,
+json.dump({"date": now, "machine": machine, "load_average": {"start": load0, "end": load1}, "commit": rev, "binary": binary, "smoke": smoke,
            "seconds_per_row": int(secs), "total_seconds": int(total_s), "parts": parts, "notes": notes,
            "targets_passed": passed, "targets": len(judged), "rows": rows}, open(out, "w"), indent=1)
 print(f"results: {out} (table: {md})")

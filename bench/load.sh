@@ -128,7 +128,7 @@ http {
 }
 CONF
 start_nginx() {
-  nginx -c "$W/nginx/nginx.conf" -g 'daemon off;' 2>>"$W/nginx/error.log" &
+  nginx -e "$W/nginx/error.log" -c "$W/nginx/nginx.conf" -g 'daemon off;' 2>>"$W/nginx/error.log" &
   NGPID=$!
   for _ in $(seq 1 200); do
     curl -sf "$NURL/repository/files/small.bin" -o /dev/null 2>&1 && break
