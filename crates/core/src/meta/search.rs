@@ -1,4 +1,11 @@
 //! Component search over the metadata store, for the REST search API and the UI.
+//!
+//! A keyword (`q=`) is a substring of group, name or version, any case. A term with a piece of
+//! three characters or more between its `*`s is looked up in a trigram index (migration 0007):
+//! on SQLite the FTS5 table `components_fts`, walked in id order; on PostgreSQL the pg_trgm
+//! GIN indexes on `LOWER(namespace|name|version)`, when the extension could be installed
+//! (otherwise the same query scans, as before). `LOWER(col) LIKE` still decides every row, so
+//! the index changes what is read, never what is found; shorter terms scan.
 
 use super::{Db, Result, on_db, parse_json};
 use crate::model::Component;
