@@ -16,7 +16,8 @@
 #      file it names answers 200 with its checksum; at the end every RPM is listed (and dnf);
 #  (f) the integrity task asked on A and B at the same moment never runs twice at once (audit log);
 #  (g) password change, disabled user, anonymous on/off, read-only freeze and release, a proxy's
-#      remote URL change: done on A, in effect on the other nodes within 1 s (delay reported);
+#      remote URL change, a repository taken offline, back online, deleted: done on A, in effect
+#      on the other nodes within 1 s (delay reported);
 #  (h) kill -9 of node A during uploads to A and B: B keeps serving, nothing half-visible;
 #  (i) 120 simultaneous proxy misses of 30 paths through A and B: at most 30 upstream fetches;
 #  (j) docker GC racing pushes across nodes: B pushes layers and a manifest while A runs docker-gc
@@ -978,6 +979,26 @@ def changes():
     propagate("(g) proxy remote URL changed through A: the other nodes fetch from the new remote",
               lambda: A.api("PUT", "repositories/raw/proxy/c-move", proxy_body("c-move", up + "/two/"))[0] == 204,
               Probe(moved))
+
+    # Every node caches repositories by name; a change through A must reach their caches.
+    hosted = {"name": "c-gone", "online": True, "storage": st_(writePolicy="ALLOW")}
+    st, out, _ = A.api("POST", "repositories/raw/hosted", hosted)
+    if st != 201 or A.req("PUT", "/repository/c-gone/f.txt", b"here")[0] != 201:
+        bad("(g) creating c-gone through A", f"{st} {short(out)}")
+        return
+
+    def status_is(want):
+        def probe(n):
+            s = n.req("GET", "/repository/c-gone/f.txt")[0]
+            return s == want, s
+        return Probe(probe)
+    propagate("(g) repository taken offline through A: 503 on the other nodes",
+              lambda: A.api("PUT", "repositories/raw/hosted/c-gone", dict(hosted, online=False))[0] == 204,
+              status_is(503))
+    propagate("(g) repository back online through A: 200 on the other nodes",
+              lambda: A.api("PUT", "repositories/raw/hosted/c-gone", hosted)[0] == 204, status_is(200))
+    propagate("(g) repository deleted through A: 404 on the other nodes",
+              lambda: A.api("DELETE", "repositories/c-gone")[0] == 204, status_is(404))
 
 
 # ---- (i) single flight across nodes ------------------------------------------------------------

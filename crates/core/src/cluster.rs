@@ -27,7 +27,8 @@ pub enum Event {
     Freeze,
     /// A blob store was created, changed or deleted.
     BlobStores,
-    /// A repository's settings changed (proxy remote, negative cache, online…), by id.
+    /// A repository was created, deleted, or its settings changed (proxy remote, negative
+    /// cache, online, members…), by id.
     Repository(i64),
     /// A credential was checked on `node` (for every node's login throttle).
     Login {
@@ -123,7 +124,10 @@ pub async fn apply(arca: &Arca, event: &Event) {
                 tracing::warn!(error = %e, "reloading blob stores failed");
             }
         }
-        Event::Repository(id) => arca.proxy.forget_repository(*id),
+        Event::Repository(id) => {
+            arca.repos.forget();
+            arca.proxy.forget_repository(*id);
+        }
         Event::Login {
             node,
             addr,
@@ -142,6 +146,7 @@ async fn apply_all(arca: &Arca) {
     arca.security.invalidate_local();
     arca.storage.freeze.forget();
     arca.proxy.forget_all();
+    arca.repos.forget();
     if let Err(e) = arca.storage.reload_stores().await {
         tracing::warn!(error = %e, "reloading blob stores failed");
     }

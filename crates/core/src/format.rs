@@ -211,7 +211,7 @@ async fn context(
     if RepoName::parse(name).is_err() {
         return Ok(Err(not_found()));
     }
-    let repo = match arca.db.get_repository(name).await {
+    let repo = match arca.repository(name).await {
         Ok(r) => r,
         Err(MetaError::NotFound) => return Ok(Err(not_found())),
         Err(e) => {

@@ -3,13 +3,27 @@
 use std::collections::HashSet;
 
 use crate::{
+    Arca,
     meta::{Db, MetaError},
     model::{RepoKind, Repository},
 };
 
 /// The leaf (hosted and proxy) members of a group in resolution order: depth first, each
 /// repository once, nested groups expanded in place. Offline members are skipped.
-pub async fn leaf_members(db: &Db, group: &Repository) -> Result<Vec<Repository>, MetaError> {
+/// Members are read through the node's repository cache, as requests read their repository.
+pub async fn leaf_members(arca: &Arca, group: &Repository) -> Result<Vec<Repository>, MetaError> {
+    resolve(group, async |name: &str| arca.repository(name).await).await
+}
+
+/// [`leaf_members`] read from the database itself.
+pub async fn leaf_members_in(db: &Db, group: &Repository) -> Result<Vec<Repository>, MetaError> {
+    resolve(group, async |name: &str| db.get_repository(name).await).await
+}
+
+async fn resolve(
+    group: &Repository,
+    get: impl AsyncFn(&str) -> Result<Repository, MetaError>,
+) -> Result<Vec<Repository>, MetaError> {
     let mut out = Vec::new();
     let mut seen = HashSet::from([group.name.to_string()]);
     let mut stack: Vec<String> = group.members.iter().rev().cloned().collect();
@@ -17,7 +31,7 @@ pub async fn leaf_members(db: &Db, group: &Repository) -> Result<Vec<Repository>
         if !seen.insert(name.clone()) {
             continue;
         }
-        let repo = match db.get_repository(&name).await {
+        let repo = match get(&name).await {
             Ok(r) => r,
             Err(MetaError::NotFound) => continue,
             Err(e) => return Err(e),

@@ -19,6 +19,7 @@ pub mod model;
 pub mod password;
 pub mod privilege;
 pub mod proxy;
+pub mod repo_cache;
 pub mod schedule;
 pub mod security;
 pub mod session;

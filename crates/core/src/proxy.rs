@@ -213,7 +213,7 @@ impl Proxy {
     ) -> Result<(), crate::meta::MetaError> {
         let proxies = match repo.kind {
             RepoKind::Proxy => vec![repo.clone()],
-            RepoKind::Group => crate::group::leaf_members(db, repo)
+            RepoKind::Group => crate::group::leaf_members_in(db, repo)
                 .await?
                 .into_iter()
                 .filter(|r| r.kind == RepoKind::Proxy)

@@ -3,8 +3,13 @@
 use std::time::{Duration, Instant};
 
 use crate::{
-    format::FormatRegistry, http::PublicUrl, meta::Db, metrics::Metrics, proxy::Proxy,
-    security::Security, storage::Storage,
+    format::FormatRegistry,
+    http::PublicUrl,
+    meta::{Db, MetaError},
+    metrics::Metrics,
+    proxy::Proxy,
+    security::Security,
+    storage::Storage,
 };
 
 /// Settings the core needs at run time (the server's `Config` feeds them).
@@ -54,6 +59,8 @@ pub struct Arca {
     /// Locks every node sees (PostgreSQL advisory locks; per process on SQLite).
     pub locks: std::sync::Arc<crate::locks::Locks>,
     pub proxy: Proxy,
+    /// Repositories by name, cached on this node (dropped on every change, on every node).
+    pub repos: crate::repo_cache::RepoCache,
     pub security: Security,
     pub storage: Storage,
     pub formats: FormatRegistry,
@@ -66,6 +73,19 @@ pub struct Arca {
 }
 
 impl Arca {
+    /// The repository named `name` (cached on this node; see [`crate::repo_cache`]).
+    pub async fn repository(&self, name: &str) -> Result<crate::model::Repository, MetaError> {
+        self.repos.get(&self.db, name).await
+    }
+
+    /// After a repository was created, changed or deleted: this node forgets it at once and
+    /// the others are told to.
+    pub async fn repository_changed(&self, id: i64) {
+        self.repos.forget();
+        self.proxy.forget_repository(id);
+        crate::cluster::announce(&self.db, crate::cluster::Event::Repository(id)).await;
+    }
+
     pub fn new(db: Db, formats: FormatRegistry, settings: CoreSettings) -> Self {
         let locks = std::sync::Arc::new(crate::locks::Locks::new(&db));
         let mut storage = Storage::new(db.clone(), locks.clone());
@@ -75,6 +95,7 @@ impl Arca {
             storage,
             locks,
             proxy: Proxy::new(),
+            repos: Default::default(),
             db,
             formats,
             settings,

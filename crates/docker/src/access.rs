@@ -77,7 +77,7 @@ pub fn connector(arca: &Arca, req: &HttpRequest) -> Option<String> {
 }
 
 async fn docker_repo(arca: &Arca, name: &str) -> Result<Option<Repository>> {
-    match arca.db.get_repository(name).await {
+    match arca.repository(name).await {
         Ok(r) if r.format == FORMAT => Ok(Some(r)),
         Ok(_) | Err(MetaError::NotFound) => Ok(None),
         Err(e) => Err(e.into()),
@@ -310,7 +310,7 @@ pub fn may_pull(subject: &Subject, creds: &Credentials, target: &Target) -> bool
 /// The repositories a read looks in: a group's members in order, else the repository.
 pub async fn read_sources(arca: &Arca, repo: &Repository) -> Result<Vec<Repository>> {
     Ok(match repo.kind {
-        RepoKind::Group => arca_core::group::leaf_members(&arca.db, repo).await?,
+        RepoKind::Group => arca_core::group::leaf_members(arca, repo).await?,
         _ => vec![repo.clone()],
     })
 }

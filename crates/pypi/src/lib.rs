@@ -159,7 +159,7 @@ impl Format for PypiFormat {
 
 async fn sources(cx: &RepoContext) -> Result<Vec<Repository>, StorageError> {
     Ok(match cx.repo.kind {
-        RepoKind::Group => leaf_members(&cx.arca.db, &cx.repo).await?,
+        RepoKind::Group => leaf_members(&cx.arca, &cx.repo).await?,
         _ => vec![cx.repo.clone()],
     })
 }

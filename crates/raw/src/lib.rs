@@ -150,7 +150,7 @@ fn content_disposition(repo: &Repository, path: &AssetPath) -> Option<HeaderValu
 
 async fn sources(cx: &RepoContext) -> Result<Vec<Repository>, StorageError> {
     Ok(match cx.repo.kind {
-        RepoKind::Group => leaf_members(&cx.arca.db, &cx.repo).await?,
+        RepoKind::Group => leaf_members(&cx.arca, &cx.repo).await?,
         _ => vec![cx.repo.clone()],
     })
 }

@@ -28,7 +28,7 @@ pub async fn read(
     req: &HttpRequest,
     path: &AssetPath,
 ) -> HttpResponse {
-    let members = match arca_core::group::leaf_members(&cx.arca.db, &cx.repo).await {
+    let members = match arca_core::group::leaf_members(&cx.arca, &cx.repo).await {
         Ok(m) => m,
         Err(e) => return error(e.into()),
     };

@@ -273,7 +273,7 @@ impl Format for YumFormat {
             (Method::GET | Method::HEAD, None) => {
                 let repos = match cx.repo.kind {
                     RepoKind::Group => {
-                        match arca_core::group::leaf_members(&cx.arca.db, &cx.repo).await {
+                        match arca_core::group::leaf_members(&cx.arca, &cx.repo).await {
                             Ok(m) => m,
                             Err(e) => return error(e.into()),
                         }

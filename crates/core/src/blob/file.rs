@@ -21,10 +21,9 @@ use std::{
 };
 
 use async_trait::async_trait;
-use futures_util::{StreamExt, TryStreamExt};
+use futures_util::StreamExt;
 use sha2::{Digest as _, Sha256};
 use tokio::io::{AsyncSeekExt, AsyncWriteExt};
-use tokio_util::io::ReaderStream;
 
 use super::{
     BlobBody, BlobError, BlobRef, BlobStore, ByteRange, ByteStream, MultiHasher, PlaceHook,
@@ -672,36 +671,24 @@ impl BlobStore for FileBlobStore {
     }
 
     async fn get(&self, digest: &Digest, range: Option<ByteRange>) -> Result<BlobBody, BlobError> {
-        let mut file = match tokio::fs::File::open(self.path_of(digest)).await {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+        // Opening, sizing and (for a small blob) reading happen in one trip to the blocking
+        // pool: on a cached download of a few KiB the trips cost more than the bytes.
+        let path = self.path_of(digest);
+        let opened = tokio::task::spawn_blocking(move || open_for_read(&path, range))
+            .await
+            .map_err(io::Error::other)?;
+        let (size, range, body) = match opened {
+            Err(OpenError::Io(e)) if e.kind() == io::ErrorKind::NotFound => {
                 return Err(BlobError::NotFound(digest.clone()));
             }
-            Err(e) => return Err(e.into()),
+            Err(OpenError::Io(e)) => return Err(e.into()),
+            Err(OpenError::Range(size)) => return Err(BlobError::RangeNotSatisfiable { size }),
+            Ok(o) => o,
         };
-        let size = file.metadata().await?.len();
-        let range = match range {
-            None => None,
-            Some(r) => Some(
-                r.resolve(size)
-                    .ok_or(BlobError::RangeNotSatisfiable { size })?,
-            ),
+        let stream = match body {
+            Opened::Whole(bytes) => futures_util::stream::once(async move { Ok(bytes) }).boxed(),
+            Opened::File(file, len) => read_chunks(file, len),
         };
-        let (start, len) = match range {
-            Some((a, b)) => (a, b - a + 1),
-            None => (0, size),
-        };
-        if start > 0 {
-            file.seek(SeekFrom::Start(start)).await?;
-        }
-        use tokio::io::AsyncReadExt;
-        // Large reads mean fewer trips to the blocking pool, but each open download holds one
-        // buffer: 128 KiB keeps 200 concurrent 1 MiB GETs near 25 MiB of buffers (512 KiB took
-        // RSS to 120 MiB). Small files get a buffer of their own size.
-        let chunk = len.clamp(1, 128 * 1024) as usize;
-        let stream = ReaderStream::with_capacity(file.take(len), chunk)
-            .map_err(io::Error::other)
-            .boxed();
         Ok(BlobBody {
             size,
             range,
@@ -956,6 +943,76 @@ impl BlobStore for FileBlobStore {
         .await
         .unwrap_or(false)
     }
+}
+
+/// Large reads mean fewer trips to the blocking pool, but each open download holds one
+/// buffer: 128 KiB keeps 200 concurrent 1 MiB GETs near 25 MiB of buffers (512 KiB took RSS
+/// to 120 MiB).
+const READ_CHUNK: u64 = 128 * 1024;
+
+/// `len` bytes of `file` from where it stands, a chunk per trip to the blocking pool, each
+/// read straight into the buffer that is sent (tokio's `File` would copy through one more).
+fn read_chunks(file: std::fs::File, len: u64) -> ByteStream {
+    futures_util::stream::try_unfold((file, len), |(mut file, left)| async move {
+        if left == 0 {
+            return Ok(None);
+        }
+        let want = left.min(READ_CHUNK) as usize;
+        let (file, buf) = tokio::task::spawn_blocking(move || {
+            use std::io::Read;
+            let mut buf = vec![0u8; want];
+            file.read_exact(&mut buf).map(|()| (file, buf))
+        })
+        .await
+        .map_err(io::Error::other)??;
+        Ok(Some((bytes::Bytes::from(buf), (file, left - want as u64))))
+    })
+    .boxed()
+}
+
+/// Blobs up to this size are read whole when opened (one trip to the blocking pool).
+const READ_WHOLE: u64 = 64 * 1024;
+
+enum Opened {
+    Whole(bytes::Bytes),
+    /// The file positioned at the range's start, and the bytes to read from it.
+    File(std::fs::File, u64),
+}
+
+enum OpenError {
+    Io(io::Error),
+    /// The range asked for lies outside a blob of this size.
+    Range(u64),
+}
+
+/// The blob's size, the range resolved against it, and its bytes (small) or the open file.
+#[allow(clippy::type_complexity)]
+fn open_for_read(
+    path: &Path,
+    range: Option<ByteRange>,
+) -> Result<(u64, Option<(u64, u64)>, Opened), OpenError> {
+    use std::io::{Read, Seek};
+    let mut file = std::fs::File::open(path).map_err(OpenError::Io)?;
+    let size = file.metadata().map_err(OpenError::Io)?.len();
+    let range = match range {
+        None => None,
+        Some(r) => Some(r.resolve(size).ok_or(OpenError::Range(size))?),
+    };
+    let (start, len) = match range {
+        Some((a, b)) => (a, b - a + 1),
+        None => (0, size),
+    };
+    if start > 0 {
+        file.seek(SeekFrom::Start(start)).map_err(OpenError::Io)?;
+    }
+    if len <= READ_WHOLE {
+        let mut buf = Vec::with_capacity(len as usize);
+        file.take(len)
+            .read_to_end(&mut buf)
+            .map_err(OpenError::Io)?;
+        return Ok((size, range, Opened::Whole(buf.into())));
+    }
+    Ok((size, range, Opened::File(file, len)))
 }
 
 #[cfg(test)]

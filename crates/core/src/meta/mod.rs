@@ -123,8 +123,11 @@ impl Db {
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(30));
+            // A connection to a local file does not go bad between uses: checking it before
+            // each use (a round trip to its worker thread) only slows every query.
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)
+                .test_before_acquire(false)
                 .connect_with(opts)
                 .await?;
             Ok(Self::Sqlite(pool))

@@ -142,7 +142,7 @@ pub(crate) async fn browse(
     let repo = visible(&arca, subject, name).await?;
     let prefix = folder(q.path.as_deref());
     let sources = match repo.kind {
-        RepoKind::Group => leaf_members(&arca.db, &repo).await?,
+        RepoKind::Group => leaf_members(&arca, &repo).await?,
         _ => vec![repo.clone()],
     };
     let whole =

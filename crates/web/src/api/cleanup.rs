@@ -217,6 +217,7 @@ async fn store(
         arca.db.put_cleanup_policy(&row, false).await?;
     }
     for (repo, names) in changes {
+        let id = repo.id;
         let mut attrs = repo.attrs.clone();
         if !attrs.is_object() {
             attrs = json!({});
@@ -235,6 +236,7 @@ async fn store(
                 attrs,
             })
             .await?;
+        arca.repository_changed(id).await;
     }
     audit(
         arca,

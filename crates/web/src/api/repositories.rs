@@ -302,6 +302,7 @@ pub(crate) async fn delete(
         .check_writable()
         .await
         .map_err(ApiError::from)?;
+    let id = arca.db.get_repository(&name).await.map(|r| r.id).ok();
     match arca.db.delete_repository(&name).await {
         Ok(()) => {}
         Err(MetaError::NotFound) => {
@@ -309,6 +310,7 @@ pub(crate) async fn delete(
         }
         Err(e) => return Err(e.into()),
     }
+    arca.repository_changed(id.unwrap_or_default()).await;
     // Blobs only this repository held are freed now rather than at the next sweep.
     let freed = arca
         .storage
@@ -670,6 +672,7 @@ pub(crate) async fn create(
             MetaError::Conflict(m) => ApiError::Conflict(m),
             e => e.into(),
         })?;
+    arca.repository_changed(repo.id).await;
     audit(
         &arca,
         &req,
@@ -788,12 +791,9 @@ pub(crate) async fn update(
     arca.db.update_repository(&spec).await?;
     // A new remote or negative-cache setting counts on every node at once; a proxy's cached
     // metadata may be the old remote's, so it is revalidated too.
+    arca.repository_changed(existing.id).await;
     if existing.kind == arca_core::model::RepoKind::Proxy {
         arca.proxy.invalidate(&arca.db, &existing).await?;
-    } else {
-        arca.proxy.forget_repository(existing.id);
-        arca_core::cluster::announce(&arca.db, arca_core::cluster::Event::Repository(existing.id))
-            .await;
     }
     audit(
         &arca,

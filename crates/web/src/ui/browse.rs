@@ -154,7 +154,7 @@ pub(crate) async fn tree(
         Err(e) => return Err(e.into()),
     };
     let sources = match repo.kind {
-        RepoKind::Group => leaf_members(&arca.db, &repo).await?,
+        RepoKind::Group => leaf_members(&arca, &repo).await?,
         _ => vec![repo.clone()],
     };
     let after = q.after.clone().unwrap_or_default();
