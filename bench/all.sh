@@ -58,6 +58,8 @@ export ARCA_BIN=$BIN BENCH_BIN_DIR=$BIN_DIR
 if [ $SMOKE = 1 ]; then ARGS=(--smoke); RARGS=(--smoke); else ARGS=("$SECS"); RARGS=(); fi
 T0=$(date +%s)
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
+# The checkout's commit at the start (the binary may be older: ARCA_BIN is taken as it is).
+REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo -)
 
 # part NAME SCRIPT ARGS...: runs one sub-script, its output on the console and in $W/NAME.log;
 # records its exit status and time in $W/parts.
@@ -104,7 +106,7 @@ part search bench/search.sh "${ARGS[@]}"
 OUT=$ROOT/bench/results.json; MD=$ROOT/bench/results.md
 [ $SMOKE = 1 ] && { OUT=$ROOT/bench/results-smoke.json; MD=$ROOT/bench/results-smoke.md; }
 python3 - "$W" "$OUT" "$MD" "$SMOKE" "$STRICT" "$SECS" "$ORIG_BIN" "$(( $(date +%s) - T0 ))" \
-  "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo -)" "$LOAD0" "$(cut -d' ' -f1-3 /proc/loadavg)" <<'PY'
+  "$REV" "$LOAD0" "$(cut -d' ' -f1-3 /proc/loadavg)" <<'PY'
 import datetime, json, os, platform, sys
 w, out, md, smoke, strict, secs, binary, total_s, rev, load0, load1 = sys.argv[1:]
 smoke = smoke == "1"
@@ -219,7 +221,7 @@ mem_gib = next((int(l.split()[1]) / 1048576 for l in open("/proc/meminfo") if l.
 now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 machine = f"{os.cpu_count()} cores ({cpu()}), {mem_gib:.0f} GiB, Linux {platform.release()}"
 
-lines = [f"Arca {rev}, {now}, {machine}; {'smoke run' if smoke else f'{secs} s a row'}; binary {binary}", "",
+lines = [f"checkout {rev}, {now}, {machine}; {'smoke run' if smoke else f'{secs} s a row'}; binary {binary}", "",
          "| workload | reference | Arca | ratio | target | result | peak RSS |", "|---|---|---|---|---|---|---|"]
 for r in rows:
     ref = f"{r['reference']} {fmt(r['reference_value'], r['unit'])}" if r.get("reference") else "—"
