@@ -254,11 +254,15 @@ async fn files(
     // Pages are fetched as the copies need more work, while earlier copies are still in flight,
     // so a repository of millions of assets is never listed into memory whole and `--jobs`
     // copies stay busy across page boundaries. State: `Some(token)` = a page to fetch.
-    let pages = stream::try_unfold(Some(None::<String>), |tok| async move {
-        let Some(tok) = tok else { return Ok(None) };
-        let (items, next) = cx.source.page(list, tok.as_deref()).await?;
-        Ok::<_, ImportError>(Some((items, next.map(Some))))
-    });
+    let pages = stream::try_unfold(
+        (Some(None::<String>), crate::http::Tokens::default()),
+        |(tok, mut seen)| async move {
+            let Some(tok) = tok else { return Ok(None) };
+            let (items, next) = cx.source.page(list, tok.as_deref()).await?;
+            let next = seen.next(list, next)?;
+            Ok::<_, ImportError>(Some((items, (next.map(Some), seen))))
+        },
+    );
     let mut triage = |page: Vec<Value>| -> Vec<(String, Asset)> {
         let mut todo = Vec::new();
         for a in &page {

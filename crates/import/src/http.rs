@@ -168,13 +168,33 @@ impl Endpoint {
     pub async fn paged(&self, path: &str) -> Result<Vec<serde_json::Value>> {
         let mut out = Vec::new();
         let mut token: Option<String> = None;
+        let mut seen = Tokens::default();
         loop {
             let (items, next) = self.page(path, token.as_deref()).await?;
             out.extend(items);
-            match next {
+            match seen.next(&self.url(path), next)? {
                 Some(t) => token = Some(t),
                 None => return Ok(out),
             }
+        }
+    }
+}
+
+/// The continuation tokens a listing has given: a server that hands one out again would
+/// otherwise be listed forever.
+#[derive(Default)]
+pub struct Tokens(std::collections::HashSet<String>);
+
+impl Tokens {
+    /// `next` if it is new; an error naming `listing` if the server gave it before.
+    pub fn next(&mut self, listing: &str, next: Option<String>) -> Result<Option<String>> {
+        match next {
+            Some(t) if !self.0.insert(t.clone()) => Err(ImportError::Invalid(format!(
+                "{listing}: the server repeated a continuation token after {} pages; stopping \
+                 rather than listing forever",
+                self.0.len()
+            ))),
+            other => Ok(other),
         }
     }
 }
@@ -218,5 +238,70 @@ mod tests {
     #[test]
     fn paths_keep_slashes() {
         assert_eq!(encode_path("a b/c+d/e.txt"), "a%20b/c%2Bd/e.txt");
+    }
+
+    /// A listing on loopback whose pages go a → b → a …, or a → b → end with `cycle` off.
+    async fn pager(cycle: bool) -> url::Url {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut req = Vec::new();
+                    let mut buf = [0u8; 1024];
+                    while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match sock.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => req.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let line = String::from_utf8_lossy(&req)
+                        .lines()
+                        .next()
+                        .unwrap()
+                        .to_owned();
+                    let next = if line.contains("continuationToken=b") {
+                        if cycle { "\"a\"" } else { "null" }
+                    } else if line.contains("continuationToken=a") {
+                        "\"b\""
+                    } else {
+                        "\"a\""
+                    };
+                    let body =
+                        format!(r#"{{"items":[{{"path":"p"}}],"continuationToken":{next}}}"#);
+                    let resp = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = sock.write_all(resp.as_bytes()).await;
+                });
+            }
+        });
+        format!("http://{addr}").parse().unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_repeated_continuation_token_stops_the_listing() {
+        let ends = Endpoint::new(pager(false).await, "u".into(), "p".into()).unwrap();
+        assert_eq!(
+            ends.paged("/service/rest/v1/assets?repository=r")
+                .await
+                .unwrap()
+                .len(),
+            3
+        );
+        let cycles = Endpoint::new(pager(true).await, "u".into(), "p".into()).unwrap();
+        let err = tokio::time::timeout(
+            Duration::from_secs(10),
+            cycles.paged("/service/rest/v1/assets?repository=r"),
+        )
+        .await
+        .expect("the listing stops")
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("repeated a continuation token"),
+            "{err}"
+        );
     }
 }
