@@ -121,6 +121,14 @@ PY_VENV="$CACHE/pyvenv" ARCA_BIN="$CARGO_TARGET_DIR/debug/arca" bash scripts/e2e
 step "Docker: real docker, podman and skopeo through Arca"
 ARCA_BIN="$CARGO_TARGET_DIR/debug/arca" bash scripts/e2e-docker.sh
 
+# A format's own real-client checks live in its crate (crates/<format>/e2e.sh), so adding a
+# format adds its checks without editing this file.
+for e2e in crates/*/e2e.sh; do
+  [ -f "$e2e" ] || continue
+  step "$(basename "$(dirname "$e2e")"): real clients through Arca ($e2e)"
+  CACHE="$CACHE" ARCA_BIN="$CARGO_TARGET_DIR/debug/arca" bash "$e2e"
+done
+
 step "OCI distribution-spec conformance (v1.1.1 and main branch)"
 ARCA_BIN="$CARGO_TARGET_DIR/debug/arca" bash scripts/e2e-oci.sh
 

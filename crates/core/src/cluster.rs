@@ -158,7 +158,7 @@ pub fn spawn_listener(arca: web::Data<Arca>) {
         return;
     };
     let pool = pool.clone();
-    actix_web::rt::spawn(async move {
+    tokio::spawn(async move {
         let mut backoff = Duration::from_millis(100);
         loop {
             match sqlx::postgres::PgListener::connect_with(&pool).await {

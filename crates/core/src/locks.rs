@@ -283,13 +283,20 @@ impl Drop for Guard {
         // the transaction, and another node may be waiting for them.
         if let GuardInner::Pg(tx) = &mut self.inner
             && let Some(tx) = tx.take()
-            && let Ok(rt) = tokio::runtime::Handle::try_current()
         {
-            rt.spawn(async move {
-                if let Err(e) = tx.rollback().await {
-                    tracing::warn!(error = %e, "releasing a cluster lock failed; its connection closes");
+            match tokio::runtime::Handle::try_current() {
+                Ok(rt) => {
+                    rt.spawn(async move {
+                        if let Err(e) = tx.rollback().await {
+                            tracing::warn!(error = %e, "releasing a cluster lock failed; its connection closes");
+                        }
+                    });
                 }
-            });
+                // A runtime being torn down drops its tasks outside any runtime, where sqlx
+                // panics on returning a connection (and a second panic while unwinding aborts
+                // the process). The connection, and its locks, end with the process instead.
+                Err(_) => std::mem::forget(tx),
+            }
         }
         if let GuardInner::Local { map, held } = &mut self.inner {
             let keys: Vec<i64> = held.iter().map(|(k, _)| *k).collect();

@@ -341,7 +341,9 @@ pub async fn blob(
     let path = AssetPath::parse(&crate::paths::blob(digest))
         .map_err(|e| RegistryError::internal(e.to_string()))?;
     let (arca2, repo2, digest2) = (arca.clone(), repo.clone(), digest.clone());
-    actix_web::rt::spawn(async move {
+    // On the worker's runtime, not its local set: a task still caching when the server stops
+    // must be dropped where sqlx can give its connection back.
+    tokio::spawn(async move {
         let _flight = flight;
         let opts = PutOptions {
             expect: Some(digest2),

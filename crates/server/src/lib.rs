@@ -38,6 +38,23 @@ pub struct Running {
     pub arca: web::Data<Arca>,
     /// The generated admin password, when this start created the admin user.
     pub admin_password: Option<String>,
+    /// The node's background loops (tasks, connectors), stopped by [`Running::finish`].
+    background: Vec<actix_web::rt::task::JoinHandle<()>>,
+}
+
+impl Running {
+    /// After the server has stopped: ends the background loops while the runtime still runs
+    /// (a loop dropped with the runtime would give its database connections back outside it,
+    /// which sqlx cannot do), then closes the database.
+    pub async fn finish(self) {
+        for h in &self.background {
+            h.abort();
+        }
+        for h in self.background {
+            let _ = h.await;
+        }
+        self.arca.db.close().await;
+    }
 }
 
 /// Opens storage and database, bootstraps security and starts serving on `listener`.
@@ -107,10 +124,12 @@ pub async fn start(settings: Settings, listener: TcpListener) -> anyhow::Result<
     .run();
     let handle = server.handle();
 
-    spawn_gc(arca.clone());
+    let background = vec![
+        spawn_gc(arca.clone()),
+        spawn_connectors(arca.clone(), listen_addr.ip(), settings.workers),
+    ];
     // Other nodes' changes to what this node caches (PostgreSQL only).
     arca_core::cluster::spawn_listener(arca.clone());
-    spawn_connectors(arca.clone(), listen_addr.ip(), settings.workers);
     tracing::info!(
         listen = %listen_addr,
         tls = settings.tls.is_some(),
@@ -123,6 +142,7 @@ pub async fn start(settings: Settings, listener: TcpListener) -> anyhow::Result<
         handle,
         arca,
         admin_password: generated,
+        background,
     })
 }
 
@@ -181,7 +201,7 @@ fn write_admin_password(dir: &std::path::Path, pw: &str) -> anyhow::Result<()> {
 
 /// Runs the built-in tasks every minute; each run is guarded by its lease in the database, so
 /// one node at a time does the work.
-fn spawn_gc(arca: web::Data<Arca>) {
+fn spawn_gc(arca: web::Data<Arca>) -> actix_web::rt::task::JoinHandle<()> {
     let node = format!(
         "{}-{}",
         std::process::id(),
@@ -199,12 +219,16 @@ fn spawn_gc(arca: web::Data<Arca>) {
                 tracing::warn!(error = %e, "task run failed");
             }
         }
-    });
+    })
 }
 
 /// Keeps one listener per docker repository that asks for its own port (`docker.httpPort`),
 /// in step with the configuration in the database (so every node of a cluster follows changes).
-fn spawn_connectors(arca: web::Data<Arca>, ip: std::net::IpAddr, workers: Option<usize>) {
+fn spawn_connectors(
+    arca: web::Data<Arca>,
+    ip: std::net::IpAddr,
+    workers: Option<usize>,
+) -> actix_web::rt::task::JoinHandle<()> {
     use std::collections::HashMap;
     actix_web::rt::spawn(async move {
         let mut running: HashMap<u16, (String, ServerHandle)> = HashMap::new();
@@ -256,7 +280,7 @@ fn spawn_connectors(arca: web::Data<Arca>, ip: std::net::IpAddr, workers: Option
                     .collect();
             }
         }
-    });
+    })
 }
 
 fn start_connector(

@@ -28,7 +28,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let running = match arca_server::start(settings, listener).await {
+    let mut running = match arca_server::start(settings, listener).await {
         Ok(r) => r,
         Err(e) => {
             eprintln!("arca: {e:#}");
@@ -36,9 +36,9 @@ async fn main() -> ExitCode {
         }
     };
     // actix stops on SIGTERM/SIGINT, letting in-flight requests finish within the timeout.
-    match running.server.await {
+    match (&mut running.server).await {
         Ok(()) => {
-            running.arca.db.close().await;
+            running.finish().await;
             tracing::info!("arca stopped");
             ExitCode::SUCCESS
         }

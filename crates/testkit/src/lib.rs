@@ -170,10 +170,10 @@ impl TestServer {
         let thread = std::thread::spawn(move || {
             actix_web::rt::System::new().block_on(async move {
                 match arca_server::start(settings, listener).await {
-                    Ok(r) => {
+                    Ok(mut r) => {
                         let _ = tx.send(Ok((r.handle.clone(), r.admin_password.clone())));
-                        let _ = r.server.await;
-                        r.arca.db.close().await;
+                        let _ = (&mut r.server).await;
+                        r.finish().await;
                     }
                     Err(e) => {
                         let _ = tx.send(Err(format!("{e:#}")));

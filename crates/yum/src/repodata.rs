@@ -84,7 +84,7 @@ impl Publisher {
         };
         if spawn {
             let (me, arca, repo) = (self.clone(), arca.clone(), repo.clone());
-            actix_web::rt::spawn(async move { me.work(arca, repo, key).await });
+            tokio::spawn(async move { me.work(arca, repo, key).await });
         }
     }
 

@@ -65,3 +65,37 @@ async fn postgres_locks_exclude_across_nodes() {
     drop(f);
     assert!(second.await.unwrap() >= Duration::from_millis(250));
 }
+
+/// A runtime being torn down drops its tasks outside any runtime; a task holding a cluster lock
+/// then drops its guard there. That must not panic: a second panic while the first unwinds
+/// aborts the whole process (which is how a server stopped mid proxy-fill died in CI).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guard_dropped_outside_any_runtime_does_not_panic() {
+    let s = TestServer::start(Backend::Postgres).await;
+    let url = s.database_url().to_owned();
+    let dropped = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let (guard, db) = rt.block_on(async {
+            let db = Db::connect(&url).await.unwrap();
+            let g = Locks::new(&db)
+                .lock(&[LockKey::new("test", "orphan")], Hold::Short)
+                .await
+                .unwrap();
+            (g, db)
+        });
+        drop(rt);
+        // No runtime here any more.
+        assert!(tokio::runtime::Handle::try_current().is_err());
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+            drop(guard);
+            std::mem::forget(db);
+        }))
+        .is_ok()
+    })
+    .join()
+    .unwrap();
+    assert!(dropped, "dropping the guard panicked");
+}
