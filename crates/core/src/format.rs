@@ -4,10 +4,11 @@
 //! the caller, checks the repository is online, and only then calls [`Format::handle`]: no format
 //! can forget a permission check.
 
-use std::sync::Arc;
+use std::{future::Future, sync::Arc};
 
 use actix_web::{HttpRequest, HttpResponse, http::Method, web};
 use async_trait::async_trait;
+use futures_util::future::LocalBoxFuture;
 
 use crate::{
     auth::{Denied, subject_of},
@@ -91,7 +92,13 @@ pub trait Format: Send + Sync + 'static {
     fn connector_port(&self, _attrs: &serde_json::Value) -> Option<(u16, &'static str)> {
         None
     }
-    /// Routes outside `/repository/` (docker's `/v2/`).
+    /// Routes about one repository outside `/repository/` (PyPI's yank API): mounted by core
+    /// behind the same gate as `/repository/`, see [`RepoRoute`].
+    fn repo_routes(&self) -> Vec<RepoRoute> {
+        Vec::new()
+    }
+    /// Routes with a resolution of their own (docker's `/v2/`, where the repository is part of
+    /// the image name or the port). Their handlers must pass [`admit`] before acting.
     fn configure(&self, _cfg: &mut web::ServiceConfig) {}
     /// Rebuilds what the format derives from a repository's assets (Maven metadata, yum
     /// repodata, …) for `POST /v1/repositories/{name}/rebuild-index`: a summary, or why not.
@@ -245,11 +252,8 @@ async fn context(
             &path,
         )
         .map_err(Denied)?;
-    if !repo.online {
-        return Ok(Err(text(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("Repository {name} is offline"),
-        )));
+    if let Err(refused) = admit(arca, &repo, action).await {
+        return Ok(Err(text(refused.status(), refused.to_string())));
     }
     let base_url = arca.settings.public.for_request(req);
     let cx = RepoContext {
@@ -283,4 +287,129 @@ pub async fn repository_route(
         Ok((format, cx)) => Ok(format.handle(cx, req, body).await),
         Err(resp) => Ok(resp),
     }
+}
+
+/// Why a repository does not take a request it was authorised for.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    #[error("Repository {0} is offline")]
+    Offline(String),
+    #[error("the repository manager is read-only (frozen by {0}); try again once it is released")]
+    ReadOnly(String),
+}
+
+impl Refusal {
+    pub fn status(&self) -> actix_web::http::StatusCode {
+        actix_web::http::StatusCode::SERVICE_UNAVAILABLE
+    }
+}
+
+/// The checks every request about a repository passes after its authorisation, whatever route
+/// it came by: the repository is online and, for a write, the server is not frozen. Checked
+/// before the handler runs, so a refused write changes nothing.
+pub async fn admit(arca: &Arca, repo: &Repository, action: Action) -> Result<(), Refusal> {
+    if !repo.online {
+        return Err(Refusal::Offline(repo.name.to_string()));
+    }
+    if action.writes()
+        && let Err(crate::storage::StorageError::ReadOnly(by)) = arca.storage.check_writable().await
+    {
+        return Err(Refusal::ReadOnly(by));
+    }
+    Ok(())
+}
+
+/// A handler of a [`RepoRoute`]: gets the checked context, as [`Format::handle`] does.
+pub type RepoHandler = Arc<
+    dyn Fn(RepoContext, HttpRequest, web::Payload) -> LocalBoxFuture<'static, HttpResponse>
+        + Send
+        + Sync,
+>;
+
+/// A route about one repository outside `/repository/`, declared with what it needs. Core
+/// mounts it (see [`mount`]) behind the one gate: the `{repository}` in its path is looked up,
+/// must be of the declaring format and of one of `kinds`, the caller is authorised for
+/// `action` on it, and [`admit`] passes; only then does the handler run.
+pub struct RepoRoute {
+    pub method: Method,
+    /// An actix path pattern naming the repository `{repository}`.
+    pub pattern: &'static str,
+    pub action: Action,
+    pub kinds: &'static [RepoKind],
+    pub handler: RepoHandler,
+}
+
+impl RepoRoute {
+    pub fn new<F, Fut>(
+        method: Method,
+        pattern: &'static str,
+        action: Action,
+        kinds: &'static [RepoKind],
+        handler: F,
+    ) -> Self
+    where
+        F: Fn(RepoContext, HttpRequest, web::Payload) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = HttpResponse> + 'static,
+    {
+        Self {
+            method,
+            pattern,
+            action,
+            kinds,
+            handler: Arc::new(move |cx, req, body| Box::pin(handler(cx, req, body))),
+        }
+    }
+}
+
+/// Mounts every format's routes: its [`RepoRoute`]s behind the gate, then its own
+/// [`Format::configure`].
+pub fn mount(cfg: &mut web::ServiceConfig, formats: &FormatRegistry) {
+    for f in formats.all() {
+        for route in f.repo_routes() {
+            let route = Arc::new(route);
+            let format = f.id();
+            cfg.route(
+                route.pattern,
+                web::method(route.method.clone()).to(
+                    move |req: HttpRequest, body: web::Payload, arca: web::Data<Arca>| {
+                        gate(route.clone(), format, req, body, arca)
+                    },
+                ),
+            );
+        }
+        f.configure(cfg);
+    }
+}
+
+async fn gate(
+    route: Arc<RepoRoute>,
+    format: &'static str,
+    req: HttpRequest,
+    body: web::Payload,
+    arca: web::Data<Arca>,
+) -> Result<HttpResponse, Denied> {
+    use actix_web::http::StatusCode;
+    if !crate::http::path_is_utf8(&req) {
+        return Ok(text(
+            StatusCode::BAD_REQUEST,
+            "the request path is not UTF-8 once percent-decoded",
+        ));
+    }
+    let name = req
+        .match_info()
+        .get("repository")
+        .unwrap_or_default()
+        .to_owned();
+    let (found, cx) = match context(&req, &arca, &name, |_| route.action, String::new()).await? {
+        Ok(found) => found,
+        Err(resp) => return Ok(resp),
+    };
+    if found.id() != format || !route.kinds.contains(&cx.repo.kind) {
+        let kinds: Vec<&str> = route.kinds.iter().map(|k| k.as_str()).collect();
+        return Ok(text(
+            StatusCode::BAD_REQUEST,
+            format!("{name} is not a {} {format} repository", kinds.join(" or ")),
+        ));
+    }
+    Ok((route.handler)(cx, req, body).await)
 }

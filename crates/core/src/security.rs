@@ -97,6 +97,10 @@ impl Action {
             Self::Delete => "delete",
         }
     }
+    /// Whether the action changes what a repository holds (refused while the server is frozen).
+    pub fn writes(self) -> bool {
+        matches!(self, Self::Add | Self::Edit | Self::Delete)
+    }
 }
 
 /// A permission to check.

@@ -76,7 +76,7 @@ pub fn connector(arca: &Arca, req: &HttpRequest) -> Option<String> {
     arca.connectors.read().ok()?.get(&port).cloned()
 }
 
-async fn docker_repo(arca: &Arca, name: &str) -> Result<Option<Repository>> {
+pub(crate) async fn docker_repo(arca: &Arca, name: &str) -> Result<Option<Repository>> {
     match arca.repository(name).await {
         Ok(r) if r.format == FORMAT => Ok(Some(r)),
         Ok(_) | Err(MetaError::NotFound) => Ok(None),

@@ -195,6 +195,12 @@ impl From<StorageError> for RegistryError {
     }
 }
 
+impl From<arca_core::format::Refusal> for RegistryError {
+    fn from(e: arca_core::format::Refusal) -> Self {
+        Self::new(e.status(), "UNAVAILABLE", e.to_string())
+    }
+}
+
 impl From<BlobError> for RegistryError {
     fn from(e: BlobError) -> Self {
         match e {

@@ -328,21 +328,10 @@ async fn route(
         (Endpoint::Upload { id: None, .. }, &Method::POST) => access::mount_from(req),
         _ => None,
     };
-    let (subject, creds) = access::authorize_for(
-        arca,
-        req,
-        &t,
-        action(req.method(), ep),
-        mount_from.as_deref(),
-    )
-    .await?;
-    if !t.repo.online {
-        return Err(RegistryError::new(
-            actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
-            "UNAVAILABLE",
-            format!("repository {} is offline", t.repo.name),
-        ));
-    }
+    let action = action(req.method(), ep);
+    let (subject, creds) =
+        access::authorize_for(arca, req, &t, action, mount_from.as_deref()).await?;
+    arca_core::format::admit(arca, &t.repo, action).await?;
     let m = req.method().clone();
     match (ep, m) {
         (Endpoint::Manifest { reference, .. }, Method::GET | Method::HEAD) => {

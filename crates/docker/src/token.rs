@@ -27,6 +27,14 @@ pub async fn version_check(req: HttpRequest, arca: web::Data<Arca>) -> HttpRespo
     };
     match access::subject(&arca, &req, &creds).await {
         Ok(Ok(s)) if !s.anonymous || arca.security.anonymous_enabled().await.unwrap_or(false) => {
+            // On a repository's own port, `/v2/` speaks for that repository: offline, it says so.
+            if let Some(name) = access::connector(&arca, &req)
+                && let Ok(Some(repo)) = access::docker_repo(&arca, &name).await
+                && let Err(refused) =
+                    arca_core::format::admit(&arca, &repo, arca_core::security::Action::Read).await
+            {
+                return RegistryError::from(refused).response();
+            }
             HttpResponse::Ok().json(json!({}))
         }
         Ok(_) => unauthorized(),

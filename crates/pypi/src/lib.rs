@@ -13,7 +13,7 @@ use std::collections::{BTreeSet, HashMap};
 use actix_web::{HttpRequest, HttpResponse, http::Method, http::StatusCode, web};
 use arca_core::{
     Format, RepoContext,
-    format::RebuildError,
+    format::{RebuildError, RepoRoute},
     group::leaf_members,
     http::{
         blob_response, error_text as fail, not_modified, requested_range,
@@ -21,7 +21,7 @@ use arca_core::{
     },
     model::{Asset, AssetPath, Digest, RepoKind, Repository, RepositorySpec},
     proxy::{FetchSpec, Freshness, ProxyError, ProxySettings},
-    security::{Action, Permission},
+    security::Action,
     storage::{AssetMeta, StorageError},
 };
 use async_trait::async_trait;
@@ -145,15 +145,12 @@ impl Format for PypiFormat {
         Ok(format!("{n} missing wheel METADATA files extracted"))
     }
 
-    fn configure(&self, cfg: &mut web::ServiceConfig) {
-        cfg.route(
-            "/service/rest/v1/pypi/{repository}/{project}/{version}/yank",
-            web::post().to(yank),
-        )
-        .route(
-            "/service/rest/v1/pypi/{repository}/{project}/{version}/yank",
-            web::delete().to(yank),
-        );
+    fn repo_routes(&self) -> Vec<RepoRoute> {
+        const YANK: &str = "/service/rest/v1/pypi/{repository}/{project}/{version}/yank";
+        [Method::POST, Method::DELETE]
+            .into_iter()
+            .map(|m| RepoRoute::new(m, YANK, Action::Edit, &[RepoKind::Hosted], yank))
+            .collect()
     }
 }
 
@@ -559,68 +556,87 @@ struct YankBody {
     reason: Option<String>,
 }
 
-/// `POST|DELETE /service/rest/v1/pypi/{repository}/{project}/{version}/yank`: PEP 592.
-async fn yank(
-    req: HttpRequest,
-    params: web::Path<(String, String, String)>,
-    body: Option<web::Json<YankBody>>,
-    arca: web::Data<arca_core::Arca>,
-) -> Result<HttpResponse, arca_core::auth::Denied> {
-    if !arca_core::http::path_is_utf8(&req) {
-        return Ok(text(
-            StatusCode::BAD_REQUEST,
-            "the request path is not UTF-8 once percent-decoded",
-        ));
-    }
-    let (repo_name, project, version) = params.into_inner();
-    let subject = arca_core::auth::subject_of(&req).await?;
-    arca.security
-        .authorize(
-            &subject,
-            &Permission::RepoView {
-                format: "pypi",
-                repo: &repo_name,
-                action: Action::Edit,
-            },
-        )
-        .map_err(arca_core::auth::Denied)?;
-    let repo = match arca.db.get_repository(&repo_name).await {
-        Ok(r) if r.format == "pypi" && r.kind == RepoKind::Hosted => r,
-        Ok(_) => {
-            return Ok(text(
-                StatusCode::BAD_REQUEST,
-                format!("{repo_name} is not a hosted PyPI repository"),
-            ));
+/// The most a yank's JSON body (`{"reason": …}`) may hold.
+const YANK_BODY_LIMIT: usize = 16 * 1024;
+
+/// `POST|DELETE /service/rest/v1/pypi/{repository}/{project}/{version}/yank`: PEP 592. Core
+/// has looked the repository up, authorised `edit` and checked it online and writable.
+async fn yank(cx: RepoContext, req: HttpRequest, body: web::Payload) -> HttpResponse {
+    let project = req
+        .match_info()
+        .get("project")
+        .unwrap_or_default()
+        .to_owned();
+    let version = req
+        .match_info()
+        .get("version")
+        .unwrap_or_default()
+        .to_owned();
+    let body = match body.to_bytes_limited(YANK_BODY_LIMIT).await {
+        Ok(Ok(b)) => b,
+        Ok(Err(e)) => return text(StatusCode::BAD_REQUEST, format!("reading the body: {e}")),
+        Err(_) => {
+            return text(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("a yank's body holds at most {YANK_BODY_LIMIT} bytes"),
+            );
         }
-        Err(arca_core::meta::MetaError::NotFound) => {
-            return Ok(text(
-                StatusCode::NOT_FOUND,
-                format!("repository {repo_name} not found"),
-            ));
-        }
-        Err(e) => return Ok(fail(&e)),
     };
-    let norm = normalize(&project);
+    let reason = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        match serde_json::from_slice::<YankBody>(&body) {
+            Ok(b) => b.reason,
+            Err(e) => {
+                return text(
+                    StatusCode::BAD_REQUEST,
+                    format!("the body is not {{\"reason\": \"…\"}}: {e}"),
+                );
+            }
+        }
+    };
+    match yank_files(
+        &cx,
+        req.method() == Method::POST,
+        reason,
+        &project,
+        &version,
+    )
+    .await
+    {
+        Ok(r) | Err(r) => r,
+    }
+}
+
+async fn yank_files(
+    cx: &RepoContext,
+    yank: bool,
+    reason: Option<String>,
+    project: &str,
+    version: &str,
+) -> Result<HttpResponse, HttpResponse> {
+    let (arca, repo, subject) = (&cx.arca, &cx.repo, &cx.subject);
+    let repo_name = repo.name.as_str();
+    let norm = normalize(project);
     let assets = match arca
         .db
         .list_assets(repo.id, &format!("packages/{norm}/{version}/"), "", 10_000)
         .await
     {
         Ok(a) => a,
-        Err(e) => return Ok(fail(&e)),
+        Err(e) => return Err(fail(&e)),
     };
     let files: Vec<&Asset> = assets
         .iter()
         .filter(|a| !a.path.ends_with(".metadata"))
         .collect();
     if files.is_empty() {
-        return Ok(text(
+        return Err(text(
             StatusCode::NOT_FOUND,
             format!("{norm} {version} not found in {repo_name}"),
         ));
     }
-    let yanked = (req.method() == Method::POST)
-        .then(|| body.and_then(|b| b.into_inner().reason).unwrap_or_default());
+    let yanked = yank.then(|| reason.unwrap_or_default());
     for a in &files {
         let mut attrs = a.attrs.clone();
         if !attrs.is_object() {
@@ -631,7 +647,7 @@ async fn yank(
         }
         attrs["pypi"]["yanked"] = json!(yanked);
         if let Err(e) = arca.db.set_asset_attrs(a.id, &attrs).await {
-            return Ok(fail(&e));
+            return Err(fail(&e));
         }
     }
     let _ = arca

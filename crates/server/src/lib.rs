@@ -319,11 +319,7 @@ pub fn build_app(
         .app_data(json_config())
         .wrap(middleware::from_fn(headers::security_headers))
         .wrap(middleware::from_fn(telemetry::request_span))
-        .configure(|cfg| {
-            for f in formats.all() {
-                f.configure(cfg);
-            }
-        })
+        .configure(|cfg| arca_core::format::mount(cfg, &formats))
         .route("/repository/{name}", web::route().to(repo_root_redirect))
         .route(
             "/repository/{name}/{path:.*}",

@@ -1093,6 +1093,31 @@ async fn unprefixed_access(b: Backend) {
         401,
         "the connector only serves its own repository"
     );
+    // Offline, the repository's own `/v2/` says so (core's gate), and online again serves.
+    conn["online"] = json!(false);
+    let put = |body: Value| {
+        s.admin(PUT, "/service/rest/v1/repositories/docker/hosted/dc")
+            .json(&body)
+            .send()
+    };
+    assert_eq!(put(conn.clone()).await.unwrap().status(), 204);
+    let r = c
+        .get(format!("{at}/v2/"))
+        .basic_auth("admin", Some(&s.admin_password))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    assert_eq!(json(r).await["errors"][0]["code"], "UNAVAILABLE");
+    conn["online"] = json!(true);
+    assert_eq!(put(conn.clone()).await.unwrap().status(), 204);
+    let r = c
+        .get(format!("{at}/v2/"))
+        .basic_auth("admin", Some(&s.admin_password))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
     // Moving the connector closes the old port.
     let new_port = free_port();
     conn["docker"]["httpPort"] = json!(new_port);

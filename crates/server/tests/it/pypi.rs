@@ -279,6 +279,54 @@ async fn hosted_uploads(b: Backend) {
         404
     );
 
+    // The yank route goes through core's gate: frozen, a yank is refused and changes nothing.
+    let r = s
+        .admin(POST, "/service/rest/v1/read-only/freeze")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let r = s
+        .admin(POST, yank)
+        .json(&json!({"reason": "frozen"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    assert!(r.text().await.unwrap().contains("read-only"));
+    let r = s
+        .admin(POST, "/service/rest/v1/read-only/release")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let j = json(
+        s.admin(GET, "/repository/py/simple/demo/")
+            .header("accept", "application/vnd.pypi.simple.v1+json")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(j["files"][0]["yanked"], false);
+    // Not a JSON body: a precise 400.
+    let r = s
+        .admin(POST, yank)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    // A yank addresses a hosted PyPI repository only.
+    s.create_raw_hosted("rawfiles", "ALLOW").await;
+    let r = s
+        .admin(POST, "/service/rest/v1/pypi/rawfiles/demo/1.0/yank")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+
     // Delete.
     let r = s
         .admin(
