@@ -27,6 +27,7 @@ pub fn formats() -> FormatRegistry {
         Arc::new(arca_pypi::PypiFormat),
         Arc::new(arca_docker::DockerFormat::default()),
         Arc::new(arca_yum::YumFormat::default()),
+        Arc::new(arca_npm::NpmFormat::default()),
     ];
     FormatRegistry::new(all)
 }

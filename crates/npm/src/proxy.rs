@@ -1,0 +1,255 @@
+//! Proxy repositories: the remote's packument cached as metadata (`metadataMaxAge`), tarballs
+//! fetched on first download and checked against the packument's integrity, `npm audit`
+//! passed through. Core's proxy engine does the caching, single flight and stale-on-error.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
+
+use actix_web::{HttpRequest, HttpResponse, http::header, web};
+use arca_core::{
+    RepoContext,
+    model::{Asset, AssetPath, RepoKind, Repository},
+    proxy::{FetchSpec, Freshness, ProxySettings},
+    storage::AssetMeta,
+};
+use futures_util::StreamExt;
+use serde_json::Value;
+
+use crate::{
+    error::{NpmError, Result, bad},
+    hosted::{check_dist, component},
+    names::PkgName,
+    packument::Doc,
+};
+
+/// A remote packument larger than this is not read (the biggest public ones are tens of MB).
+const PACKUMENT_LIMIT: u64 = 256 * 1024 * 1024;
+/// An `npm audit` request body (the lockfile's package list) at most.
+const AUDIT_LIMIT: usize = 64 * 1024 * 1024;
+
+/// Parsed remote packuments by content digest, so a hot package is not parsed on every
+/// request. Per node and content-addressed, so never stale; bounded by the bytes parsed.
+#[derive(Default)]
+pub struct DocCache {
+    inner: Mutex<(HashMap<String, Arc<Doc>>, u64)>,
+}
+
+const CACHE_BYTES: u64 = 256 * 1024 * 1024;
+
+impl DocCache {
+    fn get(&self, key: &str) -> Option<Arc<Doc>> {
+        self.inner.lock().ok()?.0.get(key).cloned()
+    }
+
+    fn put(&self, key: String, size: u64, doc: Arc<Doc>) {
+        if let Ok(mut g) = self.inner.lock() {
+            // Simple and bounded: when full, start over.
+            if g.1 + size > CACHE_BYTES {
+                g.0.clear();
+                g.1 = 0;
+            }
+            g.1 += size;
+            g.0.insert(key, doc);
+        }
+    }
+}
+
+/// Where a proxy keeps a package's remote packument.
+fn packument_path(name: &PkgName) -> Result<AssetPath> {
+    AssetPath::parse(&format!("{}package.json", name.dir())).map_err(|e| bad(e.to_string()))
+}
+
+/// The remote's packument for `name`, cached; `None` when the remote has no such package.
+pub async fn proxy_doc(
+    cx: &RepoContext,
+    cache: &DocCache,
+    repo: &Repository,
+    name: &PkgName,
+) -> Result<Option<Arc<Doc>>> {
+    let settings = ProxySettings::from_attrs(&repo.attrs).map_err(bad)?;
+    let spec = FetchSpec {
+        freshness: Freshness::Metadata,
+        url: Some(format!("{}{}", settings.remote, name.escaped())),
+        accept: Some("application/json"),
+        expect: None,
+        authorization: None,
+    };
+    let meta = AssetMeta {
+        content_type: "application/json".into(),
+        ..Default::default()
+    };
+    let arca = &cx.arca;
+    let Some(asset) = arca
+        .proxy
+        .fetch(
+            &arca.storage,
+            &arca.db,
+            repo,
+            &packument_path(name)?,
+            spec,
+            meta,
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
+    let key = asset.checksums.sha256.clone();
+    if let Some(d) = cache.get(&key) {
+        return Ok(Some(d));
+    }
+    let Some(bytes) = arca.storage.read_small(&asset, PACKUMENT_LIMIT).await? else {
+        return Err(NpmError::Upstream(format!(
+            "packument of {} is larger than {PACKUMENT_LIMIT} bytes",
+            name.full
+        )));
+    };
+    let size = bytes.len() as u64;
+    // Parsing a large packument takes a while: off the request thread.
+    let parsed = tokio::task::spawn_blocking(move || {
+        serde_json::from_slice::<Value>(&bytes)
+            .ok()
+            .and_then(|v| Doc::from_remote(v, crate::packument::rev_of(&key)))
+            .map(|d| (key, d))
+    })
+    .await
+    .map_err(|e| NpmError::Upstream(e.to_string()))?;
+    let Some((key, doc)) = parsed else {
+        return Err(NpmError::Upstream(format!(
+            "the remote's packument of {} is not JSON",
+            name.full
+        )));
+    };
+    let doc = Arc::new(doc);
+    cache.put(key, size, doc.clone());
+    Ok(Some(doc))
+}
+
+/// A tarball through a proxy: cached, or fetched from the URL the packument gives and checked
+/// against its `dist.integrity`/`dist.shasum`.
+pub async fn proxy_tarball(
+    cx: &RepoContext,
+    cache: &DocCache,
+    repo: &Repository,
+    name: &PkgName,
+    path: &AssetPath,
+) -> Result<Option<Asset>> {
+    let Some(version) = name.version_of(path.file_name()) else {
+        return Ok(None);
+    };
+    let Some(doc) = proxy_doc(cx, cache, repo, name).await? else {
+        return Ok(None);
+    };
+    let Some(manifest) = doc.versions.get(version) else {
+        return Ok(None);
+    };
+    let dist = manifest.get("dist").cloned().unwrap_or(Value::Null);
+    let Some(url) = dist.get("tarball").and_then(Value::as_str) else {
+        return Ok(None);
+    };
+    let settings = ProxySettings::from_attrs(&repo.attrs).map_err(bad)?;
+    let url = if url.starts_with("http://") || url.starts_with("https://") {
+        url.to_owned()
+    } else {
+        format!("{}{}", settings.remote, url.trim_start_matches('/'))
+    };
+    let spec = FetchSpec {
+        freshness: Freshness::Content,
+        url: Some(url),
+        accept: None,
+        expect: None,
+        authorization: None,
+    };
+    let meta = AssetMeta {
+        content_type: "application/octet-stream".into(),
+        component: Some(component(name, version)),
+        ..Default::default()
+    };
+    let arca = &cx.arca;
+    let Some(asset) = arca
+        .proxy
+        .fetch(&arca.storage, &arca.db, repo, path, spec, meta)
+        .await?
+    else {
+        return Ok(None);
+    };
+    // Core checks SHA-256 only; npm's digests are SHA-512 and SHA-1. Content that fails them
+    // is dropped again before anyone is served it.
+    if let Err(e) = check_dist(&dist, &asset.checksums.sha1, &asset.checksums.sha512) {
+        tracing::warn!(repo = %repo.name, path = %path, error = %e, "remote tarball failed its check; dropped");
+        cx.arca.storage.delete_asset(repo, path.as_str()).await.ok();
+        return Err(NpmError::Upstream(format!(
+            "{} failed its integrity check: {e}",
+            path.file_name()
+        )));
+    }
+    Ok(Some(asset))
+}
+
+/// The proxy whose remote answers `npm audit`: the repository itself, or a group's first proxy.
+async fn audit_remote(cx: &RepoContext) -> Result<Option<Repository>> {
+    Ok(match cx.repo.kind {
+        RepoKind::Proxy => Some(cx.repo.clone()),
+        RepoKind::Hosted => None,
+        RepoKind::Group => arca_core::group::leaf_members(&cx.arca, &cx.repo)
+            .await?
+            .into_iter()
+            .find(|r| r.kind == RepoKind::Proxy),
+    })
+}
+
+/// `POST /-/npm/v1/security/{advisories/bulk,audits/quick}`: sent to the remote as it came
+/// (gzip and all), its answer streamed back.
+pub async fn audit(
+    cx: &RepoContext,
+    req: &HttpRequest,
+    tail: &str,
+    mut body: web::Payload,
+) -> Result<HttpResponse> {
+    let Some(repo) = audit_remote(cx).await? else {
+        return Err(NpmError::NotFound(format!(
+            "repository {} has no remote to audit against",
+            cx.repo.name
+        )));
+    };
+    let settings = ProxySettings::from_attrs(&repo.attrs).map_err(bad)?;
+    if settings.blocked {
+        return Err(NpmError::Upstream(format!("{} is blocked", repo.name)));
+    }
+    let mut buf = bytes::BytesMut::new();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| bad(format!("reading the request body: {e}")))?;
+        if buf.len() + chunk.len() > AUDIT_LIMIT {
+            return Err(NpmError::TooLarge(AUDIT_LIMIT as u64));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    let url = format!("{}-/npm/v1/security/{tail}", settings.remote);
+    let mut out = cx.arca.proxy.client().post(&url).body(buf.freeze());
+    for h in [
+        header::CONTENT_TYPE,
+        header::CONTENT_ENCODING,
+        header::ACCEPT,
+    ] {
+        if let Some(v) = req.headers().get(&h).and_then(|v| v.to_str().ok()) {
+            out = out.header(h.as_str(), v);
+        }
+    }
+    if let Some(u) = &settings.username {
+        out = out.basic_auth(u, settings.password.as_deref());
+    }
+    let resp = tokio::time::timeout(settings.timeout, out.send())
+        .await
+        .map_err(|_| NpmError::Upstream(format!("{url}: no answer within {:?}", settings.timeout)))?
+        .map_err(|e| NpmError::Upstream(format!("{url}: {e}")))?;
+    let status = actix_web::http::StatusCode::from_u16(resp.status().as_u16())
+        .unwrap_or(actix_web::http::StatusCode::BAD_GATEWAY);
+    let mut b = HttpResponse::build(status);
+    for h in ["content-type", "content-encoding"] {
+        if let Some(v) = resp.headers().get(h).and_then(|v| v.to_str().ok()) {
+            b.insert_header((h, v.to_owned()));
+        }
+    }
+    Ok(b.streaming(resp.bytes_stream()))
+}
