@@ -79,24 +79,14 @@ fn anchored(r: &str) -> Result<Regex, regex::Error> {
     Regex::new(&format!("^(?:{r})$"))
 }
 
-/// Maven snapshots and PEP 440 pre-/dev-releases.
-pub fn is_prerelease(version: &str) -> bool {
-    let v = version.to_ascii_lowercase();
-    v.ends_with("-snapshot")
-        || v.contains(".dev")
-        || v.split(|c: char| !c.is_ascii_alphanumeric()).any(|part| {
-            let letters = part.trim_matches(|c: char| c.is_ascii_digit());
-            matches!(letters, "a" | "b" | "rc" | "alpha" | "beta" | "pre" | "dev")
-        })
-}
-
-/// Whether a component (with its assets) matches every criterion, at `now`.
+/// Whether a component (with its assets) matches every criterion, at `now`; `prerelease` is
+/// the format's word on the component's version.
 pub fn matches(
     c: &Criteria,
     regex: Option<&Regex>,
-    comp: &Component,
     assets: &[&Asset],
     now: i64,
+    prerelease: bool,
 ) -> bool {
     if assets.is_empty() {
         return false;
@@ -121,7 +111,7 @@ pub fn matches(
         }
     }
     if let Some(t) = &c.release_type
-        && (t == "PRERELEASES") != is_prerelease(&comp.version)
+        && (t == "PRERELEASES") != prerelease
     {
         return false;
     }
@@ -318,6 +308,7 @@ pub async fn apply(
         return Ok(out);
     }
     let now = now_ms();
+    let format = arca.formats.get(&repo.format).cloned();
     let newest = match compiled.iter().filter_map(|(c, _)| c.retain).max() {
         Some(n) => newest_versions(arca, repo, n as usize).await?,
         None => HashMap::new(),
@@ -332,8 +323,11 @@ pub async fn apply(
                 .iter()
                 .filter(|a| a.component_id == Some(comp.id))
                 .collect();
+            let pre = format
+                .as_ref()
+                .is_some_and(|f| f.is_prerelease(&comp.version));
             if !compiled.iter().any(|(c, re)| {
-                matches(c, re.as_ref(), comp, &mine, now)
+                matches(c, re.as_ref(), &mine, now, pre)
                     && c.retain
                         .is_none_or(|n| !retained(&newest, comp.id, n as usize))
             }) {
@@ -354,24 +348,6 @@ pub async fn apply(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn prereleases() {
-        for v in [
-            "1.0-SNAPSHOT",
-            "2.0.0a1",
-            "1.0rc2",
-            "3.1.dev4",
-            "1.0.0b3",
-            "0.9-alpha1",
-        ] {
-            assert!(is_prerelease(v), "{v}");
-        }
-        for v in ["1.0", "2.31.0", "1.0.0-final", "abc", "latest"] {
-            assert!(!is_prerelease(v), "{v}");
-        }
-        assert!(is_prerelease("1.2.3-beta"));
-    }
 
     #[test]
     fn criteria_validation() {

@@ -13,7 +13,7 @@ use futures_util::future::LocalBoxFuture;
 use crate::{
     auth::{Denied, subject_of},
     meta::MetaError,
-    model::{RepoKind, RepoName, Repository, RepositorySpec},
+    model::{Asset, Component, RepoKind, RepoName, Repository, RepositorySpec},
     security::{Action, Permission, Subject},
     state::Arca,
 };
@@ -92,6 +92,22 @@ pub trait Format: Send + Sync + 'static {
     fn connector_port(&self, _attrs: &serde_json::Value) -> Option<(u16, &'static str)> {
         None
     }
+    /// Whether `version` is a pre-release, for cleanup's release-type criterion; a format
+    /// without the notion has none.
+    fn is_prerelease(&self, _version: &str) -> bool {
+        false
+    }
+    /// How to use an asset with the format's own clients (the asset page's snippets; core adds
+    /// a plain download).
+    fn usage(
+        &self,
+        _base_url: &str,
+        _repo: &Repository,
+        _asset: &Asset,
+        _component: Option<&Component>,
+    ) -> Vec<Usage> {
+        Vec::new()
+    }
     /// Routes about one repository outside `/repository/` (PyPI's yank API): mounted by core
     /// behind the same gate as `/repository/`, see [`RepoRoute`].
     fn repo_routes(&self) -> Vec<RepoRoute> {
@@ -120,6 +136,27 @@ pub trait Format: Send + Sync + 'static {
     ) -> Result<String, String> {
         Ok(String::new())
     }
+}
+
+/// One way to use an asset: a label (the client) and the text to copy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Usage {
+    pub label: String,
+    pub text: String,
+}
+
+impl Usage {
+    pub fn new(label: impl Into<String>, text: impl Into<String>) -> Self {
+        Self {
+            label: label.into(),
+            text: text.into(),
+        }
+    }
+}
+
+/// `<base>/repository/<name>/`, as the snippets of [`Format::usage`] name a repository.
+pub fn repository_url(base_url: &str, repo: &Repository) -> String {
+    format!("{base_url}/repository/{}/", repo.name)
 }
 
 /// Why [`Format::rebuild_index`] did not rebuild.

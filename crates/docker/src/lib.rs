@@ -20,6 +20,7 @@ mod paths;
 mod tasks;
 mod token;
 mod upstream;
+mod usage;
 
 use std::sync::Arc;
 
@@ -61,6 +62,15 @@ pub fn connector_port(attrs: &serde_json::Value) -> Option<u16> {
 
 #[async_trait(?Send)]
 impl Format for DockerFormat {
+    fn usage(
+        &self,
+        base_url: &str,
+        repo: &arca_core::model::Repository,
+        asset: &arca_core::model::Asset,
+        component: Option<&arca_core::model::Component>,
+    ) -> Vec<arca_core::format::Usage> {
+        usage::usage(base_url, repo, asset, component)
+    }
     /// Arca takes Basic credentials and bearer tokens alike and serves only the V2 API.
     fn api_defaults(&self, kind: RepoKind) -> serde_json::Value {
         let mut v = serde_json::json!({ "docker": { "forceBasicAuth": true, "v1Enabled": false } });

@@ -8,6 +8,7 @@ mod fuzz;
 mod metadata;
 mod path;
 mod upload;
+mod usage;
 mod version;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -114,6 +115,18 @@ fn group_path(g: &str) -> String {
 
 #[async_trait(?Send)]
 impl Format for MavenFormat {
+    fn usage(
+        &self,
+        base_url: &str,
+        repo: &arca_core::model::Repository,
+        asset: &arca_core::model::Asset,
+        component: Option<&arca_core::model::Component>,
+    ) -> Vec<arca_core::format::Usage> {
+        usage::usage(base_url, repo, asset, component)
+    }
+    fn is_prerelease(&self, version: &str) -> bool {
+        usage::is_prerelease(version)
+    }
     fn id(&self) -> &'static str {
         "maven2"
     }

@@ -7,6 +7,7 @@ mod fuzz;
 mod names;
 mod simple;
 mod upload;
+mod usage;
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -37,6 +38,18 @@ const PAGE_LIMIT: u64 = 64 * 1024 * 1024;
 
 #[async_trait(?Send)]
 impl Format for PypiFormat {
+    fn usage(
+        &self,
+        base_url: &str,
+        repo: &arca_core::model::Repository,
+        asset: &arca_core::model::Asset,
+        component: Option<&arca_core::model::Component>,
+    ) -> Vec<arca_core::format::Usage> {
+        usage::usage(base_url, repo, asset, component)
+    }
+    fn is_prerelease(&self, version: &str) -> bool {
+        usage::is_prerelease(version)
+    }
     fn api_defaults(&self, kind: RepoKind) -> serde_json::Value {
         match kind {
             RepoKind::Proxy => serde_json::json!({ "pypi": { "indexPath": "simple" } }),

@@ -242,9 +242,9 @@ fn spawn_connectors(
             };
             let wanted: HashMap<u16, String> = repos
                 .iter()
-                .filter(|r| r.format == "docker")
                 .filter_map(|r| {
-                    arca_docker::connector_port(&r.attrs).map(|p| (p, r.name.to_string()))
+                    let (port, _) = arca.formats.get(&r.format)?.connector_port(&r.attrs)?;
+                    Some((port, r.name.to_string()))
                 })
                 .collect();
             let stale: Vec<u16> = running

@@ -9,6 +9,7 @@ pub mod package;
 mod proxy;
 pub mod repodata;
 pub mod signing;
+mod usage;
 pub mod xml;
 
 use std::sync::Arc;
@@ -49,6 +50,15 @@ pub fn depth(repo_attrs: &serde_json::Value) -> usize {
 
 #[async_trait(?Send)]
 impl Format for YumFormat {
+    fn usage(
+        &self,
+        base_url: &str,
+        repo: &arca_core::model::Repository,
+        asset: &arca_core::model::Asset,
+        component: Option<&arca_core::model::Component>,
+    ) -> Vec<arca_core::format::Usage> {
+        usage::usage(base_url, repo, asset, component)
+    }
     fn api_defaults(&self, kind: RepoKind) -> serde_json::Value {
         match kind {
             RepoKind::Hosted => {

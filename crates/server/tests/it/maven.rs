@@ -407,3 +407,42 @@ async fn proxy_and_group(b: Backend) {
 }
 
 both_backends!(hosted_policies, proxy_and_group);
+
+/// The asset page's snippets come from the format (`Format::usage`): a Maven jar shows its
+/// dependency for Maven and Gradle, and core's plain download.
+#[tokio::test]
+async fn asset_page_shows_the_formats_snippets() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    create(&s, "hosted", hosted("rel", "RELEASE", "STRICT", "ALLOW")).await;
+    assert_eq!(put(&s, "rel", JAR, "jar bytes").await.0, 201);
+    let found: Value = s
+        .admin(
+            GET,
+            "/service/rest/v1/search/assets?repository=rel&maven.extension=jar",
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = found["items"][0]["id"].as_str().expect("the jar is found");
+    let r = s
+        .admin(GET, &format!("/ui/assets/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    for want in [
+        "Maven dependency",
+        "&#60;artifactId&#62;lib&#60;/artifactId&#62;",
+        "org.ex:lib:1.0",
+        &format!("curl -fLO {}/repository/rel/{JAR}", s.url),
+    ] {
+        assert!(
+            html.contains(want),
+            "{want} missing from the asset page: {html}"
+        );
+    }
+}

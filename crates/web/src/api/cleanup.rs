@@ -76,9 +76,14 @@ pub(crate) struct FormatFilter {
     format: Option<String>,
 }
 
-fn to_row(xo: &CleanupPolicyXO) -> Result<CleanupPolicyRow, ApiError> {
+fn to_row(
+    xo: &CleanupPolicyXO,
+    formats: &arca_core::format::FormatRegistry,
+) -> Result<CleanupPolicyRow, ApiError> {
     RepoName::parse(&xo.name).map_err(|e| ApiError::invalid("name", e.to_string()))?;
-    let known = ["*", "maven2", "pypi", "docker", "yum", "raw"];
+    let known: Vec<&str> = std::iter::once("*")
+        .chain(formats.all().iter().map(|f| f.id()))
+        .collect();
     if !known.contains(&xo.format.as_str()) {
         return Err(ApiError::invalid(
             "format",
@@ -202,7 +207,7 @@ async fn store(
     replace: bool,
     attach: Option<&[String]>,
 ) -> Result<CleanupPolicyRow, ApiError> {
-    let row = to_row(xo)?;
+    let row = to_row(xo, &arca.formats)?;
     // Every check before the first write: a refused request changes nothing.
     let changes = match attach {
         Some(names) => attachment(arca, &row, names, replace).await?,

@@ -297,7 +297,7 @@ pub(crate) async fn asset(
         Some(cid) => arca.db.get_component(cid).await.ok(),
         None => None,
     };
-    let snippets = snippets(&base, &repo, &a, component.as_ref());
+    let snippets = snippets(&arca, &base, &repo, &a, component.as_ref());
     let can_delete = page.subject.can_at(
         &Permission::RepoView {
             format: &repo.format,
