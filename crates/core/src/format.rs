@@ -92,6 +92,10 @@ pub trait Format: Send + Sync + 'static {
     fn connector_port(&self, _attrs: &serde_json::Value) -> Option<(u16, &'static str)> {
         None
     }
+    /// The format's settings in the UI's repository form.
+    fn settings_form(&self) -> Vec<crate::settings_form::FormBlock> {
+        Vec::new()
+    }
     /// Whether `version` is a pre-release, for cleanup's release-type criterion; a format
     /// without the notion has none.
     fn is_prerelease(&self, _version: &str) -> bool {

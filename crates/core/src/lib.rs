@@ -23,11 +23,13 @@ pub mod repo_cache;
 pub mod schedule;
 pub mod security;
 pub mod session;
+pub mod settings_form;
 pub mod state;
 pub mod storage;
 pub mod task_types;
 pub mod tasks;
 pub mod throttle;
+pub mod visibility;
 
 pub use format::{Format, FormatRegistry, RepoContext};
 pub use state::{Arca, CoreSettings};

@@ -92,6 +92,20 @@ impl Format for DockerFormat {
     fn kinds(&self) -> &'static [RepoKind] {
         &[RepoKind::Hosted, RepoKind::Proxy, RepoKind::Group]
     }
+    fn settings_form(&self) -> Vec<arca_core::settings_form::FormBlock> {
+        use arca_core::settings_form::{FormBlock, FormField};
+        vec![FormBlock {
+            legend: "Docker",
+            kinds: &[],
+            fields: vec![FormField::number(
+                "docker.httpPort",
+                "Own HTTP port (optional)",
+                1,
+                65535,
+                None,
+            )],
+        }]
+    }
 
     fn validate(&self, spec: &RepositorySpec) -> std::result::Result<(), String> {
         if let Some(p) = spec.attrs.pointer("/docker/httpPort")

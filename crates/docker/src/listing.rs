@@ -1,13 +1,10 @@
 //! Tag lists, the catalog and the referrers API.
 
+use arca_core::visibility::{self, Sight};
 use std::collections::BTreeSet;
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use arca_core::{
-    Arca,
-    model::RepoKind,
-    security::{Action, Permission},
-};
+use arca_core::{Arca, model::RepoKind};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -119,15 +116,9 @@ async fn catalog_inner(req: &HttpRequest, arca: &Arca) -> Result<HttpResponse> {
         .into_iter()
         .filter(|r| r.format == access::FORMAT)
         .filter(|r| connector.as_ref().is_none_or(|c| c == r.name.as_str()))
-        .filter(|r| {
-            [Action::Browse, Action::Read].iter().any(|&action| {
-                subject.can(&Permission::RepoView {
-                    format: access::FORMAT,
-                    repo: r.name.as_str(),
-                    action,
-                })
-            })
-        })
+        // Image names are not paths a content selector could pick among: the catalog lists
+        // the repositories seen whole.
+        .filter(|r| visibility::sight(&subject, r) == Sight::Whole)
         .collect();
     if repos.is_empty() && subject.anonymous {
         return Err(unauthorized());

@@ -138,6 +138,25 @@ impl Format for MavenFormat {
     fn kinds(&self) -> &'static [RepoKind] {
         &[RepoKind::Hosted, RepoKind::Proxy, RepoKind::Group]
     }
+    fn settings_form(&self) -> Vec<arca_core::settings_form::FormBlock> {
+        use arca_core::settings_form::{FormBlock, FormField};
+        vec![FormBlock {
+            legend: "Maven",
+            kinds: &[RepoKind::Hosted, RepoKind::Proxy],
+            fields: vec![
+                FormField::choice(
+                    "maven.versionPolicy",
+                    "Version policy",
+                    &[("RELEASE", "RELEASE"), ("SNAPSHOT", "SNAPSHOT"), ("MIXED", "MIXED")],
+                ),
+                FormField::choice(
+                    "maven.layoutPolicy",
+                    "Layout policy",
+                    &[("STRICT", "STRICT"), ("PERMISSIVE", "PERMISSIVE")],
+                ),
+            ],
+        }]
+    }
 
     fn validate(&self, spec: &RepositorySpec) -> Result<(), String> {
         let m = spec.attrs.get("maven");

@@ -40,6 +40,18 @@ impl Format for RawFormat {
     fn kinds(&self) -> &'static [RepoKind] {
         &[RepoKind::Hosted, RepoKind::Proxy, RepoKind::Group]
     }
+    fn settings_form(&self) -> Vec<arca_core::settings_form::FormBlock> {
+        use arca_core::settings_form::{FormBlock, FormField};
+        vec![FormBlock {
+            legend: "Raw",
+            kinds: &[],
+            fields: vec![FormField::choice(
+                "raw.contentDisposition",
+                "Content disposition",
+                &[("ATTACHMENT", "ATTACHMENT"), ("INLINE", "INLINE")],
+            )],
+        }]
+    }
 
     /// Files are served as attachments unless the repository says INLINE: an uploaded HTML
     /// page must not run in the browser as if the server had written it.

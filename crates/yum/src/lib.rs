@@ -75,6 +75,21 @@ impl Format for YumFormat {
     fn kinds(&self) -> &'static [RepoKind] {
         &[RepoKind::Hosted, RepoKind::Proxy, RepoKind::Group]
     }
+    fn settings_form(&self) -> Vec<arca_core::settings_form::FormBlock> {
+        use arca_core::settings_form::{FormBlock, FormField};
+        vec![FormBlock {
+            legend: "Yum",
+            kinds: &[RepoKind::Hosted],
+            fields: vec![
+                FormField::number("yum.repodataDepth", "Repodata depth", 0, 5, Some(0)),
+                FormField::choice(
+                    "yum.deployPolicy",
+                    "Deploy policy",
+                    &[("STRICT", "STRICT"), ("PERMISSIVE", "PERMISSIVE")],
+                ),
+            ],
+        }]
+    }
 
     fn validate(&self, spec: &RepositorySpec) -> Result<(), String> {
         if let Some(d) = spec.attrs.pointer("/yum/repodataDepth")

@@ -257,6 +257,44 @@ async fn typed_privileges_and_selectors(b: Backend) {
     )
     .await;
     assert_eq!(names(found), ["com/b.txt", "org/a.txt"]);
+    // Every listing applies one rule (core's visibility): the repository list shows bob the
+    // repository his selector sees, as search and browse do.
+    let listed = |v: serde_json::Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let repos = json(bob(GET, "/service/rest/v1/repositories").await.unwrap()).await;
+    assert_eq!(listed(repos), ["files"]);
+    // So does a user who may only read it (no browse privilege).
+    let r = post(
+        "roles",
+        json!({"id": "files-reader", "name": "files reader", "description": "",
+               "privileges": ["nx-repository-view-raw-files-read"], "roles": []}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = post(
+        "users",
+        json!({"userId": "carol", "firstName": "Carol", "lastName": "C", "emailAddress": "carol@example.org",
+               "password": "carol-password", "status": "active", "roles": ["files-reader"]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    let repos = json(
+        s.client()
+            .get(s.at("/service/rest/v1/repositories"))
+            .basic_auth("carol", Some("carol-password"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(listed(repos), ["files"]);
     let comps = json(bob(GET, "/service/rest/v1/search?q=b.txt").await.unwrap()).await;
     assert_eq!(comps["items"], json!([]), "{comps}");
     assert_eq!(

@@ -244,7 +244,7 @@ async fn validation(b: Backend) {
 
     // Unknown and not-yet-available formats, unsupported types.
     expect(400, "unknown repository format")(send(post("frobnicate/hosted", hosted("x"))).await);
-    expect(400, "does not support the npm format")(send(post("npm/hosted", hosted("x"))).await);
+    expect(400, "does not support the nuget format")(send(post("nuget/hosted", hosted("x"))).await);
     expect(404, "unknown repository type")(send(post("raw/mirror", hosted("x"))).await);
 
     // Duplicates.

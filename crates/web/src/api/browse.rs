@@ -2,6 +2,7 @@
 //! entries (`BrowseNodeXO`), `DELETE …?path=` deletes a folder and everything under it.
 
 use actix_web::{HttpRequest, HttpResponse, guard, web};
+use arca_core::visibility::{self, Sight};
 use arca_core::{
     Arca,
     auth::Caller,
@@ -79,10 +80,7 @@ async fn visible(arca: &Arca, subject: &Subject, name: &str) -> Result<Repositor
         Err(MetaError::NotFound) => return Err(not_found()),
         Err(e) => return Err(e.into()),
     };
-    if subject.can(&view(&repo, Action::Browse))
-        || subject.can(&view(&repo, Action::Read))
-        || subject.sees_some_of(&repo.format, repo.name.as_str())
-    {
+    if visibility::sight(subject, &repo) != Sight::Nothing {
         Ok(repo)
     } else if subject.anonymous {
         Err(AuthError::Unauthenticated.into())
@@ -93,10 +91,7 @@ async fn visible(arca: &Arca, subject: &Subject, name: &str) -> Result<Repositor
 
 /// Whether the caller may see this asset (its repository, or its path by a content selector).
 fn sees(subject: &Subject, repo: &Repository, a: &Asset) -> bool {
-    subject.can(&view(repo, Action::Browse))
-        || subject.can(&view(repo, Action::Read))
-        || subject.can_at(&view(repo, Action::Browse), &a.path)
-        || subject.can_at(&view(repo, Action::Read), &a.path)
+    visibility::sees(subject, repo, &a.path)
 }
 
 /// Every asset under `prefix` (`""`: all) of one repository.

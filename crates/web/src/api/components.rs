@@ -2,6 +2,7 @@
 //! delete, in Nexus's `ComponentXO`/`AssetXO` shapes. Ids are opaque, as Nexus's are.
 
 use actix_web::{HttpRequest, HttpResponse, web};
+use arca_core::visibility::{self, Sight};
 use arca_core::{
     Arca,
     auth::Caller,
@@ -195,7 +196,7 @@ async fn repo_for(
         repo: repo.name.as_str(),
         action,
     };
-    if !subject.can(&perm(Action::Browse)) && !subject.can(&perm(Action::Read)) {
+    if visibility::sight(subject, &repo) == Sight::Nothing {
         if subject.anonymous {
             return Err(arca_core::security::AuthError::Unauthenticated.into());
         }

@@ -6,6 +6,7 @@
 //! attributes, so the API echoes back what tools sent and a format reads its own block.
 
 use actix_web::{HttpRequest, HttpResponse, web};
+use arca_core::visibility::{self, Sight};
 use arca_core::{
     Arca, Format,
     auth::{Caller, Guard, RepoAdminGuard},
@@ -56,7 +57,6 @@ const NEXUS_ONLY: &[&str] = &[
     "go",
     "helm",
     "huggingface",
-    "npm",
     "nuget",
     "p2",
     "pub",
@@ -65,8 +65,6 @@ const NEXUS_ONLY: &[&str] = &[
     "swift",
     "terraform",
 ];
-/// Formats Arca will serve, each with its own crate, not all in every build yet.
-const PLANNED: &[&str] = &["maven", "pypi", "docker", "yum", "raw"];
 
 fn repo_url(base: &str, name: &RepoName) -> String {
     format!("{base}/repository/{name}")
@@ -184,16 +182,14 @@ pub(crate) fn detail(arca: &Arca, r: &Repository, base: &str) -> Value {
     v
 }
 
+/// Listed when the caller sees some of it (as every listing decides), or may read its settings.
 fn can_browse(caller: &Caller, r: &Repository) -> bool {
-    caller.0.can(&Permission::RepoView {
-        format: &r.format,
-        repo: r.name.as_str(),
-        action: Action::Browse,
-    }) || caller.0.can(&Permission::RepoAdmin {
-        format: &r.format,
-        repo: r.name.as_str(),
-        action: Action::Read,
-    })
+    visibility::sight(&caller.0, r) != Sight::Nothing
+        || caller.0.can(&Permission::RepoAdmin {
+            format: &r.format,
+            repo: r.name.as_str(),
+            action: Action::Read,
+        })
 }
 
 /// List the repositories the caller may browse.
@@ -347,9 +343,7 @@ fn format_for<'a>(
         )));
     };
     let Some(format) = arca.formats.by_api_name(segment) else {
-        let why = if PLANNED.contains(&segment) {
-            format!("the {segment} format is not available in this build of Arca yet")
-        } else if NEXUS_ONLY.contains(&segment) {
+        let why = if NEXUS_ONLY.contains(&segment) {
             format!("Arca does not support the {segment} format")
         } else {
             format!("unknown repository format {segment:?}")

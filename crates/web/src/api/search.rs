@@ -2,6 +2,7 @@
 //! keyword or checksum (and the `maven.*`/`docker.*` aliases), in the repositories the caller
 //! may see, 50 a page with `continuationToken` as Nexus pages them.
 
+use arca_core::visibility::{self, Sight};
 use std::collections::HashMap;
 
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -10,7 +11,7 @@ use arca_core::{
     auth::Caller,
     meta::SearchQuery,
     model::{Asset, Repository},
-    security::{Action, Permission, Subject},
+    security::Subject,
 };
 use utoipa::IntoParams;
 
@@ -86,7 +87,7 @@ struct Parsed {
     query: SearchQuery,
     repos: HashMap<i64, Repository>,
     /// Repositories seen only through content selectors: their assets are filtered by path.
-    selected_only: HashMap<String, String>,
+    selected_only: HashMap<String, Repository>,
     subject: Subject,
     after: i64,
 }
@@ -188,17 +189,12 @@ async fn parse_params(
         if repository.as_deref().is_some_and(|n| n != r.name.as_str()) {
             continue;
         }
-        let visible = [Action::Browse, Action::Read].into_iter().any(|action| {
-            subject.can(&Permission::RepoView {
-                format: &r.format,
-                repo: r.name.as_str(),
-                action,
-            })
-        });
-        if !visible && subject.sees_some_of(&r.format, r.name.as_str()) {
-            selected_only.insert(r.name.to_string(), r.format.clone());
-        } else if !visible {
-            continue;
+        match visibility::sight(subject, &r) {
+            Sight::Whole => {}
+            Sight::Selected => {
+                selected_only.insert(r.name.to_string(), r.clone());
+            }
+            Sight::Nothing => continue,
         }
         q.repo_ids.push(r.id);
         repos.insert(r.id, r);
@@ -242,16 +238,7 @@ async fn page(
     // The page may come out short; the token still moves past everything examined.
     assets.retain(|a| match p.selected_only.get(&a.repository) {
         None => true,
-        Some(format) => [Action::Browse, Action::Read].into_iter().any(|action| {
-            p.subject.can_at(
-                &Permission::RepoView {
-                    format,
-                    repo: &a.repository,
-                    action,
-                },
-                &a.path,
-            )
-        }),
+        Some(repo) => visibility::sees(&p.subject, repo, &a.path),
     });
     let comps = comps
         .into_iter()

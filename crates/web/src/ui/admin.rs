@@ -219,9 +219,80 @@ pub(crate) struct FormatChoice {
     pub kinds: String,
 }
 
+/// A format's fieldset in the repository form (see `arca_core::settings_form`).
+pub(crate) struct FormatBlock {
+    pub format: String,
+    /// Space-separated kinds; empty for all.
+    pub types: String,
+    pub legend: String,
+    pub fields: Vec<FormatField>,
+}
+
+pub(crate) struct FormatField {
+    pub name: String,
+    pub label: String,
+    /// (value, label); empty for a number.
+    pub choices: Vec<(String, String)>,
+    pub min: i64,
+    pub max: i64,
+    pub default: String,
+}
+
+fn format_blocks(arca: &Arca) -> Vec<FormatBlock> {
+    use arca_core::settings_form::Input;
+    let mut out = Vec::new();
+    for f in arca.formats.all() {
+        for b in f.settings_form() {
+            let fields = b
+                .fields
+                .iter()
+                .map(|field| {
+                    let (choices, min, max, default) = match &field.input {
+                        Input::Choice(c) => (
+                            c.iter()
+                                .map(|(v, l)| ((*v).to_owned(), (*l).to_owned()))
+                                .collect(),
+                            0,
+                            0,
+                            String::new(),
+                        ),
+                        Input::Number { min, max, default } => (
+                            Vec::new(),
+                            *min,
+                            *max,
+                            default.map(|d| d.to_string()).unwrap_or_default(),
+                        ),
+                    };
+                    FormatField {
+                        name: field.name.to_owned(),
+                        label: field.label.to_owned(),
+                        choices,
+                        min,
+                        max,
+                        default,
+                    }
+                })
+                .collect();
+            out.push(FormatBlock {
+                format: f.id().to_owned(),
+                types: b
+                    .kinds
+                    .iter()
+                    .map(|k| k.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                legend: b.legend.to_owned(),
+                fields,
+            });
+        }
+    }
+    out
+}
+
 #[derive(Template)]
 #[template(path = "admin_repository.html")]
 struct RepositoryForm {
+    format_blocks: Vec<FormatBlock>,
     chrome: Chrome,
     /// The repository being edited; empty for a new one.
     name: String,
@@ -270,6 +341,7 @@ async fn repository_form(
         .map(|r| (r.name.to_string(), r.format))
         .collect();
     Ok(render(&RepositoryForm {
+        format_blocks: format_blocks(arca),
         chrome: page.chrome,
         name,
         data,

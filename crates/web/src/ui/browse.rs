@@ -1,6 +1,7 @@
 //! Browse: the repository list, a repository's tree, and an asset's page.
 
 use actix_web::{HttpRequest, HttpResponse, web};
+use arca_core::visibility::{self, Sight};
 use arca_core::{
     Arca,
     group::leaf_members,
@@ -59,13 +60,7 @@ pub(crate) fn repo_row(r: &Repository, base: &str, stats: Option<&Stats>) -> Rep
 }
 
 pub(crate) fn can_browse(page: &Page, r: &Repository) -> bool {
-    [Action::Browse, Action::Read].into_iter().any(|action| {
-        page.subject.can(&Permission::RepoView {
-            format: &r.format,
-            repo: r.name.as_str(),
-            action,
-        })
-    }) || page.subject.sees_some_of(&r.format, r.name.as_str())
+    visibility::sight(&page.subject, r) != Sight::Nothing
 }
 
 pub(crate) async fn repositories(
