@@ -414,7 +414,8 @@ impl NpmFormat {
                     "keywords": m.get("keywords"),
                     "date": doc.time.get(&latest),
                     "links": {},
-                    "publisher": m.get("_npmUser"),
+                    "publisher": m.get("_npmUser").map(|u| json!({"username": u.get("name")})),
+                    "maintainers": maintainers(&m),
                 },
                 "score": { "final": 1.0, "detail": { "quality": 1.0, "popularity": 1.0, "maintenance": 1.0 } },
                 "searchScore": 1.0,
@@ -425,6 +426,26 @@ impl NpmFormat {
             "total": total,
             "time": packument::iso8601(arca_core::model::now_ms()),
         })))
+    }
+}
+
+/// `[{username, email}]`, as npm's search output reads it.
+fn maintainers(m: &Value) -> Value {
+    let listed: Vec<Value> = m
+        .get("maintainers")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .map(|x| json!({"username": x.get("name").or(x.get("username")), "email": x.get("email")}))
+                .collect()
+        })
+        .unwrap_or_default();
+    if !listed.is_empty() {
+        return Value::Array(listed);
+    }
+    match m.pointer("/_npmUser/name") {
+        Some(n) => json!([{ "username": n, "email": "" }]),
+        None => json!([]),
     }
 }
 
