@@ -34,6 +34,10 @@ impl RepoContext {
     pub fn repo_url(&self) -> String {
         format!("{}/repository/{}/", self.base_url, self.repo.name)
     }
+    /// Where a read looks, in order: see [`crate::group::read_sources`].
+    pub async fn sources(&self) -> Result<Vec<Repository>, crate::storage::StorageError> {
+        Ok(crate::group::read_sources(&self.arca, &self.repo).await?)
+    }
     pub fn uploader(&self) -> Option<String> {
         (!self.subject.anonymous).then(|| self.subject.user_id.clone())
     }

@@ -15,6 +15,14 @@ pub async fn leaf_members(arca: &Arca, group: &Repository) -> Result<Vec<Reposit
     resolve(group, async |name: &str| arca.repository(name).await).await
 }
 
+/// Where a read of `repo` looks, in order: a group's leaf members, or the repository itself.
+pub async fn read_sources(arca: &Arca, repo: &Repository) -> Result<Vec<Repository>, MetaError> {
+    match repo.kind {
+        RepoKind::Group => leaf_members(arca, repo).await,
+        _ => Ok(vec![repo.clone()]),
+    }
+}
+
 /// [`leaf_members`] read from the database itself.
 pub async fn leaf_members_in(db: &Db, group: &Repository) -> Result<Vec<Repository>, MetaError> {
     resolve(group, async |name: &str| db.get_repository(name).await).await

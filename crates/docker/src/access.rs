@@ -309,10 +309,7 @@ pub fn may_pull(subject: &Subject, creds: &Credentials, target: &Target) -> bool
 
 /// The repositories a read looks in: a group's members in order, else the repository.
 pub async fn read_sources(arca: &Arca, repo: &Repository) -> Result<Vec<Repository>> {
-    Ok(match repo.kind {
-        RepoKind::Group => arca_core::group::leaf_members(arca, repo).await?,
-        _ => vec![repo.clone()],
-    })
+    Ok(arca_core::group::read_sources(arca, repo).await?)
 }
 
 /// The repository a write lands in: a hosted one itself, a group's writable member.

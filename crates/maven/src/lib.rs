@@ -18,7 +18,6 @@ use arca_core::{
     Format, RepoContext,
     blob::{MultiHasher, PutOptions},
     format::RebuildError,
-    group::leaf_members,
     http::{
         blob_response, error_text as fail, not_modified, payload_stream, remote_ip,
         requested_range, storage_error as storage_fail, text,
@@ -147,7 +146,11 @@ impl Format for MavenFormat {
                 FormField::choice(
                     "maven.versionPolicy",
                     "Version policy",
-                    &[("RELEASE", "RELEASE"), ("SNAPSHOT", "SNAPSHOT"), ("MIXED", "MIXED")],
+                    &[
+                        ("RELEASE", "RELEASE"),
+                        ("SNAPSHOT", "SNAPSHOT"),
+                        ("MIXED", "MIXED"),
+                    ],
                 ),
                 FormField::choice(
                     "maven.layoutPolicy",
@@ -282,7 +285,7 @@ impl Format for MavenFormat {
                     "method not allowed on a directory",
                 );
             }
-            return match sources(&cx).await {
+            return match cx.sources().await {
                 Ok(repos) => arca_core::browse::listing(&cx, &repos).await,
                 Err(e) => storage_fail(e),
             };
@@ -309,13 +312,6 @@ impl Format for MavenFormat {
             _ => text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed"),
         }
     }
-}
-
-async fn sources(cx: &RepoContext) -> Result<Vec<Repository>, StorageError> {
-    Ok(match cx.repo.kind {
-        RepoKind::Group => leaf_members(&cx.arca, &cx.repo).await?,
-        _ => vec![cx.repo.clone()],
-    })
 }
 
 // ---------------------------------------------------------------- reading
@@ -396,7 +392,7 @@ async fn first_hit(
     path: &AssetPath,
     mp: &Option<MavenPath>,
 ) -> Result<Option<Asset>, HttpResponse> {
-    let repos = sources(cx).await.map_err(storage_fail)?;
+    let repos = cx.sources().await.map_err(storage_fail)?;
     let mut failure = None;
     for repo in &repos {
         match locate(cx, repo, path, mp).await {
@@ -437,7 +433,7 @@ async fn merged_metadata(
     path: &AssetPath,
     mp: &Option<MavenPath>,
 ) -> Result<Option<Vec<u8>>, HttpResponse> {
-    let repos = sources(cx).await.map_err(storage_fail)?;
+    let repos = cx.sources().await.map_err(storage_fail)?;
     let mut all = Vec::new();
     let mut raw_first = None;
     for repo in &repos {

@@ -15,7 +15,6 @@ use actix_web::{HttpRequest, HttpResponse, http::Method, http::StatusCode, web};
 use arca_core::{
     Format, RepoContext,
     format::{RebuildError, RepoRoute},
-    group::leaf_members,
     http::{
         blob_response, error_text as fail, not_modified, requested_range,
         storage_error as storage_fail, text,
@@ -136,7 +135,7 @@ impl Format for PypiFormat {
             return project_page(&cx, &req, &norm).await;
         }
         if path.is_empty() || path.ends_with('/') {
-            return match sources(&cx).await {
+            return match cx.sources().await {
                 Ok(repos) => arca_core::browse::listing(&cx, &repos).await,
                 Err(e) => storage_fail(e),
             };
@@ -165,13 +164,6 @@ impl Format for PypiFormat {
             .map(|m| RepoRoute::new(m, YANK, Action::Edit, &[RepoKind::Hosted], yank))
             .collect()
     }
-}
-
-async fn sources(cx: &RepoContext) -> Result<Vec<Repository>, StorageError> {
-    Ok(match cx.repo.kind {
-        RepoKind::Group => leaf_members(&cx.arca, &cx.repo).await?,
-        _ => vec![cx.repo.clone()],
-    })
 }
 
 /// `packages/{project}/{version}/{filename}`: the same layout in hosted and proxy repositories,
@@ -323,7 +315,7 @@ fn version_key(v: &str) -> Vec<(u64, String)> {
 }
 
 async fn project_page(cx: &RepoContext, req: &HttpRequest, norm: &str) -> HttpResponse {
-    let repos = match sources(cx).await {
+    let repos = match cx.sources().await {
         Ok(r) => r,
         Err(e) => return storage_fail(e),
     };
@@ -390,7 +382,7 @@ fn respond_page(req: &HttpRequest, page: &Page) -> HttpResponse {
 }
 
 async fn index(cx: &RepoContext, req: &HttpRequest) -> HttpResponse {
-    let repos = match sources(cx).await {
+    let repos = match cx.sources().await {
         Ok(r) => r,
         Err(e) => return storage_fail(e),
     };
@@ -512,7 +504,7 @@ async fn locate(
 }
 
 async fn download(cx: &RepoContext, req: &HttpRequest, path: &AssetPath) -> HttpResponse {
-    let repos = match sources(cx).await {
+    let repos = match cx.sources().await {
         Ok(r) => r,
         Err(e) => return storage_fail(e),
     };

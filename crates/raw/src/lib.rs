@@ -15,7 +15,6 @@ use actix_web::{
 use arca_core::{
     Format, RepoContext,
     blob::PutOptions,
-    group::leaf_members,
     http::{
         blob_response, error_text, not_modified, payload_stream, remote_ip, requested_range,
         storage_error as error, text,
@@ -23,7 +22,7 @@ use arca_core::{
     meta::NewComponent,
     model::{AssetPath, Digest, RepoKind, Repository, RepositorySpec},
     proxy::{FetchSpec, Freshness, ProxyError, ProxySettings},
-    storage::{AssetMeta, StorageError},
+    storage::AssetMeta,
 };
 use async_trait::async_trait;
 
@@ -103,7 +102,7 @@ impl Format for RawFormat {
             }
         };
         match (req.method().clone(), path) {
-            (Method::GET | Method::HEAD, None) => match sources(&cx).await {
+            (Method::GET | Method::HEAD, None) => match cx.sources().await {
                 Ok(repos) => arca_core::browse::listing(&cx, &repos).await,
                 Err(e) => error(e),
             },
@@ -160,15 +159,8 @@ fn content_disposition(repo: &Repository, path: &AssetPath) -> Option<HeaderValu
     cd.try_into_value().ok()
 }
 
-async fn sources(cx: &RepoContext) -> Result<Vec<Repository>, StorageError> {
-    Ok(match cx.repo.kind {
-        RepoKind::Group => leaf_members(&cx.arca, &cx.repo).await?,
-        _ => vec![cx.repo.clone()],
-    })
-}
-
 async fn read(cx: &RepoContext, req: &HttpRequest, path: &AssetPath) -> HttpResponse {
-    let repos = match sources(cx).await {
+    let repos = match cx.sources().await {
         Ok(r) => r,
         Err(e) => return error(e),
     };
