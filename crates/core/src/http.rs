@@ -183,6 +183,29 @@ pub fn blob_response(req: &HttpRequest, asset: &Asset, body: BlobBody) -> HttpRe
     b.body(actix_web::body::SizedStream::new(len, body.stream))
 }
 
+/// A proxy's file on its way from the remote (see [`crate::proxy::Proxy::fetch_stream`]): 200
+/// with the remote's type and length (chunked without one); the validators come once it is
+/// cached. A HEAD gets the headers, and the caching goes on.
+pub fn remote_response(req: &HttpRequest, remote: crate::proxy::RemoteBody) -> HttpResponse {
+    let mut b = HttpResponse::Ok();
+    b.insert_header((header::CONTENT_TYPE, remote.content_type.as_str()));
+    let head = req.method() == actix_web::http::Method::HEAD;
+    match remote.size {
+        Some(n) => {
+            b.no_chunking(n);
+            if head {
+                return b.body(actix_web::body::SizedStream::new(
+                    n,
+                    futures_util::stream::empty::<Result<bytes::Bytes, std::io::Error>>(),
+                ));
+            }
+            b.body(actix_web::body::SizedStream::new(n, remote.body))
+        }
+        None if head => b.finish(),
+        None => b.streaming(remote.body),
+    }
+}
+
 /// 416 with the size, as RFC 9110 asks.
 pub fn range_not_satisfiable(size: u64) -> HttpResponse {
     HttpResponse::RangeNotSatisfiable()

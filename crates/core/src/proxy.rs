@@ -169,6 +169,9 @@ pub enum ProxyError {
 
 type FlightKey = (i64, String);
 
+/// Files of a known size up to this are stored before they are sent (see `fetch_stream`).
+const STREAM_FROM: u64 = 64 * 1024;
+
 /// The proxy engine, one per process.
 pub struct Proxy {
     client: reqwest::Client,
@@ -272,7 +275,8 @@ impl Proxy {
     }
 
     /// The cached asset for `path`, fetching or revalidating it from the remote when it is
-    /// missing or stale. `Ok(None)` when the remote has no such file.
+    /// missing or stale. `Ok(None)` when the remote has no such file. The whole file is
+    /// stored before this returns: for what the format reads itself (indexes, metadata).
     pub async fn fetch(
         &self,
         storage: &Storage,
@@ -282,6 +286,125 @@ impl Proxy {
         spec: FetchSpec,
         meta: AssetMeta,
     ) -> Result<Option<Asset>, ProxyError> {
+        let (settings, cached, _flight) = match self.lookup(storage, db, repo, path, &spec).await? {
+            Lookup::Settled(found) => return Ok(found),
+            Lookup::Fetch {
+                settings,
+                cached,
+                flight,
+            } => (settings, cached, flight),
+        };
+        match self
+            .request(db, repo, path, &settings, &spec, cached, meta)
+            .await?
+        {
+            Remote::Settled(found) => Ok(found),
+            Remote::Body(mut b) => {
+                let body = b.response_stream();
+                b.store(storage, repo, path, &spec, body).await
+            }
+        }
+    }
+
+    /// Like [`Proxy::fetch`], for content sent on to a client: a file not cached yet streams
+    /// to the client as it is written to the cache, so the first byte does not wait for the
+    /// last. The last chunk is held back until the copy is stored and verified: a client never
+    /// receives a whole file that failed its check (its download breaks off instead). The
+    /// caching goes on if the client leaves; the file's single flight is held until it ends.
+    pub async fn fetch_stream(
+        arca: &actix_web::web::Data<crate::Arca>,
+        repo: &Repository,
+        path: &AssetPath,
+        spec: FetchSpec,
+        meta: AssetMeta,
+    ) -> Result<Option<Fetched>, ProxyError> {
+        let proxy = &arca.proxy;
+        let (settings, cached, flight) = match proxy
+            .lookup(&arca.storage, &arca.db, repo, path, &spec)
+            .await?
+        {
+            Lookup::Settled(found) => return Ok(found.map(Fetched::Cached)),
+            Lookup::Fetch {
+                settings,
+                cached,
+                flight,
+            } => (settings, cached, flight),
+        };
+        let mut b = match proxy
+            .request(&arca.db, repo, path, &settings, &spec, cached, meta)
+            .await?
+        {
+            Remote::Settled(found) => return Ok(found.map(Fetched::Cached)),
+            // A small file gains nothing from streaming: stored first, it is answered after the
+            // copy is kept, and a failed check gets a clean error rather than a cut download.
+            Remote::Body(mut b) if b.size.is_some_and(|n| n <= STREAM_FROM) => {
+                let body = b.response_stream();
+                return Ok(b
+                    .store(&arca.storage, repo, path, &spec, body)
+                    .await?
+                    .map(Fetched::Cached));
+            }
+            Remote::Body(b) => b,
+        };
+        let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(8);
+        let held = std::sync::Arc::new(Mutex::new(None::<bytes::Bytes>));
+        let (tee_tx, tee_held) = (tx.clone(), held.clone());
+        // Each chunk goes on to the client one chunk late (while it listens) and into the cache.
+        let body = b
+            .response_stream()
+            .then(move |chunk| {
+                let (tx, held) = (tee_tx.clone(), tee_held.clone());
+                async move {
+                    if let Ok(c) = &chunk {
+                        let previous = held.lock().ok().and_then(|mut h| h.replace(c.clone()));
+                        if let Some(p) = previous {
+                            let _ = tx.send(Ok(p)).await;
+                        }
+                    }
+                    chunk
+                }
+            })
+            .boxed();
+        let remote = RemoteBody {
+            content_type: b.meta.content_type.clone(),
+            size: b.size,
+            body: futures_util::stream::unfold(rx, |mut rx| async move {
+                rx.recv().await.map(|item| (item, rx))
+            })
+            .boxed(),
+        };
+        let (arca, repo, path) = (arca.clone(), repo.clone(), path.clone());
+        // On the runtime, not a worker's local set: see `Guard`'s drop.
+        tokio::spawn(async move {
+            let _flight = flight;
+            let stored = b.store(&arca.storage, &repo, &path, &spec, body).await;
+            let last = held.lock().ok().and_then(|mut h| h.take());
+            match (stored, last) {
+                (Ok(Some(_)), Some(last)) => {
+                    let _ = tx.send(Ok(last)).await;
+                }
+                (Ok(_), None) => {}
+                (Ok(None), Some(_)) | (Err(_), _) => {
+                    let _ = tx
+                        .send(Err(std::io::Error::other(
+                            "the remote's content was not stored; the download is cut short",
+                        )))
+                        .await;
+                }
+            }
+        });
+        Ok(Some(Fetched::Remote(remote)))
+    }
+
+    /// The cache's answer, or the go-ahead (holding the file's single flight) to ask the remote.
+    async fn lookup(
+        &self,
+        storage: &Storage,
+        db: &Db,
+        repo: &Repository,
+        path: &AssetPath,
+        spec: &FetchSpec,
+    ) -> Result<Lookup, ProxyError> {
         let settings = ProxySettings::from_attrs(&repo.attrs).map_err(ProxyError::Config)?;
         let max_age = match spec.freshness {
             Freshness::Metadata => settings.metadata_max_age,
@@ -298,14 +421,14 @@ impl Proxy {
         if let Some(a) = &cached
             && fresh(a)
         {
-            return Ok(cached);
+            return Ok(Lookup::Settled(cached));
         }
         if cached.is_none() && self.negative_hit(&key) {
-            return Ok(None);
+            return Ok(Lookup::Settled(None));
         }
         // One fetch of a file at a time, on this node and across nodes.
         let flight_key = crate::locks::LockKey::new("proxy-fetch", &format!("{}\0{path}", repo.id));
-        let _flight = storage
+        let flight = storage
             .locks()
             .flight(flight_key)
             .await
@@ -315,20 +438,22 @@ impl Proxy {
             .find_asset(repo.id, path.as_str())
             .await
             .map_err(StorageError::from)?;
-        match &cached {
-            Some(a) if fresh(a) => Ok(cached),
-            _ if cached.is_none() && self.negative_hit(&key) => Ok(None),
-            _ => {
-                self.refresh(storage, db, repo, path, &settings, &spec, cached, meta)
-                    .await
-            }
-        }
+        Ok(match cached {
+            Some(a) if fresh(&a) => Lookup::Settled(Some(a)),
+            None if self.negative_hit(&key) => Lookup::Settled(None),
+            cached => Lookup::Fetch {
+                settings,
+                cached,
+                flight,
+            },
+        })
     }
 
+    /// Asks the remote: settled (not modified, gone, unreachable with or without a cached copy
+    /// to fall back on) or a body to store.
     #[allow(clippy::too_many_arguments)]
-    async fn refresh(
+    async fn request(
         &self,
-        storage: &Storage,
         db: &Db,
         repo: &Repository,
         path: &AssetPath,
@@ -336,11 +461,11 @@ impl Proxy {
         spec: &FetchSpec,
         cached: Option<Asset>,
         mut meta: AssetMeta,
-    ) -> Result<Option<Asset>, ProxyError> {
+    ) -> Result<Remote, ProxyError> {
         let key: FlightKey = (repo.id, path.to_string());
         if settings.blocked {
             return match cached {
-                Some(a) => Ok(Some(a)),
+                Some(a) => Ok(Remote::Settled(Some(a))),
                 None => Err(ProxyError::Blocked(repo.name.to_string())),
             };
         }
@@ -372,13 +497,16 @@ impl Proxy {
         let sent = tokio::time::timeout(settings.timeout, req.send()).await;
         let resp = match sent {
             Ok(Ok(r)) => r,
-            Ok(Err(e)) => return stale_or(cached, unreachable(e.to_string()), repo),
+            Ok(Err(e)) => {
+                return stale_or(cached, unreachable(e.to_string()), repo).map(Remote::Settled);
+            }
             Err(_) => {
                 return stale_or(
                     cached,
                     unreachable(format!("no answer within {:?}", settings.timeout)),
                     repo,
-                );
+                )
+                .map(Remote::Settled);
             }
         };
         let status = resp.status();
@@ -388,7 +516,7 @@ impl Proxy {
                     .await
                     .map_err(StorageError::from)?;
             }
-            return Ok(cached);
+            return Ok(Remote::Settled(cached));
         }
         if status == reqwest::StatusCode::NOT_FOUND || status == reqwest::StatusCode::GONE {
             if let Some(ttl) = settings.negative_ttl
@@ -397,7 +525,7 @@ impl Proxy {
                 n.insert(key, Instant::now() + ttl);
             }
             // The remote dropped it: the cached copy stays servable until someone deletes it.
-            return Ok(cached);
+            return Ok(Remote::Settled(cached));
         }
         if !status.is_success() {
             return stale_or(
@@ -407,7 +535,8 @@ impl Proxy {
                     status: status.as_u16(),
                 },
                 repo,
-            );
+            )
+            .map(Remote::Settled);
         }
         let header = |h: reqwest::header::HeaderName| {
             resp.headers()
@@ -432,13 +561,77 @@ impl Proxy {
             }),
         );
         meta.attrs = Value::Object(attrs);
-        let body = resp.bytes_stream().map_err(std::io::Error::other).boxed();
+        Ok(Remote::Body(RemoteFile {
+            size: resp.content_length(),
+            resp: Some(resp),
+            url,
+            meta,
+            cached,
+        }))
+    }
+}
+
+/// What the cache said before the remote was asked.
+// Made and taken apart once per request: boxing would only add an allocation.
+#[allow(clippy::large_enum_variant)]
+enum Lookup {
+    Settled(Option<Asset>),
+    Fetch {
+        settings: ProxySettings,
+        cached: Option<Asset>,
+        flight: crate::locks::Guard,
+    },
+}
+
+/// What the remote said.
+// Made and taken apart once per request: boxing would only add an allocation.
+#[allow(clippy::large_enum_variant)]
+enum Remote {
+    Settled(Option<Asset>),
+    Body(RemoteFile),
+}
+
+/// A remote's 200, its body not read yet.
+struct RemoteFile {
+    /// Taken once, by [`RemoteFile::response_stream`].
+    resp: Option<reqwest::Response>,
+    size: Option<u64>,
+    url: String,
+    meta: AssetMeta,
+    cached: Option<Asset>,
+}
+
+impl RemoteFile {
+    fn response_stream(&mut self) -> crate::blob::ByteStream {
+        match self.resp.take() {
+            Some(r) => r.bytes_stream().map_err(std::io::Error::other).boxed(),
+            None => futures_util::stream::empty().boxed(),
+        }
+    }
+
+    /// Stores `body` (this file's bytes, perhaps passing a tee) as the cached copy.
+    async fn store(
+        &self,
+        storage: &Storage,
+        repo: &Repository,
+        path: &AssetPath,
+        spec: &FetchSpec,
+        body: crate::blob::ByteStream,
+    ) -> Result<Option<Asset>, ProxyError> {
+        let unreachable = |reason: String| ProxyError::Unreachable {
+            url: self.url.clone(),
+            reason,
+        };
         let opts = PutOptions {
             all_checksums: true,
             expect: spec.expect.clone(),
             ..Default::default()
         };
-        match storage.ingest(repo, path, body, opts, meta).await {
+        let cached = self.cached.clone();
+        match storage
+            .ingest(repo, path, body, opts, self.meta.clone())
+            .await
+        {
             Ok(asset) => {
                 tracing::info!(repo = %repo.name, path = %path, size = asset.size, "cached from remote");
                 Ok(Some(asset))
@@ -456,6 +649,24 @@ impl Proxy {
             Err(e) => Err(e.into()),
         }
     }
+}
+
+/// What [`Proxy::fetch_stream`] found.
+// Made and taken apart once per request: boxing would only add an allocation.
+#[allow(clippy::large_enum_variant)]
+pub enum Fetched {
+    /// The cached copy (fresh, revalidated, or stale while the remote cannot be reached).
+    Cached(Asset),
+    /// Coming from the remote now, cached as it streams.
+    Remote(RemoteBody),
+}
+
+/// A remote file on its way to the client.
+pub struct RemoteBody {
+    pub content_type: String,
+    /// The remote's `Content-Length`, when it sent one.
+    pub size: Option<u64>,
+    pub body: crate::blob::ByteStream,
 }
 
 impl Proxy {

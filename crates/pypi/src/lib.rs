@@ -16,11 +16,11 @@ use arca_core::{
     Format, RepoContext,
     format::{RebuildError, RepoRoute},
     http::{
-        blob_response, error_text as fail, not_modified, requested_range,
+        blob_response, error_text as fail, not_modified, remote_response, requested_range,
         storage_error as storage_fail, text,
     },
     model::{Asset, AssetPath, Digest, RepoKind, Repository, RepositorySpec},
-    proxy::{FetchSpec, Freshness, ProxyError, ProxySettings},
+    proxy::{FetchSpec, Fetched, Freshness, Proxy, ProxyError, ProxySettings},
     security::Action,
     storage::{AssetMeta, StorageError},
 };
@@ -430,7 +430,7 @@ async fn locate(
     cx: &RepoContext,
     repo: &Repository,
     path: &AssetPath,
-) -> Result<Option<Asset>, ProxyError> {
+) -> Result<Option<Fetched>, ProxyError> {
     if let Some(a) = cx
         .arca
         .db
@@ -438,7 +438,7 @@ async fn locate(
         .await
         .map_err(StorageError::from)?
     {
-        return Ok(Some(a));
+        return Ok(Some(Fetched::Cached(a)));
     }
     if repo.kind != RepoKind::Proxy {
         return Ok(None);
@@ -497,10 +497,8 @@ async fn locate(
         attrs: json!({ "pypi": { "requires_python": l.entry.requires_python } }),
         ..Default::default()
     };
-    let arca = &cx.arca;
-    arca.proxy
-        .fetch(&arca.storage, &arca.db, repo, path, spec, meta)
-        .await
+    // Sent on as it arrives; checked against the index's SHA-256 before the last byte goes.
+    Proxy::fetch_stream(&cx.arca, repo, path, spec, meta).await
 }
 
 async fn download(cx: &RepoContext, req: &HttpRequest, path: &AssetPath) -> HttpResponse {
@@ -511,7 +509,8 @@ async fn download(cx: &RepoContext, req: &HttpRequest, path: &AssetPath) -> Http
     let mut failure = None;
     for repo in &repos {
         match locate(cx, repo, path).await {
-            Ok(Some(asset)) => {
+            Ok(Some(Fetched::Remote(remote))) => return remote_response(req, remote),
+            Ok(Some(Fetched::Cached(asset))) => {
                 if let Some(r) = not_modified(req, &asset) {
                     return r;
                 }

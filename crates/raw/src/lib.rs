@@ -16,12 +16,12 @@ use arca_core::{
     Format, RepoContext,
     blob::PutOptions,
     http::{
-        blob_response, error_text, not_modified, payload_stream, remote_ip, requested_range,
-        storage_error as error, text,
+        blob_response, error_text, not_modified, payload_stream, remote_ip, remote_response,
+        requested_range, storage_error as error, text,
     },
     meta::NewComponent,
     model::{AssetPath, Digest, RepoKind, Repository, RepositorySpec},
-    proxy::{FetchSpec, Freshness, ProxyError, ProxySettings},
+    proxy::{FetchSpec, Fetched, Freshness, Proxy, ProxyError, ProxySettings},
     storage::AssetMeta,
 };
 use async_trait::async_trait;
@@ -169,27 +169,32 @@ async fn read(cx: &RepoContext, req: &HttpRequest, path: &AssetPath) -> HttpResp
         let found = match repo.kind {
             RepoKind::Proxy => {
                 let meta = asset_meta(cx, req, path, String::new());
-                let arca = &cx.arca;
-                arca.proxy
-                    .fetch(
-                        &arca.storage,
-                        &arca.db,
-                        &repo,
-                        path,
-                        FetchSpec::new(Freshness::Content),
-                        meta,
-                    )
-                    .await
+                Proxy::fetch_stream(
+                    &cx.arca,
+                    &repo,
+                    path,
+                    FetchSpec::new(Freshness::Content),
+                    meta,
+                )
+                .await
             }
             _ => cx
                 .arca
                 .db
                 .find_asset(repo.id, path.as_str())
                 .await
+                .map(|a| a.map(Fetched::Cached))
                 .map_err(|e| ProxyError::Storage(e.into())),
         };
         let asset = match found {
-            Ok(Some(a)) => a,
+            Ok(Some(Fetched::Cached(a))) => a,
+            Ok(Some(Fetched::Remote(remote))) => {
+                let mut resp = remote_response(req, remote);
+                if let Some(cd) = content_disposition(&cx.repo, path) {
+                    resp.headers_mut().insert(header::CONTENT_DISPOSITION, cd);
+                }
+                return resp;
+            }
             Ok(None) => continue,
             // A failing member does not hide the others.
             Err(e) => {

@@ -9,6 +9,7 @@ use std::{
 };
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, dev::ServerHandle, web};
+use futures_util::StreamExt;
 
 #[derive(Default)]
 struct State {
@@ -16,6 +17,7 @@ struct State {
     hits: HashMap<String, usize>,
     auth: Option<String>,
     delay_ms: u64,
+    trickle_ms: u64,
 }
 
 pub struct Upstream {
@@ -34,10 +36,15 @@ fn etag(b: &[u8]) -> String {
 
 async fn serve(req: HttpRequest, state: web::Data<Arc<Mutex<State>>>) -> HttpResponse {
     let path = req.path().trim_start_matches('/').to_owned();
-    let (file, auth, delay) = {
+    let (file, auth, delay, trickle) = {
         let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
         *s.hits.entry(path.clone()).or_default() += 1;
-        (s.files.get(&path).cloned(), s.auth.clone(), s.delay_ms)
+        (
+            s.files.get(&path).cloned(),
+            s.auth.clone(),
+            s.delay_ms,
+            s.trickle_ms,
+        )
     };
     if delay > 0 {
         tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
@@ -64,10 +71,27 @@ async fn serve(req: HttpRequest, state: web::Data<Arc<Mutex<State>>>) -> HttpRes
     {
         return HttpResponse::NotModified().finish();
     }
-    HttpResponse::Ok()
-        .insert_header(("etag", tag))
-        .content_type("application/x-test")
-        .body(body)
+    let mut ok = HttpResponse::Ok();
+    ok.insert_header(("etag", tag))
+        .content_type("application/x-test");
+    if trickle > 0 && body.len() >= 2 {
+        // The first half now, the rest after a pause: a slow remote mid-file.
+        let n = body.len() as u64;
+        let rest = body[body.len() / 2..].to_vec();
+        let first = body[..body.len() / 2].to_vec();
+        let chunks =
+            futures_util::stream::iter([first, rest])
+                .enumerate()
+                .then(move |(i, c)| async move {
+                    if i == 1 {
+                        tokio::time::sleep(std::time::Duration::from_millis(trickle)).await;
+                    }
+                    Ok::<_, std::io::Error>(bytes::Bytes::from(c))
+                });
+        ok.no_chunking(n);
+        return ok.body(actix_web::body::SizedStream::new(n, Box::pin(chunks)));
+    }
+    ok.body(body)
 }
 
 impl Upstream {
@@ -120,6 +144,10 @@ impl Upstream {
     /// Require `Authorization: Basic base64(user:pass)`.
     pub fn require_basic(&self, header_value: &str) {
         self.with(|s| s.auth = Some(header_value.to_owned()));
+    }
+    /// Send each file's second half only this long after its first.
+    pub fn trickle(&self, ms: u64) {
+        self.with(|s| s.trickle_ms = ms);
     }
     /// Answer every request only after this long.
     pub fn delay(&self, ms: u64) {

@@ -250,7 +250,53 @@ async fn group_over_hosted_and_proxy(b: Backend) {
     assert_eq!(get(&s, "/repository/all/nowhere.txt").await.0, 404);
 }
 
+/// A file not cached yet streams to the client as it arrives (the first bytes do not wait for
+/// the remote's last), is kept once whole, and is served from the cache after.
+async fn streams_while_caching(b: Backend) {
+    let s = TestServer::start(b).await;
+    let mut up = Upstream::start();
+    let big: Vec<u8> = (0..2 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    up.put("big.bin", big.clone());
+    up.trickle(1500);
+    create_proxy(&s, proxy_body("slow", &up.url, json!({}))).await;
+    let t0 = std::time::Instant::now();
+    let mut r = s
+        .admin(GET, "/repository/slow/big.bin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.content_length(), Some(big.len() as u64));
+    let first = r.chunk().await.unwrap().expect("a first chunk");
+    let first_at = t0.elapsed();
+    let mut got = first.to_vec();
+    while let Some(c) = r.chunk().await.unwrap() {
+        got.extend_from_slice(&c);
+    }
+    let all_at = t0.elapsed();
+    assert!(got == big, "the streamed copy is the remote's file");
+    assert!(
+        first_at < std::time::Duration::from_millis(1000),
+        "first byte after {first_at:?}: not streamed"
+    );
+    assert!(
+        all_at >= std::time::Duration::from_millis(1500),
+        "{all_at:?}"
+    );
+    // Kept: served with the remote gone.
+    up.stop().await;
+    let r = s
+        .admin(GET, "/repository/slow/big.bin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.bytes().await.unwrap().as_ref() == big.as_slice());
+    assert_eq!(up.hits("big.bin"), 1);
+}
+
 both_backends!(
+    streams_while_caching,
     fetch_cache_and_single_flight,
     max_age_negative_cache_and_auth,
     group_over_hosted_and_proxy

@@ -421,6 +421,30 @@ async fn proxy_and_group(b: Backend) {
         .await
         .unwrap();
     assert_eq!(r.status(), 502);
+    // A large one streams, so its check comes at the end: the download breaks off before its
+    // last bytes and nothing is cached (the next request asks the remote again).
+    let big = vec![7u8; 512 * 1024];
+    up.put("files/ab/evil-2.0.tar.gz", big.clone());
+    up.put("simple/evil/", "<a href=\"../../files/ab/evil-2.0.tar.gz#sha256=0000000000000000000000000000000000000000000000000000000000000000\">evil-2.0.tar.gz</a>");
+    s.admin(POST, "/service/rest/v1/repositories/pp/invalidate-cache")
+        .send()
+        .await
+        .unwrap();
+    for round in 1..=2 {
+        let r = s
+            .admin(GET, "/repository/pp/packages/evil/2.0/evil-2.0.tar.gz")
+            .send()
+            .await
+            .unwrap();
+        if r.status() == 200 {
+            let got = r.bytes().await;
+            assert!(
+                got.as_ref().map_or(true, |b| b.len() < big.len()),
+                "round {round}: a file failing its check was delivered whole"
+            );
+        }
+        assert_eq!(up.hits("files/ab/evil-2.0.tar.gz"), round, "not cached");
+    }
 
     // Group: hosted and proxied files on one page, links through the group.
     let fields = [
