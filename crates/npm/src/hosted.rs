@@ -604,9 +604,9 @@ pub async fn delete_tarball(cx: &RepoContext, name: &PkgName, file: &str) -> Res
 }
 
 /// `GET /-/package/{name}/dist-tags`
-pub fn dist_tags(doc: Option<Doc>, name: &PkgName) -> Result<HttpResponse> {
+pub fn dist_tags(doc: Option<&Doc>, name: &PkgName) -> Result<HttpResponse> {
     let d = doc.ok_or_else(|| NpmError::NotFound(name.full.clone()))?;
-    Ok(HttpResponse::Ok().json(d.dist_tags))
+    Ok(HttpResponse::Ok().json(&d.dist_tags))
 }
 
 /// `PUT /-/package/{name}/dist-tags/{tag}` (body: the version as a JSON string) and `DELETE`.

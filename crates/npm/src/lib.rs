@@ -12,6 +12,8 @@ mod proxy;
 mod splitter;
 mod upload;
 
+use std::sync::Arc;
+
 use actix_web::{HttpRequest, HttpResponse, http::Method, http::header, web};
 use arca_core::{
     Format, RepoContext,
@@ -86,6 +88,57 @@ impl Format for NpmFormat {
         Route::parse(path).action(method)
     }
 
+    fn settings_form(&self) -> Vec<arca_core::settings_form::FormBlock> {
+        use arca_core::settings_form::{FormBlock, FormField};
+        vec![FormBlock {
+            legend: "npm",
+            kinds: &[RepoKind::Proxy],
+            fields: vec![FormField::choice(
+                "npm.removeQuarantined",
+                "Remove quarantined versions (Arca keeps no quarantine)",
+                &[("false", "false"), ("true", "true")],
+            )],
+        }]
+    }
+
+    /// Semantic versioning: a version with a `-` part (`2.0.0-beta.1`).
+    fn is_prerelease(&self, version: &str) -> bool {
+        names::is_prerelease(version)
+    }
+
+    fn usage(
+        &self,
+        base_url: &str,
+        repo: &Repository,
+        _asset: &Asset,
+        component: Option<&arca_core::model::Component>,
+    ) -> Vec<arca_core::format::Usage> {
+        use arca_core::format::{Usage, repository_url};
+        let Some(c) = component else {
+            return Vec::new();
+        };
+        let name = match c.namespace.as_str() {
+            "" => c.name.clone(),
+            scope => format!("@{scope}/{}", c.name),
+        };
+        let registry = repository_url(base_url, repo);
+        vec![
+            Usage::new(
+                "npm",
+                format!("npm install {name}@{} --registry {registry}", c.version),
+            ),
+            Usage::new(
+                "pnpm",
+                format!("pnpm add {name}@{} --registry {registry}", c.version),
+            ),
+            Usage::new(
+                "yarn",
+                format!("yarn add {name}@{} --registry {registry}", c.version),
+            ),
+            Usage::new(".npmrc", format!("registry={registry}")),
+        ]
+    }
+
     fn upload_spec(&self) -> Option<Value> {
         Some(json!({
             "format": "npm",
@@ -124,16 +177,8 @@ impl Format for NpmFormat {
     }
 }
 
-fn sources_of(kind: RepoKind) -> bool {
-    kind == RepoKind::Group
-}
-
 async fn sources(cx: &RepoContext) -> Result<Vec<Repository>> {
-    Ok(if sources_of(cx.repo.kind) {
-        arca_core::group::leaf_members(&cx.arca, &cx.repo).await?
-    } else {
-        vec![cx.repo.clone()]
-    })
+    Ok(cx.sources().await?)
 }
 
 fn wants_abbreviated(req: &HttpRequest) -> bool {
@@ -192,7 +237,9 @@ impl NpmFormat {
             Route::Login(user) if m == Method::PUT => login(cx, req, &user, body).await,
             Route::Logout(token) if m == Method::DELETE => logout(cx, &token).await,
             Route::Audit(tail) if m == Method::POST => proxy::audit(cx, req, &tail, body).await,
-            Route::DistTags(name) if read => hosted::dist_tags(self.doc(cx, &name).await?, &name),
+            Route::DistTags(name) if read => {
+                hosted::dist_tags(self.doc(cx, &name).await?.as_deref(), &name)
+            }
             Route::DistTag(name, tag) if read => {
                 let d = self.doc(cx, &name).await?;
                 match d.and_then(|d| d.dist_tags.get(&tag).cloned()) {
@@ -230,18 +277,16 @@ impl NpmFormat {
         cx: &RepoContext,
         repo: &Repository,
         name: &PkgName,
-    ) -> Result<Option<Doc>> {
+    ) -> Result<Option<Arc<Doc>>> {
         match repo.kind {
-            RepoKind::Proxy => Ok(proxy::proxy_doc(cx, &self.docs, repo, name)
-                .await?
-                .map(|d| (*d).clone())),
-            _ => hosted::hosted_doc(cx, repo, name).await,
+            RepoKind::Proxy => proxy::proxy_doc(cx, &self.docs, repo, name).await,
+            _ => Ok(hosted::hosted_doc(cx, repo, name).await?.map(Arc::new)),
         }
     }
 
     /// The package as the repository addressed sees it (a group: merged); a member that fails
     /// is skipped unless none answers.
-    async fn doc(&self, cx: &RepoContext, name: &PkgName) -> Result<Option<Doc>> {
+    async fn doc(&self, cx: &RepoContext, name: &PkgName) -> Result<Option<Arc<Doc>>> {
         let repos = sources(cx).await?;
         if repos.len() == 1 && repos[0].kind == RepoKind::Proxy {
             return self.member_doc(cx, &repos[0], name).await;
@@ -258,8 +303,12 @@ impl NpmFormat {
                 }
             }
         }
+        if docs.len() == 1 {
+            return Ok(docs.pop());
+        }
+        let docs = docs.into_iter().map(Arc::unwrap_or_clone).collect();
         match (Doc::merge(docs), failure) {
-            (Some(d), _) => Ok(Some(d)),
+            (Some(d), _) => Ok(Some(Arc::new(d))),
             (None, Some(e)) => Err(e),
             (None, None) => Ok(None),
         }
@@ -278,12 +327,27 @@ impl NpmFormat {
             .doc(cx, name)
             .await?
             .ok_or_else(|| NpmError::NotFound(name.full.clone()))?;
-        let (ct, body) = if abbreviated {
-            (ABBREVIATED, doc.render_abbreviated(name, &prefix))
+        let ct = if abbreviated {
+            ABBREVIATED
         } else {
-            ("application/json", doc.render_full(name, &prefix))
+            "application/json"
         };
-        let body = serde_json::to_vec(&body).map_err(|e| bad(e.to_string()))?;
+        let body = match self.docs.rendered(&doc.rev, &prefix, abbreviated) {
+            Some(b) => b,
+            None => {
+                let v = if abbreviated {
+                    doc.render_abbreviated(name, &prefix)
+                } else {
+                    doc.render_full(name, &prefix)
+                };
+                let b: bytes::Bytes = serde_json::to_vec(&v)
+                    .map_err(|e| bad(e.to_string()))?
+                    .into();
+                self.docs
+                    .put_rendered(&doc.rev, &prefix, abbreviated, b.clone());
+                b
+            }
+        };
         Ok(HttpResponse::Ok()
             .content_type(ct)
             .insert_header((header::VARY, "Accept"))

@@ -29,30 +29,58 @@ const PACKUMENT_LIMIT: u64 = 256 * 1024 * 1024;
 /// An `npm audit` request body (the lockfile's package list) at most.
 const AUDIT_LIMIT: usize = 64 * 1024 * 1024;
 
-/// Parsed remote packuments by content digest, so a hot package is not parsed on every
-/// request. Per node and content-addressed, so never stale; bounded by the bytes parsed.
+/// Parsed remote packuments by content digest, and rendered packuments by revision, base URL
+/// and form, so a hot package is neither parsed nor serialised on every request. Per node and
+/// keyed by content, so never stale; each map bounded by the bytes it was built from (when
+/// full, it starts over).
 #[derive(Default)]
 pub struct DocCache {
-    inner: Mutex<(HashMap<String, Arc<Doc>>, u64)>,
+    parsed: Bounded<String, Arc<Doc>>,
+    rendered: Bounded<(String, String, bool), bytes::Bytes>,
 }
 
-const CACHE_BYTES: u64 = 256 * 1024 * 1024;
+/// A map and the bytes its entries were built from.
+type Bounded<K, V> = Mutex<(HashMap<K, V>, u64)>;
+
+const CACHE_BYTES: u64 = 64 * 1024 * 1024;
+
+fn bounded_put<K: std::hash::Hash + Eq, V>(m: &Bounded<K, V>, k: K, size: u64, v: V) {
+    if size > CACHE_BYTES / 4 {
+        return;
+    }
+    if let Ok(mut g) = m.lock() {
+        if g.1 + size > CACHE_BYTES {
+            g.0.clear();
+            g.1 = 0;
+        }
+        g.1 += size;
+        g.0.insert(k, v);
+    }
+}
 
 impl DocCache {
     fn get(&self, key: &str) -> Option<Arc<Doc>> {
-        self.inner.lock().ok()?.0.get(key).cloned()
+        self.parsed.lock().ok()?.0.get(key).cloned()
     }
 
     fn put(&self, key: String, size: u64, doc: Arc<Doc>) {
-        if let Ok(mut g) = self.inner.lock() {
-            // Simple and bounded: when full, start over.
-            if g.1 + size > CACHE_BYTES {
-                g.0.clear();
-                g.1 = 0;
-            }
-            g.1 += size;
-            g.0.insert(key, doc);
-        }
+        bounded_put(&self.parsed, key, size, doc);
+    }
+
+    pub fn rendered(&self, rev: &str, prefix: &str, abbreviated: bool) -> Option<bytes::Bytes> {
+        let g = self.rendered.lock().ok()?;
+        g.0.get(&(rev.to_owned(), prefix.to_owned(), abbreviated))
+            .cloned()
+    }
+
+    pub fn put_rendered(&self, rev: &str, prefix: &str, abbreviated: bool, body: bytes::Bytes) {
+        let size = body.len() as u64;
+        bounded_put(
+            &self.rendered,
+            (rev.to_owned(), prefix.to_owned(), abbreviated),
+            size,
+            body,
+        );
     }
 }
 
