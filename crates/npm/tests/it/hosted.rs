@@ -239,6 +239,53 @@ async fn refusals(b: Backend) {
     assert_eq!(r.bytes().await.unwrap().as_ref(), other.as_slice());
 }
 
+/// A publish body beyond `max_upload_bytes` is refused while it streams, and keeps nothing.
+async fn too_large(b: Backend) {
+    let config = arca_server::Config {
+        max_upload_bytes: Some(64 * 1024),
+        ..Default::default()
+    };
+    let s = TestServer::with_config(b, config).await;
+    create(&s, "hosted", hosted_body("npm-h", "ALLOW_ONCE")).await;
+    let big: Vec<u8> = (0..200_000u32).map(|i| (i * 7919 % 251) as u8).collect();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::none());
+    std::io::Write::write_all(&mut gz, &big).unwrap();
+    let t = gz.finish().unwrap();
+    let (st, e) = publish(
+        &s,
+        "npm-h",
+        "demo",
+        &publish_body("demo", "1.0.0", &t, "latest"),
+    )
+    .await;
+    assert_eq!(st, 413, "{e}");
+    assert!(e["error"].is_string());
+    let (st, _) = get_json(&s, "/repository/npm-h/demo").await;
+    assert_eq!(st, 404);
+    // Within the limit it passes.
+    let small = tgz("demo", "1.0.0");
+    assert_eq!(
+        publish(
+            &s,
+            "npm-h",
+            "demo",
+            &publish_body("demo", "1.0.0", &small, "latest")
+        )
+        .await
+        .0,
+        200
+    );
+    // A body whose attachment length disagrees, or with two versions, is refused.
+    let mut lying = publish_body("demo", "1.0.1", &tgz("demo", "1.0.1"), "latest");
+    lying["_attachments"]["demo-1.0.1.tgz"]["length"] = json!(3);
+    assert_eq!(publish(&s, "npm-h", "demo", &lying).await.0, 400);
+    let mut two = publish_body("demo", "1.0.2", &tgz("demo", "1.0.2"), "latest");
+    two["versions"]["9.9.9"] = two["versions"]["1.0.2"].clone();
+    assert_eq!(publish(&s, "npm-h", "demo", &two).await.0, 400);
+    let (_, p) = get_json(&s, "/repository/npm-h/demo").await;
+    assert_eq!(p["versions"].as_object().unwrap().len(), 1, "{p}");
+}
+
 async fn tags_deprecate_unpublish(b: Backend) {
     let s = TestServer::start(b).await;
     create(&s, "hosted", hosted_body("npm-h", "ALLOW_ONCE")).await;
@@ -467,6 +514,7 @@ async fn component_upload(b: Backend) {
 both_backends!(
     publish_and_read,
     refusals,
+    too_large,
     tags_deprecate_unpublish,
     login_tokens,
     component_upload
