@@ -23,6 +23,7 @@ use crate::{
     error::{RegistryError, Result},
     names::{OciDigest, parse_oci_digest},
     paths,
+    upstream::Blob,
 };
 
 fn blob_path(d: &OciDigest) -> Result<AssetPath> {
@@ -97,25 +98,12 @@ pub async fn get(
         if repo.kind == RepoKind::Proxy
             && let OciDigest::Sha256(d256) = &d
         {
-            // One fetch per blob at a time, on this node and across nodes: a second puller
-            // waits for the first one's copy and is served from the cache.
-            let flight = if req.method() == actix_web::http::Method::GET {
-                let key =
-                    arca_core::locks::LockKey::new("proxy-fetch", &format!("{}\0{d}", repo.id));
-                Some(arca.storage.locks().flight(key).await?)
-            } else {
-                None
-            };
-            if flight.is_some()
-                && let Some(a) = find(arca, &repo, &d).await?
-            {
-                return serve(arca, req, &a, &d).await;
-            }
-            if let Some(resp) =
-                crate::upstream::blob(arca, &state.tokens, req, &repo, &t.image, d256, flight)
-                    .await?
-            {
-                return Ok(resp);
+            // Core's proxy: one fetch per blob at a time on any node, a second puller served
+            // from the first one's copy.
+            match crate::upstream::blob(arca, &state.tokens, req, &repo, &t.image, d256).await? {
+                Some(Blob::Cached(a)) => return serve(arca, req, &a, &d).await,
+                Some(Blob::Response(resp)) => return Ok(resp),
+                None => {}
             }
         }
     }

@@ -10,13 +10,11 @@ use std::{
 use actix_web::{HttpRequest, HttpResponse, http::Method, web};
 use arca_core::{
     Arca,
-    blob::PutOptions,
     model::{Asset, AssetPath, Digest, Repository},
-    proxy::{FetchSpec, Freshness, ProxyError, ProxySettings},
+    proxy::{FetchSpec, Fetched, Freshness, Proxy, ProxyError, ProxySettings},
     storage::AssetMeta,
 };
 use bytes::Bytes;
-use futures_util::{StreamExt, TryStreamExt};
 use serde_json::json;
 
 use crate::{
@@ -271,10 +269,11 @@ pub async fn manifest(
     Ok(None)
 }
 
-/// A blob of a proxy repository not yet cached: fetched from the remote and sent to the client
-/// while it is written to the cache (verified against its digest; a bad copy is not kept).
-/// `None` when the remote has no such blob. `flight` (the blob's single-flight lock) is held
-/// until the copy is cached.
+/// A blob of a proxy repository not yet cached, through core's streaming proxy: sent to the
+/// client while it is written to the cache and verified against its digest (a bad copy is not
+/// kept, and its download breaks off before the end), one fetch per blob across nodes, the
+/// remote's 404 remembered. `None` when the remote has no such blob. A HEAD asks the remote
+/// and caches nothing.
 pub async fn blob(
     arca: &web::Data<Arca>,
     tokens: &Tokens,
@@ -282,97 +281,95 @@ pub async fn blob(
     repo: &Repository,
     image: &str,
     digest: &Digest,
-    flight: Option<arca_core::locks::Guard>,
-) -> Result<Option<HttpResponse>> {
+) -> Result<Option<Blob>> {
     let s = settings(repo)?;
     let url = format!("{}v2/{image}/blobs/{digest}", s.remote);
-    let head = req.method() == Method::HEAD;
-    let resp = send(
-        arca,
-        tokens,
-        repo,
-        if head { Method::HEAD } else { Method::GET },
-        &url,
-        image,
-        None,
-    )
-    .await?;
-    if resp.status() == reqwest::StatusCode::NOT_FOUND {
-        return Ok(None);
+    if req.method() == Method::HEAD {
+        return head_blob(arca, tokens, repo, image, digest, &url).await;
     }
-    if !resp.status().is_success() {
-        return Err(unreachable(
-            &url,
-            format!("HTTP {}", resp.status().as_u16()),
-        ));
+    let path = AssetPath::parse(&crate::paths::blob(digest))
+        .map_err(|e| RegistryError::internal(e.to_string()))?;
+    for attempt in 0..2 {
+        // A remote that cannot be reached still lets a cached copy be served (core decides).
+        let auth = match authorization(arca, tokens, repo, &s, image).await {
+            Ok(a) => a,
+            Err(_) if !s.blocked => None,
+            Err(e) => return Err(e),
+        };
+        let spec = FetchSpec {
+            url: Some(url.clone()),
+            expect: Some(digest.clone()),
+            authorization: auth,
+            ..FetchSpec::new(Freshness::Content)
+        };
+        let meta = AssetMeta {
+            content_type: "application/octet-stream".into(),
+            ..Default::default()
+        };
+        match Proxy::fetch_stream(arca, repo, &path, spec, meta).await {
+            Err(ProxyError::Status { status: 401, .. }) if attempt == 0 => {
+                tokens.forget(&(repo.id, format!("repository:{image}:pull")));
+            }
+            Ok(Some(Fetched::Cached(a))) => return Ok(Some(Blob::Cached(Box::new(a)))),
+            Ok(Some(Fetched::Remote(r))) => return Ok(Some(Blob::Response(remote(digest, r)))),
+            Ok(None) => return Ok(None),
+            Err(ProxyError::Storage(e)) => return Err(e.into()),
+            Err(e) => return Err(RegistryError::unavailable(e)),
+        }
     }
-    let len = resp.content_length();
+    Err(unreachable(&url, "unauthorized"))
+}
+
+/// What [`blob`] found: a cached copy to serve, or the answer streaming from the remote.
+pub enum Blob {
+    Cached(Box<Asset>),
+    Response(HttpResponse),
+}
+
+/// The remote's blob on its way: the registry's headers on core's streaming body.
+fn remote(digest: &Digest, r: arca_core::proxy::RemoteBody) -> HttpResponse {
     let mut out = HttpResponse::Ok();
     out.content_type("application/octet-stream")
         .insert_header(("Docker-Content-Digest", digest.to_string()))
         .insert_header(("ETag", format!("\"{digest}\"")));
-    if head {
-        if let Some(n) = len {
-            out.no_chunking(n);
-            return Ok(Some(out.body(actix_web::body::SizedStream::new(
-                n,
-                futures_util::stream::empty::<std::result::Result<Bytes, std::io::Error>>(),
-            ))));
-        }
-        return Ok(Some(out.finish()));
-    }
-    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(8);
-    // Each chunk goes to the client (while it listens) and on into the cache.
-    let body = resp
-        .bytes_stream()
-        .map_err(std::io::Error::other)
-        .then(move |chunk| {
-            let tx = tx.clone();
-            async move {
-                let copy = match &chunk {
-                    Ok(b) => Ok(b.clone()),
-                    Err(e) => Err(std::io::Error::other(e.to_string())),
-                };
-                let _ = tx.send(copy).await;
-                chunk
-            }
-        })
-        .boxed();
-    let path = AssetPath::parse(&crate::paths::blob(digest))
-        .map_err(|e| RegistryError::internal(e.to_string()))?;
-    let (arca2, repo2, digest2) = (arca.clone(), repo.clone(), digest.clone());
-    // On the worker's runtime, not its local set: a task still caching when the server stops
-    // must be dropped where sqlx can give its connection back.
-    tokio::spawn(async move {
-        let _flight = flight;
-        let opts = PutOptions {
-            expect: Some(digest2),
-            ..Default::default()
-        };
-        let meta = AssetMeta {
-            content_type: "application/octet-stream".into(),
-            attrs: json!({ "remote": { "url": url } }),
-            ..Default::default()
-        };
-        match arca2.storage.ingest(&repo2, &path, body, opts, meta).await {
-            Ok(a) => {
-                tracing::info!(repo = %repo2.name, path = %path, size = a.size, "cached from remote")
-            }
-            Err(e) => {
-                tracing::warn!(repo = %repo2.name, path = %path, error = %e, "caching a remote blob failed")
-            }
-        }
-    });
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|item| (item, rx))
-    });
-    Ok(Some(match len {
+    match r.size {
         Some(n) => {
             out.no_chunking(n);
-            out.body(actix_web::body::SizedStream::new(n, stream))
+            out.body(actix_web::body::SizedStream::new(n, r.body))
         }
-        None => out.streaming(stream),
-    }))
+        None => out.streaming(r.body),
+    }
+}
+
+async fn head_blob(
+    arca: &Arca,
+    tokens: &Tokens,
+    repo: &Repository,
+    image: &str,
+    digest: &Digest,
+    url: &str,
+) -> Result<Option<Blob>> {
+    let resp = send(arca, tokens, repo, Method::HEAD, url, image, None).await?;
+    if resp.status() == reqwest::StatusCode::NOT_FOUND {
+        return Ok(None);
+    }
+    if !resp.status().is_success() {
+        return Err(unreachable(url, format!("HTTP {}", resp.status().as_u16())));
+    }
+    let mut out = HttpResponse::Ok();
+    out.content_type("application/octet-stream")
+        .insert_header(("Docker-Content-Digest", digest.to_string()))
+        .insert_header(("ETag", format!("\"{digest}\"")));
+    Ok(Some(Blob::Response(match resp.content_length() {
+        Some(n) => {
+            out.no_chunking(n);
+            out.body(actix_web::body::SizedStream::new(
+                n,
+                futures_util::stream::empty::<std::result::Result<Bytes, std::io::Error>>(),
+            ))
+        }
+        None => out.finish(),
+    })))
 }
 
 /// The remote's tags of `image`; `None` when the remote cannot tell.
