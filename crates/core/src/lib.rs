@@ -10,6 +10,8 @@ pub mod error;
 pub mod format;
 pub mod freeze;
 pub mod group;
+#[cfg(feature = "harness")]
+pub mod harness;
 pub mod http;
 pub mod jwt;
 pub mod locks;
