@@ -332,6 +332,21 @@ impl NpmFormat {
         } else {
             "application/json"
         };
+        // The revision names the content: a client's cached copy is revalidated for free.
+        let etag = format!("\"{}-{}\"", doc.rev, if abbreviated { "a" } else { "f" });
+        let cached = req
+            .headers()
+            .get(header::IF_NONE_MATCH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                v.split(',')
+                    .any(|t| t.trim().trim_start_matches("W/") == etag)
+            });
+        if cached {
+            return Ok(HttpResponse::NotModified()
+                .insert_header((header::ETAG, etag))
+                .finish());
+        }
         let body = match self.docs.rendered(&doc.rev, &prefix, abbreviated) {
             Some(b) => b,
             None => {
@@ -351,6 +366,7 @@ impl NpmFormat {
         Ok(HttpResponse::Ok()
             .content_type(ct)
             .insert_header((header::VARY, "Accept"))
+            .insert_header((header::ETAG, etag))
             .body(body))
     }
 

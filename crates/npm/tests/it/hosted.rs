@@ -62,6 +62,17 @@ async fn publish_and_read(b: Backend) {
     assert!(a["versions"]["1.0.0"]["dist"]["integrity"].is_string());
     assert!(a["modified"].is_string());
 
+    // Revalidation: the same packument answers 304 to its ETag.
+    let r = s.admin(GET, "/repository/npm-h/demo").send().await.unwrap();
+    let etag = r.headers()["etag"].to_str().unwrap().to_owned();
+    let r = s
+        .admin(GET, "/repository/npm-h/demo")
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 304);
+
     // The tarball, byte for byte.
     let r = s
         .admin(GET, "/repository/npm-h/demo/-/demo-1.0.0.tgz")
@@ -93,6 +104,33 @@ async fn publish_and_read(b: Backend) {
     )
     .await;
     assert_eq!(st, 200, "{body}");
+    let r = s
+        .admin(GET, "/repository/npm-h/demo")
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 304, "other packages do not change it");
+    let t11 = tgz("demo", "1.1.0");
+    assert_eq!(
+        publish(
+            &s,
+            "npm-h",
+            "demo",
+            &publish_body("demo", "1.1.0", &t11, "latest")
+        )
+        .await
+        .0,
+        200
+    );
+    let r = s
+        .admin(GET, "/repository/npm-h/demo")
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "a new version changes it");
+    assert_eq!(body_json(r).await["dist-tags"]["latest"], "1.1.0");
     for path in [
         "/repository/npm-h/@acme%2fwidget",
         "/repository/npm-h/@acme/widget",
