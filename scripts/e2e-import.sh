@@ -426,7 +426,8 @@ import http.server, threading
 good, lie = os.urandom(70_000), os.urandom(90_000)
 FAKE = {
     "/service/rest/v1/repositories": json.dumps([{"name": "lying", "format": "raw", "type": "hosted"},
-                                                 {"name": "npm-hosted", "format": "npm", "type": "hosted"}]).encode(),
+                                                 {"name": "npm-hosted", "format": "npm", "type": "hosted"},
+                                                 {"name": "nuget-hosted", "format": "nuget", "type": "hosted"}]).encode(),
     "/service/rest/v1/repositories/raw/hosted/lying": json.dumps({"name": "lying", "online": True, "format": "raw",
         "type": "hosted", "storage": {"blobStoreName": "default", "strictContentTypeValidation": False, "writePolicy": "ALLOW"}}).encode(),
     "/service/rest/v1/assets?repository=lying": json.dumps({"continuationToken": None, "items": [
@@ -461,8 +462,10 @@ check("a checksum the source lists wrongly: exit 1, that asset reported, the oth
 check("the mismatched asset is not on the target, the good one is",
       req(DST, "GET", "/repository/lying/bad.bin")[0] == 404 and req(DST, "GET", "/repository/lying/good.bin")[1] == good, "", "")
 items = json.load(open(f"{W}/lying-report.json")).get("items", []) if os.path.exists(f"{W}/lying-report.json") else []
-check("a format Arca lacks is listed as skipped with the reason",
-      any(i["name"] == "npm-hosted" and i["outcome"] == "skipped" and "npm" in i["detail"] for i in items), "", f"{items}")
+check("a format Arca lacks, and one it serves that the importer does not copy yet, are listed as skipped with the reason",
+      any(i["name"] == "nuget-hosted" and i["outcome"] == "skipped" and "not one Arca serves" in i["detail"] for i in items)
+      and any(i["name"] == "npm-hosted" and i["outcome"] == "skipped" and "does not copy npm" in i["detail"] for i in items),
+      "", f"{items}")
 srv.shutdown()
 
 print(f"\n{len(passed)} passed, {len(failed)} failed")

@@ -14,6 +14,9 @@ use crate::http::{Endpoint, encode};
 use crate::settings::{Ctx, Repo};
 use crate::{DockerPaths, ImportError, Result};
 
+/// The largest manifest copied (what registries accept).
+const MANIFEST_LIMIT: usize = 4 * 1024 * 1024;
+
 const ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.artifact.manifest.v1+json";
 
 /// The source's registry path of `repo` (its `/v2/` root, no trailing slash).
@@ -227,10 +230,8 @@ impl Image<'_> {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("application/vnd.oci.image.manifest.v1+json")
             .to_owned();
-        let bytes = resp.bytes().await.map_err(|source| ImportError::Http {
-            what: format!("GET {path}"),
-            source,
-        })?;
+        // Registries refuse manifests over 4 MiB; so does this copy.
+        let bytes = crate::http::bounded(resp, MANIFEST_LIMIT, &format!("GET {path}")).await?;
         // The digest of the bytes as served, which is what the target will compute.
         let digest = format!("sha256:{}", hex::encode(Sha256::digest(&bytes)));
         if reference.starts_with("sha256:") && reference != digest {

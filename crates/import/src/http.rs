@@ -22,8 +22,23 @@ impl std::fmt::Debug for Endpoint {
     }
 }
 
+/// The most a JSON answer (a listing page, a repository's settings) may hold.
+pub const JSON_LIMIT: usize = 32 * 1024 * 1024;
+/// How much of an error answer's body is kept for the message.
+const ERROR_BODY_LIMIT: usize = 4 * 1024;
+
 impl Endpoint {
+    /// Refuses a URL carrying credentials (`https://user:pass@host`): they would be written
+    /// into logs and reports; they belong in `--user` and the password file.
     pub fn new(base: url::Url, user: String, password: String) -> Result<Self> {
+        if !base.username().is_empty() || base.password().is_some() {
+            return Err(ImportError::Invalid(format!(
+                "{}://{}: the URL holds credentials; give the user with --user and the \
+                 password in a file instead",
+                base.scheme(),
+                base.host_str().unwrap_or_default()
+            )));
+        }
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(30))
             // No overall timeout: a large asset may take long; a stalled read is caught below.
@@ -113,9 +128,9 @@ impl Endpoint {
                 &what,
             )
             .await?;
-        resp.json::<T>()
-            .await
-            .map_err(|source| ImportError::Http { what, source })
+        let body = bounded(resp, JSON_LIMIT, &what).await?;
+        serde_json::from_slice(&body)
+            .map_err(|e| ImportError::Invalid(format!("{what}: not the JSON expected: {e}")))
     }
 
     /// GET that answers `None` for 404.
@@ -205,7 +220,11 @@ async fn check(resp: Response, what: &str) -> Result<Response> {
     }
     let status = resp.status().as_u16();
     let url = resp.url().to_string();
-    let body = resp.text().await.unwrap_or_default();
+    // Only the start of an error page: a hostile or broken end cannot make us hold more.
+    let body = bounded(resp, ERROR_BODY_LIMIT, what)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
     let body: String = body.chars().take(400).collect();
     Err(ImportError::Status {
         method: what.split(' ').next().unwrap_or("").to_owned(),
@@ -213,6 +232,36 @@ async fn check(resp: Response, what: &str) -> Result<Response> {
         status,
         body,
     })
+}
+
+/// A response's body, refused once it passes `limit` bytes (an error page keeps its first
+/// `limit` bytes: `limit` is small there and the message only shows the start).
+pub async fn bounded(mut resp: Response, limit: usize, what: &str) -> Result<bytes::Bytes> {
+    if resp.content_length().is_some_and(|n| n > limit as u64) && limit > ERROR_BODY_LIMIT {
+        return Err(too_large(what, limit));
+    }
+    let mut out = bytes::BytesMut::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|source| ImportError::Http {
+        what: what.to_owned(),
+        source,
+    })? {
+        if out.len() + chunk.len() > limit {
+            if limit <= ERROR_BODY_LIMIT {
+                out.extend_from_slice(&chunk[..limit - out.len()]);
+                break;
+            }
+            return Err(too_large(what, limit));
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out.freeze())
+}
+
+fn too_large(what: &str, limit: usize) -> ImportError {
+    ImportError::Invalid(format!(
+        "{what}: the answer is larger than {} MiB; refused",
+        limit / (1024 * 1024)
+    ))
 }
 
 /// Percent-encodes a query value or a path segment.
@@ -303,5 +352,72 @@ mod tests {
             err.to_string().contains("repeated a continuation token"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn credentials_in_the_url_are_refused() {
+        let url: url::Url = "https://admin:s3cret@nexus.invalid/".parse().unwrap();
+        let err = Endpoint::new(url, "admin".into(), "p".into()).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("credentials"), "{msg}");
+        assert!(
+            !msg.contains("s3cret"),
+            "the password is not repeated: {msg}"
+        );
+    }
+
+    /// A loopback server answering every request with `head` and then `body_len` bytes of `x`.
+    async fn answering(head: &'static str, body_len: usize) -> url::Url {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    let _ = sock.read(&mut buf).await;
+                    let _ = sock.write_all(head.as_bytes()).await;
+                    let chunk = vec![b'x'; 64 * 1024];
+                    let mut left = body_len;
+                    while left > 0 {
+                        let n = left.min(chunk.len());
+                        if sock.write_all(&chunk[..n]).await.is_err() {
+                            return;
+                        }
+                        left -= n;
+                    }
+                });
+            }
+        });
+        format!("http://{addr}").parse().unwrap()
+    }
+
+    #[tokio::test]
+    async fn answers_are_read_within_bounds() {
+        // A JSON answer announcing more than the limit is refused before it is read.
+        let huge = answering(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 40000000\r\nconnection: close\r\n\r\n",
+            0,
+        )
+        .await;
+        let e = Endpoint::new(huge, "u".into(), "p".into()).unwrap();
+        let err = e
+            .get_json::<serde_json::Value>("/service/rest/v1/repositories")
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("larger than"), "{err}");
+        // One without a length stops at the limit.
+        let endless = answering(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n",
+            300 * 1024,
+        )
+        .await;
+        let e = Endpoint::new(endless.clone(), "u".into(), "p".into()).unwrap();
+        let resp = e.http.get(endless.as_str()).send().await.unwrap();
+        let err = bounded(resp, 128 * 1024, "GET").await.unwrap_err();
+        assert!(err.to_string().contains("larger than"), "{err}");
+        // An error page keeps only its start.
+        let resp = e.http.get(endless.as_str()).send().await.unwrap();
+        assert_eq!(bounded(resp, 4096, "GET").await.unwrap().len(), 4096);
     }
 }

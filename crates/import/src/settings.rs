@@ -13,8 +13,10 @@ use crate::http::{Endpoint, encode};
 use crate::report::{Collector, Outcome};
 use crate::{ImportError, NexusArgs, Part, Result};
 
-/// The formats Arca serves; repositories of any other are listed as skipped.
+/// The formats this importer copies; repositories of any other are listed as skipped.
 pub const FORMATS: &[&str] = &["raw", "maven2", "pypi", "yum", "docker"];
+/// Formats Arca serves that this importer does not copy yet (skipped, with that reason).
+const NOT_YET: &[&str] = &["npm"];
 
 pub struct Ctx<'a> {
     pub source: &'a Endpoint,
@@ -303,10 +305,18 @@ async fn repositories(cx: &Ctx<'_>, create: bool) -> Result<Vec<Repo>> {
                 "repository",
                 &r.name,
                 Outcome::Skipped,
-                format!(
-                    "format {} ({} {}) is not one Arca serves",
-                    r.format, r.format, r.kind
-                ),
+                if NOT_YET.contains(&r.format.as_str()) {
+                    format!(
+                        "Arca serves {0}, but this importer does not copy {0} repositories yet: \
+                         create {1} ({0} {2}) on Arca and publish to it, or proxy the old one",
+                        r.format, r.name, r.kind
+                    )
+                } else {
+                    format!(
+                        "format {} ({} {}) is not one Arca serves",
+                        r.format, r.format, r.kind
+                    )
+                },
             );
             continue;
         }
