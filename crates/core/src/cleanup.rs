@@ -228,6 +228,7 @@ async fn newest_versions(
     // Per name: the newest (time, id, content) of the versions.
     let mut by_name: HashMap<Name, Vec<(i64, i64, String)>> = HashMap::new();
     let mut by_digest: Vec<(Name, i64, String)> = Vec::new();
+    let format = arca.formats.get(&repo.format).cloned();
     let mut pages = ComponentPages::default();
     while let Some((comps, assets)) = pages.next(arca, repo).await? {
         for comp in &comps {
@@ -240,7 +241,12 @@ async fn newest_versions(
             };
             let name = (comp.namespace.clone(), comp.name.clone());
             let content = newest.checksums.sha256.clone();
-            if is_digest(&comp.version) {
+            // A version naming content (docker's by-digest manifests) is no release of its
+            // own: it is kept when it holds what a kept version holds.
+            if format
+                .as_ref()
+                .is_some_and(|f| f.is_content_version(&comp.version))
+            {
                 by_digest.push((name, comp.id, content));
                 continue;
             }
@@ -263,15 +269,6 @@ async fn newest_versions(
         out.extend(top.into_iter().enumerate().map(|(i, (_, id, _))| (id, i)));
     }
     Ok(out)
-}
-
-/// `sha256:<hex>` and the like: a version naming content rather than a release.
-fn is_digest(version: &str) -> bool {
-    version.split_once(':').is_some_and(|(alg, hex)| {
-        matches!(alg, "sha256" | "sha384" | "sha512")
-            && hex.len() >= 32
-            && hex.bytes().all(|b| b.is_ascii_hexdigit())
-    })
 }
 
 /// Whether component `id` is among the newest `n` of its name.

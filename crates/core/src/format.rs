@@ -105,6 +105,12 @@ pub trait Format: Send + Sync + 'static {
     fn is_prerelease(&self, _version: &str) -> bool {
         false
     }
+    /// Whether a component's `version` names its content (docker's `sha256:…` manifests) rather
+    /// than a release: cleanup's "keep the newest N" keeps such a version only with a kept one
+    /// holding the same content.
+    fn is_content_version(&self, _version: &str) -> bool {
+        false
+    }
     /// How to use an asset with the format's own clients (the asset page's snippets; core adds
     /// a plain download).
     fn usage(

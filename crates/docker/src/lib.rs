@@ -92,6 +92,9 @@ impl Format for DockerFormat {
     fn kinds(&self) -> &'static [RepoKind] {
         &[RepoKind::Hosted, RepoKind::Proxy, RepoKind::Group]
     }
+    fn is_content_version(&self, version: &str) -> bool {
+        names::is_digest(version)
+    }
     fn settings_form(&self) -> Vec<arca_core::settings_form::FormBlock> {
         use arca_core::settings_form::{FormBlock, FormField};
         vec![FormBlock {

@@ -199,7 +199,7 @@ async fn features_arca_lacks(b: Backend) {
 
     // Repositories of formats Arca does not have: one answer for all, after authentication.
     for (m, p) in [
-        (POST, "/v1/repositories/npm/hosted"),
+        (POST, "/v1/repositories/nuget/hosted"),
         (GET, "/v1/repositories/helm/proxy/charts"),
         (PUT, "/v1/repositories/apt/hosted/debs"),
         (POST, "/v1/repositories/cargo/group"),
