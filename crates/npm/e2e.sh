@@ -60,7 +60,7 @@ check "npm ping" npmc anon ping --registry "$HOSTED"
 # npm prompts on a terminal: `script` gives it one; the answers come when it asks.
 npm_login() { # userconfig password
   printf 'registry=%s\n' "$GROUP" >"$1"
-  (sleep 2; printf 'admin\n'; sleep 1; printf '%s\n' "$2"; sleep 2) |
+  (sleep 3; printf 'admin\n'; sleep 2; printf '%s\n' "$2"; sleep 3) |
     timeout 60 script -qec "npm --userconfig $1 --cache $W/cache-login login --auth-type=legacy --registry $HOSTED" /dev/null
 }
 login() {

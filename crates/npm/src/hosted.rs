@@ -213,6 +213,10 @@ pub async fn put_package(
     mut body: web::Payload,
 ) -> Result<HttpResponse> {
     let repo = target(cx).await?;
+    // Refused before a byte of the body is read.
+    if repo.write_policy == Some(WritePolicy::Deny) {
+        return Err(StorageError::WriteDenied(repo.name.to_string()).into());
+    }
     let limit = cx.arca.settings.max_upload_bytes;
     let mut splitter = Splitter::new(limit.unwrap_or(DOC_LIMIT).min(DOC_LIMIT) as usize);
     let mut staging: Option<Staging> = None;
