@@ -306,9 +306,25 @@ impl NpmFormat {
         if docs.len() == 1 {
             return Ok(docs.pop());
         }
+        // A group's merge is kept by the members' revisions: merging a big package's versions
+        // anew on every request would cost more than serving it.
+        let key = format!(
+            "merged\0{}",
+            packument::merged_rev(docs.iter().map(|d| d.rev.as_str()))
+        );
+        if !docs.is_empty()
+            && let Some(d) = self.docs.get(&key)
+        {
+            return Ok(Some(d));
+        }
+        let size = docs.iter().map(|d| d.versions.len() as u64 * 2048).sum();
         let docs = docs.into_iter().map(Arc::unwrap_or_clone).collect();
         match (Doc::merge(docs), failure) {
-            (Some(d), _) => Ok(Some(Arc::new(d))),
+            (Some(d), _) => {
+                let d = Arc::new(d);
+                self.docs.put(key, size, d.clone());
+                Ok(Some(d))
+            }
             (None, Some(e)) => Err(e),
             (None, None) => Ok(None),
         }
@@ -472,7 +488,8 @@ impl NpmFormat {
                 }
             }
         }
-        let total = names.len();
+        let mut total = names.len() as u64;
+        let local: std::collections::HashSet<String> = names.iter().cloned().collect();
         let mut objects = Vec::new();
         for full in names.into_iter().skip(from).take(size) {
             let Ok(name) = PkgName::parse(&full) else {
@@ -500,6 +517,29 @@ impl NpmFormat {
                 "score": { "final": 1.0, "detail": { "quality": 1.0, "popularity": 1.0, "maintenance": 1.0 } },
                 "searchScore": 1.0,
             }));
+        }
+        // Proxies add what their remote finds (after the local results, without repeats).
+        for repo in sources(cx).await? {
+            if repo.kind != RepoKind::Proxy || objects.len() >= size {
+                continue;
+            }
+            let query = [
+                ("text", text.clone()),
+                ("size", size.to_string()),
+                ("from", from.to_string()),
+            ];
+            match proxy::remote_search(cx, &repo, &query).await {
+                Ok((found, n)) => {
+                    total += n;
+                    for o in found {
+                        let name = o.pointer("/package/name").and_then(Value::as_str);
+                        if objects.len() < size && name.is_some_and(|n| !local.contains(n)) {
+                            objects.push(o);
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(member = %repo.name, error = %e, "remote search failed"),
+            }
         }
         Ok(HttpResponse::Ok().json(json!({
             "objects": objects,

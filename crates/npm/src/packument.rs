@@ -131,7 +131,7 @@ impl Doc {
             }
             revs.push(d.rev);
         }
-        out.rev = rev_of(&revs.join("\n"));
+        out.rev = merged_rev(revs.iter().map(String::as_str));
         out.settle_tags();
         Some(out)
     }
@@ -268,6 +268,11 @@ impl Doc {
         d.settle_tags();
         Some(d)
     }
+}
+
+/// The revision of a merge of documents with revisions `revs`, in order.
+pub fn merged_rev<'a>(revs: impl IntoIterator<Item = &'a str>) -> String {
+    rev_of(&revs.into_iter().collect::<Vec<_>>().join("\n"))
 }
 
 /// A short, stable revision string for `seed`.

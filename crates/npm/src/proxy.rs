@@ -59,11 +59,11 @@ fn bounded_put<K: std::hash::Hash + Eq, V>(m: &Bounded<K, V>, k: K, size: u64, v
 }
 
 impl DocCache {
-    fn get(&self, key: &str) -> Option<Arc<Doc>> {
+    pub fn get(&self, key: &str) -> Option<Arc<Doc>> {
         self.parsed.lock().ok()?.0.get(key).cloned()
     }
 
-    fn put(&self, key: String, size: u64, doc: Arc<Doc>) {
+    pub fn put(&self, key: String, size: u64, doc: Arc<Doc>) {
         bounded_put(&self.parsed, key, size, doc);
     }
 
@@ -280,4 +280,56 @@ pub async fn audit(
         }
     }
     Ok(b.streaming(resp.bytes_stream()))
+}
+
+/// A search answer from a remote at most.
+const SEARCH_LIMIT: usize = 8 * 1024 * 1024;
+
+/// `/-/v1/search` asked of a proxy's remote (not cached: results change): its objects and
+/// total.
+pub async fn remote_search(
+    cx: &RepoContext,
+    repo: &Repository,
+    query: &[(&str, String)],
+) -> Result<(Vec<Value>, u64)> {
+    let settings = ProxySettings::from_attrs(&repo.attrs).map_err(bad)?;
+    if settings.blocked {
+        return Ok((Vec::new(), 0));
+    }
+    let url = format!("{}-/v1/search", settings.remote);
+    let mut out = cx.arca.proxy.client().get(&url).query(query);
+    if let Some(u) = &settings.username {
+        out = out.basic_auth(u, settings.password.as_deref());
+    }
+    let resp = tokio::time::timeout(settings.timeout, out.send())
+        .await
+        .map_err(|_| NpmError::Upstream(format!("{url}: no answer within {:?}", settings.timeout)))?
+        .map_err(|e| NpmError::Upstream(format!("{url}: {e}")))?;
+    if !resp.status().is_success() {
+        return Err(NpmError::Upstream(format!(
+            "{url} answered {}",
+            resp.status()
+        )));
+    }
+    let mut body = resp.bytes_stream();
+    let mut buf = Vec::new();
+    while let Some(c) = body.next().await {
+        let c = c.map_err(|e| NpmError::Upstream(format!("{url}: {e}")))?;
+        if buf.len() + c.len() > SEARCH_LIMIT {
+            return Err(NpmError::Upstream(format!("{url}: answer too large")));
+        }
+        buf.extend_from_slice(&c);
+    }
+    let v: Value = serde_json::from_slice(&buf)
+        .map_err(|e| NpmError::Upstream(format!("{url}: not JSON: {e}")))?;
+    let objects = v
+        .get("objects")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let total = v
+        .get("total")
+        .and_then(Value::as_u64)
+        .unwrap_or(objects.len() as u64);
+    Ok((objects, total))
 }

@@ -124,6 +124,22 @@ async fn proxied(b: Backend) {
     assert_eq!(body_json(r).await, json!({"demo": []}));
     assert_eq!(up.hits("-/npm/v1/security/advisories/bulk"), 1);
 
+    // Search: the remote's results after what is cached here.
+    up.put(
+        "-/v1/search",
+        json!({"objects": [{"package": {"name": "remote-only", "version": "9.0.0"}}], "total": 1})
+            .to_string(),
+    );
+    let (st, found) = get_json(&s, "/repository/npm-p/-/v1/search?text=o").await;
+    assert_eq!(st, 200, "{found}");
+    let names: Vec<&str> = found["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["package"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["demo", "remote-only"], "{found}");
+
     // Unknown upstream: 404 in npm's shape.
     let (st, e) = get_json(&s, "/repository/npm-p/nope").await;
     assert_eq!(st, 404);
