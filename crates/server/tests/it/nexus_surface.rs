@@ -447,9 +447,22 @@ async fn browse(b: Backend) {
     assert_eq!(names(&v), pairs(&[("a/b", "folder")]), "{v}");
     let v = list(&s, ab, "/v1/repositories/files/browse?path=a/b").await;
     assert_eq!(v.as_array().unwrap().len(), 2, "{v}");
+    // Listings read a page at a time: 1,100 assets it may not see, sorting before the ones it
+    // may, still leave it `a/b` (found on a later page) and nothing of `a/a`.
+    let many: Vec<String> = (0..1100).map(|i| format!("a/a/{i:04}.txt")).collect();
+    for chunk in many.chunks(100) {
+        futures_util::future::join_all(chunk.iter().map(|p| upload(&s, "files", p))).await;
+    }
+    let v = list(&s, ab, "/v1/repositories/files/browse?path=a").await;
+    assert_eq!(names(&v), pairs(&[("a/b", "folder")]), "{v}");
     // It may not delete there: 403, nothing gone.
     let (st, _) = call(&s, &DELETE, "/v1/repositories/files/browse?path=a/b", ab).await;
     assert_eq!(st, 403);
+    // Deleting a folder of more than a page takes all of it.
+    let (st, body) = call(&s, &DELETE, "/v1/repositories/files/browse?path=a/a", admin).await;
+    assert_eq!(st, 204, "{body}");
+    let v = list(&s, None, "/v1/repositories/files/browse?path=a/a").await;
+    assert_eq!(v.as_array().unwrap().len(), 0, "{v}");
     // Nor see `more` at all.
     let (st, _) = call(&s, &GET, "/v1/repositories/more/browse", ab).await;
     assert_eq!(st, 404);

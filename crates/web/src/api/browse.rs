@@ -94,18 +94,29 @@ fn sees(subject: &Subject, repo: &Repository, a: &Asset) -> bool {
     visibility::sees(subject, repo, &a.path)
 }
 
-/// Every asset under `prefix` (`""`: all) of one repository.
-async fn assets_under(
+/// The assets under `prefix` (`""`: all) of one repository, a page at a time: what a request
+/// holds stays one page however large the folder.
+async fn each_page_under(
     arca: &Arca,
     repo: &Repository,
     prefix: &str,
-) -> Result<Vec<Asset>, ApiError> {
-    let like = format!("{prefix}%");
-    let all = arca.db.assets_modified_since(repo.id, &like, 0).await?;
-    Ok(all
-        .into_iter()
-        .filter(|a| a.path.starts_with(prefix))
-        .collect())
+    mut visit: impl FnMut(Vec<Asset>),
+) -> Result<(), ApiError> {
+    let mut after = String::new();
+    loop {
+        let page = arca
+            .db
+            .list_assets(repo.id, prefix, &after, PAGE as i64)
+            .await?;
+        let n = page.len();
+        if let Some(last) = page.last() {
+            after.clone_from(&last.path);
+        }
+        visit(page);
+        if n < PAGE {
+            return Ok(());
+        }
+    }
 }
 
 /// List the entries of a folder of a repository.
@@ -157,19 +168,31 @@ pub(crate) async fn browse(
             }
         }
     }
-    // Selected paths only: the assets the selectors allow, and the folders above them.
-    let selected: Option<Vec<String>> = if whole {
+    // Selected paths only: the entries (assets, and folders above them) holding an asset the
+    // selectors allow, found a page at a time and kept only for the entries listed.
+    let selected: Option<std::collections::HashSet<String>> = if whole {
         None
     } else {
-        let mut paths = Vec::new();
+        let listed: std::collections::HashSet<&str> =
+            merged.keys().take(MAX_NODES).map(String::as_str).collect();
+        let mut shown = std::collections::HashSet::new();
         for src in &sources {
-            for a in assets_under(&arca, src, &prefix).await? {
-                if sees(subject, &repo, &a) {
-                    paths.push(a.path);
+            each_page_under(&arca, src, &prefix, |page| {
+                for a in page {
+                    let rest = &a.path[prefix.len().min(a.path.len())..];
+                    // The folder entry (`dir/`) or the file entry this asset is under.
+                    let entry = match rest.split_once('/') {
+                        Some((dir, _)) => format!("{dir}/"),
+                        None => rest.to_owned(),
+                    };
+                    if listed.contains(entry.as_str()) && sees(subject, &repo, &a) {
+                        shown.insert(entry);
+                    }
                 }
-            }
+            })
+            .await?;
         }
-        Some(paths)
+        Some(shown)
     };
     let mut out = Vec::new();
     for (entry, a) in merged.into_iter().take(MAX_NODES) {
@@ -177,11 +200,8 @@ pub(crate) async fn browse(
             None => {
                 let dir = entry.trim_end_matches('/');
                 let id = format!("{prefix}{dir}");
-                if let Some(paths) = &selected {
-                    let inside = format!("{id}/");
-                    if !paths.iter().any(|p| p.starts_with(&inside)) {
-                        continue;
-                    }
+                if selected.as_ref().is_some_and(|s| !s.contains(&entry)) {
+                    continue;
                 }
                 out.push(BrowseNodeXO {
                     text: dir.to_owned(),
@@ -193,9 +213,7 @@ pub(crate) async fn browse(
                 });
             }
             Some(a) => {
-                if let Some(paths) = &selected
-                    && !paths.contains(&a.path)
-                {
+                if selected.as_ref().is_some_and(|s| !s.contains(&entry)) {
                     continue;
                 }
                 out.push(BrowseNodeXO {
@@ -265,25 +283,41 @@ pub(crate) async fn delete_folder(
         ));
     }
     let perm = view(&repo, Action::Delete);
-    let assets = assets_under(&arca, &repo, &prefix).await?;
-    let paths: Vec<String> = if subject.can(&perm) {
-        assets.into_iter().map(|a| a.path).collect()
-    } else {
-        let mine: Vec<String> = assets
+    let all = subject.can(&perm);
+    let base = arca.settings.public.for_request(&req);
+    // A page at a time: the request holds one page of paths however large the folder. Each
+    // page's paths are checked before any of them goes; the deleted ones leave the listing, so
+    // the cursor moves past only what stays.
+    let (mut deleted, mut after) = (0usize, String::new());
+    loop {
+        let page = arca
+            .db
+            .list_assets(repo.id, &prefix, &after, PAGE as i64)
+            .await?;
+        let n = page.len();
+        if let Some(last) = page.last() {
+            after.clone_from(&last.path);
+        }
+        let paths: Vec<String> = page
             .into_iter()
-            .filter(|a| subject.can_at(&perm, &a.path))
+            .filter(|a| all || subject.can_at(&perm, &a.path))
             .map(|a| a.path)
             .collect();
-        if mine.is_empty() {
+        if !paths.is_empty() {
+            arca_core::cleanup::delete_paths(&arca, &repo, subject, base.clone(), &paths).await?;
+            deleted += paths.len();
+        }
+        if n < PAGE {
+            break;
+        }
+    }
+    if deleted == 0 {
+        // Nothing there (204), or nothing this caller may delete (403).
+        if !all {
             arca.security.authorize(subject, &perm)?;
         }
-        mine
-    };
-    if paths.is_empty() {
         return Ok(HttpResponse::NoContent().finish());
     }
-    let base = arca.settings.public.for_request(&req);
-    arca_core::cleanup::delete_paths(&arca, &repo, subject, base, &paths).await?;
     audit(
         &arca,
         &req,
@@ -291,7 +325,7 @@ pub(crate) async fn delete_folder(
         "repository.asset",
         "deleted",
         repo.name.as_str(),
-        json!({ "folder": prefix, "assets": paths.len() }),
+        json!({ "folder": prefix, "assets": deleted }),
     )
     .await;
     Ok(HttpResponse::NoContent().finish())
