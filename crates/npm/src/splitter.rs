@@ -259,6 +259,33 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Any bytes, cut anywhere: an answer or an error, never a panic, and the kept
+        /// document never beyond its bound.
+        #[test]
+        fn arbitrary_bodies(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2048), cut in 1usize..64) {
+            let mut s = Splitter::new(1024);
+            let mut out = Vec::new();
+            for c in body.chunks(cut) {
+                if s.feed(c, &mut out).is_err() {
+                    return Ok(());
+                }
+            }
+            proptest::prop_assert!(s.doc.len() <= 1024);
+            let _ = s.finish();
+        }
+
+        /// Any tarball bytes, any chunking: decoded exactly.
+        #[test]
+        fn attachments_round_trip(tgz in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..5000), cut in 1usize..300) {
+            let b64 = base64::engine::general_purpose::STANDARD.encode(&tgz);
+            let body = format!(r#"{{"versions":{{}},"_attachments":{{"x.tgz":{{"data":"{b64}"}}}}}}"#);
+            let (doc, out) = split(&body, cut);
+            proptest::prop_assert_eq!(out, tgz);
+            proptest::prop_assert_eq!(&doc["_attachments"]["x.tgz"]["data"], "");
+        }
+    }
+
     #[test]
     fn refusals() {
         let mut s = Splitter::new(10);
