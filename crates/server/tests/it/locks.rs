@@ -99,3 +99,41 @@ async fn a_guard_dropped_outside_any_runtime_does_not_panic() {
     .unwrap();
     assert!(dropped, "dropping the guard panicked");
 }
+
+/// A rebuild of a repository's index while another node rebuilds it: 409, not a second run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_index_rebuild_at_a_time_across_nodes() {
+    let s = TestServer::start(Backend::Postgres).await;
+    let r = s
+        .admin(
+            arca_testkit::reqwest::Method::POST,
+            "/service/rest/v1/repositories/maven/hosted",
+        )
+        .json(&serde_json::json!({"name": "mvn", "online": true,
+            "storage": {"blobStoreName": "default", "strictContentTypeValidation": true, "writePolicy": "ALLOW"},
+            "maven": {"versionPolicy": "RELEASE", "layoutPolicy": "STRICT"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let db = Db::connect(s.database_url()).await.unwrap();
+    let id = db.get_repository("mvn").await.unwrap().id;
+    let other_node = Locks::new(&db);
+    let rebuild = || {
+        s.admin(
+            arca_testkit::reqwest::Method::POST,
+            "/service/rest/v1/repositories/mvn/rebuild-index",
+        )
+        .send()
+    };
+    let running = other_node
+        .try_lock(LockKey::new("rebuild-index", &id.to_string()), Hold::Long)
+        .await
+        .unwrap()
+        .expect("free");
+    let r = rebuild().await.unwrap();
+    assert_eq!(r.status(), 409);
+    assert!(r.text().await.unwrap().contains("running"));
+    running.release().await;
+    assert_eq!(rebuild().await.unwrap().status(), 204);
+}

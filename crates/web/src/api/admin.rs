@@ -438,6 +438,7 @@ pub(crate) async fn invalidate_cache(
         (status = 401, description = "Authentication required"),
         (status = 403, description = "Insufficient permissions"),
         (status = 404, description = "Repository not found"),
+        (status = 409, description = "A rebuild of this repository is running", body = Vec<ValidationErrorXO>),
     ),
 )]
 pub(crate) async fn rebuild_index(
@@ -462,6 +463,19 @@ pub(crate) async fn rebuild_index(
     if repo.kind == RepoKind::Hosted {
         arca.storage.check_writable().await?;
     }
+    // One rebuild of a repository at a time, on any node: a rebuild reads the whole repository,
+    // and a second one at once would only repeat it.
+    let key = arca_core::locks::LockKey::new("rebuild-index", &repo.id.to_string());
+    let Some(_running) = arca
+        .storage
+        .locks()
+        .try_lock(key, arca_core::locks::Hold::Long)
+        .await?
+    else {
+        return Err(ApiError::Conflict(format!(
+            "a rebuild of {name} is running; try again once it has ended"
+        )));
+    };
     let cx = RepoContext {
         arca: arca.clone(),
         base_url: arca.settings.public.for_request(&req),
