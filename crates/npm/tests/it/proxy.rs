@@ -243,6 +243,21 @@ async fn group_with_proxy(b: Backend) {
         .await
         .unwrap();
     assert_eq!(r.bytes().await.unwrap().as_ref(), mine.as_slice());
+    // Nexus's REST shapes: npm's block reported with its default, checked on the way in.
+    let (st, p) = get_json(&s, "/service/rest/v1/repositories/npm/proxy/npm-p").await;
+    assert_eq!(st, 200, "{p}");
+    assert_eq!(p["format"], "npm");
+    assert_eq!(p["npm"]["removeQuarantined"], false);
+    let mut bad = proxy_body("npm-bad", &up.url, 1440);
+    bad["npm"]["removeQuarantined"] = json!("yes");
+    let r = s
+        .admin(POST, "/service/rest/v1/repositories/npm/proxy")
+        .json(&bad)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+
     // Proxies take no publishes.
     let (st, e) = publish(
         &s,
