@@ -79,6 +79,20 @@ fn anchored(r: &str) -> Result<Regex, regex::Error> {
     Regex::new(&format!("^(?:{r})$"))
 }
 
+/// The words versions commonly mark a pre-release with, as separate parts of the version
+/// (`2.0-rc1`, `1.0-beta`, `3.0.0-alpha.2`, `1.0.pre`, `1.1.dev3`); `1.0-slim` or `latest` are
+/// releases.
+pub fn common_prerelease(version: &str) -> bool {
+    let v = version.to_ascii_lowercase();
+    v.split(|c: char| !c.is_ascii_alphanumeric()).any(|part| {
+        let letters = part.trim_matches(|c: char| c.is_ascii_digit());
+        matches!(
+            letters,
+            "alpha" | "beta" | "rc" | "pre" | "preview" | "dev" | "snapshot" | "nightly"
+        )
+    })
+}
+
 /// Whether a component (with its assets) matches every criterion, at `now`; `prerelease` is
 /// the format's word on the component's version.
 pub fn matches(
@@ -345,6 +359,23 @@ pub async fn apply(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn common_prereleases() {
+        for v in [
+            "2.0-rc1",
+            "1.0-beta",
+            "3.0.0-alpha.2",
+            "1.0.pre",
+            "1.1.dev3",
+            "7-nightly",
+        ] {
+            assert!(common_prerelease(v), "{v}");
+        }
+        for v in ["1.0", "1.0-slim", "latest", "2.31.0", "bookworm", "v1.2.3"] {
+            assert!(!common_prerelease(v), "{v}");
+        }
+    }
 
     #[test]
     fn criteria_validation() {

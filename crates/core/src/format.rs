@@ -100,10 +100,12 @@ pub trait Format: Send + Sync + 'static {
     fn settings_form(&self) -> Vec<crate::settings_form::FormBlock> {
         Vec::new()
     }
-    /// Whether `version` is a pre-release, for cleanup's release-type criterion; a format
-    /// without the notion has none.
-    fn is_prerelease(&self, _version: &str) -> bool {
-        false
+    /// Whether `version` is a pre-release, for cleanup's release-type criterion. The default
+    /// reads the words versions commonly mark one with (`2.0-rc1`, `1.0-beta`, `3.0.0-alpha.2`,
+    /// `1.1.dev3`; see [`crate::cleanup::common_prerelease`]); formats with rules of their own
+    /// (Maven snapshots, PEP 440, SemVer) say so instead.
+    fn is_prerelease(&self, version: &str) -> bool {
+        crate::cleanup::common_prerelease(version)
     }
     /// Whether a component's `version` names its content (docker's `sha256:…` manifests) rather
     /// than a release: cleanup's "keep the newest N" keeps such a version only with a kept one
@@ -237,10 +239,11 @@ pub async fn component_upload_route(
     arca: web::Data<Arca>,
 ) -> Result<HttpResponse, Denied> {
     let name = query.into_inner().repository;
-    let (format, cx) = match context(&req, &arca, &name, |_| Action::Add, String::new()).await? {
-        Ok(found) => found,
-        Err(resp) => return Ok(resp),
-    };
+    let (format, cx) =
+        match context(&req, &arca, &name, |_| Action::Add, String::new(), true).await? {
+            Ok(found) => found,
+            Err(resp) => return Ok(resp),
+        };
     if cx.repo.kind != crate::model::RepoKind::Hosted {
         return Ok(text(
             actix_web::http::StatusCode::BAD_REQUEST,
@@ -258,6 +261,7 @@ async fn context(
     name: &str,
     action: impl FnOnce(&dyn Format) -> Action,
     path: String,
+    path_scoped: bool,
 ) -> Result<Result<(Arc<dyn Format>, RepoContext), HttpResponse>, Denied> {
     use actix_web::http::StatusCode;
     let not_found = || {
@@ -292,17 +296,19 @@ async fn context(
     };
     let action = action(format.as_ref());
     let subject = subject_of(req).await?;
-    arca.security
-        .authorize_at(
-            &subject,
-            &Permission::RepoView {
-                format: format.id(),
-                repo: repo.name.as_str(),
-                action,
-            },
-            &path,
-        )
-        .map_err(Denied)?;
+    let perm = Permission::RepoView {
+        format: format.id(),
+        repo: repo.name.as_str(),
+        action,
+    };
+    // A route with no path of its own (PyPI's yank names a project, not a file) needs the
+    // privilege on the repository: a content selector, judging paths, grants it nothing.
+    if path_scoped {
+        arca.security.authorize_at(&subject, &perm, &path)
+    } else {
+        arca.security.authorize(&subject, &perm)
+    }
+    .map_err(Denied)?;
     if let Err(refused) = admit(arca, &repo, action).await {
         return Ok(Err(text(refused.status(), refused.to_string())));
     }
@@ -334,7 +340,7 @@ pub async fn repository_route(
     let method = req.method().clone();
     let action = |f: &dyn Format| f.action(&method, &path);
     let p = path.clone();
-    match context(&req, &arca, &name, action, p).await? {
+    match context(&req, &arca, &name, action, p, true).await? {
         Ok((format, cx)) => Ok(format.handle(cx, req, body).await),
         Err(resp) => Ok(resp),
     }
@@ -451,10 +457,11 @@ async fn gate(
         .get("repository")
         .unwrap_or_default()
         .to_owned();
-    let (found, cx) = match context(&req, &arca, &name, |_| route.action, String::new()).await? {
-        Ok(found) => found,
-        Err(resp) => return Ok(resp),
-    };
+    let (found, cx) =
+        match context(&req, &arca, &name, |_| route.action, String::new(), false).await? {
+            Ok(found) => found,
+            Err(resp) => return Ok(resp),
+        };
     if found.id() != format || !route.kinds.contains(&cx.repo.kind) {
         let kinds: Vec<&str> = route.kinds.iter().map(|k| k.as_str()).collect();
         return Ok(text(

@@ -169,6 +169,15 @@ pub enum ProxyError {
 
 type FlightKey = (i64, String);
 
+/// What a remote's 404 is remembered under: the path, and the URL asked when the format named
+/// one (a docker blob is one path for every image, but each image's remote URL is its own).
+fn negative_key(repo: &Repository, path: &AssetPath, spec: &FetchSpec) -> FlightKey {
+    match &spec.url {
+        Some(url) => (repo.id, format!("{path}\0{url}")),
+        None => (repo.id, path.to_string()),
+    }
+}
+
 /// Files of a known size up to this are stored before they are sent (see `fetch_stream`).
 const STREAM_FROM: u64 = 64 * 1024;
 
@@ -301,7 +310,7 @@ impl Proxy {
             Remote::Settled(found) => Ok(found),
             Remote::Body(mut b) => {
                 let body = b.response_stream();
-                b.store(storage, repo, path, &spec, body).await
+                Ok(b.store(storage, repo, path, &spec, body).await?.asset())
             }
         }
     }
@@ -342,23 +351,25 @@ impl Proxy {
                 return Ok(b
                     .store(&arca.storage, repo, path, &spec, body)
                     .await?
+                    .asset()
                     .map(Fetched::Cached));
             }
             Remote::Body(b) => b,
         };
         let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(8);
+        let client = Client::new(tx);
         let held = std::sync::Arc::new(Mutex::new(None::<bytes::Bytes>));
-        let (tee_tx, tee_held) = (tx.clone(), held.clone());
+        let (tee_client, tee_held) = (client.clone(), held.clone());
         // Each chunk goes on to the client one chunk late (while it listens) and into the cache.
         let body = b
             .response_stream()
             .then(move |chunk| {
-                let (tx, held) = (tee_tx.clone(), tee_held.clone());
+                let (client, held) = (tee_client.clone(), tee_held.clone());
                 async move {
                     if let Ok(c) = &chunk {
                         let previous = held.lock().ok().and_then(|mut h| h.replace(c.clone()));
                         if let Some(p) = previous {
-                            let _ = tx.send(Ok(p)).await;
+                            client.send(Ok(p)).await;
                         }
                     }
                     chunk
@@ -380,16 +391,17 @@ impl Proxy {
             let stored = b.store(&arca.storage, &repo, &path, &spec, body).await;
             let last = held.lock().ok().and_then(|mut h| h.take());
             match (stored, last) {
-                (Ok(Some(_)), Some(last)) => {
-                    let _ = tx.send(Ok(last)).await;
-                }
-                (Ok(_), None) => {}
-                (Ok(None), Some(_)) | (Err(_), _) => {
-                    let _ = tx
+                // Only a copy of these very bytes lets the last of them go.
+                (Ok(Stored::Fresh(_)), Some(last)) => client.send(Ok(last)).await,
+                (Ok(Stored::Fresh(_)), None) => {}
+                // Not stored (broken off, failed its check; a stale copy kept instead): the
+                // client's download ends short, whatever it received.
+                (Ok(Stored::Fallback(_)), _) | (Err(_), _) => {
+                    client
                         .send(Err(std::io::Error::other(
                             "the remote's content was not stored; the download is cut short",
                         )))
-                        .await;
+                        .await
                 }
             }
         });
@@ -413,7 +425,7 @@ impl Proxy {
         let fresh = |a: &Asset| {
             max_age.is_none_or(|age| now_ms() - a.last_verified_ms < age.as_millis() as i64)
         };
-        let key: FlightKey = (repo.id, path.to_string());
+        let key = negative_key(repo, path, spec);
         let cached = db
             .find_asset(repo.id, path.as_str())
             .await
@@ -462,7 +474,7 @@ impl Proxy {
         cached: Option<Asset>,
         mut meta: AssetMeta,
     ) -> Result<Remote, ProxyError> {
-        let key: FlightKey = (repo.id, path.to_string());
+        let key = negative_key(repo, path, spec);
         if settings.blocked {
             return match cached {
                 Some(a) => Ok(Remote::Settled(Some(a))),
@@ -617,7 +629,7 @@ impl RemoteFile {
         path: &AssetPath,
         spec: &FetchSpec,
         body: crate::blob::ByteStream,
-    ) -> Result<Option<Asset>, ProxyError> {
+    ) -> Result<Stored, ProxyError> {
         let unreachable = |reason: String| ProxyError::Unreachable {
             url: self.url.clone(),
             reason,
@@ -634,19 +646,68 @@ impl RemoteFile {
         {
             Ok(asset) => {
                 tracing::info!(repo = %repo.name, path = %path, size = asset.size, "cached from remote");
-                Ok(Some(asset))
+                Ok(Stored::Fresh(asset))
             }
             // The remote broke off mid-body: nothing was stored.
             Err(StorageError::Blob(BlobError::Body(e))) => {
-                stale_or(cached, unreachable(e.to_string()), repo)
+                stale_or(cached, unreachable(e.to_string()), repo).map(Stored::Fallback)
             }
             // The remote sent other bytes than its index promised: nothing was stored.
             Err(StorageError::Blob(e @ BlobError::DigestMismatch { .. })) => stale_or(
                 cached,
                 unreachable(format!("content check failed: {e}")),
                 repo,
-            ),
+            )
+            .map(Stored::Fallback),
             Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// What became of a remote body.
+enum Stored {
+    /// These bytes, stored and verified.
+    Fresh(Asset),
+    /// Not stored; the stale cached copy (if any) stays what is served.
+    Fallback(Option<Asset>),
+}
+
+impl Stored {
+    fn asset(self) -> Option<Asset> {
+        match self {
+            Stored::Fresh(a) => Some(a),
+            Stored::Fallback(a) => a,
+        }
+    }
+}
+
+/// How long a client may leave a chunk unread before its download is cut: the caching must
+/// not wait on a client that stopped reading (it holds the file's single flight).
+const CLIENT_STALL: Duration = Duration::from_secs(30);
+
+/// The client's end of a streamed fetch. Once it has left or stalled it gets nothing more (its
+/// download ends short) and the caching goes on alone.
+#[derive(Clone)]
+struct Client {
+    tx: tokio::sync::mpsc::Sender<std::io::Result<bytes::Bytes>>,
+    gone: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Client {
+    fn new(tx: tokio::sync::mpsc::Sender<std::io::Result<bytes::Bytes>>) -> Self {
+        Self {
+            tx,
+            gone: Default::default(),
+        }
+    }
+
+    async fn send(&self, item: std::io::Result<bytes::Bytes>) {
+        if self.gone.load(Ordering::Relaxed) {
+            return;
+        }
+        match tokio::time::timeout(CLIENT_STALL, self.tx.send(item)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) | Err(_) => self.gone.store(true, Ordering::Relaxed),
         }
     }
 }
@@ -730,6 +791,56 @@ fn stale_or(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stalled_client_is_left_behind() {
+        let (tx, mut rx) = tokio::sync::mpsc::channel(1);
+        let client = Client::new(tx);
+        client.send(Ok(bytes::Bytes::from_static(b"one"))).await;
+        // Nobody reads: the next send gives up after CLIENT_STALL (paused time runs ahead).
+        let t0 = tokio::time::Instant::now();
+        client.send(Ok(bytes::Bytes::from_static(b"two"))).await;
+        assert!(t0.elapsed() >= CLIENT_STALL);
+        // From then on nothing waits for it, and it gets nothing more.
+        let t1 = tokio::time::Instant::now();
+        client.send(Ok(bytes::Bytes::from_static(b"three"))).await;
+        assert_eq!(t1.elapsed(), Duration::ZERO);
+        assert_eq!(rx.recv().await.unwrap().unwrap().as_ref(), b"one");
+        drop(client);
+        assert!(rx.recv().await.is_none(), "its download ends short");
+    }
+
+    #[test]
+    fn missing_files_are_remembered_per_remote_url() {
+        let repo = Repository {
+            id: 1,
+            name: crate::model::RepoName::parse("p").unwrap(),
+            format: "docker".into(),
+            kind: RepoKind::Proxy,
+            online: true,
+            blob_store: "default".into(),
+            write_policy: None,
+            strict_content_type_validation: true,
+            members: vec![],
+            attrs: serde_json::json!({}),
+            created_ms: 0,
+            updated_ms: 0,
+        };
+        let path = AssetPath::parse("blobs/sha256/ab").unwrap();
+        let spec = |url: &str| FetchSpec {
+            url: Some(url.to_owned()),
+            ..FetchSpec::new(Freshness::Content)
+        };
+        // One blob path, two images: one image's 404 says nothing of the other's.
+        assert_ne!(
+            negative_key(&repo, &path, &spec("http://r/v2/a/blobs/x")),
+            negative_key(&repo, &path, &spec("http://r/v2/b/blobs/x"))
+        );
+        assert_eq!(
+            negative_key(&repo, &path, &FetchSpec::new(Freshness::Content)),
+            (1, "blobs/sha256/ab".to_owned())
+        );
+    }
 
     #[test]
     fn settings_from_nexus_attrs() {

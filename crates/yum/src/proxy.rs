@@ -1,12 +1,13 @@
 //! Proxy repositories: `repomd.xml` is refreshed after `metadataMaxAge`, but a new one is only
-//! served once every file it names is cached and verified; RPMs are cached on first download.
+//! served once every file it names is cached and verified; RPMs are cached on first download,
+//! streaming on to the client as they arrive.
 
 use actix_web::{HttpRequest, HttpResponse};
 use arca_core::{
     RepoContext,
-    http::error_text,
+    http::{error_text, remote_response},
     model::{Asset, AssetPath, Digest, Repository},
-    proxy::{FetchSpec, Freshness, ProxyError, ProxySettings},
+    proxy::{FetchSpec, Fetched, Freshness, Proxy, ProxyError, ProxySettings},
     storage::AssetMeta,
 };
 
@@ -48,8 +49,11 @@ pub async fn read(
             Err(e) => error_text(&e),
         };
     }
-    match fetch(cx, repo, path, Freshness::Content, None).await {
-        Ok(Some(a)) => serve(cx, req, &a).await,
+    // Packages stream on to the client while they are cached (core's streaming proxy).
+    let spec = FetchSpec::new(Freshness::Content);
+    match Proxy::fetch_stream(&cx.arca, repo, path, spec, AssetMeta::default()).await {
+        Ok(Some(Fetched::Cached(a))) => serve(cx, req, &a).await,
+        Ok(Some(Fetched::Remote(r))) => remote_response(req, r),
         Ok(None) => not_found(repo, path),
         Err(e) => error_text(&e),
     }
