@@ -136,28 +136,38 @@ async fn tarballs(
         .collect())
 }
 
-fn doc_of(assets: &BTreeMap<String, Asset>, name: &PkgName) -> Option<Doc> {
+fn doc_of(assets: BTreeMap<String, Asset>, name: &PkgName) -> Option<Doc> {
     if assets.is_empty() {
         return None;
     }
     let mut d = Doc::default();
     let mut seed = String::new();
     let (mut created, mut modified) = (i64::MAX, 0);
-    for (v, a) in assets {
-        let Some(mut m) = a.attrs.pointer("/npm/manifest").cloned() else {
+    for (v, mut a) in assets {
+        // What changes a version in place: its content (a new asset row or time), its tags
+        // and its deprecation (the attribute writes this crate makes).
+        seed.push_str(&format!(
+            "{}:{}:{}:{}\n",
+            a.id,
+            a.last_modified_ms,
+            a.attrs.pointer("/npm/tags").unwrap_or(&Value::Null),
+            a.attrs
+                .pointer("/npm/manifest/deprecated")
+                .unwrap_or(&Value::Null)
+        ));
+        for t in tags_of(&a) {
+            d.dist_tags.insert(t, v.clone());
+        }
+        let Some(mut m) = a.attrs.pointer_mut("/npm/manifest").map(Value::take) else {
             continue;
         };
         if let Some(dist) = m.get_mut("dist").and_then(Value::as_object_mut) {
-            dist.insert("tarball".into(), json!(name.tarball_file(v)));
+            dist.insert("tarball".into(), json!(name.tarball_file(&v)));
         }
-        d.versions.insert(v.clone(), m);
         d.time.insert(v.clone(), iso8601(a.created_ms));
+        d.versions.insert(v, m);
         created = created.min(a.created_ms);
         modified = modified.max(a.last_modified_ms);
-        for t in tags_of(a) {
-            d.dist_tags.insert(t, v.clone());
-        }
-        seed.push_str(&format!("{}:{}:{}\n", a.id, a.last_modified_ms, a.attrs));
     }
     d.time.insert("created".into(), iso8601(created));
     d.time.insert("modified".into(), iso8601(modified));
@@ -172,7 +182,7 @@ pub async fn hosted_doc(
     repo: &Repository,
     name: &PkgName,
 ) -> Result<Option<Doc>> {
-    Ok(doc_of(&tarballs(cx, repo, name).await?, name))
+    Ok(doc_of(tarballs(cx, repo, name).await?, name))
 }
 
 /// Sets an asset's tags, keeping its other attributes.
@@ -641,6 +651,6 @@ pub async fn set_dist_tag(
         return Err(NpmError::NotFound(format!("dist-tag {tag}")));
     }
     move_tag(cx, &assets, tag, version.as_deref()).await?;
-    let d = doc_of(&tarballs(cx, &repo, name).await?, name).unwrap_or_default();
+    let d = doc_of(tarballs(cx, &repo, name).await?, name).unwrap_or_default();
     Ok(HttpResponse::Created().json(d.dist_tags))
 }
