@@ -33,7 +33,7 @@ port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); 
 UPSTREAM=$(npm config get registry)
 PORT=$(port); URL="http://127.0.0.1:$PORT"; PW=admin-pass-123
 mkdir -p "$W/arca" "$W/home"
-# Anonymous reads on: `npm login` reaches the repository before it holds a token.
+# Anonymous reads on: the install flows run without credentials, as against a public mirror.
 (cd "$W/arca" && exec env ARCA_LISTEN="127.0.0.1:$PORT" ARCA_ADMIN_PASSWORD=$PW ARCA_ANONYMOUS_ACCESS=true ARCA_MAX_UPLOAD_BYTES=5000000 "$ARCA_BIN" >"$W/arca.log" 2>&1) &
 PID=$!
 for _ in $(seq 1 500); do curl -sf "$URL/service/rest/v1/status" >/dev/null && break; sleep 0.02; done

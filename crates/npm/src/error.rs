@@ -33,6 +33,9 @@ pub enum NpmError {
     Auth(#[from] AuthError),
     #[error("remote {0}")]
     Upstream(String),
+    /// Offline, or the server is read-only.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl From<MetaError> for NpmError {
@@ -58,6 +61,7 @@ impl HttpError for NpmError {
             Self::Proxy(e) => e.status(),
             Self::Auth(e) => e.status(),
             Self::Upstream(_) => StatusCode::BAD_GATEWAY,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }

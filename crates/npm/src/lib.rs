@@ -171,6 +171,13 @@ impl Format for NpmFormat {
         }
     }
 
+    fn configure(&self, cfg: &mut web::ServiceConfig) {
+        cfg.route(
+            "/repository/{repository}/-/user/org.couchdb.user:{user}",
+            web::put().to(login_route),
+        );
+    }
+
     async fn deleted(&self, _cx: &RepoContext, _paths: &[String]) {
         // Versions live in their tarball assets: deleting one removes its version; nothing
         // else to keep in step.
@@ -234,7 +241,7 @@ impl NpmFormat {
             Route::WebLogin => Err(NpmError::NotFound(
                 "web login is not offered; npm falls back to a password login".into(),
             )),
-            Route::Login(user) if m == Method::PUT => login(cx, req, &user, body).await,
+            Route::Login(user) if m == Method::PUT => login(&cx.arca, req, &user, body).await,
             Route::Logout(token) if m == Method::DELETE => logout(cx, &token).await,
             Route::Audit(tail) if m == Method::POST => proxy::audit(cx, req, &tail, body).await,
             Route::DistTags(name) if read => {
@@ -579,7 +586,7 @@ struct LoginBody {
 /// password is checked by core (throttled, on the bounded hashing pool) and answered with a
 /// new API token, which npm then sends as `Authorization: Bearer` (the User Token realm).
 async fn login(
-    cx: &RepoContext,
+    arca: &arca_core::Arca,
     req: &HttpRequest,
     user: &str,
     body: web::Payload,
@@ -593,8 +600,8 @@ async fn login(
     let Some(password) = b.password.filter(|p| !p.is_empty()) else {
         return Err(bad("a password is required (Arca does not create users)"));
     };
-    let ip = arca_core::auth::client_ip(&cx.arca, req);
-    let subject = match cx.arca.security.login(&name, &password, ip).await {
+    let ip = arca_core::auth::client_ip(arca, req);
+    let subject = match arca.security.login(&name, &password, ip).await {
         Ok(s) => s,
         Err(arca_core::security::AuthError::BadCredentials) => {
             return Err(NpmError::Unauthorized(format!(
@@ -608,8 +615,7 @@ async fn login(
             "log in with a password: a token cannot mint another".into(),
         ));
     }
-    let (token, _) = cx
-        .arca
+    let (token, _) = arca
         .security
         .issue_token(&subject.user_id, "npm login", None)
         .await?;
@@ -620,6 +626,40 @@ async fn login(
         "rev": packument::rev_of(&name),
         "token": token,
     })))
+}
+
+/// `npm login` before the client holds any credential: the password is what it proves, so,
+/// like docker's token endpoint, it needs no privilege on the repository (which a server
+/// without anonymous access would refuse before [`Format::handle`]). The repository must exist,
+/// be npm and pass core's [`admit`](arca_core::format::admit).
+async fn login_route(
+    req: HttpRequest,
+    body: web::Payload,
+    params: web::Path<(String, String)>,
+    arca: web::Data<arca_core::Arca>,
+) -> HttpResponse {
+    let run = async {
+        if !arca_core::http::path_is_utf8(&req) {
+            return Err(bad("the request path is not UTF-8 once percent-decoded"));
+        }
+        let (name, user) = params.into_inner();
+        let repo = match arca.repository(&name).await {
+            Ok(r) if r.format == "npm" => r,
+            Ok(_) | Err(arca_core::meta::MetaError::NotFound) => {
+                return Err(NpmError::NotFound(format!("repository {name}")));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        arca_core::format::admit(&arca, &repo, Action::Read)
+            .await
+            .map_err(|e| NpmError::Unavailable(e.to_string()))?;
+        login(&arca, &req, &user, body).await
+    };
+    let span = tracing::info_span!("npm login");
+    match tracing::Instrument::instrument(run, span).await {
+        Ok(r) => r,
+        Err(e) => e.response(),
+    }
 }
 
 /// `DELETE /-/user/token/{token}` (`npm logout`): revokes the caller's token.

@@ -433,16 +433,6 @@ async fn tags_deprecate_unpublish(b: Backend) {
 async fn login_tokens(b: Backend) {
     let s = TestServer::start(b).await;
     create(&s, "hosted", hosted_body("npm-h", "ALLOW_ONCE")).await;
-    // npm login needs to reach the repository before it has a token: anonymous reads on.
-    let r = s
-        .admin(PUT, "/service/rest/v1/security/anonymous")
-        .json(
-            &json!({"enabled": true, "userId": "anonymous", "realmName": "NexusAuthorizingRealm"}),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
     let login = |pw: &str| {
         s.client()
             .put(s.at("/repository/npm-h/-/user/org.couchdb.user:admin"))
@@ -457,6 +447,32 @@ async fn login_tokens(b: Backend) {
     let j = body_json(r).await;
     assert_eq!(j["ok"], true);
     let token = j["token"].as_str().unwrap().to_owned();
+    // Not a repository of npm's: no login there.
+    let r = s
+        .client()
+        .put(s.at("/repository/nothing/-/user/org.couchdb.user:admin"))
+        .json(&json!({"name": "admin", "password": s.admin_password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    // Anonymous reads on for what follows (off, anonymous was refused everything but login).
+    let r = s
+        .client()
+        .get(s.at("/repository/npm-h/-/whoami"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = s
+        .admin(PUT, "/service/rest/v1/security/anonymous")
+        .json(
+            &json!({"enabled": true, "userId": "anonymous", "realmName": "NexusAuthorizingRealm"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
     // The token works as npm sends it.
     let bearer = format!("Bearer {token}");
     let r = s
