@@ -67,8 +67,14 @@ login() {
   npm_login "$W/token.npmrc" "$PW" && grep -q "_authToken=arca_" "$W/token.npmrc" &&
   creds "_authToken=$(sed -n 's/.*_authToken=//p' "$W/token.npmrc" | head -1)" >>"$W/token.npmrc"
 }
+export -f creds npm_login; export W HOSTED GROUP NERF
 check "npm login --auth-type=legacy issues a token" login
 check "npm whoami with the token" bash -c "test \"\$(npm --userconfig $W/token.npmrc --cache $W/cache-token whoami --registry $HOSTED)\" = admin"
+is2xx() { [[ "$1" == 2* ]]; }
+anon() { api PUT security/anonymous "{\"enabled\":$1,\"userId\":\"anonymous\",\"realmName\":\"NexusAuthorizingRealm\"}"; }
+check "anonymous access off" is2xx "$(anon false)"
+check "npm login with anonymous access off" bash -c "npm_login $W/off.npmrc $PW && grep -q _authToken=arca_ $W/off.npmrc"
+check "anonymous access on again" is2xx "$(anon true)"
 check "npm login with a wrong password is refused" bash -c "! npm_login $W/wrong.npmrc wrong-password && ! grep -q _authToken $W/wrong.npmrc"
 
 # Packages to publish.
@@ -107,7 +113,6 @@ print(json.dumps({"_id": name, "name": name, "dist-tags": {"latest": version},
   "_attachments": {f: {"content_type": "application/octet-stream", "data": base64.b64encode(data).decode(), "length": len(data)}}}))
 PY
 }
-export -f creds npm_login; export W HOSTED GROUP NERF
 put() { curl -s -o "$W/put.out" -w '%{http_code}' -u "admin:$PW" -H 'content-type: application/json' -X PUT "$HOSTED$1" --data-binary @"$2"; }
 (cd "$W/p6" && npm pack --pack-destination "$W" >/dev/null 2>&1)
 TGZ="$W/arca-e2e-plain-2.0.0.tgz"
