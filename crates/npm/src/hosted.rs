@@ -417,6 +417,20 @@ async fn publish(
     if head != [0x1f, 0x8b] {
         return Err(bad("the attachment is not a gzip tarball"));
     }
+    // The tarball must be the package it is published as (its own package.json says).
+    let pj = crate::upload::stored_package_json(cx, repo, &blob.digest).await?;
+    let (pj_name, pj_version) = (
+        pj.get("name").and_then(Value::as_str).unwrap_or_default(),
+        pj.get("version")
+            .and_then(Value::as_str)
+            .unwrap_or_default(),
+    );
+    if pj_name != name.full || pj_version != version.as_str() {
+        return Err(bad(format!(
+            "the tarball's package.json is {pj_name}@{pj_version}, not {}@{version}",
+            name.full
+        )));
+    }
     let mut manifest = manifest.clone();
     let dist = manifest
         .as_object_mut()

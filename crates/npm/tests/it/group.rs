@@ -11,7 +11,7 @@ async fn merged(b: Backend) {
     create(&s, "hosted", hosted_body("h1", "ALLOW_ONCE")).await;
     create(&s, "hosted", hosted_body("h2", "ALLOW_ONCE")).await;
     let one = tgz("demo", "1.0.0");
-    let one_b = tgz("demo", "1.0.0-in-h2");
+    let one_b = tgz_with("demo", "1.0.0", "in h2");
     let two = tgz("demo", "2.0.0");
     assert_eq!(
         publish(

@@ -182,7 +182,7 @@ async fn refusals(b: Backend) {
     assert_eq!(publish(&s, "npm-h", "demo", &good).await.0, 200);
 
     // Republishing a version: 403, npm's error shape.
-    let other = tgz("demo", "1.0.0-other");
+    let other = tgz_with("demo", "1.0.0", "other");
     let mut again = publish_body("demo", "1.0.0", &other, "latest");
     again["_attachments"]["demo-1.0.0.tgz"]["length"] = json!(other.len());
     let (st, e) = publish(&s, "npm-h", "demo", &again).await;
@@ -224,6 +224,41 @@ async fn refusals(b: Backend) {
     .await;
     assert_eq!(st, 400, "{e}");
     assert!(e["error"].as_str().unwrap().contains("gzip"), "{e}");
+    // A tarball of another package, or of another version.
+    let wrong_pkg = tgz("other", "2.0.0");
+    let (st, e) = publish(
+        &s,
+        "npm-h",
+        "demo",
+        &publish_body("demo", "2.0.0", &wrong_pkg, "latest"),
+    )
+    .await;
+    assert_eq!(st, 400, "{e}");
+    assert!(e["error"].as_str().unwrap().contains("package.json"), "{e}");
+    let wrong_ver = tgz("demo", "3.0.0");
+    assert_eq!(
+        publish(
+            &s,
+            "npm-h",
+            "demo",
+            &publish_body("demo", "2.0.0", &wrong_ver, "latest")
+        )
+        .await
+        .0,
+        400
+    );
+    // gzip, but no tar with a package.json inside.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, b"plain text, no tar").unwrap();
+    let not_tar = gz.finish().unwrap();
+    let (st, e) = publish(
+        &s,
+        "npm-h",
+        "demo",
+        &publish_body("demo", "2.0.0", &not_tar, "latest"),
+    )
+    .await;
+    assert_eq!(st, 400, "{e}");
     // Not base64.
     let mut nb = publish_body("demo", "2.0.0", &t2, "latest");
     nb["_attachments"]["demo-2.0.0.tgz"]["data"] = json!("%%%%");

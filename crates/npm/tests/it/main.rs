@@ -26,10 +26,16 @@ pub async fn body_json(r: Response) -> Value {
 
 /// A package tarball as `npm pack` makes it: `package/package.json` and an index file.
 pub fn tgz(name: &str, version: &str) -> Vec<u8> {
+    tgz_with(name, version, "42")
+}
+
+/// [`tgz`] whose `index.js` exports `value`: the same package and version, other bytes.
+pub fn tgz_with(name: &str, version: &str, value: &str) -> Vec<u8> {
     let pj = json!({"name": name, "version": version, "description": format!("{name} for tests"), "main": "index.js"}).to_string();
+    let index = format!("module.exports = {value:?};\n");
     let entries: [(&str, &[u8]); 2] = [
         ("package/package.json", pj.as_bytes()),
-        ("package/index.js", b"module.exports = 42;\n"),
+        ("package/index.js", index.as_bytes()),
     ];
     let mut tar = Vec::new();
     for (n, data) in entries {
