@@ -346,6 +346,25 @@ mod tests {
     }
 
     #[test]
+    fn privileges_asked() {
+        let a = |m: Method, p: &str| Route::parse(p).action(&m);
+        assert_eq!(a(Method::GET, "x"), Action::Read);
+        assert_eq!(a(Method::PUT, "x"), Action::Add);
+        assert_eq!(a(Method::PUT, "x/-rev/1"), Action::Add);
+        assert_eq!(a(Method::DELETE, "x/-rev/1"), Action::Delete);
+        assert_eq!(a(Method::DELETE, "x/-/x-1.0.0.tgz/-rev/1"), Action::Delete);
+        assert_eq!(a(Method::PUT, "-/package/x/dist-tags/beta"), Action::Edit);
+        assert_eq!(
+            a(Method::DELETE, "-/package/x/dist-tags/beta"),
+            Action::Edit
+        );
+        assert_eq!(a(Method::GET, "-/package/x/dist-tags"), Action::Read);
+        assert_eq!(a(Method::PUT, "-/user/org.couchdb.user:u"), Action::Read);
+        assert_eq!(a(Method::GET, ""), Action::Browse);
+        assert_eq!(a(Method::PUT, "-/nothing"), Action::Add);
+    }
+
+    #[test]
     fn version_order() {
         let mut v = vec![
             "1.10.0",

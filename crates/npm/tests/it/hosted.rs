@@ -571,6 +571,78 @@ async fn login_tokens(b: Backend) {
     assert_eq!(r.status(), 401);
 }
 
+/// A deployer with `add` publishes; changing what is published (deprecate, dist-tags) needs
+/// `edit`, removing it `delete`: each refused in npm's shape, changing nothing.
+async fn privileges(b: Backend) {
+    let s = TestServer::start(b).await;
+    create(&s, "hosted", hosted_body("npm-h", "ALLOW_ONCE")).await;
+    let role = json!({"id": "npm-dev", "name": "npm-dev", "privileges": [
+        "nx-repository-view-npm-npm-h-read", "nx-repository-view-npm-npm-h-browse",
+        "nx-repository-view-npm-npm-h-add"]});
+    let r = s
+        .admin(POST, "/service/rest/v1/security/roles")
+        .json(&role)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let user = json!({"userId": "dev", "firstName": "D", "lastName": "E", "emailAddress": "d@example.org",
+        "password": "dev-pass-123", "status": "active", "roles": ["npm-dev"]});
+    let r = s
+        .admin(POST, "/service/rest/v1/security/users")
+        .json(&user)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let dev = |m: arca_testkit::reqwest::Method, path: &str| {
+        s.client()
+            .request(m, s.at(path))
+            .basic_auth("dev", Some("dev-pass-123"))
+    };
+    for v in ["1.0.0", "1.1.0"] {
+        let t = tgz("demo", v);
+        let r = dev(PUT, "/repository/npm-h/demo")
+            .json(&publish_body("demo", v, &t, "latest"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    }
+    // npm deprecate: edit.
+    let (_, mut p) = get_json(&s, "/repository/npm-h/demo?write=true").await;
+    p["versions"]["1.0.0"]["deprecated"] = json!("old");
+    let r = dev(PUT, "/repository/npm-h/demo")
+        .json(&p)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(body_json(r).await["error"].is_string());
+    // npm unpublish of a version: delete.
+    let (_, mut p) = get_json(&s, "/repository/npm-h/demo?write=true").await;
+    p["versions"].as_object_mut().unwrap().remove("1.0.0");
+    let r = dev(PUT, "/repository/npm-h/demo/-rev/1")
+        .json(&p)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    for (m, path) in [
+        (PUT, "/repository/npm-h/-/package/demo/dist-tags/beta"),
+        (DELETE, "/repository/npm-h/-/package/demo/dist-tags/latest"),
+        (DELETE, "/repository/npm-h/demo/-rev/1"),
+        (DELETE, "/repository/npm-h/demo/-/demo-1.0.0.tgz/-rev/1"),
+    ] {
+        let r = dev(m, path).json(&json!("1.0.0")).send().await.unwrap();
+        assert_eq!(r.status(), 403, "{path}");
+    }
+    let (_, p) = get_json(&s, "/repository/npm-h/demo").await;
+    assert_eq!(p["versions"].as_object().unwrap().len(), 2);
+    assert!(p["versions"]["1.0.0"].get("deprecated").is_none());
+    assert_eq!(p["dist-tags"], json!({"latest": "1.1.0"}));
+}
+
 async fn component_upload(b: Backend) {
     let s = TestServer::start(b).await;
     create(&s, "hosted", hosted_body("npm-h", "ALLOW_ONCE")).await;
@@ -606,5 +678,6 @@ both_backends!(
     too_large,
     tags_deprecate_unpublish,
     login_tokens,
+    privileges,
     component_upload
 );
