@@ -43,7 +43,7 @@ VERDACCIO="$VERDACCIO_DIR/node_modules/.bin/verdaccio"
 
 W=$(mktemp -d /tmp/arca-npm-bench.XXXXXX)
 PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$W" "$BIN"; }
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; rm -rf "$W" "$BIN"; }
 trap cleanup EXIT
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_up() { for _ in $(seq 1 1500); do curl -sf -o /dev/null "$1" && return 0; sleep 0.02; done; echo "not up: $1" >&2; return 1; }
@@ -53,7 +53,7 @@ UPSTREAM=$(npm config get registry)
 # Arca: one npm proxy, anonymous reads (verdaccio's default), metadata kept 30 minutes.
 AP=$(port); AURL="http://127.0.0.1:$AP"; PW=bench-pass-123
 mkdir -p "$W/arca"
-(cd "$W/arca" && exec env ARCA_LISTEN="127.0.0.1:$AP" ARCA_ADMIN_PASSWORD=$PW ARCA_ANONYMOUS_ACCESS=true RUST_LOG=warn "$BIN" >"$W/arca.log" 2>&1) &
+(cd "$W/arca" && exec env ARCA_LISTEN="127.0.0.1:$AP" ARCA_ADMIN_PASSWORD=$PW ARCA_ANONYMOUS_ACCESS=true ARCA_LOG=warn "$BIN" >"$W/arca.log" 2>&1) &
 PIDS+=($!); APID=$!
 wait_up "$AURL/service/rest/v1/status"
 code=$(curl -s -o "$W/create.out" -w '%{http_code}' -u "admin:$PW" -H 'content-type: application/json' -X POST "$AURL/service/rest/v1/repositories/npm/proxy" \
