@@ -107,6 +107,12 @@ pub trait Format: Send + Sync + 'static {
     fn is_prerelease(&self, version: &str) -> bool {
         crate::cleanup::common_prerelease(version)
     }
+    /// The format's names for the search's generic criteria, as Nexus's search takes them:
+    /// (parameter, criterion), the criterion one of `group`, `name`, `version`
+    /// (`("maven.groupId", "group")`).
+    fn search_aliases(&self) -> &'static [(&'static str, &'static str)] {
+        &[]
+    }
     /// Whether a component's `version` names its content (docker's `sha256:…` manifests) rather
     /// than a release: cleanup's "keep the newest N" keeps such a version only with a kept one
     /// holding the same content.

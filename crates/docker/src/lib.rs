@@ -62,6 +62,9 @@ pub fn connector_port(attrs: &serde_json::Value) -> Option<u16> {
 
 #[async_trait(?Send)]
 impl Format for DockerFormat {
+    fn search_aliases(&self) -> &'static [(&'static str, &'static str)] {
+        &[("docker.imageName", "name"), ("docker.imageTag", "version")]
+    }
     fn usage(
         &self,
         base_url: &str,

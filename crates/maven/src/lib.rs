@@ -114,6 +114,13 @@ fn group_path(g: &str) -> String {
 
 #[async_trait(?Send)]
 impl Format for MavenFormat {
+    fn search_aliases(&self) -> &'static [(&'static str, &'static str)] {
+        &[
+            ("maven.groupId", "group"),
+            ("maven.artifactId", "name"),
+            ("maven.baseVersion", "version"),
+        ]
+    }
     fn usage(
         &self,
         base_url: &str,

@@ -43,6 +43,10 @@ pub struct NpmFormat {
 
 #[async_trait(?Send)]
 impl Format for NpmFormat {
+    /// Nexus's `npm.scope`: the component's group, the scope without `@`.
+    fn search_aliases(&self) -> &'static [(&'static str, &'static str)] {
+        &[("npm.scope", "group")]
+    }
     fn id(&self) -> &'static str {
         "npm"
     }

@@ -154,6 +154,21 @@ async fn publish_and_read(b: Backend) {
     let (st, found) = get_json(&s, "/service/rest/v1/search?repository=npm-h&name=widget").await;
     assert_eq!(st, 200, "{found}");
     assert_eq!(found["items"][0]["group"], "acme");
+    // Found by Nexus's `npm.scope` (the format's name for the group criterion); another
+    // scope finds nothing.
+    let (st, found) = get_json(
+        &s,
+        "/service/rest/v1/search?repository=npm-h&npm.scope=acme",
+    )
+    .await;
+    assert_eq!(st, 200, "{found}");
+    assert_eq!(found["items"].as_array().map(Vec::len), Some(2), "{found}");
+    let (_, found) = get_json(
+        &s,
+        "/service/rest/v1/search?repository=npm-h&npm.scope=other",
+    )
+    .await;
+    assert_eq!(found["items"].as_array().map(Vec::len), Some(0), "{found}");
 
     // ping, whoami, search.
     let (st, _) = get_json(&s, "/repository/npm-h/-/ping").await;

@@ -28,14 +28,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 const PAGE: i64 = 50;
 
-/// Parameters with their aliases: the first name is Nexus's generic one.
-const ALIASES: [(&str, &[&str]); 4] = [
-    ("group", &["group", "maven.groupId"]),
-    ("name", &["name", "maven.artifactId", "docker.imageName"]),
-    (
-        "version",
-        &["version", "maven.baseVersion", "docker.imageTag"],
-    ),
+/// The generic criteria with their generic parameters; each format adds its own names for
+/// them (`Format::search_aliases`: `maven.groupId`, `docker.imageName`, `npm.scope`, …).
+const CRITERIA: [(&str, &[&str]); 4] = [
+    ("group", &["group"]),
+    ("name", &["name"]),
+    ("version", &["version"]),
     ("keyword", &["q", "keyword"]),
 ];
 
@@ -143,8 +141,15 @@ async fn parse_params(
             .map(|(_, v)| v.clone())
     };
     let mut q = SearchQuery::default();
-    for (field, names) in ALIASES {
-        let v = names.iter().find_map(|n| get(n));
+    for (field, names) in CRITERIA {
+        let v = names.iter().find_map(|n| get(n)).or_else(|| {
+            arca.formats
+                .all()
+                .iter()
+                .flat_map(|f| f.search_aliases())
+                .filter(|(_, criterion)| *criterion == field)
+                .find_map(|(param, _)| get(param))
+        });
         match field {
             "group" => q.group = v,
             "name" => q.name = v,
