@@ -139,6 +139,9 @@ pub struct FetchSpec {
     /// An `Authorization` value for the remote (a registry's bearer token), sent instead of the
     /// configured Basic credentials, and like them only under the remote URL.
     pub authorization: Option<String>,
+    /// The format's own check of the content's digests (npm's SHA-512 integrity, say), run
+    /// once the bytes are stored and before they are recorded: a refusal keeps nothing.
+    pub check: Option<ContentCheck>,
 }
 
 impl FetchSpec {
@@ -149,7 +152,21 @@ impl FetchSpec {
             accept: None,
             expect: None,
             authorization: None,
+            check: None,
         }
+    }
+}
+
+/// The function of a [`ContentCheck`].
+pub type CheckFn = dyn Fn(&crate::model::Checksums) -> Result<(), String> + Send + Sync;
+
+/// See [`FetchSpec::check`]: `Err` says why the content is not the one expected.
+#[derive(Clone)]
+pub struct ContentCheck(pub std::sync::Arc<CheckFn>);
+
+impl std::fmt::Debug for ContentCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ContentCheck")
     }
 }
 
@@ -640,10 +657,31 @@ impl RemoteFile {
             ..Default::default()
         };
         let cached = self.cached.clone();
-        match storage
-            .ingest(repo, path, body, opts, self.meta.clone())
-            .await
-        {
+        let stored = match storage.stage(repo, body, opts).await {
+            Ok(blob) => match spec.check.as_ref().map(|c| (c.0)(&blob.checksums)) {
+                Some(Err(why)) => {
+                    storage.discard(&repo.blob_store, &blob).await;
+                    return stale_or(
+                        cached,
+                        unreachable(format!("content check failed: {why}")),
+                        repo,
+                    )
+                    .map(Stored::Fallback);
+                }
+                _ => match storage
+                    .record(repo, path, blob.clone(), self.meta.clone())
+                    .await
+                {
+                    Ok(a) => Ok(a),
+                    Err(e) => {
+                        storage.discard(&repo.blob_store, &blob).await;
+                        Err(e)
+                    }
+                },
+            },
+            Err(e) => Err(e),
+        };
+        match stored {
             Ok(asset) => {
                 tracing::info!(repo = %repo.name, path = %path, size = asset.size, "cached from remote");
                 Ok(Stored::Fresh(asset))

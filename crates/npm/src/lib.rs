@@ -17,9 +17,9 @@ use std::sync::Arc;
 use actix_web::{HttpRequest, HttpResponse, http::Method, http::header, web};
 use arca_core::{
     Format, RepoContext,
-    http::{blob_response, not_modified, requested_range},
+    http::{blob_response, not_modified, remote_response, requested_range},
     model::{Asset, AssetPath, RepoKind, Repository, RepositorySpec},
-    proxy::ProxySettings,
+    proxy::{Fetched, ProxySettings},
     security::{Action, Via},
 };
 use async_trait::async_trait;
@@ -420,9 +420,9 @@ impl NpmFormat {
         repo: &Repository,
         name: &PkgName,
         path: &AssetPath,
-    ) -> Result<Option<Asset>> {
+    ) -> Result<Option<Fetched>> {
         if let Some(a) = cx.arca.db.find_asset(repo.id, path.as_str()).await? {
-            return Ok(Some(a));
+            return Ok(Some(Fetched::Cached(a)));
         }
         match repo.kind {
             RepoKind::Proxy => proxy::proxy_tarball(cx, &self.docs, repo, name, path).await,
@@ -445,7 +445,8 @@ impl NpmFormat {
         let mut failure = None;
         for repo in sources(cx).await? {
             match self.locate(cx, &repo, name, &path).await {
-                Ok(Some(asset)) => {
+                Ok(Some(Fetched::Remote(remote))) => return Ok(remote_response(req, remote)),
+                Ok(Some(Fetched::Cached(asset))) => {
                     if let Some(r) = not_modified(req, &asset) {
                         return Ok(r);
                     }

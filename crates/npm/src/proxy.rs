@@ -10,8 +10,8 @@ use std::{
 use actix_web::{HttpRequest, HttpResponse, http::header, web};
 use arca_core::{
     RepoContext,
-    model::{Asset, AssetPath, RepoKind, Repository},
-    proxy::{FetchSpec, Freshness, ProxySettings},
+    model::{AssetPath, RepoKind, Repository},
+    proxy::{ContentCheck, FetchSpec, Fetched, Freshness, Proxy, ProxySettings},
     storage::AssetMeta,
 };
 use futures_util::StreamExt;
@@ -103,6 +103,7 @@ pub async fn proxy_doc(
         accept: Some("application/json"),
         expect: None,
         authorization: None,
+        check: None,
     };
     let meta = AssetMeta {
         content_type: "application/json".into(),
@@ -154,15 +155,17 @@ pub async fn proxy_doc(
     Ok(Some(doc))
 }
 
-/// A tarball through a proxy: cached, or fetched from the URL the packument gives and checked
-/// against its `dist.integrity`/`dist.shasum`.
+/// A tarball through a proxy: cached, or fetched from the URL the packument gives, streamed on
+/// to the client while it is stored, and checked against its `dist.integrity`/`dist.shasum`
+/// before it is recorded (core's streaming proxy: a tarball failing the check is kept nowhere
+/// and its download breaks off before the end).
 pub async fn proxy_tarball(
     cx: &RepoContext,
     cache: &DocCache,
     repo: &Repository,
     name: &PkgName,
     path: &AssetPath,
-) -> Result<Option<Asset>> {
+) -> Result<Option<Fetched>> {
     let Some(version) = name.version_of(path.file_name()) else {
         return Ok(None);
     };
@@ -182,37 +185,20 @@ pub async fn proxy_tarball(
     } else {
         format!("{}{}", settings.remote, url.trim_start_matches('/'))
     };
+    let expected = dist.clone();
     let spec = FetchSpec {
-        freshness: Freshness::Content,
         url: Some(url),
-        accept: None,
-        expect: None,
-        authorization: None,
+        check: Some(ContentCheck(Arc::new(move |sums| {
+            check_dist(&expected, &sums.sha1, &sums.sha512).map_err(|e| e.to_string())
+        }))),
+        ..FetchSpec::new(Freshness::Content)
     };
     let meta = AssetMeta {
         content_type: "application/octet-stream".into(),
         component: Some(component(name, version)),
         ..Default::default()
     };
-    let arca = &cx.arca;
-    let Some(asset) = arca
-        .proxy
-        .fetch(&arca.storage, &arca.db, repo, path, spec, meta)
-        .await?
-    else {
-        return Ok(None);
-    };
-    // Core checks SHA-256 only; npm's digests are SHA-512 and SHA-1. Content that fails them
-    // is dropped again before anyone is served it.
-    if let Err(e) = check_dist(&dist, &asset.checksums.sha1, &asset.checksums.sha512) {
-        tracing::warn!(repo = %repo.name, path = %path, error = %e, "remote tarball failed its check; dropped");
-        cx.arca.storage.delete_asset(repo, path.as_str()).await.ok();
-        return Err(NpmError::Upstream(format!(
-            "{} failed its integrity check: {e}",
-            path.file_name()
-        )));
-    }
-    Ok(Some(asset))
+    Ok(Proxy::fetch_stream(&cx.arca, repo, path, spec, meta).await?)
 }
 
 /// The proxy whose remote answers `npm audit`: the repository itself, or a group's first proxy.

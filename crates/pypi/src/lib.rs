@@ -254,6 +254,7 @@ async fn proxy_page(
         ),
         expect: None,
         authorization: None,
+        check: None,
     };
     let arca = &cx.arca;
     let Some(asset) = arca
@@ -483,6 +484,7 @@ async fn locate(
         accept: None,
         expect,
         authorization: None,
+        check: None,
     };
     let meta = AssetMeta {
         content_type: if metadata {
