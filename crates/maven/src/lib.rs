@@ -20,13 +20,15 @@ use arca_core::{
     format::RebuildError,
     http::{
         blob_response, error_text as fail, not_modified, payload_stream, remote_ip,
-        requested_range, storage_error as storage_fail, text,
+        remote_response, requested_range, storage_error as storage_fail, text,
     },
     meta::NewComponent,
     model::{
         Asset, AssetPath, Checksums, RepoKind, Repository, RepositorySpec, WritePolicy, now_ms,
     },
-    proxy::{FetchSpec, Freshness, ProxyError, ProxySettings},
+    proxy::{
+        ContentCheck, FetchSpec, Fetched, Freshness, Proxy, ProxyError, ProxySettings, RemoteBody,
+    },
     storage::{AssetMeta, StorageError},
 };
 use async_trait::async_trait;
@@ -324,19 +326,23 @@ impl Format for MavenFormat {
 // ---------------------------------------------------------------- reading
 
 /// Finds `path` in one leaf repository: stored for hosted, fetched through the proxy engine.
+/// With `stream`, an artifact a proxy has not cached yet streams on to the client while it is
+/// stored (checked against the remote's own SHA-1 before it is recorded).
 async fn locate(
     cx: &RepoContext,
     repo: &Repository,
     path: &AssetPath,
     mp: &Option<MavenPath>,
-) -> Result<Option<Asset>, ProxyError> {
+    stream: bool,
+) -> Result<Option<Fetched>, ProxyError> {
+    let cached = cx
+        .arca
+        .db
+        .find_asset(repo.id, path.as_str())
+        .await
+        .map_err(StorageError::from)?;
     if repo.kind != RepoKind::Proxy {
-        return Ok(cx
-            .arca
-            .db
-            .find_asset(repo.id, path.as_str())
-            .await
-            .map_err(StorageError::from)?);
+        return Ok(cached.map(Fetched::Cached));
     }
     let freshness = match mp {
         Some(m) if m.is_metadata() => Freshness::Metadata,
@@ -354,6 +360,22 @@ async fn locate(
         },
         ..Default::default()
     };
+    if stream && cached.is_none() && matches!(mp, Some(MavenPath::Artifact(_))) {
+        let mut spec = FetchSpec::new(freshness);
+        if let Some(want) = remote_sha1(cx, repo, path).await? {
+            spec.check = Some(ContentCheck(std::sync::Arc::new(move |sums| {
+                if sums.sha1 == want {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "the remote's SHA-1 {want} does not match the content's {}",
+                        sums.sha1
+                    ))
+                }
+            })));
+        }
+        return Proxy::fetch_stream(&cx.arca, repo, path, spec, meta).await;
+    }
     let (arca, t0) = (&cx.arca, now_ms());
     let asset = arca
         .proxy
@@ -369,28 +391,34 @@ async fn locate(
     // A freshly fetched artifact is checked against the remote's own SHA-1, when it has one.
     if let (Some(a), Some(MavenPath::Artifact(_))) = (&asset, mp)
         && a.last_modified_ms >= t0
-        && let Some(remote) = arca
-            .proxy
-            .remote_text(repo, &format!("{path}.sha1"), 1024)
-            .await?
+        && let Some(want) = remote_sha1(cx, repo, path).await?
+        && want != a.checksums.sha1
     {
-        let want = remote
-            .split_whitespace()
-            .next()
-            .unwrap_or("")
-            .to_ascii_lowercase();
-        if want.len() == 40 && want != a.checksums.sha1 {
-            arca.storage.delete_asset(repo, path.as_str()).await?;
-            return Err(ProxyError::Unreachable {
-                url: path.to_string(),
-                reason: format!(
-                    "the remote's SHA-1 {want} does not match the content's {}",
-                    a.checksums.sha1
-                ),
-            });
-        }
+        arca.storage.delete_asset(repo, path.as_str()).await?;
+        return Err(ProxyError::Unreachable {
+            url: path.to_string(),
+            reason: format!(
+                "the remote's SHA-1 {want} does not match the content's {}",
+                a.checksums.sha1
+            ),
+        });
     }
-    Ok(asset)
+    Ok(asset.map(Fetched::Cached))
+}
+
+/// The remote's SHA-1 of `path` (its `.sha1` file), when it has a well-formed one.
+async fn remote_sha1(
+    cx: &RepoContext,
+    repo: &Repository,
+    path: &AssetPath,
+) -> Result<Option<String>, ProxyError> {
+    Ok(cx
+        .arca
+        .proxy
+        .remote_text(repo, &format!("{path}.sha1"), 1024)
+        .await?
+        .and_then(|t| t.split_whitespace().next().map(str::to_ascii_lowercase))
+        .filter(|w| w.len() == 40 && w.bytes().all(|b| b.is_ascii_hexdigit())))
 }
 
 /// The first member holding `path`; failures of one member do not hide the others.
@@ -398,11 +426,12 @@ async fn first_hit(
     cx: &RepoContext,
     path: &AssetPath,
     mp: &Option<MavenPath>,
-) -> Result<Option<Asset>, HttpResponse> {
+    stream: bool,
+) -> Result<Option<Fetched>, HttpResponse> {
     let repos = cx.sources().await.map_err(storage_fail)?;
     let mut failure = None;
     for repo in &repos {
-        match locate(cx, repo, path, mp).await {
+        match locate(cx, repo, path, mp, stream).await {
             Ok(Some(a)) => return Ok(Some(a)),
             Ok(None) => {}
             Err(e) => failure = Some(e),
@@ -414,25 +443,30 @@ async fn first_hit(
     }
 }
 
-/// What a read resolves to: a stored asset, or bytes made on the fly (a group's merged metadata).
+/// What a read resolves to: a stored asset, bytes made on the fly (a group's merged metadata),
+/// or an artifact on its way from a proxy's remote.
 enum Found {
     Asset(Box<Asset>),
     Bytes(Vec<u8>),
+    Remote(RemoteBody),
 }
 
+/// With `stream`, an artifact not cached yet may come as [`Found::Remote`].
 async fn resolve(
     cx: &RepoContext,
     path: &AssetPath,
     mp: &Option<MavenPath>,
+    stream: bool,
 ) -> Result<Option<Found>, HttpResponse> {
     if cx.repo.kind == RepoKind::Group && matches!(mp, Some(MavenPath::ArtifactMetadata { .. })) {
         return merged_metadata(cx, path, mp)
             .await
             .map(|b| b.map(Found::Bytes));
     }
-    Ok(first_hit(cx, path, mp)
-        .await?
-        .map(|a| Found::Asset(Box::new(a))))
+    Ok(first_hit(cx, path, mp, stream).await?.map(|f| match f {
+        Fetched::Cached(a) => Found::Asset(Box::new(a)),
+        Fetched::Remote(r) => Found::Remote(r),
+    }))
 }
 
 async fn merged_metadata(
@@ -444,9 +478,9 @@ async fn merged_metadata(
     let mut all = Vec::new();
     let mut raw_first = None;
     for repo in &repos {
-        let asset = match locate(cx, repo, path, mp).await {
-            Ok(Some(a)) => a,
-            Ok(None) => continue,
+        let asset = match locate(cx, repo, path, mp, false).await {
+            Ok(Some(Fetched::Cached(a))) => a,
+            Ok(_) => continue,
             Err(e) => {
                 tracing::warn!(repo = %repo.name, error = %e, "member metadata unavailable");
                 continue;
@@ -494,10 +528,14 @@ async fn read(
             return text(StatusCode::BAD_REQUEST, "bad path");
         };
         let of_mp = path::parse(of);
-        return match resolve(cx, &of_path, &of_mp).await {
+        return match resolve(cx, &of_path, &of_mp, false).await {
             Ok(Some(Found::Asset(a))) => {
                 text(StatusCode::OK, checksum_of(&a.checksums, *algo).to_owned())
             }
+            Ok(Some(Found::Remote(_))) => text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("{of} is being fetched; ask again"),
+            ),
             Ok(Some(Found::Bytes(b))) => text(
                 StatusCode::OK,
                 checksum_of(&hash_bytes(&b), *algo).to_owned(),
@@ -509,7 +547,8 @@ async fn read(
             Err(r) => r,
         };
     }
-    match resolve(cx, path, &mp).await {
+    match resolve(cx, path, &mp, true).await {
+        Ok(Some(Found::Remote(r))) => remote_response(req, r),
         Ok(Some(Found::Asset(asset))) => {
             if let Some(r) = not_modified(req, &asset) {
                 return r;

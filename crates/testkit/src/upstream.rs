@@ -74,7 +74,7 @@ async fn serve(req: HttpRequest, state: web::Data<Arc<Mutex<State>>>) -> HttpRes
     let mut ok = HttpResponse::Ok();
     ok.insert_header(("etag", tag))
         .content_type("application/x-test");
-    if trickle > 0 && body.len() >= 2 {
+    if trickle > 0 && body.len() >= 64 * 1024 {
         // The first half now, the rest after a pause: a slow remote mid-file.
         let n = body.len() as u64;
         let rest = body[body.len() / 2..].to_vec();
@@ -145,7 +145,7 @@ impl Upstream {
     pub fn require_basic(&self, header_value: &str) {
         self.with(|s| s.auth = Some(header_value.to_owned()));
     }
-    /// Send each file's second half only this long after its first.
+    /// Send the second half of each file of 64 KiB or more only this long after its first.
     pub fn trickle(&self, ms: u64) {
         self.with(|s| s.trickle_ms = ms);
     }

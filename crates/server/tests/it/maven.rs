@@ -446,3 +446,76 @@ async fn asset_page_shows_the_formats_snippets() {
         );
     }
 }
+
+/// A proxied artifact not cached yet streams to the client (first bytes before the remote's
+/// last), is checked against the remote's SHA-1 before it is kept, and a large one failing
+/// that check never arrives whole and is not kept.
+#[tokio::test]
+async fn proxied_artifacts_stream_and_are_checked() {
+    use sha1::Digest as _;
+    let mut up = Upstream::start();
+    let jar: Vec<u8> = (0..2 * 1024 * 1024u32).map(|i| (i % 253) as u8).collect();
+    up.put("org/big/lib/1.0/lib-1.0.jar", jar.clone());
+    up.put(
+        "org/big/lib/1.0/lib-1.0.jar.sha1",
+        hex::encode(sha1::Sha1::digest(&jar)),
+    );
+    up.put("org/big/bad/1.0/bad-1.0.jar", jar.clone());
+    up.put(
+        "org/big/bad/1.0/bad-1.0.jar.sha1",
+        "0000000000000000000000000000000000000000",
+    );
+    up.trickle(1500);
+    let s = TestServer::start(Backend::Sqlite).await;
+    create(&s, "proxy", proxy("far", &up.url, 0)).await;
+    let t0 = std::time::Instant::now();
+    let mut r = s
+        .admin(GET, "/repository/far/org/big/lib/1.0/lib-1.0.jar")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let mut got = r.chunk().await.unwrap().expect("a first chunk").to_vec();
+    let first = t0.elapsed();
+    while let Some(c) = r.chunk().await.unwrap() {
+        got.extend_from_slice(&c);
+    }
+    assert!(got == jar, "the streamed jar is the remote's");
+    assert!(
+        first < std::time::Duration::from_millis(1000),
+        "first byte after {first:?}: not streamed"
+    );
+    up.stop().await;
+    assert_eq!(
+        get(&s, "far", "org/big/lib/1.0/lib-1.0.jar").await.0,
+        200,
+        "kept"
+    );
+    // Failing the remote's SHA-1: cut short, and not kept.
+    let mut up = Upstream::start();
+    up.put("org/big/bad/1.0/bad-1.0.jar", jar.clone());
+    up.put(
+        "org/big/bad/1.0/bad-1.0.jar.sha1",
+        "0000000000000000000000000000000000000000",
+    );
+    let body = json!({"name": "far2", "online": true, "storage": {"blobStoreName": "default", "strictContentTypeValidation": true},
+           "proxy": {"remoteUrl": up.url, "contentMaxAge": -1, "metadataMaxAge": 0},
+           "negativeCache": {"enabled": false, "timeToLive": 1440}, "httpClient": {"blocked": false, "autoBlock": true},
+           "maven": {"versionPolicy": "MIXED", "layoutPolicy": "PERMISSIVE"}});
+    create(&s, "proxy", body).await;
+    for round in 1..=2 {
+        let r = s
+            .admin(GET, "/repository/far2/org/big/bad/1.0/bad-1.0.jar")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "streamed");
+        let got = r.bytes().await;
+        assert!(
+            got.as_ref().map_or(true, |b| b.len() < jar.len()),
+            "round {round}: a jar failing its SHA-1 arrived whole"
+        );
+        assert_eq!(up.hits("org/big/bad/1.0/bad-1.0.jar"), round, "not kept");
+    }
+    up.stop().await;
+}
