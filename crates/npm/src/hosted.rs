@@ -308,8 +308,9 @@ impl Staging {
             all_checksums: true,
             ..Default::default()
         };
-        let task =
-            actix_web::rt::spawn(async move { arca.storage.stage(&repo, stream, opts).await });
+        // On the runtime, not the worker's local set: a task holding database connections must
+        // be dropped where sqlx can give them back, should the server stop mid-publish.
+        let task = tokio::spawn(async move { arca.storage.stage(&repo, stream, opts).await });
         Self { tx, task }
     }
 
