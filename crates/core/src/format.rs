@@ -369,15 +369,17 @@ impl Refusal {
 
 /// The checks every request about a repository passes after its authorisation, whatever route
 /// it came by: the repository is online and, for a write, the server is not frozen. Checked
-/// before the handler runs, so a refused write changes nothing.
+/// before the handler runs, so a refused write changes nothing. The freeze is read from this
+/// node's copy (refreshed every 2 s and on another node's notice): no database read per write;
+/// the storage layer checks the stored state again at the write itself.
 pub async fn admit(arca: &Arca, repo: &Repository, action: Action) -> Result<(), Refusal> {
     if !repo.online {
         return Err(Refusal::Offline(repo.name.to_string()));
     }
     if action.writes()
-        && let Err(crate::storage::StorageError::ReadOnly(by)) = arca.storage.check_writable().await
+        && let Some(f) = arca.storage.freeze.state().await
     {
-        return Err(Refusal::ReadOnly(by));
+        return Err(Refusal::ReadOnly(f.by));
     }
     Ok(())
 }

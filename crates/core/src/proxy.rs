@@ -195,6 +195,10 @@ fn negative_key(repo: &Repository, path: &AssetPath, spec: &FetchSpec) -> Flight
     }
 }
 
+/// The most remote 404s a node remembers (per node by design: a miss on another node only
+/// costs that node one upstream request).
+const NEGATIVE_MAX: usize = 100_000;
+
 /// Files of a known size up to this are stored before they are sent (see `fetch_stream`).
 const STREAM_FROM: u64 = 64 * 1024;
 
@@ -286,6 +290,22 @@ impl Proxy {
         }
     }
 
+    /// Remembers a remote's 404 for `ttl`, within [`NEGATIVE_MAX`] entries: remote 404s are as
+    /// many as the paths clients make up; when full, expired entries go, and a new one is not
+    /// kept while the live ones fill it.
+    fn remember_missing(&self, key: FlightKey, ttl: Duration) {
+        let Ok(mut n) = self.negative.lock() else {
+            return;
+        };
+        let now = Instant::now();
+        if n.len() >= NEGATIVE_MAX {
+            n.retain(|_, until| *until > now);
+        }
+        if n.len() < NEGATIVE_MAX {
+            n.insert(key, now + ttl);
+        }
+    }
+
     fn negative_hit(&self, key: &FlightKey) -> bool {
         let Ok(mut n) = self.negative.lock() else {
             return false;
@@ -312,24 +332,43 @@ impl Proxy {
         spec: FetchSpec,
         meta: AssetMeta,
     ) -> Result<Option<Asset>, ProxyError> {
-        let (settings, cached, _flight) = match self.lookup(storage, db, repo, path, &spec).await? {
-            Lookup::Settled(found) => return Ok(found),
+        match self.begin(storage, db, repo, path, &spec, meta).await? {
+            Begun::Settled(found) => Ok(found),
+            Begun::Body(mut b, _flight) => {
+                let body = b.response_stream();
+                Ok(b.store(storage, repo, path, &spec, body).await?.asset())
+            }
+        }
+    }
+
+    /// The cache's answer, the remote's (not modified, gone, unreachable), or the remote's
+    /// body to store, with the file's single flight held.
+    async fn begin(
+        &self,
+        storage: &Storage,
+        db: &Db,
+        repo: &Repository,
+        path: &AssetPath,
+        spec: &FetchSpec,
+        meta: AssetMeta,
+    ) -> Result<Begun, ProxyError> {
+        let (settings, cached, flight) = match self.lookup(storage, db, repo, path, spec).await? {
+            Lookup::Settled(found) => return Ok(Begun::Settled(found)),
             Lookup::Fetch {
                 settings,
                 cached,
                 flight,
             } => (settings, cached, flight),
         };
-        match self
-            .request(db, repo, path, &settings, &spec, cached, meta)
-            .await?
-        {
-            Remote::Settled(found) => Ok(found),
-            Remote::Body(mut b) => {
-                let body = b.response_stream();
-                Ok(b.store(storage, repo, path, &spec, body).await?.asset())
-            }
-        }
+        Ok(
+            match self
+                .request(db, repo, path, &settings, spec, cached, meta)
+                .await?
+            {
+                Remote::Settled(found) => Begun::Settled(found),
+                Remote::Body(b) => Begun::Body(b, flight),
+            },
+        )
     }
 
     /// Like [`Proxy::fetch`], for content sent on to a client: a file not cached yet streams
@@ -344,26 +383,15 @@ impl Proxy {
         spec: FetchSpec,
         meta: AssetMeta,
     ) -> Result<Option<Fetched>, ProxyError> {
-        let proxy = &arca.proxy;
-        let (settings, cached, flight) = match proxy
-            .lookup(&arca.storage, &arca.db, repo, path, &spec)
+        let (mut b, flight) = match arca
+            .proxy
+            .begin(&arca.storage, &arca.db, repo, path, &spec, meta)
             .await?
         {
-            Lookup::Settled(found) => return Ok(found.map(Fetched::Cached)),
-            Lookup::Fetch {
-                settings,
-                cached,
-                flight,
-            } => (settings, cached, flight),
-        };
-        let mut b = match proxy
-            .request(&arca.db, repo, path, &settings, &spec, cached, meta)
-            .await?
-        {
-            Remote::Settled(found) => return Ok(found.map(Fetched::Cached)),
+            Begun::Settled(found) => return Ok(found.map(Fetched::Cached)),
             // A small file gains nothing from streaming: stored first, it is answered after the
             // copy is kept, and a failed check gets a clean error rather than a cut download.
-            Remote::Body(mut b) if b.size.is_some_and(|n| n <= STREAM_FROM) => {
+            Begun::Body(mut b, _flight) if b.size.is_some_and(|n| n <= STREAM_FROM) => {
                 let body = b.response_stream();
                 return Ok(b
                     .store(&arca.storage, repo, path, &spec, body)
@@ -371,7 +399,7 @@ impl Proxy {
                     .asset()
                     .map(Fetched::Cached));
             }
-            Remote::Body(b) => b,
+            Begun::Body(b, flight) => (b, flight),
         };
         let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(8);
         let client = Client::new(tx);
@@ -548,10 +576,8 @@ impl Proxy {
             return Ok(Remote::Settled(cached));
         }
         if status == reqwest::StatusCode::NOT_FOUND || status == reqwest::StatusCode::GONE {
-            if let Some(ttl) = settings.negative_ttl
-                && let Ok(mut n) = self.negative.lock()
-            {
-                n.insert(key, Instant::now() + ttl);
+            if let Some(ttl) = settings.negative_ttl {
+                self.remember_missing(key, ttl);
             }
             // The remote dropped it: the cached copy stays servable until someone deletes it.
             return Ok(Remote::Settled(cached));
@@ -610,6 +636,14 @@ enum Lookup {
         cached: Option<Asset>,
         flight: crate::locks::Guard,
     },
+}
+
+/// What [`Proxy::begin`] found.
+// Made and taken apart once per request: boxing would only add an allocation.
+#[allow(clippy::large_enum_variant)]
+enum Begun {
+    Settled(Option<Asset>),
+    Body(RemoteFile, crate::locks::Guard),
 }
 
 /// What the remote said.
@@ -846,6 +880,30 @@ mod tests {
         assert_eq!(rx.recv().await.unwrap().unwrap().as_ref(), b"one");
         drop(client);
         assert!(rx.recv().await.is_none(), "its download ends short");
+    }
+
+    #[test]
+    fn the_negative_cache_is_bounded() {
+        let p = Proxy::new();
+        let key = |i: usize| (1, format!("p/{i}"));
+        for i in 0..NEGATIVE_MAX {
+            p.remember_missing(key(i), Duration::from_secs(60));
+        }
+        p.remember_missing(key(NEGATIVE_MAX), Duration::from_secs(60));
+        assert_eq!(p.negative.lock().unwrap().len(), NEGATIVE_MAX);
+        assert!(
+            !p.negative_hit(&key(NEGATIVE_MAX)),
+            "full of live entries: not kept"
+        );
+        // Expired entries make room.
+        p.negative
+            .lock()
+            .unwrap()
+            .values_mut()
+            .for_each(|until| *until = Instant::now());
+        p.remember_missing(key(NEGATIVE_MAX), Duration::from_secs(60));
+        assert_eq!(p.negative.lock().unwrap().len(), 1);
+        assert!(p.negative_hit(&key(NEGATIVE_MAX)));
     }
 
     #[test]
