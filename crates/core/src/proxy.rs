@@ -139,8 +139,10 @@ pub struct FetchSpec {
     /// An `Authorization` value for the remote (a registry's bearer token), sent instead of the
     /// configured Basic credentials, and like them only under the remote URL.
     pub authorization: Option<String>,
-    /// The format's own check of the content's digests (npm's SHA-512 integrity, say), run
-    /// once the bytes are stored and before they are recorded: a refusal keeps nothing.
+    /// The format's own check of the content's digests (npm's SHA-512 integrity, Maven's remote
+    /// `.sha1`), run once the bytes are stored and before they are recorded, inside the file's
+    /// single flight (so a check that asks the remote asks once per fetch): a refusal keeps
+    /// nothing.
     pub check: Option<ContentCheck>,
 }
 
@@ -158,7 +160,9 @@ impl FetchSpec {
 }
 
 /// The function of a [`ContentCheck`].
-pub type CheckFn = dyn Fn(&crate::model::Checksums) -> Result<(), String> + Send + Sync;
+pub type CheckFn = dyn Fn(crate::model::Checksums) -> futures_util::future::BoxFuture<'static, Result<(), String>>
+    + Send
+    + Sync;
 
 /// See [`FetchSpec::check`]: `Err` says why the content is not the one expected.
 #[derive(Clone)]
@@ -692,8 +696,11 @@ impl RemoteFile {
         };
         let cached = self.cached.clone();
         let stored = match storage.stage(repo, body, opts).await {
-            Ok(blob) => match spec.check.as_ref().map(|c| (c.0)(&blob.checksums)) {
-                Some(Err(why)) => {
+            Ok(blob) => match match &spec.check {
+                Some(c) => (c.0)(blob.checksums.clone()).await,
+                None => Ok(()),
+            } {
+                Err(why) => {
                     storage.discard(&repo.blob_store, &blob).await;
                     return stale_or(
                         cached,
@@ -702,7 +709,7 @@ impl RemoteFile {
                     )
                     .map(Stored::Fallback);
                 }
-                _ => match storage
+                Ok(()) => match storage
                     .record(repo, path, blob.clone(), self.meta.clone())
                     .await
                 {

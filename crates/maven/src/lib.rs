@@ -326,8 +326,8 @@ impl Format for MavenFormat {
 // ---------------------------------------------------------------- reading
 
 /// Finds `path` in one leaf repository: stored for hosted, fetched through the proxy engine.
-/// With `stream`, an artifact a proxy has not cached yet streams on to the client while it is
-/// stored (checked against the remote's own SHA-1 before it is recorded).
+/// An artifact from a remote is checked against the remote's SHA-1 before it is recorded; with
+/// `stream`, one not cached yet streams on to the client while it is stored.
 async fn locate(
     cx: &RepoContext,
     repo: &Repository,
@@ -335,14 +335,14 @@ async fn locate(
     mp: &Option<MavenPath>,
     stream: bool,
 ) -> Result<Option<Fetched>, ProxyError> {
-    let cached = cx
-        .arca
-        .db
-        .find_asset(repo.id, path.as_str())
-        .await
-        .map_err(StorageError::from)?;
     if repo.kind != RepoKind::Proxy {
-        return Ok(cached.map(Fetched::Cached));
+        return Ok(cx
+            .arca
+            .db
+            .find_asset(repo.id, path.as_str())
+            .await
+            .map_err(StorageError::from)?
+            .map(Fetched::Cached));
     }
     let freshness = match mp {
         Some(m) if m.is_metadata() => Freshness::Metadata,
@@ -360,65 +360,45 @@ async fn locate(
         },
         ..Default::default()
     };
-    if stream && cached.is_none() && matches!(mp, Some(MavenPath::Artifact(_))) {
-        let mut spec = FetchSpec::new(freshness);
-        if let Some(want) = remote_sha1(cx, repo, path).await? {
-            spec.check = Some(ContentCheck(std::sync::Arc::new(move |sums| {
-                if sums.sha1 == want {
-                    Ok(())
-                } else {
-                    Err(format!(
-                        "the remote's SHA-1 {want} does not match the content's {}",
-                        sums.sha1
-                    ))
-                }
-            })));
+    let mut spec = FetchSpec::new(freshness);
+    if let Some(MavenPath::Artifact(_)) = mp {
+        spec.check = Some(sha1_check(cx, repo, path));
+        if stream {
+            return Proxy::fetch_stream(&cx.arca, repo, path, spec, meta).await;
         }
-        return Proxy::fetch_stream(&cx.arca, repo, path, spec, meta).await;
     }
-    let (arca, t0) = (&cx.arca, now_ms());
-    let asset = arca
+    let arca = &cx.arca;
+    Ok(arca
         .proxy
-        .fetch(
-            &arca.storage,
-            &arca.db,
-            repo,
-            path,
-            FetchSpec::new(freshness),
-            meta,
-        )
-        .await?;
-    // A freshly fetched artifact is checked against the remote's own SHA-1, when it has one.
-    if let (Some(a), Some(MavenPath::Artifact(_))) = (&asset, mp)
-        && a.last_modified_ms >= t0
-        && let Some(want) = remote_sha1(cx, repo, path).await?
-        && want != a.checksums.sha1
-    {
-        arca.storage.delete_asset(repo, path.as_str()).await?;
-        return Err(ProxyError::Unreachable {
-            url: path.to_string(),
-            reason: format!(
-                "the remote's SHA-1 {want} does not match the content's {}",
-                a.checksums.sha1
-            ),
-        });
-    }
-    Ok(asset.map(Fetched::Cached))
+        .fetch(&arca.storage, &arca.db, repo, path, spec, meta)
+        .await?
+        .map(Fetched::Cached))
 }
 
-/// The remote's SHA-1 of `path` (its `.sha1` file), when it has a well-formed one.
-async fn remote_sha1(
-    cx: &RepoContext,
-    repo: &Repository,
-    path: &AssetPath,
-) -> Result<Option<String>, ProxyError> {
-    Ok(cx
-        .arca
-        .proxy
-        .remote_text(repo, &format!("{path}.sha1"), 1024)
-        .await?
-        .and_then(|t| t.split_whitespace().next().map(str::to_ascii_lowercase))
-        .filter(|w| w.len() == 40 && w.bytes().all(|b| b.is_ascii_hexdigit())))
+/// An artifact fetched from a remote is checked against the remote's own SHA-1 (its `.sha1`
+/// file, asked once the content is in, within the file's single flight) before it is kept.
+fn sha1_check(cx: &RepoContext, repo: &Repository, path: &AssetPath) -> ContentCheck {
+    let (arca, repo, sha1_path) = (cx.arca.clone(), repo.clone(), format!("{path}.sha1"));
+    ContentCheck(std::sync::Arc::new(move |sums| {
+        let (arca, repo, sha1_path) = (arca.clone(), repo.clone(), sha1_path.clone());
+        Box::pin(async move {
+            let remote = arca
+                .proxy
+                .remote_text(&repo, &sha1_path, 1024)
+                .await
+                .map_err(|e| e.to_string())?;
+            let want = remote
+                .and_then(|t| t.split_whitespace().next().map(str::to_ascii_lowercase))
+                .filter(|w| w.len() == 40 && w.bytes().all(|b| b.is_ascii_hexdigit()));
+            match want {
+                Some(want) if want != sums.sha1 => Err(format!(
+                    "the remote's SHA-1 {want} does not match the content's {}",
+                    sums.sha1
+                )),
+                _ => Ok(()),
+            }
+        })
+    }))
 }
 
 /// The first member holding `path`; failures of one member do not hide the others.

@@ -189,7 +189,9 @@ pub async fn proxy_tarball(
     let spec = FetchSpec {
         url: Some(url),
         check: Some(ContentCheck(Arc::new(move |sums| {
-            check_dist(&expected, &sums.sha1, &sums.sha512).map_err(|e| e.to_string())
+            let checked =
+                check_dist(&expected, &sums.sha1, &sums.sha512).map_err(|e| e.to_string());
+            Box::pin(std::future::ready(checked))
         }))),
         ..FetchSpec::new(Freshness::Content)
     };

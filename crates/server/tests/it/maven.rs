@@ -326,6 +326,8 @@ async fn proxy_and_group(b: Backend) {
     }
     up.delay(0);
     assert_eq!(up.hits("org/up/dep/1.0/dep-1.0.jar"), 1);
+    // Its SHA-1 is asked once too: within the single flight, once the content is in.
+    assert_eq!(up.hits("org/up/dep/1.0/dep-1.0.jar.sha1"), 1);
     assert_eq!(
         get(&s, "central", "org/up/dep/1.0/dep-1.0.jar.sha1")
             .await
