@@ -33,6 +33,9 @@ pub enum NpmError {
     Auth(#[from] AuthError),
     #[error("remote {0}")]
     Upstream(String),
+    /// A write based on a packument that has changed since it was read.
+    #[error("{0}")]
+    Conflict(String),
     /// Offline, or the server is read-only.
     #[error("{0}")]
     Unavailable(String),
@@ -52,6 +55,7 @@ impl HttpError for NpmError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Conflict(_) => StatusCode::CONFLICT,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             // npm reads a refused write as 403 ("cannot publish over ..."), as the registry does.
             Self::Storage(StorageError::WriteDenied(_) | StorageError::AlreadyExists(..)) => {

@@ -33,14 +33,18 @@ const DOC_LIMIT: u64 = 32 * 1024 * 1024;
 const VERSIONS_MAX: i64 = 100_000;
 
 /// The repository a write to `cx.repo` goes to: itself when hosted; for a group, its
-/// `group.writableMember`, else its first hosted member.
-pub async fn target(cx: &RepoContext) -> Result<Repository> {
-    match cx.repo.kind {
-        RepoKind::Hosted => Ok(cx.repo.clone()),
-        RepoKind::Proxy => Err(NpmError::MethodNotAllowed(format!(
-            "repository {} is a proxy: publish to a hosted repository",
-            cx.repo.name
-        ))),
+/// `group.writableMember`, else its first hosted member — on which the caller must hold
+/// `action` too (a privilege on the group alone writes nothing into a member).
+pub async fn target(cx: &RepoContext, action: Action) -> Result<Repository> {
+    let member = match cx.repo.kind {
+        // Core's gate authorised the route's action here.
+        RepoKind::Hosted => return Ok(cx.repo.clone()),
+        RepoKind::Proxy => {
+            return Err(NpmError::MethodNotAllowed(format!(
+                "repository {} is a proxy: publish to a hosted repository",
+                cx.repo.name
+            )));
+        }
         RepoKind::Group => {
             if let Some(w) = cx
                 .repo
@@ -50,27 +54,30 @@ pub async fn target(cx: &RepoContext) -> Result<Repository> {
                 .filter(|w| !w.is_empty())
             {
                 let r = cx.arca.repository(w).await?;
-                return if r.kind == RepoKind::Hosted && r.format == "npm" && r.online {
-                    Ok(r)
+                if r.kind == RepoKind::Hosted && r.format == "npm" && r.online {
+                    r
                 } else {
-                    Err(NpmError::MethodNotAllowed(format!(
+                    return Err(NpmError::MethodNotAllowed(format!(
                         "group {}'s writable member {w} is not an online npm hosted repository",
                         cx.repo.name
-                    )))
-                };
+                    )));
+                }
+            } else {
+                arca_core::group::leaf_members(&cx.arca, &cx.repo)
+                    .await?
+                    .into_iter()
+                    .find(|r| r.kind == RepoKind::Hosted)
+                    .ok_or_else(|| {
+                        NpmError::MethodNotAllowed(format!(
+                            "group {} has no hosted member to publish to",
+                            cx.repo.name
+                        ))
+                    })?
             }
-            arca_core::group::leaf_members(&cx.arca, &cx.repo)
-                .await?
-                .into_iter()
-                .find(|r| r.kind == RepoKind::Hosted)
-                .ok_or_else(|| {
-                    NpmError::MethodNotAllowed(format!(
-                        "group {} has no hosted member to publish to",
-                        cx.repo.name
-                    ))
-                })
         }
-    }
+    };
+    authorize_on(cx, &member, action)?;
+    Ok(member)
 }
 
 /// Serialises changes to one package of one repository, on every node.
@@ -85,16 +92,24 @@ async fn lock_package(cx: &RepoContext, repo: &Repository, name: &PkgName) -> Re
         .map_err(StorageError::from)?)
 }
 
-/// Asks, beyond what core checked for the route, for `action` on the repository addressed
-/// (an update that removes versions needs `delete`).
-fn require(cx: &RepoContext, action: Action) -> Result<()> {
+/// Asks, beyond what core checked for the route, for `action` on the repository addressed and
+/// on the one written (an update that removes versions needs `delete`).
+fn require(cx: &RepoContext, written: &Repository, action: Action) -> Result<()> {
+    authorize_on(cx, &cx.repo, action)?;
+    if written.id != cx.repo.id {
+        authorize_on(cx, written, action)?;
+    }
+    Ok(())
+}
+
+fn authorize_on(cx: &RepoContext, repo: &Repository, action: Action) -> Result<()> {
     cx.arca
         .security
         .authorize(
             &cx.subject,
             &Permission::RepoView {
                 format: "npm",
-                repo: cx.repo.name.as_str(),
+                repo: repo.name.as_str(),
                 action,
             },
         )
@@ -222,7 +237,7 @@ pub async fn put_package(
     name: &PkgName,
     mut body: web::Payload,
 ) -> Result<HttpResponse> {
-    let repo = target(cx).await?;
+    let repo = target(cx, Action::Add).await?;
     // Refused before a byte of the body is read.
     if repo.write_policy == Some(WritePolicy::Deny) {
         return Err(StorageError::WriteDenied(repo.name.to_string()).into());
@@ -527,7 +542,7 @@ async fn update(
     name: &PkgName,
     doc: &Value,
 ) -> Result<HttpResponse> {
-    require(cx, Action::Edit)?;
+    require(cx, repo, Action::Edit)?;
     let _lock = lock_package(cx, repo, name).await?;
     let mut assets = tarballs(cx, repo, name).await?;
     if assets.is_empty() {
@@ -540,11 +555,22 @@ async fn update(
             .cloned()
             .collect();
         if !gone.is_empty() {
-            require(cx, Action::Delete)?;
+            require(cx, repo, Action::Delete)?;
             if gone.len() == assets.len() {
                 return Err(bad(
                     "an update cannot remove every version: unpublish the package",
                 ));
+            }
+            // Versions missing from a packument read before they were published are not
+            // being unpublished: the update must come from the current revision.
+            let current = doc_of(assets.clone(), name).map(|d| d.rev);
+            let sent = doc.get("_rev").and_then(Value::as_str);
+            if sent.is_none() || sent != current.as_deref() {
+                return Err(NpmError::Conflict(format!(
+                    "{} changed since it was read (revision {}); read it again and retry",
+                    name.full,
+                    current.unwrap_or_default()
+                )));
             }
         }
         for v in &gone {
@@ -600,7 +626,7 @@ async fn update(
 
 /// `DELETE /{name}/-rev/{rev}`: the whole package.
 pub async fn unpublish(cx: &RepoContext, name: &PkgName) -> Result<HttpResponse> {
-    let repo = target(cx).await?;
+    let repo = target(cx, Action::Delete).await?;
     let _lock = lock_package(cx, &repo, name).await?;
     let assets = cx
         .arca
@@ -620,7 +646,7 @@ pub async fn unpublish(cx: &RepoContext, name: &PkgName) -> Result<HttpResponse>
 /// `DELETE /{name}/-/{file}/-rev/{rev}`: one tarball (npm's last step of unpublishing a
 /// version, usually gone already).
 pub async fn delete_tarball(cx: &RepoContext, name: &PkgName, file: &str) -> Result<HttpResponse> {
-    let repo = target(cx).await?;
+    let repo = target(cx, Action::Delete).await?;
     let path = format!("{}{file}", name.dir());
     let _lock = lock_package(cx, &repo, name).await?;
     match cx.arca.db.find_asset(repo.id, &path).await? {
@@ -651,7 +677,7 @@ pub async fn set_dist_tag(
     if version.is_none() && tag == "latest" {
         return Err(bad("the latest tag cannot be removed"));
     }
-    let repo = target(cx).await?;
+    let repo = target(cx, Action::Edit).await?;
     let _lock = lock_package(cx, &repo, name).await?;
     let assets = tarballs(cx, &repo, name).await?;
     if assets.is_empty() {

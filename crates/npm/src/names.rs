@@ -237,8 +237,15 @@ impl Route {
                     if let Some(tok) = t.strip_prefix("user/token/") {
                         return Route::Logout(tok.to_owned());
                     }
+                    // Only npm's audit endpoints: the tail goes into the remote's URL, sent with
+                    // the proxy's credentials.
                     if let Some(s) = t.strip_prefix("npm/v1/security/") {
-                        return Route::Audit(s.to_owned());
+                        return match s {
+                            "advisories/bulk" | "audits/quick" | "audits" => {
+                                Route::Audit(s.to_owned())
+                            }
+                            _ => Route::Unknown,
+                        };
                     }
                     if let Some(p) = t.strip_prefix("package/")
                         && let Some((name, rest)) = split_name(p)
@@ -341,6 +348,12 @@ mod tests {
         assert_eq!(
             p("-/npm/v1/security/advisories/bulk"),
             Route::Audit("advisories/bulk".into())
+        );
+        // Only npm's audit endpoints: anything else would reach the remote with its credentials.
+        assert_eq!(p("-/npm/v1/security/../../admin"), Route::Unknown);
+        assert_eq!(
+            p("-/npm/v1/security/audits/quick"),
+            Route::Audit("audits/quick".into())
         );
         assert_eq!(p("-/nothing"), Route::Unknown);
     }

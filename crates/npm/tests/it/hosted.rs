@@ -424,6 +424,7 @@ async fn tags_deprecate_unpublish(b: Backend) {
 
     // npm deprecate: the packument comes back with `deprecated` on a version.
     let (_, mut p) = get_json(&s, "/repository/npm-h/demo?write=true").await;
+    let mut stale = p.clone();
     p["versions"]["1.0.0"]["deprecated"] = json!("use 1.1.0");
     let r = s
         .admin(PUT, "/repository/npm-h/demo")
@@ -435,6 +436,18 @@ async fn tags_deprecate_unpublish(b: Backend) {
     let (_, p) = get_json(&s, "/repository/npm-h/demo").await;
     assert_eq!(p["versions"]["1.0.0"]["deprecated"], "use 1.1.0");
     assert!(p["versions"]["1.1.0"].get("deprecated").is_none());
+
+    // A packument read before the last change removes no version: 409, nothing deleted.
+    stale["versions"].as_object_mut().unwrap().remove("1.1.0");
+    let r = s
+        .admin(PUT, "/repository/npm-h/demo")
+        .json(&stale)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409, "{}", r.text().await.unwrap());
+    let (_, now) = get_json(&s, "/repository/npm-h/demo").await;
+    assert!(now["versions"].get("1.1.0").is_some(), "1.1.0 kept");
 
     // npm unpublish demo@1.1.0: the packument without it, then the tarball's DELETE.
     let (_, mut p) = get_json(&s, "/repository/npm-h/demo?write=true").await;
@@ -656,6 +669,40 @@ async fn privileges(b: Backend) {
     assert_eq!(p["versions"].as_object().unwrap().len(), 2);
     assert!(p["versions"]["1.0.0"].get("deprecated").is_none());
     assert_eq!(p["dist-tags"], json!({"latest": "1.1.0"}));
+
+    // Publishing through a group needs `add` on the member written, not only on the group.
+    create(&s, "group", group_body("npm-g", &["npm-h"], Some("npm-h"))).await;
+    let role = json!({"id": "group-dev", "name": "group-dev", "privileges": [
+        "nx-repository-view-npm-npm-g-read", "nx-repository-view-npm-npm-g-browse",
+        "nx-repository-view-npm-npm-g-add"]});
+    let r = s
+        .admin(POST, "/service/rest/v1/security/roles")
+        .json(&role)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let user = json!({"userId": "gdev", "firstName": "G", "lastName": "D", "emailAddress": "g@example.org",
+        "password": "gdev-pass-123", "status": "active", "roles": ["group-dev"]});
+    let r = s
+        .admin(POST, "/service/rest/v1/security/users")
+        .json(&user)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let t = tgz("via-group", "1.0.0");
+    let r = s
+        .client()
+        .put(s.at("/repository/npm-g/via-group"))
+        .basic_auth("gdev", Some("gdev-pass-123"))
+        .json(&publish_body("via-group", "1.0.0", &t, "latest"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403, "{}", r.text().await.unwrap());
+    let (st, _) = get_json(&s, "/repository/npm-h/via-group").await;
+    assert_eq!(st, 404, "nothing published");
 }
 
 async fn component_upload(b: Backend) {
