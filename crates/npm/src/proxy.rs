@@ -26,6 +26,9 @@ use crate::{
 
 /// A remote packument larger than this is not read (the biggest public ones are tens of MB).
 const PACKUMENT_LIMIT: u64 = 256 * 1024 * 1024;
+/// Remote packuments read and parsed at once on this node: a large one takes several times its
+/// size in memory while it is parsed.
+static PARSING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
 /// An `npm audit` request body (the lockfile's package list) at most.
 const AUDIT_LIMIT: usize = 64 * 1024 * 1024;
 
@@ -125,6 +128,14 @@ pub async fn proxy_doc(
         return Ok(None);
     };
     let key = asset.checksums.sha256.clone();
+    if let Some(d) = cache.get(&key) {
+        return Ok(Some(d));
+    }
+    let _parsing = PARSING
+        .acquire()
+        .await
+        .map_err(|e| NpmError::Upstream(e.to_string()))?;
+    // Another request may have parsed it while this one waited.
     if let Some(d) = cache.get(&key) {
         return Ok(Some(d));
     }
