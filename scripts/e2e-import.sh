@@ -16,8 +16,11 @@
 # ok/FAIL lines and a summary; exits non-zero on any FAIL. Needs ARCA_BIN, python3, curl.
 # IMPORT_ASSETS (24) raw files are seeded: raise it to measure the speed on more assets;
 # IMPORT_JOBS (4) is --jobs; IMPORT_KEEP=1 keeps the work directory (logs, state, reports).
+# IMPORT_DB=postgres runs the target on a fresh PostgreSQL database (scripts/lib/pg.sh: the
+# server ARCA_TEST_DATABASE_URL names, or a throw-away one); the source stays on SQLite.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib/pg.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/arca-target}"
 ARCA_BIN=${ARCA_BIN:-$CARGO_TARGET_DIR/debug/arca}
 [ -x "$ARCA_BIN" ] || { echo "no arca binary at $ARCA_BIN (cargo build --bin arca, or set ARCA_BIN)" >&2; exit 2; }
@@ -33,27 +36,35 @@ BIN=$BINDIR/arca
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+  pg_cleanup
   rm -rf "$BINDIR"
   if [ -n "${IMPORT_KEEP:-}" ]; then echo "kept $W"; else rm -rf "$W"; fi
 }
 trap cleanup EXIT
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-start() { # name port password
+start() { # name port password [database URL]
   mkdir -p "$W/$1"
-  (cd "$W/$1" && exec env ARCA_LISTEN="127.0.0.1:$2" ARCA_ADMIN_PASSWORD="$3" "$BIN" >"$W/$1.log" 2>&1) &
+  (cd "$W/$1" && exec env ARCA_LISTEN="127.0.0.1:$2" ARCA_ADMIN_PASSWORD="$3" ${4:+ARCA_DATABASE_URL="$4"} "$BIN" >"$W/$1.log" 2>&1) &
   PIDS+=($!)
   for _ in $(seq 1 500); do curl -sf "http://127.0.0.1:$2/service/rest/v1/status" >/dev/null && return 0; sleep 0.02; done
   echo "FAIL $1 did not start"; tail -20 "$W/$1.log"; exit 1
 }
 SP=$(port); TP=$(port)
 start source "$SP" source-pass-123
-start target "$TP" target-pass-456
+TARGET_DB=""
+if [ "${IMPORT_DB:-sqlite}" = postgres ]; then
+  command -v psql >/dev/null || { echo "psql is needed for IMPORT_DB=postgres" >&2; exit 2; }
+  pg_fresh_database "$W" arca_import
+  TARGET_DB=$PG_URL
+  echo "target on PostgreSQL database $PG_DB"
+fi
+start target "$TP" target-pass-456 "$TARGET_DB"
 echo source-pass-123 >"$W/source.pw"
 echo target-pass-456 >"$W/target.pw"
 
 W="$W" SRC="http://127.0.0.1:$SP" DST="http://127.0.0.1:$TP" BIN="$BIN" python3 - <<'PY'
-import base64, gzip, hashlib, io, json, os, random, stat, struct, subprocess, sys, time, urllib.error, urllib.request, zipfile
+import base64, gzip, hashlib, io, json, os, random, stat, struct, subprocess, sys, time, urllib.error, urllib.parse, urllib.request, zipfile
 
 sys.path.insert(0, "scripts/lib")
 from e2e_util import ok, bad, check, note, basic, sha, passed, failed
@@ -267,7 +278,7 @@ if failed:
 def run_import(*extra):
     cmd = [BIN, "import", "nexus", "--url", SRC, "--user", "admin", "--password-file", f"{W}/source.pw",
            "--target-url", DST, "--target-user", "admin", "--target-password-file", f"{W}/target.pw",
-           "--docker-paths", "prefix", "--state", f"{W}/state.json", "--users-password-file", f"{W}/users.txt",
+           "--docker-paths", "prefix", "--users-password-file", f"{W}/users.txt",
            "--jobs", os.environ.get("IMPORT_JOBS", "4"), "--report", f"{W}/report.json", *extra]
     t0 = time.monotonic()
     p = subprocess.run(cmd, capture_output=True, text=True)
@@ -382,13 +393,25 @@ gone = "other/file-2.bin"
 must("raw DELETE", req(SRC, "DELETE", f"/repository/files/{gone}"))
 push_manifest(SRC, img, "1.1", man, OCI_M)
 must("docker tag DELETE", req(SRC, "DELETE", f"/v2/{img}/manifests/latest"), (202,))
+# Deleted at the source, but replaced on the target by one of Arca's users since: --prune keeps it.
+theirs = "other/file-4.bin"
+must("raw DELETE (source)", req(SRC, "DELETE", f"/repository/files/{theirs}"))
+must("raw PUT (target, replacing)", req(DST, "PUT", f"/repository/files/{theirs}", b"a target user's own content"))
+recorded = json.loads(req(DST, "GET", "/service/rest/internal/import-progress?source=" + urllib.parse.quote(SRC, safe="")
+                          + "&repository=files")[1] or b"{}").get("items", [])
+check("what the first run copied is recorded in the target's database (no state file)",
+      {i["path"] for i in recorded} >= set(raw_files) and not os.path.exists("arca-import-state.json"),
+      f"{len(recorded)} entries", f"{[i['path'] for i in recorded][:5]}")
 rc, rep2, _ = run_import("--prune")
 r2 = rep2.get("repositories", {})
 copied = {n: r["copied"] for n, r in r2.items() if r["copied"]}
 check("second run: exit 0, only the added file copied", rc == 0 and copied == {"files": 1}, "", f"rc {rc}, copied {copied}")
-check("second run: the deletion reported and pruned", r2.get("files", {}).get("deleted_at_source") == [gone]
+check("second run: the deletion reported and pruned", sorted(r2.get("files", {}).get("deleted_at_source", [])) == sorted([gone, theirs])
       and r2["files"].get("pruned") == 1 and req(DST, "GET", f"/repository/files/{gone}")[0] == 404
       and req(DST, "GET", f"/repository/files/{new}")[0] == 200, "", f"{r2.get('files')}")
+check("--prune keeps what a target user replaced since the import, and says so",
+      req(DST, "GET", f"/repository/files/{theirs}")[1] == b"a target user's own content"
+      and any(theirs in x and "kept" in x for x in r2.get("files", {}).get("skipped", [])), "", f"{r2.get('files')}")
 d2 = r2.get("dock", {})
 check("second run: a new docker tag set, a deleted one pruned", d2.get("tags") == 1 and d2.get("deleted_at_source") == ["team/app:latest"]
       and d2.get("pruned") == 1 and req(DST, "GET", f"/v2/{img}/manifests/1.1", headers=ACCEPT)[0] == 200
@@ -404,7 +427,7 @@ batch = {f"batch/file-{i}.bin": rng.randbytes(3_000_000) for i in range(16)}
 for path, data in batch.items():
     must(f"raw PUT {path}", req(SRC, "PUT", f"/repository/files/{path}", data))
 cmd = [BIN, "import", "nexus", "--url", SRC, "--password-file", f"{W}/source.pw", "--target-url", DST,
-       "--target-password-file", f"{W}/target.pw", "--docker-paths", "prefix", "--state", f"{W}/state.json",
+       "--target-password-file", f"{W}/target.pw", "--docker-paths", "prefix",
        "--users-password-file", f"{W}/users.txt", "--only", "content", "--repositories", "files", "--jobs", "2"]
 proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 time.sleep(0.35)
@@ -453,7 +476,7 @@ srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Fake)
 threading.Thread(target=srv.serve_forever, daemon=True).start()
 FAKE_URL = f"http://127.0.0.1:{srv.server_address[1]}"
 p = subprocess.run([BIN, "import", "nexus", "--url", FAKE_URL, "--password-file", f"{W}/source.pw", "--target-url", DST,
-                    "--target-password-file", f"{W}/target.pw", "--only", "repositories,content", "--state", f"{W}/lying.json",
+                    "--target-password-file", f"{W}/target.pw", "--only", "repositories,content",
                     "--report", f"{W}/lying-report.json"], capture_output=True, text=True)
 lr = json.load(open(f"{W}/lying-report.json")).get("repositories", {}).get("lying", {}) if os.path.exists(f"{W}/lying-report.json") else {}
 check("a checksum the source lists wrongly: exit 1, that asset reported, the other copied",

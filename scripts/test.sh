@@ -144,8 +144,9 @@ ARCA_TEST_S3_DIR="$T/s3" PY_VENV="$CACHE/pyvenv" ARCA_BIN="$CARGO_TARGET_DIR/deb
 step "rolling upgrade: the previous release beside this one on one PostgreSQL"
 ARCA_BIN="$CARGO_TARGET_DIR/debug/arca" bash scripts/e2e-upgrade.sh
 
-step "import: arca import nexus from a seeded Arca into an empty one, compared, re-run incrementally"
+step "import: arca import nexus from a seeded Arca into an empty one (SQLite, then PostgreSQL), compared, re-run incrementally"
 ARCA_BIN="$CARGO_TARGET_DIR/debug/arca" bash scripts/e2e-import.sh
+IMPORT_DB=postgres ARCA_BIN="$CARGO_TARGET_DIR/debug/arca" bash scripts/e2e-import.sh
 
 step "benchmarks, smoke run: every part of bench/all.sh in its smallest form (fails only when a part fails to run; figures and targets come from a full run, not from CI)"
 ARCA_TOOL_CACHE="$CACHE" ARCA_BIN="$CARGO_TARGET_DIR/debug/arca" bash bench/all.sh --smoke

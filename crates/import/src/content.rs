@@ -13,7 +13,8 @@ use sha2::Sha256;
 
 use crate::http::{Endpoint, encode_path};
 use crate::settings::{Ctx, Repo};
-use crate::{ImportError, Result, State, docker};
+use crate::state::{Copied, Progress};
+use crate::{ImportError, Result, docker};
 
 /// A lock whose holder panicked still guards plain data: keep using it.
 fn relock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -40,7 +41,7 @@ impl Expect {
         }
     }
 
-    /// What the state file records: the strongest checksum known.
+    /// What the import progress records: the strongest checksum known.
     pub fn key(&self) -> Option<String> {
         self.sha256
             .as_ref()
@@ -48,6 +49,21 @@ impl Expect {
             .or_else(|| self.sha1.as_ref().map(|s| format!("sha1:{s}")))
     }
 }
+
+impl Expect {
+    /// Whether these checksums include the one `key` (`sha256:…` or `sha1:…`) names.
+    pub fn holds(&self, key: &str) -> bool {
+        match key.split_once(':') {
+            Some(("sha256", h)) => self.sha256.as_deref() == Some(h),
+            Some(("sha1", h)) => self.sha1.as_deref() == Some(h),
+            _ => false,
+        }
+    }
+}
+
+/// Copies recorded in the target's import progress per request, or after this long.
+const RECORD_EVERY: usize = 200;
+const RECORD_AFTER: std::time::Duration = std::time::Duration::from_secs(2);
 
 struct Hashing {
     sha1: Option<Sha1>,
@@ -177,25 +193,35 @@ struct Asset {
 
 /// Copies the content of every hosted repository: docker through the registry API, the rest
 /// asset by asset. A repository's failures are reported, and the next one goes on.
-pub async fn import_content(cx: &Ctx<'_>, repos: &[Repo], state: &mut State) -> Result<()> {
+pub async fn import_content(cx: &Ctx<'_>, repos: &[Repo], progress: &Progress<'_>) -> Result<()> {
     for r in repos {
-        let prev = state.repositories.get(&r.name).cloned().unwrap_or_default();
-        let res = if r.format == "docker" {
-            docker::import_repo(cx, r, &prev).await
-        } else {
-            files(cx, r, &prev).await
-        };
-        match res {
-            Ok(now) => {
-                state.repositories.insert(r.name.clone(), now);
-                if !cx.args.dry_run {
-                    // After each repository: an interrupted run keeps what it finished.
-                    state.save(&cx.args.state)?;
-                }
+        let started = std::time::Instant::now();
+        cx.report.start_repo(&r.name, &r.format);
+        let prev = match progress.load(&r.name).await {
+            Ok(p) => p,
+            Err(e) => {
+                cx.report.repo(&r.name, &r.format, |c| {
+                    c.failed
+                        .push(format!("reading what earlier runs copied: {e}"))
+                });
+                continue;
             }
-            Err(e) => cx
-                .report
-                .repo(&r.name, &r.format, |c| c.failed.push(e.to_string())),
+        };
+        // Formats with their own copy return what they hold now, recorded here at the end;
+        // plain files are recorded as each one lands.
+        let copied = if r.format == "docker" {
+            docker::import_repo(cx, r, &prev).await.map(Some)
+        } else {
+            files(cx, r, &prev, progress).await.map(|()| None)
+        };
+        let saved = match copied {
+            Ok(Some(now)) if !cx.args.dry_run => progress.save(&r.name, &prev, &now).await,
+            Ok(_) => Ok(()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = saved {
+            cx.report
+                .repo(&r.name, &r.format, |c| c.failed.push(e.to_string()));
         }
         if !cx.args.dry_run {
             // What the target made of it: components as its format code grouped them.
@@ -210,6 +236,7 @@ pub async fn import_content(cx: &Ctx<'_>, repos: &[Repo], state: &mut State) -> 
                 Err(e) => tracing::warn!(repo = %r.name, error = %e, "counting components"),
             }
         }
+        cx.report.end_repo(&r.name, started.elapsed());
     }
     Ok(())
 }
@@ -237,12 +264,12 @@ async fn target_checksums(target: &Endpoint, repo: &str) -> Result<HashMap<Strin
 }
 
 #[tracing::instrument(skip_all, fields(repo = %r.name, format = %r.format))]
-async fn files(
-    cx: &Ctx<'_>,
-    r: &Repo,
-    prev: &BTreeMap<String, String>,
-) -> Result<BTreeMap<String, String>> {
+async fn files(cx: &Ctx<'_>, r: &Repo, prev: &Copied, progress: &Progress<'_>) -> Result<()> {
     let on_target = target_checksums(cx.target, &r.name).await?;
+    // What the target's record holds: `prev` and the copies of this run recorded so far.
+    let mut recorded = prev.clone();
+    let mut pending: Vec<(String, String)> = Vec::new();
+    let mut last_record = std::time::Instant::now();
     let now: Mutex<BTreeMap<String, String>> = Mutex::new(BTreeMap::new());
     let listed: Mutex<HashSet<String>> = Mutex::new(HashSet::new());
     let mut would_copy = 0usize;
@@ -332,7 +359,15 @@ async fn files(
                         c.copied += 1;
                         c.bytes += bytes;
                     });
-                    relock(&now).insert(path, key);
+                    relock(&now).insert(path.clone(), key.clone());
+                    // Recorded in batches as copies land: an interrupted run loses at most
+                    // the knowledge of one batch (those are found on the target next time).
+                    pending.push((path, key));
+                    if pending.len() >= RECORD_EVERY || last_record.elapsed() >= RECORD_AFTER {
+                        last_record = std::time::Instant::now();
+                        progress.update(&r.name, &pending, &[]).await?;
+                        recorded.extend(pending.drain(..));
+                    }
                 }
                 Ok((path, _, Err(e))) => cx.report.repo(&r.name, &r.format, |c| {
                     c.failed.push(format!("{path}: {e}"))
@@ -340,6 +375,10 @@ async fn files(
                 Err(e) => list_error = Some(e),
             }
         }
+    }
+    if !pending.is_empty() {
+        progress.update(&r.name, &pending, &[]).await?;
+        recorded.extend(pending.drain(..));
     }
     if let Some(e) = list_error {
         // An incomplete listing says nothing about deletions: no pruning on it.
@@ -358,11 +397,23 @@ async fn files(
             .repo(&r.name, &r.format, |c| c.deleted_at_source.extend(gone));
         cx.report
             .note(format!("{}: {would_copy} assets would be copied", r.name));
-        return Ok(prev.clone());
+        return Ok(());
     }
     for p in gone {
-        let mut pruned = false;
-        if cx.args.prune {
+        let key = prev.get(&p).cloned().unwrap_or_default();
+        let here = on_target.get(&p);
+        let ours = here.is_some_and(|t| t.holds(&key));
+        let mut forget = here.is_none();
+        if cx.args.prune && here.is_some() && !ours {
+            // Someone replaced it on the target since: theirs now, never deleted by us.
+            cx.report.repo(&r.name, &r.format, |c| {
+                c.skipped.push(format!(
+                    "{p}: deleted at the source, but changed on the target since it was \
+                     imported: kept"
+                ))
+            });
+            forget = true;
+        } else if cx.args.prune && ours {
             let url = format!("/repository/{}/{}", encode_path(&r.name), encode_path(&p));
             match cx
                 .target
@@ -372,27 +423,24 @@ async fn files(
                 )
                 .await
             {
-                Ok(_) => pruned = true,
-                Err(e) if e.status() == Some(404) => pruned = true,
+                Ok(_) => {
+                    forget = true;
+                    cx.report.repo(&r.name, &r.format, |c| c.pruned += 1);
+                }
+                Err(e) if e.status() == Some(404) => forget = true,
                 Err(e) => cx.report.repo(&r.name, &r.format, |c| {
                     c.failed.push(format!("prune {p}: {e}"))
                 }),
             }
         }
-        if !pruned {
+        if !forget {
             // Still on the target: remembered, so the next run reports it again.
-            if let Some(k) = prev.get(&p) {
-                now.insert(p.clone(), k.clone());
-            }
+            now.insert(p.clone(), key);
         }
-        cx.report.repo(&r.name, &r.format, |c| {
-            c.deleted_at_source.push(p.clone());
-            if pruned {
-                c.pruned += 1;
-            }
-        });
+        cx.report
+            .repo(&r.name, &r.format, |c| c.deleted_at_source.push(p.clone()));
     }
-    Ok(now)
+    progress.save(&r.name, &recorded, &now).await
 }
 
 /// GET from the source, hashed on the way, into the target's upload path for the format.

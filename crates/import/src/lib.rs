@@ -23,7 +23,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 pub use http::Endpoint;
 pub use report::Report;
-pub use state::State;
+pub use state::Progress;
 
 /// What went wrong talking to one end or handling local files.
 #[derive(Debug, thiserror::Error)]
@@ -141,13 +141,6 @@ pub struct NexusArgs {
     /// Assets (or docker images) in flight at once.
     #[arg(long, default_value_t = 4, env = "ARCA_IMPORT_JOBS")]
     pub jobs: usize,
-    /// What was copied, per repository, so that a second run copies only what changed.
-    #[arg(
-        long,
-        default_value = "arca-import-state.json",
-        env = "ARCA_IMPORT_STATE"
-    )]
-    pub state: PathBuf,
     /// Write the report as JSON here too.
     #[arg(long, env = "ARCA_IMPORT_REPORT")]
     pub report: Option<PathBuf>,
@@ -166,7 +159,8 @@ pub struct NexusArgs {
         env = "ARCA_IMPORT_DOCKER_PATHS"
     )]
     pub docker_paths: DockerPaths,
-    /// Delete from the target what the state file says was imported and the source no longer has.
+    /// Delete from the target what an earlier run imported and the source no longer has (only
+    /// when the target still holds the very content imported).
     #[arg(long, env = "ARCA_IMPORT_PRUNE")]
     pub prune: bool,
 }
@@ -243,7 +237,9 @@ pub async fn run(args: NexusArgs) -> Result<Report> {
         .get_json::<serde_json::Value>("/service/rest/v1/repositories")
         .await?;
 
-    let mut state = State::load(&args.state)?;
+    // What earlier runs copied lives in the target's database: it must keep it.
+    let progress = Progress::new(&target, &args.url);
+    progress.check().await?;
     let report = Arc::new(report::Collector::new(args.dry_run));
     let ctx = settings::Ctx {
         source: &source,
@@ -253,7 +249,7 @@ pub async fn run(args: NexusArgs) -> Result<Report> {
     };
     let repos = settings::import_all(&ctx).await?;
     if args.wants(Part::Content) {
-        content::import_content(&ctx, &repos, &mut state).await?;
+        content::import_content(&ctx, &repos, &progress).await?;
     }
     let report = report.finish(started.elapsed());
     print!("{}", report.text());

@@ -3,9 +3,11 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::io::IsTerminal as _;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 #[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
@@ -78,6 +80,9 @@ struct Inner {
 pub struct Collector {
     dry_run: bool,
     inner: Mutex<Inner>,
+    /// The repository being copied, on a terminal; `None` otherwise (a line per repository).
+    bar: Mutex<Option<ProgressBar>>,
+    terminal: bool,
 }
 
 impl Collector {
@@ -85,6 +90,38 @@ impl Collector {
         Collector {
             dry_run,
             inner: Mutex::new(Inner::default()),
+            bar: Mutex::new(None),
+            terminal: std::io::stderr().is_terminal(),
+        }
+    }
+
+    /// A repository's content pass begins: on a terminal, a progress line that counts its
+    /// assets and bytes as they pass (the source lists no total, so no percentage).
+    pub fn start_repo(&self, name: &str, format: &str) {
+        self.repo(name, format, |_| ());
+        if !self.terminal {
+            return;
+        }
+        let bar = ProgressBar::new_spinner().with_prefix(format!("{name} ({format})"));
+        let style = ProgressStyle::with_template(
+            "{spinner} {prefix}: {pos} assets, {msg} [{elapsed_precise}]",
+        );
+        if let Ok(style) = style {
+            bar.set_style(style);
+        }
+        bar.enable_steady_tick(Duration::from_millis(200));
+        *self.bar.lock().unwrap_or_else(|p| p.into_inner()) = Some(bar);
+    }
+
+    /// A repository's content pass ended: the bar is cleared, or (not on a terminal) one line
+    /// says what it did.
+    pub fn end_repo(&self, name: &str, took: Duration) {
+        if let Some(bar) = self.bar.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            bar.finish_and_clear();
+        }
+        let line = self.with(|i| i.repos.get(name).map(|r| repo_line(name, r, took)));
+        if let Some(line) = line {
+            eprintln!("{line}");
         }
     }
 
@@ -116,13 +153,19 @@ impl Collector {
     }
 
     pub fn repo<R>(&self, name: &str, format: &str, f: impl FnOnce(&mut RepoContent) -> R) -> R {
-        self.with(|i| {
+        let (out, done, bytes) = self.with(|i| {
             let r = i.repos.entry(name.to_owned()).or_default();
             if r.format.is_empty() {
                 r.format = format.to_owned();
             }
-            f(r)
-        })
+            let out = f(r);
+            (out, r.done(), r.bytes)
+        });
+        if let Some(bar) = self.bar.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            bar.set_position(done);
+            bar.set_message(format!("{:.1} MB", bytes as f64 / 1e6));
+        }
+        out
     }
 
     pub fn finish(&self, elapsed: Duration) -> Report {
@@ -151,6 +194,34 @@ impl Collector {
             }
         })
     }
+}
+
+impl RepoContent {
+    /// Assets dealt with so far, whatever became of them.
+    fn done(&self) -> u64 {
+        self.copied
+            + self.unchanged
+            + self.derived
+            + self.skipped.len() as u64
+            + self.failed.len() as u64
+    }
+}
+
+/// The line a repository's pass leaves when the output is not a terminal (a log, CI).
+fn repo_line(name: &str, r: &RepoContent, took: Duration) -> String {
+    let secs = took.as_secs_f64().max(1e-3);
+    format!(
+        "arca import: {name} ({}): {} copied ({:.1} MB), {} unchanged, {} derived, {} skipped, {} failed in {:.1} s ({:.1} assets/s)",
+        r.format,
+        r.copied,
+        r.bytes as f64 / 1e6,
+        r.unchanged,
+        r.derived,
+        r.skipped.len(),
+        r.failed.len(),
+        secs,
+        r.copied as f64 / secs,
+    )
 }
 
 impl Report {

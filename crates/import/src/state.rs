@@ -1,44 +1,147 @@
-//! What earlier runs copied, per repository: path (docker: `image:tag`) → checksum. A second
-//! run skips what is unchanged and reports what the source no longer has. A JSON file for now;
-//! issue 20 wants this in the target's database eventually.
+//! What earlier runs copied, per repository: path (docker: `image:tag`) → checksum, kept in the
+//! target's database (`/service/rest/internal/import-progress`) under the source's URL. A run
+//! reads it to report (and with `--prune` delete) what the source no longer has, and records
+//! each copy as it lands, so an interrupted run resumes from any machine and a cluster shares
+//! it. Only entries recorded here are ever pruned: what Arca's own users added is never touched.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
-use serde::{Deserialize, Serialize};
+use reqwest::Method;
+use serde::Deserialize;
+use serde_json::json;
 
+use crate::http::{Endpoint, encode};
 use crate::{ImportError, Result};
 
-#[derive(Debug, Default, Serialize, Deserialize)]
-pub struct State {
-    #[serde(default)]
-    pub repositories: BTreeMap<String, BTreeMap<String, String>>,
+const PATH: &str = "/service/rest/internal/import-progress";
+/// Entries per request, as the target takes them.
+const BATCH: usize = 1000;
+
+pub type Copied = BTreeMap<String, String>;
+
+/// The progress of imports from one source into one target.
+pub struct Progress<'a> {
+    target: &'a Endpoint,
+    source: String,
 }
 
-impl State {
-    pub fn load(path: &Path) -> Result<State> {
-        match std::fs::read(path) {
-            Ok(b) => serde_json::from_slice(&b)
-                .map_err(|e| ImportError::Invalid(format!("state file {}: {e}", path.display()))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(State::default()),
-            Err(source) => Err(ImportError::Io {
-                path: path.display().to_string(),
-                source,
-            }),
+#[derive(Deserialize)]
+struct Entry {
+    path: String,
+    checksum: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Page {
+    items: Vec<Entry>,
+    continuation_token: Option<String>,
+}
+
+/// The source as progress is keyed: its URL without credentials, query or trailing slash, so
+/// `https://nexus/` and `https://nexus` are one source and two Nexus instances are two.
+pub fn source_key(url: &url::Url) -> String {
+    let mut u = url.clone();
+    let _ = u.set_username("");
+    let _ = u.set_password(None);
+    u.set_query(None);
+    u.set_fragment(None);
+    u.as_str().trim_end_matches('/').to_owned()
+}
+
+impl<'a> Progress<'a> {
+    pub fn new(target: &'a Endpoint, source: &url::Url) -> Self {
+        Progress {
+            target,
+            source: source_key(source),
         }
     }
 
-    /// Written to a temporary file and renamed, so an interrupted run leaves the previous one.
-    pub fn save(&self, path: &Path) -> Result<()> {
-        let io = |source| ImportError::Io {
-            path: path.display().to_string(),
-            source,
-        };
-        let json = serde_json::to_vec_pretty(self)
-            .map_err(|e| ImportError::Invalid(format!("state: {e}")))?;
-        let tmp = path.with_extension("json.tmp");
-        std::fs::write(&tmp, json).map_err(io)?;
-        std::fs::rename(&tmp, path).map_err(io)
+    /// Fails when the target keeps no import progress (not an Arca, or one too old), before
+    /// anything is written.
+    pub async fn check(&self) -> Result<()> {
+        self.load_page("", "")
+            .await
+            .map(|_| ())
+            .map_err(|e| match e.status() {
+                Some(404) | Some(405) => ImportError::Invalid(format!(
+                    "the target {} keeps no import progress ({PATH} answered {e}); it must be an \
+                 Arca of this version or later",
+                    self.target.base()
+                )),
+                _ => e,
+            })
+    }
+
+    async fn load_page(&self, repo: &str, after: &str) -> Result<Page> {
+        let mut p = format!(
+            "{PATH}?source={}&repository={}",
+            encode(&self.source),
+            encode(repo)
+        );
+        if !after.is_empty() {
+            p.push_str(&format!("&continuationToken={}", encode(after)));
+        }
+        self.target.get_json(&p).await
+    }
+
+    /// What earlier runs copied into `repo`.
+    pub async fn load(&self, repo: &str) -> Result<Copied> {
+        let mut out = Copied::new();
+        let mut after = String::new();
+        loop {
+            let page = self.load_page(repo, &after).await?;
+            out.extend(page.items.into_iter().map(|e| (e.path, e.checksum)));
+            match page.continuation_token {
+                // Keyset paging on the path (in the database's collation, not byte order):
+                // a token equal to the last one would loop.
+                Some(t) if t != after => after = t,
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    /// Records `set` and forgets `forget`, in batches the target takes in one transaction each.
+    pub async fn update(
+        &self,
+        repo: &str,
+        set: &[(String, String)],
+        forget: &[String],
+    ) -> Result<()> {
+        let mut set = set.chunks(BATCH);
+        let mut forget = forget.chunks(BATCH);
+        loop {
+            let (s, f) = (
+                set.next().unwrap_or_default(),
+                forget.next().unwrap_or_default(),
+            );
+            if s.is_empty() && f.is_empty() {
+                return Ok(());
+            }
+            let body = json!({
+                "source": self.source,
+                "repository": repo,
+                "set": s.iter().map(|(p, c)| json!({"path": p, "checksum": c})).collect::<Vec<_>>(),
+                "forget": f,
+            });
+            self.target.send_json(Method::POST, PATH, &body).await?;
+        }
+    }
+
+    /// Brings the record of `repo` from `prev` to `now`: what is new or changed is set, what is
+    /// gone is forgotten.
+    pub async fn save(&self, repo: &str, prev: &Copied, now: &Copied) -> Result<()> {
+        let set: Vec<(String, String)> = now
+            .iter()
+            .filter(|(p, c)| prev.get(*p) != Some(*c))
+            .map(|(p, c)| (p.clone(), c.clone()))
+            .collect();
+        let forget: Vec<String> = prev
+            .keys()
+            .filter(|p| !now.contains_key(*p))
+            .cloned()
+            .collect();
+        self.update(repo, &set, &forget).await
     }
 }
 
@@ -47,20 +150,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn round_trip_and_missing_file() {
-        let dir = std::env::temp_dir().join(format!("arca-import-state-{}", std::process::id()));
-        let _ = std::fs::create_dir_all(&dir);
-        let p = dir.join("s.json");
-        let _ = std::fs::remove_file(&p);
-        let mut s = State::load(&p).expect("missing file is empty state");
-        assert!(s.repositories.is_empty());
-        s.repositories
-            .entry("r".into())
-            .or_default()
-            .insert("a/b".into(), "sha256:00".into());
-        s.save(&p).expect("save");
-        let back = State::load(&p).expect("load");
-        assert_eq!(back.repositories["r"]["a/b"], "sha256:00");
-        let _ = std::fs::remove_dir_all(&dir);
+    fn source_key_drops_what_does_not_name_the_server() {
+        let k = |s: &str| source_key(&url::Url::parse(s).expect("url"));
+        assert_eq!(k("https://nexus.example/"), "https://nexus.example");
+        assert_eq!(k("https://nexus.example"), "https://nexus.example");
+        assert_eq!(
+            k("https://u:p@nexus.example/nexus/?x=1#f"),
+            "https://nexus.example/nexus"
+        );
+        assert_ne!(k("https://a.example"), k("https://b.example"));
     }
 }

@@ -13,6 +13,7 @@ mod docker;
 mod docker_gc;
 mod filemodes;
 mod hostile;
+mod import_progress;
 mod locks;
 mod maven;
 mod nesting;

@@ -7,6 +7,7 @@ mod cleanup;
 pub(crate) mod components;
 #[cfg(test)]
 mod fuzz;
+mod import_progress;
 mod metrics;
 mod misc;
 pub(crate) mod openapi;
@@ -92,7 +93,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     web::post().to(arca_core::format::component_upload_route),
                 ),
         )
-        .service(web::scope("/service/rest/internal").configure(cleanup::configure_internal));
+        .service(
+            web::scope("/service/rest/internal")
+                .configure(cleanup::configure_internal)
+                .configure(import_progress::configure),
+        );
 }
 
 /// Records a change in the audit log; a failure to record is logged, not fatal.

@@ -318,6 +318,10 @@ pub(crate) async fn delete(
     if let Err(e) = arca.db.forget_gc_run(&format!("repository:{name}")).await {
         tracing::warn!(repo = %name, error = %e, "forgetting the repository's collections failed");
     }
+    // A repository made again under this name starts with no import history.
+    if let Err(e) = arca.db.forget_import_progress(&name).await {
+        tracing::warn!(repo = %name, error = %e, "forgetting the repository's import progress failed");
+    }
     audit(
         &arca,
         &req,
