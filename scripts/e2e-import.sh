@@ -6,6 +6,9 @@
 #     (one disabled), anonymous access on;
 #   content: raw files (one of 5 MB), a Maven jar+pom in two versions, a PyPI wheel through the
 #     upload API, an RPM, a docker image, an index over it and a referrer, through /v2/;
+#   npm: a hosted repository (two versions of a package and a scoped one, published with the
+#     real npm CLI, a dist-tag, a deprecation), a proxy and a group; after the import npm installs
+#     from the target (so npm is needed too);
 # then imports into an empty target, compares the two through the REST API (repository settings,
 # every primary asset with its sha256, derived metadata present, users, roles, privileges,
 # selectors, cleanup policies, anonymous, docker tags by digest, referrers) and reads a file of
@@ -27,6 +30,11 @@ ARCA_BIN=${ARCA_BIN:-$CARGO_TARGET_DIR/debug/arca}
 export NO_PROXY="127.0.0.1,localhost${NO_PROXY:+,$NO_PROXY}"
 export no_proxy="$NO_PROXY"
 
+# The real clients the copy is checked with (scripts/test.sh installs them for the whole suite).
+for b in mvn skopeo dnf npm; do
+  command -v "$b" >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+    --no-install-recommends maven libmaven-resources-plugin-java libmaven-compiler-plugin-java skopeo rpm dnf python3-venv >/dev/null; break; }
+done
 W=$(mktemp -d /tmp/arca-import.XXXXXX)
 # The binary under test, copied (other builds may replace the original during the run) to a
 # place that allows executing it (/tmp may be noexec).
@@ -270,6 +278,72 @@ ref = {"schemaVersion": 2, "mediaType": OCI_M, "artifactType": "application/exam
        "subject": {"mediaType": OCI_M, "digest": md, "size": ml}}
 rd = "sha256:" + sha(json.dumps(ref).encode())
 push_manifest(SRC, img, rd, ref, OCI_M)
+# ---- npm (seeding: npm-h through the real npm CLI, a proxy and a group) -----------------------
+import shutil, tarfile
+NPM_W = f"{W}/npm"
+os.makedirs(NPM_W, exist_ok=True)
+NPM_PLAIN, NPM_SCOPED = "arca-imp-plain", "@arca-imp/scoped"
+
+
+def npm_cli(base, *args, cwd=None, cache="cache"):
+    """The real npm against `base`'s npm-h, with its own userconfig (the script's Basic auth for
+    that URL) and cache: nothing global is read or changed."""
+    host = base.split("://", 1)[1]
+    rc = f"{NPM_W}/{host.replace(':', '-')}.npmrc"
+    with open(rc, "w") as f:
+        f.write(f"//{host}/repository/npm-h/:_auth={AUTH[base].split()[1]}\n")
+    cmd = ["npm", "--userconfig", rc, "--cache", f"{NPM_W}/{cache}", "--no-audit", "--no-fund", "--no-update-notifier",
+           "--registry", f"{base}/repository/npm-h/", *args]
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+def npm_seed(what, res):
+    if res.returncode != 0:
+        bad(f"seed: {what}", (res.stdout + res.stderr)[-400:])
+
+
+def npm_dir(name, version):
+    d = f"{NPM_W}/{name.replace('/', '+')}-{version}"
+    os.makedirs(d, exist_ok=True)
+    with open(f"{d}/package.json", "w") as f:
+        json.dump({"name": name, "version": version, "main": "index.js", "description": "e2e-import", "license": "MIT"}, f)
+    with open(f"{d}/index.js", "w") as f:
+        f.write(f'module.exports = "{name}@{version}";\n')
+    return d
+
+
+def npm_doc(base, repo, name):
+    """A packument, full, as the npm CLI reads it (`@scope%2fname`)."""
+    st, b, _ = req(base, "GET", f"/repository/{repo}/" + name.replace("/", "%2f"), headers={"Accept": "application/json"})
+    return json.loads(b) if st == 200 else {}
+
+
+if not shutil.which("npm"):
+    bad("seed: npm", "the npm CLI is needed (it publishes to the source and installs from the target)")
+else:
+    must("npm hosted", api(SRC, "POST", "/repositories/npm/hosted", hosted("npm-h", extra={"storage": {
+         "blobStoreName": "default", "strictContentTypeValidation": True, "writePolicy": "ALLOW_ONCE"}})))
+    # The remote is whatever npm is configured with here, never written down; nothing reads it.
+    remote = subprocess.run(["npm", "config", "get", "registry"], capture_output=True, text=True).stdout.strip()
+    must("npm proxy", api(SRC, "POST", "/repositories/npm/proxy", {"name": "npm-proxy", "online": True,
+         "storage": {"blobStoreName": "default", "strictContentTypeValidation": True},
+         "proxy": {"remoteUrl": remote, "contentMaxAge": -1, "metadataMaxAge": 1440},
+         "negativeCache": {"enabled": True, "timeToLive": 10}, "httpClient": {"blocked": False, "autoBlock": True},
+         "npm": {"removeQuarantined": False}}))
+    must("npm group", api(SRC, "POST", "/repositories/npm/group", {"name": "npm-all", "online": True,
+         "storage": {"blobStoreName": "default", "strictContentTypeValidation": True},
+         "group": {"memberNames": ["npm-h", "npm-proxy"], "writableMember": "npm-h"}}))
+    for name, version in ((NPM_PLAIN, "1.0.0"), (NPM_PLAIN, "1.1.0"), (NPM_SCOPED, "2.0.0")):
+        npm_seed(f"npm publish {name}@{version}", npm_cli(SRC, "publish", cwd=npm_dir(name, version)))
+    npm_seed("npm dist-tag add beta", npm_cli(SRC, "dist-tag", "add", f"{NPM_PLAIN}@1.0.0", "beta"))
+    npm_seed("npm deprecate", npm_cli(SRC, "deprecate", f"{NPM_PLAIN}@1.0.0", "use 1.1.0"))
+    seeded = npm_doc(SRC, "npm-h", NPM_PLAIN)
+    check("npm seeded: 2 versions, dist-tag beta, one deprecated",
+          seeded.get("dist-tags") == {"latest": "1.1.0", "beta": "1.0.0"}
+          and seeded["versions"]["1.0.0"].get("deprecated") == "use 1.1.0" and "deprecated" not in seeded["versions"]["1.1.0"],
+          "", f"{seeded.get('dist-tags')}")
+# ---- end npm ----
+
 note(f"seeded the source: {len(raw_files)} raw files, 2 Maven versions, a wheel, an RPM, a docker image with index and referrer")
 if failed:
     sys.exit(1)
@@ -386,6 +460,37 @@ check("pypi: the target's simple index lists the wheel", st == 200 and whl_name.
 st, body, _ = req(DST, "GET", "/repository/rpms/hello-1.0-1.noarch.rpm")
 check("yum: the RPM reads back", st == 200 and body == rpm, "", f"HTTP {st}")
 
+# ---- npm (after the first import: tarballs, dist-tags, deprecation, npm install from the target) ----
+npm_assets = lambda base: {a["path"].lstrip("/"): a["checksum"]["sha256"] for a in paged(base, "/assets?repository=npm-h")}
+sa, da = npm_assets(SRC), npm_assets(DST)
+check("npm-h: every tarball with its sha256", sa == da and len(sa) == 3, f"{len(sa)} tarballs",
+      f"missing {sorted(set(sa) - set(da))}, extra {sorted(set(da) - set(sa))}, differing {[p for p in sa if p in da and sa[p] != da[p]]}")
+nr = rep.get("repositories", {}).get("npm-h", {})
+check("npm-h: 3 tarballs copied, no failure", nr.get("copied") == 3 and not nr.get("failed"), "", f"{nr}")
+deprecations = lambda doc: {v: m.get("deprecated") for v, m in doc.get("versions", {}).items()}
+for name in (NPM_PLAIN, NPM_SCOPED):
+    s_, d_ = npm_doc(SRC, "npm-h", name), npm_doc(DST, "npm-h", name)
+    check(f"npm {name}: dist-tags equal", s_.get("dist-tags") and s_.get("dist-tags") == d_.get("dist-tags"),
+          f"{d_.get('dist-tags')}", f"{s_.get('dist-tags')} vs {d_.get('dist-tags')}")
+    check(f"npm {name}: versions and deprecation messages equal", s_.get("versions") and deprecations(s_) == deprecations(d_),
+          f"{deprecations(d_)}", f"{deprecations(s_)} vs {deprecations(d_)}")
+proj = f"{NPM_W}/install"
+os.makedirs(proj, exist_ok=True)
+with open(f"{proj}/package.json", "w") as f:
+    json.dump({"name": "consumer", "version": "0.0.0", "private": True}, f)
+want = {NPM_PLAIN: "1.0.0", NPM_SCOPED: "2.0.0"}
+# A cache of its own: every tarball comes from the target, none from the publishes' cache.
+res = npm_cli(DST, "install", *(f"{n}@{v}" for n, v in want.items()), cwd=proj, cache="cache-install")
+lock = json.load(open(f"{proj}/package-lock.json")).get("packages", {}) if os.path.exists(f"{proj}/package-lock.json") else {}
+got = {n: lock.get(f"node_modules/{n}", {}) for n in want}
+integrity = {n: npm_doc(SRC, "npm-h", n).get("versions", {}).get(v, {}).get("dist", {}).get("integrity") for n, v in want.items()}
+code = {n: open(f"{proj}/node_modules/{n}/index.js").read() if os.path.exists(f"{proj}/node_modules/{n}/index.js") else "" for n in want}
+check("npm install from the target: both packages resolve there, with the source's integrity",
+      res.returncode == 0 and all(got[n].get("version") == v and got[n].get("resolved", "").startswith(f"{DST}/repository/npm-h/")
+                                  and got[n].get("integrity") == integrity[n] and f"{n}@{v}" in code[n] for n, v in want.items()),
+      f"{', '.join(f'{n}@{v}' for n, v in want.items())}", f"rc {res.returncode} {got} {integrity} {(res.stdout + res.stderr)[-400:]}")
+# ---- end npm ----
+
 # ---- a second run copies only what changed --------------------------------------------------------
 new = "team-a/new-file.bin"
 must("raw PUT new", req(SRC, "PUT", f"/repository/files/{new}", b"new content " * 1000))
@@ -402,6 +507,11 @@ recorded = json.loads(req(DST, "GET", "/service/rest/internal/import-progress?so
 check("what the first run copied is recorded in the target's database (no state file)",
       {i["path"] for i in recorded} >= set(raw_files) and not os.path.exists("arca-import-state.json"),
       f"{len(recorded)} entries", f"{[i['path'] for i in recorded][:5]}")
+# ---- npm (at the source before the second run: a dist-tag removed, one added, a tarball deleted) ----
+npm_seed("npm dist-tag rm beta", npm_cli(SRC, "dist-tag", "rm", NPM_PLAIN, "beta"))
+npm_seed("npm dist-tag add old", npm_cli(SRC, "dist-tag", "add", f"{NPM_PLAIN}@1.0.0", "old"))
+must("npm tarball DELETE (source)", req(SRC, "DELETE", "/repository/npm-h/@arca-imp/scoped/-/scoped-2.0.0.tgz"))
+# ---- end npm ----
 rc, rep2, _ = run_import("--prune")
 r2 = rep2.get("repositories", {})
 copied = {n: r["copied"] for n, r in r2.items() if r["copied"]}
@@ -419,6 +529,16 @@ check("second run: a new docker tag set, a deleted one pruned", d2.get("tags") =
       and req(DST, "GET", f"/v2/{img}/manifests/1.0", headers=ACCEPT)[0] == 200, "", f"{d2}")
 created = [i for i in rep2.get("items", []) if i["outcome"] == "created"]
 check("second run: no setting created again", not created, "", f"{created[:3]}")
+
+# ---- npm (second run: what the source deleted is pruned, the new tag set, nothing copied) ----
+n2 = r2.get("npm-h", {})
+check("npm second run: the deleted tarball and the removed dist-tag pruned, the new tag set",
+      sorted(n2.get("deleted_at_source", [])) == sorted(["@arca-imp/scoped/-/scoped-2.0.0.tgz", f"{NPM_PLAIN} dist-tag beta"])
+      and n2.get("pruned") == 2 and n2.get("tags") == 1 and n2.get("copied") == 0 and not n2.get("failed")
+      and req(DST, "GET", "/repository/npm-h/@arca-imp/scoped/-/scoped-2.0.0.tgz")[0] == 404
+      and npm_doc(DST, "npm-h", NPM_PLAIN).get("dist-tags") == npm_doc(SRC, "npm-h", NPM_PLAIN).get("dist-tags") == {"latest": "1.1.0", "old": "1.0.0"},
+      "", f"{n2}, target tags {npm_doc(DST, 'npm-h', NPM_PLAIN).get('dist-tags')}")
+# ---- end npm ----
 rc, rep3, _ = run_import()
 check("third run: nothing to copy", rc == 0 and rep3.get("assets_copied") == 0, "", f"rc {rc}, {rep3.get('assets_copied')}")
 
@@ -444,6 +564,93 @@ check("interrupted run (SIGKILL) then a second: every file whole, only the rest 
       rc == 0 and not half and all(after.get(p) == sha(d) for p, d in batch.items()) and copied4 == len(batch) - done_before,
       f"{done_before} done before the kill, {copied4} after", f"rc {rc}, half-written {half}, copied {copied4}, before {done_before}")
 
+# ---- real clients resolve the same artifacts from the copy ---------------------------------------
+TP_HOST = DST.split("//", 1)[1]
+cred_url = lambda path: f"http://admin:target-pass-456@{TP_HOST}{path}"
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300, **kw)
+
+
+# pip, in a venv of its own: the wheel from the target's simple index.
+venv = os.path.join(W, "venv")
+p = run([sys.executable, "-m", "venv", venv])
+dl = os.path.join(W, "pipdl")
+if p.returncode == 0:
+    p = run([os.path.join(venv, "bin", "python"), "-m", "pip", "download", "--no-deps", "--no-cache-dir",
+             "--disable-pip-version-check", "-d", dl, "--index-url", cred_url("/repository/py/simple/"), "demo-pkg==1.0"])
+got = open(os.path.join(dl, whl_name), "rb").read() if os.path.exists(os.path.join(dl, whl_name)) else b""
+check("pip downloads the wheel from the copy, byte for byte", sha(got) == sha(whl), whl_name, f"rc {p.returncode} {p.stderr[-400:]}")
+
+# mvn: a project depending on org.example:app:1.1, resolved from the copy (plugins from Debian's repo).
+mv = os.path.join(W, "mvn")
+os.makedirs(mv, exist_ok=True)
+open(os.path.join(mv, "settings.xml"), "w").write(f"""<settings><localRepository>{mv}/m2</localRepository>
+  <mirrors><mirror><id>debian</id><mirrorOf>*,!arca</mirrorOf><url>file:///usr/share/maven-repo</url></mirror></mirrors>
+  <servers><server><id>arca</id><username>admin</username><password>target-pass-456</password></server></servers></settings>""")
+plugins = "".join(f"<plugin><groupId>org.apache.maven.plugins</groupId><artifactId>{a}</artifactId><version>{v}</version></plugin>"
+                  for a, v in (("maven-compiler-plugin", "3.10.1"), ("maven-resources-plugin", "3.3.0")))
+open(os.path.join(mv, "pom.xml"), "w").write(f"""<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>
+  <groupId>org.example</groupId><artifactId>consumer</artifactId><version>1</version>
+  <repositories><repository><id>arca</id><url>{DST}/repository/maven-rel/</url></repository></repositories>
+  <dependencies><dependency><groupId>org.example</groupId><artifactId>app</artifactId><version>1.1</version></dependency></dependencies>
+  <build><plugins>{plugins}</plugins></build></project>""")
+p = run(["mvn", "-B", "-q", "-s", "settings.xml", "compile"], cwd=mv)
+jar_path = os.path.join(mv, "m2/org/example/app/1.1/app-1.1.jar")
+src_jar = req(SRC, "GET", "/repository/maven-rel/org/example/app/1.1/app-1.1.jar")[1]
+check("mvn resolves org.example:app:1.1 from the copy, byte for byte",
+      p.returncode == 0 and os.path.exists(jar_path) and sha(open(jar_path, "rb").read()) == sha(src_jar), "",
+      f"rc {p.returncode} {(p.stdout + p.stderr)[-600:]}")
+
+# skopeo: the image by tag, every blob checked by digest on the way, the manifest the source's.
+p = run(["skopeo", "copy", "--quiet", "--src-tls-verify=false", "--src-creds", "admin:target-pass-456",
+         f"docker://{TP_HOST}/{img}:1.0", f"dir:{W}/img"])
+man_copy = open(f"{W}/img/manifest.json", "rb").read() if os.path.exists(f"{W}/img/manifest.json") else b""
+want = {k.lower(): v for k, v in req(SRC, "GET", f"/v2/{img}/manifests/1.0", headers=ACCEPT)[2].items()}.get("docker-content-digest", "?")
+check("skopeo copies the image from the copy, manifest digest unchanged", "sha256:" + sha(man_copy) == want, want[:19],
+      f"rc {p.returncode}, copied {sha(man_copy)[:12]}, source {want} {man_copy[:300]!r} {p.stderr[-400:]}")
+
+# dnf: the copy's repodata resolves the package to its RPM.
+p = run(["dnf", "-q", "repoquery", f"--installroot={W}/dnfroot", "--releasever=1", "--setopt=reposdir=/dev/null",
+         f"--repofrompath=arca,{cred_url('/repository/rpms/')}", "--setopt=arca.gpgcheck=0", "--location", "hello"])
+loc = p.stdout.strip().splitlines()[-1] if p.stdout.strip() else ""
+got = req(DST, "GET", "/" + loc.split("/", 3)[3])[1] if loc.count("/") >= 3 else b""
+check("dnf resolves hello from the copy's repodata to the RPM, byte for byte", got == rpm, loc,
+      f"rc {p.returncode} {p.stdout[-200:]} {p.stderr[-400:]}")
+
+# ---- --proxy-caches: a proxy's cached files refilled on the target from the same remote --------
+import functools, http.server, threading
+remote_dir = os.path.join(W, "remote")
+os.makedirs(os.path.join(remote_dir, "lib"), exist_ok=True)
+remote_files = {f"lib/r-{i}.bin": os.urandom(40_000 + i) for i in range(4)}
+for rp, data in remote_files.items():
+    open(os.path.join(remote_dir, rp), "wb").write(data)
+rsrv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(http.server.SimpleHTTPRequestHandler, directory=remote_dir))
+rsrv.RequestHandlerClass.log_message = lambda *a: None
+threading.Thread(target=rsrv.serve_forever, daemon=True).start()
+must("raw proxy with a live remote", api(SRC, "POST", "/repositories/raw/proxy", {"name": "raw-cache", "online": True,
+     "storage": {"blobStoreName": "default", "strictContentTypeValidation": False},
+     "proxy": {"remoteUrl": f"http://127.0.0.1:{rsrv.server_address[1]}/", "contentMaxAge": 1440, "metadataMaxAge": 1440},
+     "negativeCache": {"enabled": True, "timeToLive": 1440}, "httpClient": {"blocked": False, "autoBlock": False}}))
+cached = ["lib/r-0.bin", "lib/r-1.bin", "lib/r-2.bin"]
+for rp in cached:  # cached by the source's proxy; lib/r-3.bin never asked for
+    must(f"GET through the source proxy {rp}", req(SRC, "GET", f"/repository/raw-cache/{rp}"))
+os.remove(os.path.join(remote_dir, "lib/r-2.bin"))  # gone from the remote since
+rc, rep5, _ = run_import("--only", "repositories,content", "--repositories", "raw-cache")
+no_warm = {a["path"].lstrip("/") for a in paged(DST, "/assets?repository=raw-cache")}
+check("proxy caches are not copied by default", rc == 0 and not no_warm, "", f"rc {rc}, {no_warm}")
+rc, rep5, _ = run_import("--only", "content", "--repositories", "raw-cache", "--proxy-caches")
+warm = {a["path"].lstrip("/"): a["checksum"]["sha256"] for a in paged(DST, "/assets?repository=raw-cache")}
+rc5 = rep5.get("repositories", {}).get("raw-cache", {})
+check("--proxy-caches: what the source's proxy cached is cached on the target, checked against the source's checksums",
+      all(warm.get(p) == sha(remote_files[p]) for p in cached[:2]) and "lib/r-3.bin" not in warm and rc5.get("copied") == 2,
+      f"{sorted(warm)}", f"{warm}, {rc5}")
+check("--proxy-caches: a file the remote no longer serves is reported, exit 1",
+      rc == 1 and len(rc5.get("failed", [])) == 1 and "lib/r-2.bin" in rc5["failed"][0] and "no longer serves" in rc5["failed"][0],
+      "", f"rc {rc}, {rc5.get('failed')}")
+rsrv.shutdown()
+
 # ---- a source whose listing lies: the asset is refused, the target never stores it ------------
 import http.server, threading
 good, lie = os.urandom(70_000), os.urandom(90_000)
@@ -458,6 +665,48 @@ FAKE = {
         {"path": "bad.bin", "checksum": {"sha1": hashlib.sha1(lie).hexdigest(), "sha256": sha(b"not this")}, "fileSize": len(lie)}]}).encode(),
     "/repository/lying/good.bin": good, "/repository/lying/bad.bin": lie, "/service/rest/v1/script": b"[]",
 }
+
+# ---- npm (a Nexus-shaped npm hosted repository: packument assets listed, scoped paths) ----
+def npm_pack(name, version):
+    """A package tarball as npm packs one: package/package.json and package/index.js, gzipped."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz", format=tarfile.USTAR_FORMAT) as t:
+        for f, data in (("package.json", json.dumps({"name": name, "version": version}).encode()), ("index.js", b"module.exports = 1;\n")):
+            ti = tarfile.TarInfo("package/" + f)
+            ti.size, ti.mode = len(data), 0o644
+            t.addfile(ti, io.BytesIO(data))
+    return buf.getvalue()
+
+
+# name: (version, listed path, packument URL, tarball URL) as the importer asks for them
+NX = {"nexus-pkg": ("1.0.0", "nexus-pkg/-/nexus-pkg-1.0.0.tgz", "/repository/npm-hosted/nexus-pkg",
+                    "/repository/npm-hosted/nexus-pkg/-/nexus-pkg-1.0.0.tgz"),
+      "@nexus/scoped": ("0.1.0", "@nexus/scoped/-/scoped-0.1.0.tgz", "/repository/npm-hosted/@nexus%2fscoped",
+                        "/repository/npm-hosted/%40nexus/scoped/-/scoped-0.1.0.tgz")}
+NX_TGZ, nx_items = {}, []
+for name, (v, path, doc_url, tgz_url) in NX.items():
+    data = NX_TGZ[name] = FAKE[tgz_url] = npm_pack(name, v)
+    # Nexus lists each package's packument as an asset (path = the name) beside its tarballs.
+    nx_items += [{"path": name, "format": "npm", "checksum": {"sha1": hashlib.sha1(name.encode()).hexdigest()}},
+                 {"path": path, "format": "npm", "fileSize": len(data), "checksum": {
+                     "sha1": hashlib.sha1(data).hexdigest(), "sha256": sha(data), "sha512": hashlib.sha512(data).hexdigest(),
+                     "md5": hashlib.md5(data).hexdigest()}}]
+    FAKE[doc_url] = json.dumps({"_id": name, "name": name, "dist-tags": {"latest": v, "stable": v},
+                                "versions": {v: {"name": name, "version": v, "deprecated": f"{name} is retired"}}}).encode()
+FAKE["/service/rest/v1/repositories/npm/hosted/npm-hosted"] = json.dumps({"name": "npm-hosted", "format": "npm", "type": "hosted",
+    "url": "http://nexus.invalid/repository/npm-hosted", "online": True, "cleanup": None, "component": {"proprietaryComponents": False},
+    "storage": {"blobStoreName": "default", "strictContentTypeValidation": True, "writePolicy": "ALLOW_ONCE"}}).encode()
+# A version whose listed sha256 is wrong: refused on the way, never stored; its tag is reported.
+nx_bad = FAKE["/repository/npm-hosted/nexus-pkg/-/nexus-pkg-2.0.0.tgz"] = npm_pack("nexus-pkg", "2.0.0")
+nx_items.append({"path": "nexus-pkg/-/nexus-pkg-2.0.0.tgz", "format": "npm", "fileSize": len(nx_bad),
+                 "checksum": {"sha1": hashlib.sha1(nx_bad).hexdigest(), "sha256": sha(b"not this")}})
+nx_doc = json.loads(FAKE["/repository/npm-hosted/nexus-pkg"])
+nx_doc["versions"]["2.0.0"] = {"name": "nexus-pkg", "version": "2.0.0"}
+nx_doc["dist-tags"]["next"] = "2.0.0"
+FAKE["/repository/npm-hosted/nexus-pkg"] = json.dumps(nx_doc).encode()
+FAKE["/service/rest/v1/assets?repository=npm-hosted"] = json.dumps({"continuationToken": None, "items": nx_items}).encode()
+# ---- end npm ----
+
 
 
 class Fake(http.server.BaseHTTPRequestHandler):
@@ -485,10 +734,23 @@ check("a checksum the source lists wrongly: exit 1, that asset reported, the oth
 check("the mismatched asset is not on the target, the good one is",
       req(DST, "GET", "/repository/lying/bad.bin")[0] == 404 and req(DST, "GET", "/repository/lying/good.bin")[1] == good, "", "")
 items = json.load(open(f"{W}/lying-report.json")).get("items", []) if os.path.exists(f"{W}/lying-report.json") else []
-check("a format Arca lacks, and one it serves that the importer does not copy yet, are listed as skipped with the reason",
-      any(i["name"] == "nuget-hosted" and i["outcome"] == "skipped" and "not one Arca serves" in i["detail"] for i in items)
-      and any(i["name"] == "npm-hosted" and i["outcome"] == "skipped" and "does not copy npm" in i["detail"] for i in items),
+check("a format Arca lacks is listed as skipped with the reason",
+      any(i["name"] == "nuget-hosted" and i["outcome"] == "skipped" and "not one Arca serves" in i["detail"] for i in items),
       "", f"{items}")
+# ---- npm (the Nexus-shaped source: tarballs copied, packuments left to the target, tags and deprecations carried) ----
+nr = json.load(open(f"{W}/lying-report.json")).get("repositories", {}).get("npm-hosted", {}) if os.path.exists(f"{W}/lying-report.json") else {}
+check("npm from a Nexus-shaped listing: 2 tarballs copied, 2 packument assets counted as derived, the lying one refused",
+      nr.get("copied") == 2 and nr.get("derived") == 2 and len(nr.get("failed", [])) == 1
+      and "nexus-pkg-2.0.0.tgz" in nr["failed"][0] and "checksum mismatch" in nr["failed"][0]
+      and req(DST, "GET", "/repository/npm-hosted/nexus-pkg/-/nexus-pkg-2.0.0.tgz")[0] == 404
+      and len(nr.get("skipped", [])) == 1 and "dist-tag next names version 2.0.0" in nr["skipped"][0], "", f"{nr}")
+for name, (v, path, doc_url, tgz_url) in NX.items():
+    st, body, _ = req(DST, "GET", tgz_url)
+    d_ = json.loads(req(DST, "GET", doc_url, headers={"Accept": "application/json"})[1] or b"{}")
+    check(f"npm {name} from the Nexus-shaped source: tarball, dist-tags and deprecation on the target",
+          st == 200 and body == NX_TGZ[name] and d_.get("dist-tags") == {"latest": v, "stable": v}
+          and d_.get("versions", {}).get(v, {}).get("deprecated") == f"{name} is retired", "", f"HTTP {st}, {d_.get('dist-tags')}, {d_.get('versions')}")
+# ---- end npm ----
 srv.shutdown()
 
 print(f"\n{len(passed)} passed, {len(failed)} failed")

@@ -209,8 +209,12 @@ pub async fn import_content(cx: &Ctx<'_>, repos: &[Repo], progress: &Progress<'_
         };
         // Formats with their own copy return what they hold now, recorded here at the end;
         // plain files are recorded as each one lands.
-        let copied = if r.format == "docker" {
+        let copied = if r.kind == "proxy" {
+            crate::caches::warm(cx, r).await.map(|()| None)
+        } else if r.format == "docker" {
             docker::import_repo(cx, r, &prev).await.map(Some)
+        } else if r.format == "npm" {
+            crate::npm::import_repo(cx, r, &prev).await.map(Some)
         } else {
             files(cx, r, &prev, progress).await.map(|()| None)
         };
@@ -241,7 +245,7 @@ pub async fn import_content(cx: &Ctx<'_>, repos: &[Repo], progress: &Progress<'_
     Ok(())
 }
 
-async fn target_checksums(target: &Endpoint, repo: &str) -> Result<HashMap<String, Expect>> {
+pub(crate) async fn target_checksums(target: &Endpoint, repo: &str) -> Result<HashMap<String, Expect>> {
     let items = match target
         .paged(&format!(
             "/service/rest/v1/assets?repository={}",

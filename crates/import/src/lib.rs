@@ -7,9 +7,11 @@
 //! derived exactly as for clients, nothing writes to the target's database beside it, and the
 //! target may be a cluster. The source may be another Arca, which is how this is tested.
 
+mod caches;
 mod content;
 mod docker;
 mod http;
+mod npm;
 mod report;
 mod settings;
 mod state;
@@ -159,6 +161,10 @@ pub struct NexusArgs {
         env = "ARCA_IMPORT_DOCKER_PATHS"
     )]
     pub docker_paths: DockerPaths,
+    /// Also fill the target's proxy repositories with what the source's proxies have cached,
+    /// fetched through the target from the same remotes (off by default: caches refill).
+    #[arg(long, env = "ARCA_IMPORT_PROXY_CACHES")]
+    pub proxy_caches: bool,
     /// Delete from the target what an earlier run imported and the source no longer has (only
     /// when the target still holds the very content imported).
     #[arg(long, env = "ARCA_IMPORT_PRUNE")]

@@ -14,9 +14,9 @@ use crate::report::{Collector, Outcome};
 use crate::{ImportError, NexusArgs, Part, Result};
 
 /// The formats this importer copies; repositories of any other are listed as skipped.
-pub const FORMATS: &[&str] = &["raw", "maven2", "pypi", "yum", "docker"];
+pub const FORMATS: &[&str] = &["raw", "maven2", "pypi", "yum", "docker", "npm"];
 /// Formats Arca serves that this importer does not copy yet (skipped, with that reason).
-const NOT_YET: &[&str] = &["npm"];
+const NOT_YET: &[&str] = &[];
 
 pub struct Ctx<'a> {
     pub source: &'a Endpoint,
@@ -244,6 +244,17 @@ pub fn create_body(mut v: Value) -> Value {
     v
 }
 
+/// Takes out of a create body the settings Arca refuses outright (listed by `not_taken`), so the
+/// repository is created without them rather than not at all.
+pub fn drop_refused(body: &mut Value) {
+    if let Some(d) = body.get_mut("docker").and_then(|d| d.as_object_mut()) {
+        d.remove("httpsPort");
+        if d.get("v1Enabled") == Some(&json!(true)) {
+            d.insert("v1Enabled".into(), json!(false));
+        }
+    }
+}
+
 /// Settings of a source repository that Arca does not act on or that Nexus does not reveal,
 /// with the reason: listed in the report rather than silently dropped.
 pub fn not_taken(body: &Value) -> Vec<(&'static str, &'static str)> {
@@ -271,6 +282,45 @@ pub fn not_taken(body: &Value) -> Vec<(&'static str, &'static str)> {
         out.push((
             "docker.subdomain",
             "subdomain routing (Nexus Pro): use docker.httpPort or the /v2/<repository>/ prefix",
+        ));
+    }
+    // Docker settings Arca refuses: `drop_refused` takes them out of the create body.
+    if set("/docker/httpsPort") {
+        out.push((
+            "docker.httpsPort",
+            "Arca's docker connectors speak plain HTTP: put TLS on the main listener or a reverse proxy in front of docker.httpPort",
+        ));
+    }
+    if set("/docker/v1Enabled") {
+        out.push(("docker.v1Enabled", "Arca serves only the V2 registry API"));
+    }
+    if set("/storage/latestPolicy") {
+        out.push((
+            "storage.latestPolicy",
+            "Arca has no separate policy for the latest tag: it follows storage.writePolicy like every tag",
+        ));
+    }
+    // npm proxies: Nexus's Repository Firewall settings, which Arca stores but does not act on.
+    if set("/npm/removeQuarantined") {
+        out.push((
+            "npm.removeQuarantined",
+            "Arca keeps no quarantine (Nexus Repository Firewall): nothing is removed",
+        ));
+    }
+    if set("/npm/removeNonCataloged") {
+        out.push((
+            "npm.removeNonCataloged",
+            "Arca has no Repository Firewall catalog: nothing is removed",
+        ));
+    }
+    if body
+        .pointer("/firewall/mode")
+        .and_then(|m| m.as_str())
+        .is_some_and(|m| !m.eq_ignore_ascii_case("DISABLED"))
+    {
+        out.push((
+            "firewall.mode",
+            "Sonatype Repository Firewall (audit, quarantine) is not part of Arca",
         ));
     }
     if set("/httpClient/authentication/username") && !set("/httpClient/authentication/password") {
@@ -340,7 +390,7 @@ async fn repositories(cx: &Ctx<'_>, create: bool) -> Result<Vec<Repo>> {
             r.kind,
             encode(&r.name)
         );
-        let body = create_body(cx.source.get_json(&path).await?);
+        let mut body = create_body(cx.source.get_json(&path).await?);
         for (field, why) in not_taken(&body) {
             cx.report.item(
                 "repository setting",
@@ -349,6 +399,7 @@ async fn repositories(cx: &Ctx<'_>, create: bool) -> Result<Vec<Repo>> {
                 why,
             );
         }
+        drop_refused(&mut body);
         bodies.push((r.clone(), body));
     }
     // Groups naming groups: create a group once all its members exist, in passes.
@@ -395,7 +446,13 @@ async fn repositories(cx: &Ctx<'_>, create: bool) -> Result<Vec<Repo>> {
         }
         pending = rest;
     }
-    Ok(usable.into_iter().filter(|r| r.kind == "hosted").collect())
+    // Proxies too when their caches are wanted (`--proxy-caches`), after every hosted one.
+    let mut content: Vec<Repo> = usable
+        .into_iter()
+        .filter(|r| r.kind == "hosted" || (r.kind == "proxy" && cx.args.proxy_caches))
+        .collect();
+    content.sort_by_key(|r| r.kind != "hosted");
+    Ok(content)
 }
 
 async fn create_repo(cx: &Ctx<'_>, r: &Repo, body: &Value, usable: &mut Vec<Repo>) {
@@ -419,6 +476,23 @@ async fn create_repo(cx: &Ctx<'_>, r: &Repo, body: &Value, usable: &mut Vec<Repo
             .report
             .item("repository", &r.name, Outcome::Failed, e.to_string()),
     }
+}
+
+/// Why a repository privilege cannot be created on the target: it names a format Arca does not
+/// serve (its repositories were skipped too), which the target refuses.
+fn privilege_not_taken(ty: &str, p: &Value) -> Option<String> {
+    let format = str_of(p, "format");
+    let repository = str_of(p, "repository");
+    (ty.starts_with("repository-")
+        && !format.is_empty()
+        && format != "*"
+        && !FORMATS.contains(&format)
+        && !NOT_YET.contains(&format))
+    .then(|| {
+        format!(
+            "grants {repository} of format {format}, which is not one Arca serves (its repositories are skipped)"
+        )
+    })
 }
 
 #[tracing::instrument(skip_all)]
@@ -447,6 +521,10 @@ async fn privileges(cx: &Ctx<'_>) -> Result<()> {
                 Outcome::Skipped,
                 "script privileges grant nothing in Arca (no scripts)",
             );
+            continue;
+        }
+        if let Some(why) = privilege_not_taken(&ty, &p) {
+            cx.report.item("privilege", &name, Outcome::Skipped, why);
             continue;
         }
         cx.create(
@@ -568,10 +646,7 @@ async fn users(cx: &Ctx<'_>) -> Result<()> {
         let password = random_password();
         // Nexus never reveals password hashes: a random one the user must change at first
         // sign-in, unless the account was not active anyway.
-        let status = match str_of(&u, "status") {
-            "disabled" => "disabled",
-            _ => "changepassword",
-        };
+        let status = target_status(str_of(&u, "status"));
         let body = json!({
             "userId": id,
             "firstName": u.get("firstName"),
@@ -605,6 +680,17 @@ async fn users(cx: &Ctx<'_>) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// An imported user's status on the target for its Nexus status (`active`, `locked`, `disabled`,
+/// `changepassword`): an account that could not sign in stays so (a locked one is not unlocked by
+/// the import); any other must change its random password at first sign-in.
+fn target_status(nexus: &str) -> &'static str {
+    match nexus {
+        "disabled" => "disabled",
+        "locked" => "locked",
+        _ => "changepassword",
+    }
 }
 
 /// Appends to a file only its owner can read (a second run adds the users it created).
@@ -708,6 +794,74 @@ mod tests {
             ]
         );
         assert!(not_taken(&json!({"name":"plain"})).is_empty());
+    }
+
+    #[test]
+    fn npm_firewall_settings_are_listed() {
+        let b = json!({"name":"npm-proxy","npm":{"removeQuarantined":true,"removeNonCataloged":false},
+            "firewall":{"mode":"QUARANTINE"}});
+        let fields: Vec<&str> = not_taken(&b).into_iter().map(|(f, _)| f).collect();
+        assert_eq!(fields, ["npm.removeQuarantined", "firewall.mode"]);
+        let off = json!({"name":"npm-proxy","npm":{"removeQuarantined":false},"firewall":{"mode":"DISABLED"}});
+        assert!(not_taken(&off).is_empty());
+        assert!(FORMATS.contains(&"npm") && !NOT_YET.contains(&"npm"));
+    }
+
+    /// Nexus 3.94's docker hosted shape: the settings Arca refuses are listed and taken out, the
+    /// rest (httpPort, forceBasicAuth, a false v1Enabled) kept.
+    #[test]
+    fn docker_settings_arca_refuses_are_listed_and_dropped() {
+        let mut b = create_body(
+            json!({"name":"dock","format":"docker","type":"hosted","online":true,
+            "storage":{"blobStoreName":"default","strictContentTypeValidation":true,"writePolicy":"ALLOW","latestPolicy":true},
+            "docker":{"v1Enabled":true,"forceBasicAuth":true,"httpPort":8082,"httpsPort":8083,"subdomain":null,"pathEnabled":true}}),
+        );
+        let fields: Vec<&str> = not_taken(&b).into_iter().map(|(f, _)| f).collect();
+        assert_eq!(
+            fields,
+            [
+                "docker.httpsPort",
+                "docker.v1Enabled",
+                "storage.latestPolicy"
+            ]
+        );
+        drop_refused(&mut b);
+        assert_eq!(
+            b["docker"],
+            json!({"v1Enabled":false,"forceBasicAuth":true,"httpPort":8082,"subdomain":null,"pathEnabled":true})
+        );
+        let mut off =
+            json!({"docker":{"v1Enabled":false,"httpsPort":null},"storage":{"latestPolicy":false}});
+        assert!(not_taken(&off).is_empty());
+        drop_refused(&mut off);
+        assert_eq!(off["docker"], json!({"v1Enabled":false}));
+    }
+
+    #[test]
+    fn privileges_of_formats_arca_lacks_are_skipped() {
+        let nuget = json!({"type":"repository-view","name":"nuget-read","format":"nuget",
+            "repository":"nuget-hosted","actions":["READ"],"readOnly":false});
+        let why = privilege_not_taken("repository-view", &nuget).unwrap();
+        assert!(why.contains("nuget"), "{why}");
+        for ok in [
+            json!({"format":"raw","repository":"files"}),
+            json!({"format":"*","repository":"*"}),
+            json!({"format":"maven2","repository":"*"}),
+        ] {
+            assert_eq!(privilege_not_taken("repository-admin", &ok), None);
+        }
+        assert_eq!(
+            privilege_not_taken("application", &json!({"domain":"search"})),
+            None
+        );
+    }
+
+    #[test]
+    fn a_locked_or_disabled_user_stays_so() {
+        assert_eq!(target_status("locked"), "locked");
+        assert_eq!(target_status("disabled"), "disabled");
+        assert_eq!(target_status("active"), "changepassword");
+        assert_eq!(target_status("changepassword"), "changepassword");
     }
 
     #[test]
