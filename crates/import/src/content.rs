@@ -245,7 +245,10 @@ pub async fn import_content(cx: &Ctx<'_>, repos: &[Repo], progress: &Progress<'_
     Ok(())
 }
 
-pub(crate) async fn target_checksums(target: &Endpoint, repo: &str) -> Result<HashMap<String, Expect>> {
+pub(crate) async fn target_checksums(
+    target: &Endpoint,
+    repo: &str,
+) -> Result<HashMap<String, Expect>> {
     let items = match target
         .paged(&format!(
             "/service/rest/v1/assets?repository={}",
