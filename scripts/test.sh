@@ -148,6 +148,9 @@ step "import: arca import nexus from a seeded Arca into an empty one (SQLite, th
 ARCA_BIN="$CARGO_TARGET_DIR/debug/arca" bash scripts/e2e-import.sh
 IMPORT_DB=postgres ARCA_BIN="$CARGO_TARGET_DIR/debug/arca" bash scripts/e2e-import.sh
 
+step "import from a Nexus-shaped source: Nexus 3.94's answers (fields Arca does not emit, docker at /repository/<name>/v2/) into a real Arca"
+ARCA_BIN="$CARGO_TARGET_DIR/debug/arca" bash scripts/e2e-import-nexus.sh
+
 step "benchmarks, smoke run: every part of bench/all.sh in its smallest form (fails only when a part fails to run; figures and targets come from a full run, not from CI)"
 ARCA_TOOL_CACHE="$CACHE" ARCA_BIN="$CARGO_TARGET_DIR/debug/arca" bash bench/all.sh --smoke
 

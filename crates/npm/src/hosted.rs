@@ -80,14 +80,21 @@ pub async fn target(cx: &RepoContext, action: Action) -> Result<Repository> {
     Ok(member)
 }
 
-/// Serialises changes to one package of one repository, on every node.
-async fn lock_package(cx: &RepoContext, repo: &Repository, name: &PkgName) -> Result<Guard> {
+/// Serialises changes to one package of one repository, on every node. A long lock: its
+/// holder records assets, which takes short (blob) locks, and a short lock held while waiting
+/// for another short one lets writers of one package take the whole short pool and wait
+/// forever (locks.rs: long may take short, never the reverse).
+pub(crate) async fn lock_package(
+    cx: &RepoContext,
+    repo: &Repository,
+    name: &PkgName,
+) -> Result<Guard> {
     let key = LockKey::new("npm-package", &format!("{}\0{}", repo.id, name.full));
     Ok(cx
         .arca
         .storage
         .locks()
-        .lock(&[key], Hold::Short)
+        .lock(&[key], Hold::Long)
         .await
         .map_err(StorageError::from)?)
 }

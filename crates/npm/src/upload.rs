@@ -179,6 +179,9 @@ async fn record_upload(cx: &RepoContext, req: &HttpRequest, blob: &BlobRef) -> R
         .ok_or_else(|| bad("package.json has no valid version"))?
         .to_owned();
     let path = AssetPath::parse(&name.tarball_path(&version)).map_err(|e| bad(e.to_string()))?;
+    // Like a publish: the "not published yet" and "first version" checks and the record hold
+    // the package's lock (on every node), or concurrent uploads would all pass them.
+    let _lock = crate::hosted::lock_package(cx, &cx.repo, &name).await?;
     if cx
         .arca
         .db

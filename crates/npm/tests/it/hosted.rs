@@ -734,6 +734,50 @@ async fn component_upload(b: Backend) {
     assert_eq!(send(junk).await.unwrap().status(), 400);
 }
 
+/// Concurrent uploads of one version: one is stored, the others are refused as publishing
+/// over it, and the packument serves the one stored (uploads of a package are serialised).
+async fn concurrent_component_uploads(b: Backend) {
+    let s = TestServer::start(b).await;
+    create(&s, "hosted", hosted_body("npm-h", "ALLOW")).await;
+    let boundary = "npm-test-boundary";
+    let form = |t: &[u8]| {
+        let mut body = format!("--{boundary}\r\nContent-Disposition: form-data; name=\"npm.asset\"; filename=\"p.tgz\"\r\nContent-Type: application/octet-stream\r\n\r\n").into_bytes();
+        body.extend_from_slice(t);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        body
+    };
+    let tars: Vec<Vec<u8>> = (0..8)
+        .map(|i| tgz_with("race", "1.0.0", &format!("v{i}")))
+        .collect();
+    let sends = tars.iter().map(|t| {
+        s.admin(POST, "/service/rest/v1/components?repository=npm-h")
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(form(t))
+            .send()
+    });
+    let codes: Vec<u16> = futures_util::future::join_all(sends)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().status().as_u16())
+        .collect();
+    let stored: Vec<usize> = (0..8).filter(|i| codes[*i] == 204).collect();
+    assert_eq!(stored.len(), 1, "exactly one upload stored: {codes:?}");
+    assert!(
+        codes.iter().all(|c| *c == 204 || *c == 403),
+        "the rest refused as publishing over it: {codes:?}"
+    );
+    let (st, p) = get_json(&s, "/repository/npm-h/race").await;
+    assert_eq!(st, 200, "{p}");
+    assert_eq!(
+        p["versions"]["1.0.0"]["dist"]["integrity"],
+        integrity(&tars[stored[0]]),
+        "the packument serves the upload that was stored"
+    );
+}
+
 both_backends!(
     publish_and_read,
     refusals,
@@ -741,5 +785,6 @@ both_backends!(
     tags_deprecate_unpublish,
     login_tokens,
     privileges,
-    component_upload
+    component_upload,
+    concurrent_component_uploads
 );
