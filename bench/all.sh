@@ -10,6 +10,8 @@
 #   run     bench/run.sh     maven 1 MiB jar vs nginx, PyPI simple page vs devpi-server, start time
 #   yum     bench/yum.sh     repodata of 2,000 RPMs vs createrepo_c
 #   search  bench/search.sh  keyword search at 1M assets (run when present, skipped with a note if not)
+#   import  bench/import.sh  arca import nexus between two Arcas (2,000 files of 64 KiB, 8 of 32 MiB)
+#                            vs curl GET | curl PUT with the same parallelism
 # ratio: > 1 means Arca does better than the reference (rates: Arca / reference; times: reference /
 # Arca). Peak RSS: the Arca process's (VmHWM, and VmRSS polled every 100 ms by bench/load.sh).
 #
@@ -89,6 +91,8 @@ echo "Arca benchmarks: $([ $SMOKE = 1 ] && echo "smoke run" || echo "$SECS s a r
 if [ $SMOKE = 1 ]; then
   # Figures do not count on a smoke run: bench/run.sh, which mostly waits for devpi-server to start
   # (it derives its secret with argon2 for some 15 s), runs beside the others, its output after them.
+  # Parts that install packages take /var/lock/arca-apt.lock around apt-get (flock), which refuses
+  # to run beside another apt-get on a fresh machine.
   part run bench/run.sh "${ARGS[@]}" >"$W/run.console" 2>&1 &
   RUNPID=$!
 fi
@@ -102,6 +106,7 @@ else
 fi
 part yum bench/yum.sh "${RARGS[@]}"
 part search bench/search.sh "${ARGS[@]}"
+part import bench/import.sh "${RARGS[@]}"
 
 OUT=$ROOT/bench/results.json; MD=$ROOT/bench/results.md
 [ $SMOKE = 1 ] && { OUT=$ROOT/bench/results-smoke.json; MD=$ROOT/bench/results-smoke.md; }
@@ -125,7 +130,7 @@ def fmt(v, unit):
     return f"{v:g} {unit}"
 
 parts, notes, rows = [], [], []
-ORDER = ["load", "docker", "run", "yum", "search"]
+ORDER = ["load", "docker", "run", "yum", "search", "import"]
 for line in sorted(open(os.path.join(w, "parts")), key=lambda l: ORDER.index(l.split("\t")[0])):
     name, rc, secs_taken, note = line.rstrip("\n").split("\t")
     rc = int(rc)

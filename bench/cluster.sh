@@ -22,7 +22,7 @@ if [ -z "${ARCA_BIN:-}" ]; then
   ARCA_BIN="$CARGO_TARGET_DIR/release/arca"
 fi
 for b in nginx wrk psql; do
-  command -v "$b" >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+  command -v "$b" >/dev/null || { flock /var/lock/arca-apt.lock apt-get update -qq && DEBIAN_FRONTEND=noninteractive flock /var/lock/arca-apt.lock apt-get install -y -qq \
     --no-install-recommends nginx-light wrk postgresql-client >/dev/null; break; }
 done
 export NO_PROXY="127.0.0.1,localhost${NO_PROXY:+,$NO_PROXY}"

@@ -26,7 +26,7 @@ done
 if [ $SMOKE = 1 ]; then REPS=1; MIB=${BENCH_MIB:-8}; else MIB=${BENCH_MIB:-512}; fi
 need=(skopeo docker-registry htpasswd openssl); [ "${BENCH_DOCKER:-}" = 1 ] && need+=(dockerd docker)
 for b in "${need[@]}"; do
-  command -v "$b" >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+  command -v "$b" >/dev/null || { flock /var/lock/arca-apt.lock apt-get update -qq && DEBIAN_FRONTEND=noninteractive flock /var/lock/arca-apt.lock apt-get install -y -qq \
     --no-install-recommends skopeo docker-registry apache2-utils openssl $([ "${BENCH_DOCKER:-}" = 1 ] && echo docker.io) >/dev/null || true; break; }
 done
 for b in "${need[@]}"; do

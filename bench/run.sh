@@ -21,7 +21,7 @@ for a in "$@"; do
 done
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/arca-target}"
 for p in wrk nginx-light curl python3; do
-  dpkg -s "$p" >/dev/null 2>&1 || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$p" >/dev/null; }
+  dpkg -s "$p" >/dev/null 2>&1 || { flock /var/lock/arca-apt.lock apt-get update -qq; DEBIAN_FRONTEND=noninteractive flock /var/lock/arca-apt.lock apt-get install -y -qq --no-install-recommends "$p" >/dev/null; }
 done
 if [ -n "${ARCA_BIN:-}" ]; then
   BIN=$ARCA_BIN

@@ -25,7 +25,7 @@ for a in "$@"; do
 done
 ARCA_BIN=${ARCA_BIN:-$HOME/.cache/arca-target/release/arca}
 for b in rpmbuild createrepo_c curl python3; do
-  command -v "$b" >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+  command -v "$b" >/dev/null || { flock /var/lock/arca-apt.lock apt-get update -qq && DEBIAN_FRONTEND=noninteractive flock /var/lock/arca-apt.lock apt-get install -y -qq \
     --no-install-recommends rpm createrepo-c curl python3 >/dev/null || true; break; }
 done
 for b in rpmbuild createrepo_c; do

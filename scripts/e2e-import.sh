@@ -498,6 +498,14 @@ gone = "other/file-2.bin"
 must("raw DELETE", req(SRC, "DELETE", f"/repository/files/{gone}"))
 push_manifest(SRC, img, "1.1", man, OCI_M)
 must("docker tag DELETE", req(SRC, "DELETE", f"/v2/{img}/manifests/latest"), (202,))
+# Deleted at the source, but re-pushed on the target by one of its users since: --prune keeps it.
+must("docker tag DELETE (multi)", req(SRC, "DELETE", f"/v2/{img}/manifests/multi"), (202,))
+push_manifest(DST, img, "multi", man, OCI_M)
+# Put on the target by one of its users with the very bytes the source adds: unchanged for the
+# import, but never recorded as its own, so never pruned when the source deletes it.
+same, same_bytes = "team-a/same.bin", b"the same bytes on both sides" * 100
+must("raw PUT same (source)", req(SRC, "PUT", f"/repository/files/{same}", same_bytes))
+must("raw PUT same (target)", req(DST, "PUT", f"/repository/files/{same}", same_bytes))
 # Deleted at the source, but replaced on the target by one of Arca's users since: --prune keeps it.
 theirs = "other/file-4.bin"
 must("raw DELETE (source)", req(SRC, "DELETE", f"/repository/files/{theirs}"))
@@ -523,10 +531,15 @@ check("--prune keeps what a target user replaced since the import, and says so",
       req(DST, "GET", f"/repository/files/{theirs}")[1] == b"a target user's own content"
       and any(theirs in x and "kept" in x for x in r2.get("files", {}).get("skipped", [])), "", f"{r2.get('files')}")
 d2 = r2.get("dock", {})
-check("second run: a new docker tag set, a deleted one pruned", d2.get("tags") == 1 and d2.get("deleted_at_source") == ["team/app:latest"]
+check("second run: a new docker tag set, a deleted one pruned", d2.get("tags") == 1
+      and sorted(d2.get("deleted_at_source", [])) == ["team/app:latest", "team/app:multi"]
       and d2.get("pruned") == 1 and req(DST, "GET", f"/v2/{img}/manifests/1.1", headers=ACCEPT)[0] == 200
       and req(DST, "GET", f"/v2/{img}/manifests/latest", headers=ACCEPT)[0] == 404
       and req(DST, "GET", f"/v2/{img}/manifests/1.0", headers=ACCEPT)[0] == 200, "", f"{d2}")
+mh = {k.lower(): v for k, v in req(DST, "GET", f"/v2/{img}/manifests/multi", headers=ACCEPT)[2].items()}
+check("--prune keeps a docker tag a target user re-pushed since the import, and says so",
+      mh.get("docker-content-digest") == md and any("team/app:multi" in x and "kept" in x for x in d2.get("skipped", [])),
+      "", f"{mh.get('docker-content-digest')} vs {md}, {d2.get('skipped')}")
 created = [i for i in rep2.get("items", []) if i["outcome"] == "created"]
 check("second run: no setting created again", not created, "", f"{created[:3]}")
 
@@ -539,8 +552,13 @@ check("npm second run: the deleted tarball and the removed dist-tag pruned, the 
       and npm_doc(DST, "npm-h", NPM_PLAIN).get("dist-tags") == npm_doc(SRC, "npm-h", NPM_PLAIN).get("dist-tags") == {"latest": "1.1.0", "old": "1.0.0"},
       "", f"{n2}, target tags {npm_doc(DST, 'npm-h', NPM_PLAIN).get('dist-tags')}")
 # ---- end npm ----
-rc, rep3, _ = run_import()
+must("raw DELETE same (source)", req(SRC, "DELETE", f"/repository/files/{same}"))
+rc, rep3, _ = run_import("--prune")
 check("third run: nothing to copy", rc == 0 and rep3.get("assets_copied") == 0, "", f"rc {rc}, {rep3.get('assets_copied')}")
+check("--prune never deletes what the target had before the import copied it (same bytes, a target user's)",
+      req(DST, "GET", f"/repository/files/{same}")[1] == same_bytes
+      and same not in rep3.get("repositories", {}).get("files", {}).get("deleted_at_source", []), "",
+      f"{rep3.get('repositories', {}).get('files')}")
 
 # ---- an interrupted run, then a complete one: resumed, nothing half-written --------------------
 batch = {f"batch/file-{i}.bin": rng.randbytes(3_000_000) for i in range(16)}

@@ -204,6 +204,7 @@ pub async fn import_content(cx: &Ctx<'_>, repos: &[Repo], progress: &Progress<'_
                     c.failed
                         .push(format!("reading what earlier runs copied: {e}"))
                 });
+                cx.report.end_repo(&r.name, started.elapsed());
                 continue;
             }
         };
@@ -328,8 +329,11 @@ async fn files(cx: &Ctx<'_>, r: &Repo, prev: &Copied, progress: &Progress<'_>) -
                     || (t.sha256.is_none() && t.sha1.is_some() && t.sha1 == expect.sha1)
             });
             if same_on_target {
-                // Whether this run or an earlier one (or someone else) put it there: unchanged.
-                relock(&now).insert(path, key);
+                // Unchanged. Still the import's only if an earlier run recorded it: the same
+                // bytes put there by someone else stay theirs (never pruned).
+                if prev.contains_key(&path) {
+                    relock(&now).insert(path, key);
+                }
                 cx.report.repo(&r.name, &r.format, |c| c.unchanged += 1);
                 continue;
             }
@@ -399,6 +403,16 @@ async fn files(cx: &Ctx<'_>, r: &Repo, prev: &Copied, progress: &Progress<'_>) -
         .filter(|p| !listed.contains(*p))
         .cloned()
         .collect();
+    // Listed but not copied this run (a failed copy, a source listing no checksum): what the
+    // target still holds from an earlier import stays recorded as the import's.
+    for (p, k) in prev {
+        if listed.contains(p)
+            && !now.contains_key(p)
+            && on_target.get(p).is_some_and(|t| t.holds(k))
+        {
+            now.insert(p.clone(), k.clone());
+        }
+    }
     if cx.args.dry_run {
         cx.report
             .repo(&r.name, &r.format, |c| c.deleted_at_source.extend(gone));
@@ -409,14 +423,19 @@ async fn files(cx: &Ctx<'_>, r: &Repo, prev: &Copied, progress: &Progress<'_>) -
     for p in gone {
         let key = prev.get(&p).cloned().unwrap_or_default();
         let here = on_target.get(&p);
-        let ours = here.is_some_and(|t| t.holds(&key));
+        let mut ours = here.is_some_and(|t| t.holds(&key));
+        if cx.args.prune && ours {
+            // The listing may be hours old by now: the target's ETag (Arca's is the sha256)
+            // says whether it still holds those bytes just before they are deleted.
+            ours = still_holds(cx.target, &r.name, &p, here).await?;
+        }
         let mut forget = here.is_none();
         if cx.args.prune && here.is_some() && !ours {
             // Someone replaced it on the target since: theirs now, never deleted by us.
             cx.report.repo(&r.name, &r.format, |c| {
                 c.skipped.push(format!(
-                    "{p}: deleted at the source, but changed on the target since it was \
-                     imported: kept"
+                    "{p}: deleted at the source, but changed on (or gone from) the target \
+                     since it was imported: kept"
                 ))
             });
             forget = true;
@@ -448,6 +467,38 @@ async fn files(cx: &Ctx<'_>, r: &Repo, prev: &Copied, progress: &Progress<'_>) -
             .repo(&r.name, &r.format, |c| c.deleted_at_source.push(p.clone()));
     }
     progress.save(&r.name, &recorded, &now).await
+}
+
+/// Whether the target still holds at `path` the bytes `seen` listed (by its ETag, which Arca
+/// sets to the sha256); a missing file or another ETag is not the import's to delete.
+async fn still_holds(
+    target: &Endpoint,
+    repo: &str,
+    path: &str,
+    seen: Option<&Expect>,
+) -> Result<bool> {
+    let Some(want) = seen.and_then(|e| e.sha256.as_deref()) else {
+        return Ok(false);
+    };
+    let url = format!("/repository/{}/{}", encode_path(repo), encode_path(path));
+    let resp = target
+        .request(Method::HEAD, &url)
+        .send()
+        .await
+        .map_err(|source| ImportError::Http {
+            what: format!("HEAD {url}"),
+            source,
+        })?;
+    let etag = resp
+        .headers()
+        .get("etag")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.trim_start_matches("W/")
+                .trim_matches('"')
+                .to_ascii_lowercase()
+        });
+    Ok(resp.status().is_success() && etag.as_deref() == Some(want))
 }
 
 /// GET from the source, hashed on the way, into the target's upload path for the format.

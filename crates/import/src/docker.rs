@@ -136,8 +136,31 @@ pub async fn import_repo(
             now.insert(key.clone(), digest.clone());
             continue;
         }
-        let mut pruned = false;
-        if cx.args.prune && !cx.args.dry_run {
+        let img = Image {
+            cx,
+            src: String::new(),
+            dst: format!("/v2/{}/{image}", r.name),
+        };
+        // Read just before deleting: a tag a target user has pushed since is theirs, kept.
+        let prune = cx.args.prune && !cx.args.dry_run;
+        let here = if prune {
+            img.target_manifest_digest(tag).await?
+        } else {
+            None
+        };
+        let (mut forget, mut deleted) = (false, false);
+        if prune && here.is_none() {
+            // Gone from the target already.
+            forget = true;
+        } else if prune && here.as_deref() != Some(digest.as_str()) {
+            cx.report.repo(&r.name, "docker", |x| {
+                x.skipped.push(format!(
+                    "{key}: deleted at the source, but the target's tag names another manifest \
+                     since it was imported: kept"
+                ))
+            });
+            forget = true;
+        } else if prune {
             // By tag: the tag goes, the manifest stays while other tags or digests name it.
             let path = format!("/v2/{}/{image}/manifests/{tag}", r.name);
             match cx
@@ -148,19 +171,19 @@ pub async fn import_repo(
                 )
                 .await
             {
-                Ok(_) => pruned = true,
-                Err(e) if e.status() == Some(404) => pruned = true,
+                Ok(_) => (forget, deleted) = (true, true),
+                Err(e) if e.status() == Some(404) => forget = true,
                 Err(e) => cx.report.repo(&r.name, "docker", |x| {
                     x.failed.push(format!("prune {key}: {e}"))
                 }),
             }
         }
-        if !pruned {
+        if !forget {
             now.insert(key.clone(), digest.clone());
         }
         cx.report.repo(&r.name, "docker", |x| {
             x.deleted_at_source.push(key.clone());
-            if pruned {
+            if deleted {
                 x.pruned += 1;
             }
         });

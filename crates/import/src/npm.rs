@@ -197,6 +197,8 @@ struct PkgMeta {
     skipped: Vec<String>,
     /// The target's tags before this run set any.
     target_tags: BTreeMap<String, String>,
+    /// The tags the source has (a tag it moved to a version the target lacks is not gone).
+    source_tags: BTreeSet<String>,
 }
 
 #[tracing::instrument(skip_all, fields(repo = %r.name))]
@@ -261,7 +263,11 @@ pub async fn import_repo(
                 let same = (t.sha256.is_some() && t.sha256 == expect.sha256)
                     || (t.sha256.is_none() && t.sha1.is_some() && t.sha1 == expect.sha1);
                 if same {
-                    relock(&now).insert(path, key);
+                    // The import's only if an earlier run recorded it: the same tarball
+                    // published there by someone else stays theirs (never pruned).
+                    if prev.contains_key(&path) {
+                        relock(&now).insert(path, key);
+                    }
                     cx.report.repo(&r.name, "npm", |c| c.unchanged += 1);
                 } else {
                     if let Some(k) = prev.get(&path).filter(|k| t.holds(k)) {
@@ -363,6 +369,7 @@ pub async fn import_repo(
         .await;
     let mut unread: HashSet<String> = HashSet::new();
     let mut target_tags: HashMap<String, BTreeMap<String, String>> = HashMap::new();
+    let mut source_tags: HashMap<String, BTreeSet<String>> = HashMap::new();
     let (mut set, mut deprecations) = (0u64, 0u64);
     for (p, res) in metas {
         match res {
@@ -376,6 +383,7 @@ pub async fn import_repo(
                     c.tags += m.set;
                     c.skipped.extend(m.skipped.iter().cloned());
                 });
+                source_tags.insert(p.clone(), m.source_tags);
                 target_tags.insert(p, m.target_tags);
             }
             Err(e) => {
@@ -410,8 +418,9 @@ pub async fn import_repo(
         if now.contains_key(key) {
             continue;
         }
-        if unread.contains(package) {
-            // Not seen because the packument could not be read, not because it is gone.
+        if unread.contains(package) || source_tags.get(package).is_some_and(|t| t.contains(tag)) {
+            // Not seen because the packument could not be read, or the source still has the
+            // tag (moved to a version not copied): not gone.
             now.insert(key.clone(), version.clone());
             continue;
         }
@@ -576,7 +585,10 @@ async fn carry_metadata(cx: &Ctx<'_>, r: &Repo, package: &str, uploaded: bool) -
     // Read whole, within the JSON bound: a packument is the package's metadata, not content.
     let src: Value = cx.source.get_json(&path).await?;
     let dst: Option<Value> = cx.target.get_json_opt(&path).await?;
-    let mut m = PkgMeta::default();
+    let mut m = PkgMeta {
+        source_tags: tags_of(&src).into_keys().collect(),
+        ..PkgMeta::default()
+    };
     let Some(mut dst) = dst else {
         if cx.args.dry_run {
             // The target does not hold the package yet: all of it would be set.
