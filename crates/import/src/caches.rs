@@ -9,7 +9,7 @@ use futures_util::{StreamExt, TryStreamExt, stream};
 use serde_json::Value;
 
 use crate::content::{Expect, derived, target_checksums, verified};
-use crate::http::{Tokens, encode, encode_path};
+use crate::http::{encode, encode_path};
 use crate::settings::{Ctx, Repo};
 use crate::{ImportError, Result};
 
@@ -38,15 +38,7 @@ pub async fn warm(cx: &Ctx<'_>, r: &Repo) -> Result<()> {
     let on_target = target_checksums(cx.target, &r.name).await?;
     let list = format!("/service/rest/v1/assets?repository={}", encode(&r.name));
     let list = list.as_str();
-    let pages = stream::try_unfold(
-        (Some(None::<String>), Tokens::default()),
-        |(tok, mut seen)| async move {
-            let Some(tok) = tok else { return Ok(None) };
-            let (items, next) = cx.source.page(list, tok.as_deref()).await?;
-            let next = seen.next(list, next)?;
-            Ok::<_, ImportError>(Some((items, (next.map(Some), seen))))
-        },
-    );
+    let pages = cx.source.pages(list);
     let triage = |page: Vec<Value>| -> Vec<Result<(String, Expect)>> {
         let mut todo = Vec::new();
         for a in &page {

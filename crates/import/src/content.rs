@@ -17,7 +17,7 @@ use crate::state::{Copied, Progress};
 use crate::{ImportError, Result, docker};
 
 /// A lock whose holder panicked still guards plain data: keep using it.
-fn relock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(crate) fn relock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
@@ -286,18 +286,7 @@ async fn files(cx: &Ctx<'_>, r: &Repo, prev: &Copied, progress: &Progress<'_>) -
         crate::http::encode(&r.name)
     );
     let list = list.as_str();
-    // Pages are fetched as the copies need more work, while earlier copies are still in flight,
-    // so a repository of millions of assets is never listed into memory whole and `--jobs`
-    // copies stay busy across page boundaries. State: `Some(token)` = a page to fetch.
-    let pages = stream::try_unfold(
-        (Some(None::<String>), crate::http::Tokens::default()),
-        |(tok, mut seen)| async move {
-            let Some(tok) = tok else { return Ok(None) };
-            let (items, next) = cx.source.page(list, tok.as_deref()).await?;
-            let next = seen.next(list, next)?;
-            Ok::<_, ImportError>(Some((items, (next.map(Some), seen))))
-        },
-    );
+    let pages = cx.source.pages(list);
     let mut triage = |page: Vec<Value>| -> Vec<(String, Asset)> {
         let mut todo = Vec::new();
         for a in &page {

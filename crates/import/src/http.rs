@@ -179,6 +179,25 @@ impl Endpoint {
         Ok((items, next))
     }
 
+    /// The pages of a Nexus listing, each fetched when the consumer asks for more: a
+    /// repository of millions of assets is never listed into memory whole, and copies of
+    /// earlier pages stay in flight across page boundaries.
+    pub fn pages<'a>(
+        &'a self,
+        list: &'a str,
+    ) -> impl futures_util::Stream<Item = Result<Vec<serde_json::Value>>> + 'a {
+        // State: `Some(token)` = a page to fetch (`Some(None)`: the first).
+        futures_util::stream::try_unfold(
+            (Some(None::<String>), Tokens::default()),
+            move |(tok, mut seen)| async move {
+                let Some(tok) = tok else { return Ok(None) };
+                let (items, next) = self.page(list, tok.as_deref()).await?;
+                let next = seen.next(list, next)?;
+                Ok(Some((items, (next.map(Some), seen))))
+            },
+        )
+    }
+
     /// Every item of a paged listing.
     pub async fn paged(&self, path: &str) -> Result<Vec<serde_json::Value>> {
         let mut out = Vec::new();

@@ -15,18 +15,13 @@ use futures_util::{StreamExt, TryStreamExt, stream};
 use reqwest::{Body, Method};
 use serde_json::Value;
 
-use crate::content::{Expect, verified};
+use crate::content::{Expect, relock, verified};
 use crate::http::{encode, encode_path};
 use crate::settings::{Ctx, Repo};
 use crate::{ImportError, Result};
 
 /// The progress key of a dist-tag.
 const TAG_KEY: &str = "dist-tag:";
-
-/// A lock whose holder panicked still guards plain data: keep using it.
-fn relock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 /// What an asset path of an npm hosted repository is.
 #[derive(Debug, PartialEq, Eq)]
@@ -215,16 +210,7 @@ pub async fn import_repo(
     let mut would_copy = 0usize;
     let list = format!("/service/rest/v1/assets?repository={}", encode(&r.name));
     let list = list.as_str();
-    // Paged as the copies need work (see content::files): never the whole listing in memory.
-    let pages = stream::try_unfold(
-        (Some(None::<String>), crate::http::Tokens::default()),
-        |(tok, mut seen)| async move {
-            let Some(tok) = tok else { return Ok(None) };
-            let (items, next) = cx.source.page(list, tok.as_deref()).await?;
-            let next = seen.next(list, next)?;
-            Ok::<_, ImportError>(Some((items, (next.map(Some), seen))))
-        },
-    );
+    let pages = cx.source.pages(list);
     let mut triage = |page: Vec<Value>| -> Vec<(String, Tarball)> {
         let mut todo = Vec::new();
         for a in &page {
