@@ -197,7 +197,13 @@ pub async fn import_content(cx: &Ctx<'_>, repos: &[Repo], progress: &Progress<'_
     for r in repos {
         let started = std::time::Instant::now();
         cx.report.start_repo(&r.name, &r.format);
-        let prev = match progress.load(&r.name).await {
+        // A proxy's cache is refilled, not recorded: nothing of it is ever pruned.
+        let recorded = if r.kind == "proxy" {
+            Ok(Copied::new())
+        } else {
+            progress.load(&r.name).await
+        };
+        let prev = match recorded {
             Ok(p) => p,
             Err(e) => {
                 cx.report.repo(&r.name, &r.format, |c| {

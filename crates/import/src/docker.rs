@@ -67,7 +67,7 @@ struct Image<'a> {
     dst: String,
 }
 
-/// What one image's copy did, and its `image:tag` → digest lines for the state file.
+/// What one image's copy did, and its `image:tag` → digest lines for the import progress.
 type ImageResult = (Counts, Vec<(String, String)>);
 
 #[derive(Default)]

@@ -83,6 +83,14 @@ async fn import_progress(b: Backend) {
     assert_eq!(all[0]["path"], "d/f-0000");
     assert_eq!(all[0]["checksum"], format!("sha256:{:064x}", 0));
     assert_eq!(all[1499]["path"], "d/f-1499");
+    // A NUL (which PostgreSQL's TEXT cannot hold) is the client's error, and the batch
+    // around it is not applied.
+    assert_eq!(
+        post(&s, json!({"source": "https://a", "repository": "files",
+                        "set": [{"path": "d/new", "checksum": "sha1:01"}, {"path": "d/\u{0}", "checksum": "sha1:02"}]}))
+        .await,
+        400
+    );
     // Forgetting and changing in one batch.
     assert_eq!(
         post(
@@ -98,6 +106,14 @@ async fn import_progress(b: Backend) {
     assert_eq!(
         p["items"][0],
         json!({"path": "d/f-0001", "checksum": "sha1:ff"})
+    );
+    assert!(
+        !p["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["path"] == "d/new"),
+        "nothing of the refused batch was applied"
     );
     let b = page(&s, "https://b", "files", None).await;
     assert_eq!(b["items"].as_array().unwrap().len(), 1);

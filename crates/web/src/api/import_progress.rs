@@ -89,6 +89,14 @@ async fn update(
             "every entry needs a path and a checksum",
         ));
     }
+    // PostgreSQL's TEXT takes no NUL: refused here as the client's error, not failed as a 500.
+    let texts = [&u.source, &u.repository]
+        .into_iter()
+        .chain(u.set.iter().flat_map(|a| [&a.path, &a.checksum]))
+        .chain(u.forget.iter());
+    if texts.into_iter().any(|t| t.contains('\0')) {
+        return Err(ApiError::invalid("*", "a text holds a NUL character"));
+    }
     arca.db
         .update_import_progress(&u.source, &u.repository, &u.set, &u.forget)
         .await?;
