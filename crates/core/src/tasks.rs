@@ -348,13 +348,16 @@ async fn check_integrity(arca: &web::Data<Arca>) -> String {
     }
 }
 
-/// Runs a task if this node gets its lease: `Ok(None)` when another node holds it, else the
-/// result recorded as the task's last run.
-pub async fn run(
-    arca: &web::Data<Arca>,
-    id: &str,
-    owner: &str,
-) -> Result<Option<String>, MetaError> {
+/// A run this node made: its result (recorded as the task's last run) and when it started and
+/// ended, both while this node held the lease.
+pub struct Ran {
+    pub result: String,
+    pub started_ms: i64,
+    pub ended_ms: i64,
+}
+
+/// Runs a task if this node gets its lease: `Ok(None)` when another node holds it.
+pub async fn run(arca: &web::Data<Arca>, id: &str, owner: &str) -> Result<Option<Ran>, MetaError> {
     run_task(arca, id, owner, true, false).await
 }
 
@@ -369,7 +372,7 @@ async fn run_task(
     owner: &str,
     sweep: bool,
     scheduled: bool,
-) -> Result<Option<String>, MetaError> {
+) -> Result<Option<Ran>, MetaError> {
     let row = arca.db.get_task(id).await?;
     let format = arca.formats.of_task_type(&row.type_id).cloned();
     let core = [
@@ -390,6 +393,7 @@ async fn run_task(
         return Ok(None);
     }
     let _renewal = renew_lease(arca, id, owner);
+    let started_ms = now_ms();
     let settings = TaskSettings::parse(&row.attributes);
     let properties = Properties(settings.properties.clone());
     let result = match (row.type_id.as_str(), format) {
@@ -404,6 +408,12 @@ async fn run_task(
     } else {
         settings.frequency.next_after(now_ms())
     };
+    // Taken before the lease is given back: runs on two nodes never seem to overlap.
+    let ended_ms = now_ms();
     arca.db.finish_task(id, owner, &result, Some(next)).await?;
-    Ok(Some(result))
+    Ok(Some(Ran {
+        result,
+        started_ms,
+        ended_ms,
+    }))
 }

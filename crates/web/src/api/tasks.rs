@@ -239,10 +239,9 @@ pub(crate) async fn run(
             ));
             break;
         }
-        let started = arca_core::model::now_ms();
-        outcome = arca_core::tasks::run(&arca, &id, &owner).await?;
-        if outcome.is_some() {
-            span = Some((started, arca_core::model::now_ms()));
+        if let Some(ran) = arca_core::tasks::run(&arca, &id, &owner).await? {
+            outcome = Some(ran.result);
+            span = Some((ran.started_ms, ran.ended_ms));
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
